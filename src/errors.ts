@@ -1,0 +1,65 @@
+/**
+ * Every error this library throws on purpose is a {@link RelsSessionError}, so an app can
+ * tell "the session layer said no" from a bug with one `instanceof`.
+ */
+export class RelsSessionError extends Error {
+  override name = "RelsSessionError";
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** One problem found while validating settings: where, what was expected, what was given. */
+export interface ConfigIssue {
+  /** Dotted path of the bad field, e.g. `redisOptions.url`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Invalid settings. `issues` names every bad field; the message lists them too. */
+export class ConfigError extends RelsSessionError {
+  override name = "ConfigError";
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[], options?: ErrorOptions) {
+    super(
+      `Invalid rels-session configuration:\n${issues.map((i) => `  - ${i.path || "(root)"}: ${i.message}`).join("\n")}`,
+      options,
+    );
+    this.issues = issues;
+  }
+}
+
+/** Redis could not be reached within the deadline (down, circuit open, command timed out). */
+export class RedisUnavailableError extends RelsSessionError {
+  override name = "RedisUnavailableError";
+}
+
+/** A session whose serialized form is larger than `maxPayloadBytes`; nothing was written. */
+export class SessionPayloadTooLargeError extends RelsSessionError {
+  override name = "SessionPayloadTooLargeError";
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(bytes: number, limit: number) {
+    super(`Session payload is ${bytes} bytes, over the ${limit}-byte limit (maxPayloadBytes); it was not saved`);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** A session id the store refuses, such as one shaped like a private id (`2::…`). */
+export class InvalidSessionIdError extends RelsSessionError {
+  override name = "InvalidSessionIdError";
+}
+
+/** `RELS_SESSION_SERIALIZER=msgpack` (or `serializer: "msgpack"`) without the optional `msgpackr` package. */
+export class SerializerUnavailableError extends RelsSessionError {
+  override name = "SerializerUnavailableError";
+}
+
+/** `RelsSession.store()` and friends before `RelsSession.configure()`. */
+export class NotConfiguredError extends RelsSessionError {
+  override name = "NotConfiguredError";
+}

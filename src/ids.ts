@@ -1,0 +1,44 @@
+import { hash } from "node:crypto";
+import { InvalidSessionIdError } from "./errors.js";
+
+/** Version tag of the private id format, as Rack's `Rack::Session::SessionId#private_id`. */
+export const PRIVATE_ID_VERSION = "2";
+
+const PRIVATE_ID_SHAPE = /^\d+::/;
+/** express-session's ids are 32-char base64url; generous bounds keep custom `genid`s working. */
+const MAX_SID_LENGTH = 256;
+
+/**
+ * The private id of a cookie's session id: `"2::" + sha256hex(sid)`.
+ *
+ * Redis keys are built from this, never from the sid itself, so a leaked key list cannot
+ * be replayed as cookies. A sid that already looks like a private id is refused: accepting
+ * one would let a client address a session by its storage key.
+ */
+export function privateId(sid: string): string {
+  return `${PRIVATE_ID_VERSION}::${privateHex(sid)}`;
+}
+
+/** The 64 hex digits of {@link privateId}, without the version tag. */
+export function privateHex(sid: string): string {
+  assertPublicSid(sid);
+  return hash("sha256", sid, "hex");
+}
+
+export function assertPublicSid(sid: unknown): asserts sid is string {
+  if (typeof sid !== "string" || sid.length === 0 || sid.length > MAX_SID_LENGTH) {
+    throw new InvalidSessionIdError(`Session id must be a non-empty string of at most ${MAX_SID_LENGTH} characters`);
+  }
+  if (PRIVATE_ID_SHAPE.test(sid)) {
+    throw new InvalidSessionIdError("Session id is shaped like a private id (`N::…`); refused");
+  }
+}
+
+/**
+ * The handle that `SessionMeta.sessionId` carries: what an account page renders and what the
+ * revoke calls take. Derived one-way from the private id, so it names a session without
+ * being a cookie or a Redis key.
+ */
+export function sessionHandle(hex: string): string {
+  return hash("sha256", `rels-handle:${hex}`, "base64url").slice(0, 22);
+}

@@ -1,0 +1,100 @@
+/**
+ * Every Redis key this library touches is built here and only here.
+ *
+ * Cluster safety comes from hash tags (the part in `{…}` picks the slot):
+ * - a session and its tombstone share the tag `{2::<hex>}`: one slot per session;
+ * - a user's index has the tag `{<encoded user id>}`: one slot per user;
+ * - the stats counters share `{stats}`: one small slot for the whole namespace.
+ * No tag is global to sessions, so sessions spread over every shard.
+ */
+import type { ClientPlatform } from "./meta.js";
+
+export const DEFAULT_NAMESPACE = "rels:session";
+/** The field of a session object that carries its `SessionMeta` (written by SessionsManager). */
+export const META_FIELD = "_rels";
+
+const SESSION_TAG_START = "{2::";
+const STATS_TAG = "{stats}";
+
+/** Escape Redis glob characters (`* ? [ ] \`) so user input matches only itself in SCAN. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** User ids go into key names percent-encoded, so `{`, `}`, spaces and globs cannot change the tag. */
+function encodeUserId(userId: string): string {
+  return encodeURIComponent(userId).replace(/\*/g, "%2A");
+}
+
+export class Keys {
+  readonly namespace: string;
+  /** Prefix of session keys; connect-redis's `prefix`. Defaults to `<namespace>:`. */
+  readonly prefix: string;
+
+  constructor(namespace: string = DEFAULT_NAMESPACE, prefix: string = `${namespace}:`) {
+    this.namespace = namespace;
+    this.prefix = prefix;
+  }
+
+  /** A session (hash: `d` payload, `m` meta, `u` owner's index key, `b` stats bucket key). */
+  session(hex: string): string {
+    return `${this.prefix}${SESSION_TAG_START}${hex}}`;
+  }
+
+  /** Marks a destroyed session for a while, so a late save cannot bring it back. */
+  tombstone(hex: string): string {
+    return `${this.prefix}tomb:${SESSION_TAG_START}${hex}}`;
+  }
+
+  /** Where a plain-sid store (connect-redis with the same prefix) kept the session. */
+  legacy(sid: string): string {
+    return `${this.prefix}${sid}`;
+  }
+
+  /** SCAN pattern matching every session key and nothing else under the prefix. */
+  sessionPattern(): string {
+    return `${escapeGlob(this.prefix)}${SESSION_TAG_START}*`;
+  }
+
+  /** The private hex of a session key, or undefined for any other key. */
+  hexOfSessionKey(key: string): string | undefined {
+    const start = this.prefix.length + SESSION_TAG_START.length;
+    if (!key.startsWith(this.prefix + SESSION_TAG_START) || !key.endsWith("}")) return undefined;
+    const hex = key.slice(start, -1);
+    return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+  }
+
+  /** Records that no process needs to read plain-sid keys any more. */
+  migrationFlag(): string {
+    return `${this.namespace}:2:secure_store_enabled`;
+  }
+
+  /** Sorted set of a user's sessions: member = private hex, score = expiry (ms since epoch). */
+  userIndex(userId: string): string {
+    return `${this.namespace}:user:{${encodeUserId(userId)}}`;
+  }
+
+  /** Set of live stats bucket keys. */
+  statsRegistry(): string {
+    return `${this.namespace}:stats:${STATS_TAG}:buckets`;
+  }
+
+  /** When any counter last changed (ms since epoch). */
+  statsUpdated(): string {
+    return `${this.namespace}:stats:${STATS_TAG}:updated`;
+  }
+
+  /** Sorted set of live sessions of one application on one platform, scored by expiry. */
+  statsBucket(applicationName: string, platform: ClientPlatform): string {
+    return `${this.namespace}:stats:${STATS_TAG}:live:${encodeURIComponent(applicationName)}:${platform}`;
+  }
+
+  parseStatsBucket(key: string): { applicationName: string; platform: string } | undefined {
+    const head = `${this.namespace}:stats:${STATS_TAG}:live:`;
+    if (!key.startsWith(head)) return undefined;
+    const rest = key.slice(head.length);
+    const cut = rest.lastIndexOf(":");
+    if (cut < 0) return undefined;
+    return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+  }
+}

@@ -1,0 +1,74 @@
+import type { SessionData } from "express-session";
+import type { Keys } from "./keys.js";
+import type { RedisSource } from "./redis/pool.js";
+
+/** How long a process trusts what it read of the migration flag. */
+const FLAG_CACHE_MS = 60_000;
+
+/**
+ * Moving from plain-sid keys (connect-redis with the same prefix) to private-id keys.
+ *
+ * While migrating, a miss on the private key falls back to the plain-sid key, and the next
+ * write moves the session (writes the private key, deletes the plain one). The flag
+ * `<namespace>:2:secure_store_enabled` holds the time since which every writer writes
+ * private keys only; once a whole TTL has passed since then, every plain-sid session has
+ * expired, and no process reads plain-sid keys any more. A process with `mirrorWrites`
+ * (a mixed-version rollout) keeps deleting the flag, so migration is never declared done
+ * while it still writes plain keys.
+ */
+export class LegacyMigration {
+  readonly #source: RedisSource;
+  readonly #keys: Keys;
+  readonly #mirrorWrites: boolean;
+  readonly #ttlMs: number;
+  #flag: { done: boolean; readAt: number } | undefined;
+  #flagWrittenAt = Number.NEGATIVE_INFINITY;
+
+  constructor(source: RedisSource, keys: Keys, options: { mirrorWrites: boolean; ttlMs: number }) {
+    this.#source = source;
+    this.#keys = keys;
+    this.#mirrorWrites = options.mirrorWrites;
+    this.#ttlMs = options.ttlMs;
+  }
+
+  /** The plain-sid session, or null (also once migration is done). */
+  async read(sid: string, decode: (raw: string | Buffer) => SessionData | null): Promise<SessionData | null> {
+    if (await this.#done()) return null;
+    const raw = await this.#source.run((c) => c.getBuffer(this.#keys.legacy(sid)).catch(() => null));
+    return raw === null ? null : decode(raw);
+  }
+
+  /** After a private-key write: mirror it, or delete the plain key it replaces. */
+  async afterWrite(sid: string, payload: string | Buffer, ttlMs: number): Promise<void> {
+    const key = this.#keys.legacy(sid);
+    const now = Date.now();
+    const flagDue = now - this.#flagWrittenAt >= (this.#mirrorWrites ? FLAG_CACHE_MS : this.#ttlMs);
+    if (flagDue) this.#flagWrittenAt = now;
+    await this.#source.run((c) => {
+      const flag = this.#keys.migrationFlag();
+      const steps: Array<Promise<unknown>> = [];
+      if (this.#mirrorWrites) {
+        steps.push(ttlMs > 0 ? c.set(key, payload, "PX", Math.ceil(ttlMs)) : c.set(key, payload));
+        if (flagDue) steps.push(c.del(flag));
+      } else {
+        if (!this.#flag?.done) steps.push(c.del(key));
+        if (flagDue) steps.push(c.set(flag, String(now), "NX"));
+      }
+      return Promise.all(steps);
+    });
+  }
+
+  async remove(sids: readonly string[]): Promise<void> {
+    if (sids.length === 0) return;
+    await this.#source.run((c) => Promise.all(sids.map((sid) => c.del(this.#keys.legacy(sid)))));
+  }
+
+  async #done(): Promise<boolean> {
+    const now = Date.now();
+    if (this.#flag && now - this.#flag.readAt < FLAG_CACHE_MS) return this.#flag.done;
+    const since = Number(await this.#source.run((c) => c.get(this.#keys.migrationFlag())));
+    const done = !this.#mirrorWrites && Number.isFinite(since) && since > 0 && now - since >= this.#ttlMs;
+    this.#flag = { done, readAt: now };
+    return done;
+  }
+}

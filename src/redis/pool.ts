@@ -1,0 +1,288 @@
+import { EventEmitter } from "node:events";
+import { createPool, type Pool } from "generic-pool";
+import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
+import { RedisUnavailableError } from "../errors.js";
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from "./breaker.js";
+import { defineScripts } from "./scripts.js";
+
+export type RedisClient = Redis | Cluster;
+
+/** What the store and the other modules need from Redis: the pool, or one client of the app's. */
+export interface RedisSource {
+  readonly isCluster: boolean;
+  run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T>;
+  /** Every master, for work that must visit each shard (SCAN). Standalone: the one server. */
+  masters(): Promise<Redis[]>;
+  on(event: "connect" | "disconnect", listener: () => void): unknown;
+  close(): Promise<void>;
+}
+
+/** Where Redis is. Exactly one of these, as `RelsSession.configure` validated it. */
+export type RedisTarget =
+  | { readonly kind: "url"; readonly url: string; readonly options?: RedisOptions }
+  | { readonly kind: "cluster"; readonly nodes: readonly ClusterNode[]; readonly options?: ClusterOptions }
+  | {
+      readonly kind: "sentinel";
+      readonly sentinels: ReadonlyArray<{ host: string; port: number }>;
+      readonly name: string;
+      readonly options?: RedisOptions;
+    };
+
+export interface PoolOptions {
+  readonly target: RedisTarget;
+  /** ioredis connections (or Cluster clients) kept open; each is multiplexed. */
+  readonly size: number;
+  /** How long opening the pool may wait for a connection, in ms. */
+  readonly acquireTimeoutMs: number;
+  /** Deadline of every command, in ms: past it the call fails with `RedisUnavailableError`. */
+  readonly commandTimeoutMs: number;
+  readonly breaker?: Partial<BreakerOptions>;
+  /** Reconnect backoff bounds, in ms; each delay is jittered. */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+}
+
+export const POOL_DEFAULTS = {
+  size: 1,
+  acquireTimeoutMs: 5000,
+  commandTimeoutMs: 1000,
+  breaker: { failureThreshold: 5, resetMs: 1000 } satisfies BreakerOptions,
+  backoff: { baseMs: 50, maxMs: 2000 },
+} as const;
+
+/** Redis replies that mean "not now" rather than "wrong command". */
+const TRANSIENT_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY)\b/;
+
+/** Exponential backoff with "equal jitter": never 0 ms, never in lockstep with other processes. */
+export function jitteredBackoff(attempt: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * The shared connection pool: generic-pool manages the lifecycle of `size` ioredis clients
+ * (create with a timeout, destroy on close); requests are spread over them round-robin.
+ *
+ * ioredis clients are multiplexed, so a borrowed client is never held for the length of a
+ * request: holding it would serialise every request of the process behind one socket. The
+ * pool leases its clients once and hands them out without an await on the hot path.
+ *
+ * Emits `connect` when Redis becomes usable and `disconnect` when the circuit opens.
+ */
+export class RedisPool extends EventEmitter implements RedisSource {
+  readonly #options: PoolOptions;
+  readonly #pool: Pool<RedisClient>;
+  readonly #breaker: CircuitBreaker;
+  readonly #leases: RedisClient[] = [];
+  #opening: Promise<void> | undefined;
+  #next = 0;
+  #closed = false;
+
+  constructor(options: PoolOptions) {
+    super();
+    this.#options = options;
+    this.#breaker = new CircuitBreaker(
+      { ...POOL_DEFAULTS.breaker, ...options.breaker },
+      (state: BreakerState) => {
+        if (state === "open") this.emit("disconnect");
+        else if (state === "closed") this.emit("connect");
+      },
+    );
+    this.#pool = createPool<RedisClient>(
+      {
+        create: async () => this.#createClient(),
+        destroy: async (client) => {
+          await client.quit().catch(() => client.disconnect());
+        },
+        validate: async (client) => client.status !== "end",
+      },
+      { max: options.size, min: 0, acquireTimeoutMillis: options.acquireTimeoutMs, autostart: false },
+    );
+  }
+
+  get isCluster(): boolean {
+    return this.#options.target.kind === "cluster";
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state;
+  }
+
+  get commandTimeoutMs(): number {
+    return this.#options.commandTimeoutMs;
+  }
+
+  /**
+   * Run one operation against Redis. Fails fast with `RedisUnavailableError` while the
+   * circuit is open; connection errors and timeouts become `RedisUnavailableError` too,
+   * Redis error replies pass through unchanged.
+   */
+  async run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    const client = this.#pick() ?? (await this.#firstClient());
+    try {
+      const result = await operation(client);
+      this.#breaker.success();
+      return result;
+    } catch (error) {
+      throw this.#classify(error);
+    }
+  }
+
+  async masters(): Promise<Redis[]> {
+    return this.run(async (client) => mastersOf(client));
+  }
+
+  /** Close every connection. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#opening?.catch(() => undefined);
+    for (const client of this.#leases.splice(0)) await this.#pool.release(client).catch(() => undefined);
+    await this.#pool.drain();
+    await this.#pool.clear();
+  }
+
+  /** The hot path: a leased client that is ready, with no await. */
+  #pick(): RedisClient | undefined {
+    if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
+    const count = this.#leases.length;
+    if (count === 0) return undefined;
+    if (!this.#breaker.allow()) throw new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
+    const client = this.#leases[this.#next++ % count]!;
+    return client.status === "ready" ? client : undefined;
+  }
+
+  /** First use, or a client still connecting: wait at most one command deadline. */
+  async #firstClient(): Promise<RedisClient> {
+    this.#opening ??= this.#open();
+    await withDeadline(this.#opening, this.#options.commandTimeoutMs, "opening the Redis pool");
+    const ready = this.#leases.find((c) => c.status === "ready") ?? this.#leases[0];
+    if (!ready) throw new RedisUnavailableError("The Redis pool has no connection");
+    if (ready.status !== "ready") await withDeadline(onceReady(ready), this.#options.commandTimeoutMs, "connecting");
+    return ready;
+  }
+
+  async #open(): Promise<void> {
+    this.#pool.start();
+    const clients = await Promise.all(Array.from({ length: this.#options.size }, () => this.#pool.acquire()));
+    this.#leases.push(...clients);
+  }
+
+  #createClient(): RedisClient {
+    const { target, commandTimeoutMs } = this.#options;
+    const { baseMs, maxMs } = this.#options.backoff ?? POOL_DEFAULTS.backoff;
+    const retryStrategy = (attempt: number) => jitteredBackoff(attempt, baseMs, maxMs);
+    // No offline queue: while disconnected a command fails at once instead of piling up
+    // in memory, and a request never waits longer than the command deadline.
+    const shared: RedisOptions = {
+      commandTimeout: commandTimeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: this.#options.acquireTimeoutMs,
+      retryStrategy,
+    };
+    let client: RedisClient;
+    switch (target.kind) {
+      case "url":
+        client = new Redis(target.url, { ...shared, ...target.options });
+        break;
+      case "sentinel":
+        client = new Redis({
+          ...shared,
+          sentinelRetryStrategy: retryStrategy,
+          ...target.options,
+          sentinels: [...target.sentinels],
+          name: target.name,
+        });
+        break;
+      case "cluster":
+        client = new Cluster([...target.nodes], {
+          enableOfflineQueue: false,
+          clusterRetryStrategy: retryStrategy,
+          ...target.options,
+          redisOptions: { ...shared, ...target.options?.redisOptions },
+        });
+        break;
+    }
+    defineScripts(client);
+    client.on("ready", () => this.#breaker.success());
+    client.on("close", () => {
+      if (!this.#closed) this.#breaker.open();
+    });
+    // ioredis logs unhandled "error" events to the console; the breaker and the typed
+    // errors of each call are how failures surface instead.
+    client.on("error", () => undefined);
+    return client;
+  }
+
+  #classify(error: unknown): unknown {
+    const unavailable = asUnavailable(error);
+    if (unavailable === undefined) return error;
+    this.#breaker.failure();
+    return unavailable;
+  }
+}
+
+/**
+ * A client the app made itself (`new RelsRedisStore({ client })`): used as it is, with its
+ * own options; only the errors are made typed and the connection events forwarded.
+ */
+export class ClientSource extends EventEmitter implements RedisSource {
+  readonly #client: RedisClient;
+
+  constructor(client: RedisClient) {
+    super();
+    this.#client = client;
+    defineScripts(client);
+    client.on("ready", () => this.emit("connect"));
+    client.on("close", () => this.emit("disconnect"));
+  }
+
+  get isCluster(): boolean {
+    return this.#client instanceof Cluster;
+  }
+
+  async run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    try {
+      return await operation(this.#client);
+    } catch (error) {
+      throw asUnavailable(error) ?? error;
+    }
+  }
+
+  async masters(): Promise<Redis[]> {
+    return mastersOf(this.#client);
+  }
+
+  /** The app owns its client: closing the store leaves it open. */
+  async close(): Promise<void> {}
+}
+
+function mastersOf(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes("master") : [client];
+}
+
+/** The typed error for a failure that means "Redis is not reachable now"; undefined otherwise. */
+function asUnavailable(error: unknown): RedisUnavailableError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error instanceof RedisUnavailableError) return error;
+  if (error instanceof ReplyError && !TRANSIENT_REPLY.test(error.message)) return undefined;
+  // Our own bugs are not outages: they must not open the circuit or pass as one.
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return undefined;
+  return new RedisUnavailableError(`Redis is unavailable: ${error.message}`, { cause: error });
+}
+
+function onceReady(client: RedisClient): Promise<void> {
+  return new Promise((resolve) => client.once("ready", () => resolve()));
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${ms} ms (${what})`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,114 @@
+import { createRequire } from "node:module";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { SerializerUnavailableError } from "./errors.js";
+
+/** How sessions become bytes in Redis and back. */
+export interface Serializer {
+  /** `true` when `stringify` may return bytes that are not UTF-8 text. */
+  readonly binary: boolean;
+  stringify(value: object): string | Buffer;
+  /** Throws on anything it cannot read; the store turns that into a miss. */
+  parse(raw: string | Buffer): unknown;
+}
+
+/** connect-redis's serializer shape (`JSON` itself fits), accepted as-is. */
+export interface TextSerializer {
+  parse(text: string): unknown;
+  stringify(value: unknown): string;
+}
+
+export type SerializerName = "json" | "msgpack";
+
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** JSON.parse reviver that drops prototype-polluting keys. */
+function dropUnsafeKeys(key: string, value: unknown): unknown {
+  return UNSAFE_KEYS.has(key) ? undefined : value;
+}
+
+/** Recursively remove prototype-polluting own keys (for decoders without a reviver). */
+export function stripUnsafeKeys(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  for (const key of Object.keys(value)) {
+    if (UNSAFE_KEYS.has(key)) delete (value as Record<string, unknown>)[key];
+    else stripUnsafeKeys((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+/** The default. A reviver runs only when the text could hold an unsafe key, keeping parse fast. */
+export const jsonSerializer: Serializer = {
+  binary: false,
+  stringify: (value) => JSON.stringify(value),
+  parse(raw) {
+    const text = typeof raw === "string" ? raw : raw.toString("utf8");
+    return /"(?:__proto__|constructor|prototype)"\s*:/.test(text) ? JSON.parse(text, dropUnsafeKeys) : JSON.parse(text);
+  },
+};
+
+export function textSerializer(inner: TextSerializer): Serializer {
+  return {
+    binary: false,
+    stringify: (value) => inner.stringify(value),
+    parse: (raw) => stripUnsafeKeys(inner.parse(typeof raw === "string" ? raw : raw.toString("utf8"))),
+  };
+}
+
+interface MsgpackrModule {
+  Packr: new (options: { useRecords: boolean; moreTypes?: boolean }) => {
+    pack(value: unknown): Buffer;
+    unpack(bytes: Buffer): unknown;
+  };
+}
+
+/** MessagePack through the optional `msgpackr` package: smaller and faster on large sessions. */
+export function msgpackSerializer(): Serializer {
+  let msgpackr: MsgpackrModule;
+  try {
+    msgpackr = createRequire(import.meta.url)("msgpackr") as MsgpackrModule;
+  } catch (error) {
+    throw new SerializerUnavailableError(
+      'The msgpack serializer needs the optional package "msgpackr": run `npm install msgpackr`, or use the json serializer',
+      { cause: error },
+    );
+  }
+  // Records off: every payload must decode on its own, in any process, without shared structures.
+  const packr = new msgpackr.Packr({ useRecords: false });
+  return {
+    binary: true,
+    stringify: (value) => packr.pack(value),
+    parse: (raw) => stripUnsafeKeys(packr.unpack(typeof raw === "string" ? Buffer.from(raw, "binary") : raw)),
+  };
+}
+
+/** Marks a compressed payload. Neither JSON text nor a MessagePack map can start with 0x00. */
+const COMPRESSED = 0x00;
+
+/** Deflate payloads of `threshold` bytes or more; smaller ones are stored as they are. */
+export function withCompression(inner: Serializer, threshold: number): Serializer {
+  return {
+    binary: true,
+    stringify(value) {
+      const plain = inner.stringify(value);
+      const bytes = typeof plain === "string" ? Buffer.from(plain, "utf8") : plain;
+      if (bytes.length < threshold) return bytes;
+      return Buffer.concat([Buffer.of(COMPRESSED), deflateRawSync(bytes)]);
+    },
+    parse(raw) {
+      const bytes = typeof raw === "string" ? Buffer.from(raw, "utf8") : raw;
+      return inner.parse(bytes[0] === COMPRESSED ? inflateRawSync(bytes.subarray(1)) : bytes);
+    },
+  };
+}
+
+export function resolveSerializer(
+  choice: SerializerName | TextSerializer | Serializer | undefined,
+  compressThreshold?: number,
+): Serializer {
+  let base: Serializer;
+  if (choice === undefined || choice === "json") base = jsonSerializer;
+  else if (choice === "msgpack") base = msgpackSerializer();
+  else if ("binary" in choice) base = choice;
+  else base = textSerializer(choice);
+  return compressThreshold === undefined ? base : withCompression(base, compressThreshold);
+}

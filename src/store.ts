@@ -1,0 +1,438 @@
+import { Store, type SessionData } from "express-session";
+import type { Request } from "express";
+import { storeOptionsSchema, describeIssues } from "./config.js";
+import { ConfigError, SessionPayloadTooLargeError } from "./errors.js";
+import { assertPublicSid, privateHex, sessionHandle } from "./ids.js";
+import { DEFAULT_NAMESPACE, Keys, META_FIELD } from "./keys.js";
+import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
+import { resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
+import { SessionLinks, linkOf } from "./session-links.js";
+import { LegacyMigration } from "./legacy.js";
+
+/** pino-compatible: `logger.warn({ … }, "message")`. */
+export interface Logger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface RelsRedisStoreOptions {
+  /**
+   * An ioredis client (or Cluster) of the app's own. Without it the store uses the shared
+   * pool set up by `RelsSession.configure()`.
+   */
+  client?: RedisClient;
+  /** @internal The shared pool, passed by `RelsSession.store()`. */
+  source?: RedisSource;
+  /** Prefix of every key that is not a session key (user index, stats, flags). @default "rels:session" */
+  namespace?: string;
+  /** Prefix of session keys, as connect-redis's. @default `${namespace}:` */
+  prefix?: string;
+  /**
+   * Expiry in seconds when the cookie has none, or a function of the session, as connect-redis's.
+   * @default 86400
+   */
+  ttl?: number | ((session: SessionData) => number);
+  /** Store sessions without expiry; `touch` then does nothing. @default false */
+  disableTTL?: boolean;
+  /** Never send anything on `touch`. @default false */
+  disableTouch?: boolean;
+  /** COUNT hint of each SCAN page. @default RELS_SESSION_SCAN_COUNT, else 50 */
+  scanCount?: number;
+  /** `"json"`, `"msgpack"` (needs `msgpackr`) or an object with `parse`/`stringify`, as connect-redis's. @default "json" */
+  serializer?: SerializerName | TextSerializer | Serializer;
+  /** Deflate payloads of at least this many bytes. Off by default. */
+  compressThreshold?: number;
+  /**
+   * Seconds after the session's last write (or touch) during which `touch` sends nothing,
+   * as connect-mongo's. `"auto"` is a tenth of the session's lifetime, at most an hour:
+   * Redis may then expire a session that long before its cookie would.
+   * @default "auto"
+   */
+  touchAfter?: number | "auto";
+  /** Sessions that serialize to more bytes are refused with `SessionPayloadTooLargeError`. @default 1048576 */
+  maxPayloadBytes?: number;
+  /** Seconds a destroyed session's tombstone lives, refusing late saves from requests in flight. @default 300 */
+  tombstoneTtl?: number;
+  /** Read plain-sid keys (a connect-redis store with the same prefix) until migrated. @default false */
+  legacyFallback?: boolean;
+  /** Also write plain-sid keys, for a rollout where old versions still read them. @default false */
+  mirrorWrites?: boolean;
+  logger?: Logger;
+}
+
+/** What `relsGet` answers: nothing, "not a session hash", or the payload and its PTTL. */
+type RawReply = null | -2 | [string | Buffer, number];
+
+type Callback<T> = (error: unknown, value?: T) => void;
+
+/** A session as `listSessions` yields it: keyed by its private id, never by the cookie's sid. */
+export interface StoredSession {
+  readonly privateId: string;
+  readonly session: SessionData;
+}
+
+const DEFAULTS = {
+  ttlSeconds: 86_400,
+  scanCount: 50,
+  maxPayloadBytes: 1_048_576,
+  tombstoneTtlSeconds: 300,
+  autoTouchFraction: 0.1,
+  autoTouchMaxMs: 3_600_000,
+} as const;
+
+/** Where Redis said the session would expire when it was read, kept with `req.session`. */
+const loadedExpiry = new WeakMap<object, number>();
+
+/**
+ * express-session store on Redis. Keys come from the private id (`2::sha256(sid)`); the sid
+ * itself is never written anywhere.
+ *
+ * Every method takes a callback, as express-session expects, or returns a promise.
+ */
+export class RelsRedisStore extends Store {
+  readonly #source: RedisSource;
+  readonly #keys: Keys;
+  readonly #serializer: Serializer;
+  readonly #links: SessionLinks;
+  readonly #legacy: LegacyMigration | undefined;
+  readonly #ttl: number | ((session: SessionData) => number);
+  readonly #disableTTL: boolean;
+  readonly #disableTouch: boolean;
+  readonly #scanCount: number;
+  readonly #touchAfter: number | "auto";
+  readonly #maxPayloadBytes: number;
+  readonly #tombstoneMs: number;
+  readonly #logger: Logger | undefined;
+
+  constructor(options: RelsRedisStoreOptions = {}) {
+    super();
+    const { client, source, logger, ...rest } = options;
+    const checked = storeOptionsSchema.safeParse(rest);
+    if (!checked.success) throw new ConfigError(describeIssues(checked.error, rest, "store"));
+    if (!client && !source) {
+      throw new ConfigError([
+        { path: "store.client", message: "expected an ioredis client, or call RelsSession.configure() and use RelsSession.store()" },
+      ]);
+    }
+    this.#source = source ?? new ClientSource(client!);
+    const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+    this.#keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
+    this.#serializer = resolveSerializer(options.serializer, options.compressThreshold);
+    this.#links = new SessionLinks(this.#source, this.#keys);
+    this.#ttl = options.ttl ?? DEFAULTS.ttlSeconds;
+    this.#disableTTL = options.disableTTL ?? false;
+    this.#disableTouch = options.disableTouch ?? false;
+    this.#scanCount = options.scanCount ?? DEFAULTS.scanCount;
+    this.#touchAfter = options.touchAfter ?? "auto";
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
+    this.#tombstoneMs = (options.tombstoneTtl ?? DEFAULTS.tombstoneTtlSeconds) * 1000;
+    this.#logger = logger;
+    this.#legacy =
+      options.legacyFallback || options.mirrorWrites
+        ? new LegacyMigration(this.#source, this.#keys, {
+            mirrorWrites: options.mirrorWrites ?? false,
+            ttlMs: typeof this.#ttl === "number" ? this.#ttl * 1000 : DEFAULTS.ttlSeconds * 1000,
+          })
+        : undefined;
+    this.#source.on("connect", () => this.emit("connect"));
+    this.#source.on("disconnect", () => this.emit("disconnect"));
+  }
+
+  /** The key builder, for modules that work next to the store (index, stats, CLI). */
+  get keys(): Keys {
+    return this.#keys;
+  }
+
+  /** @internal */
+  get source(): RedisSource {
+    return this.#source;
+  }
+
+  get scanCount(): number {
+    return this.#scanCount;
+  }
+
+  // ---- express-session's interface -------------------------------------------------------
+
+  override get(sid: string, callback: Callback<SessionData | null>): void;
+  override get(sid: string): Promise<SessionData | null>;
+  override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | void {
+    return respond(this.findSession(sid), callback);
+  }
+
+  override set(sid: string, session: SessionData, callback: Callback<void>): void;
+  override set(sid: string, session: SessionData): Promise<void>;
+  override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
+    return respond(this.#save(sid, session), callback);
+  }
+
+  override destroy(sid: string, callback: Callback<void>): void;
+  override destroy(sid: string): Promise<void>;
+  override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
+    return respond(
+      this.deleteSessions([sid]).then(() => undefined),
+      callback,
+    );
+  }
+
+  override touch(sid: string, session: SessionData, callback: Callback<void>): void;
+  override touch(sid: string, session: SessionData): Promise<void>;
+  override touch(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
+    return respond(this.#touch(sid, session), callback);
+  }
+
+  /** Every session, each with `id` set to its private id (the sid is not stored). */
+  override all(callback: Callback<SessionData[]>): void;
+  override all(): Promise<SessionData[]>;
+  override all(callback?: Callback<SessionData[]>): Promise<SessionData[]> | void {
+    const collect = async () => {
+      const out: SessionData[] = [];
+      for await (const { privateId, session } of this.listSessions()) out.push({ ...session, id: privateId } as SessionData);
+      return out;
+    };
+    return respond(collect(), callback);
+  }
+
+  /** The private ids of every session. They address storage, and cannot be used as cookies. */
+  ids(callback: Callback<string[]>): void;
+  ids(): Promise<string[]>;
+  ids(callback?: Callback<string[]>): Promise<string[]> | void {
+    const collect = async () => {
+      const out: string[] = [];
+      for await (const keys of this.#scanSessionKeys()) for (const key of keys) out.push(`2::${this.#keys.hexOfSessionKey(key)}`);
+      return out;
+    };
+    return respond(collect(), callback);
+  }
+
+  override length(callback: Callback<number>): void;
+  override length(): Promise<number>;
+  override length(callback?: Callback<number>): Promise<number> | void {
+    const count = async () => {
+      let n = 0;
+      for await (const keys of this.#scanSessionKeys()) n += keys.length;
+      return n;
+    };
+    return respond(count(), callback);
+  }
+
+  /** Delete every session under the prefix, with its index entry and stats. */
+  override clear(callback: Callback<void>): void;
+  override clear(): Promise<void>;
+  override clear(callback?: Callback<void>): Promise<void> | void {
+    const wipe = async () => {
+      for await (const keys of this.#scanSessionKeys()) {
+        await this.#destroyHexes(keys.map((key) => this.#keys.hexOfSessionKey(key)!), 0);
+      }
+    };
+    return respond(wipe(), callback);
+  }
+
+  /**
+   * express-session builds `req.session` from what `get` returned; the store keeps the
+   * expiry Redis reported at that read beside it, so `touch` can tell whether it is due.
+   */
+  override createSession(req: Request, session: SessionData) {
+    const expiry = loadedExpiry.get(session);
+    const created = super.createSession(req, session);
+    if (expiry !== undefined) loadedExpiry.set(created, expiry);
+    return created;
+  }
+
+  // ---- the extra API ---------------------------------------------------------------------
+
+  /** The session of a cookie's sid, or null. Corrupt payloads are a miss (logged, removed). */
+  async findSession(sid: string): Promise<SessionData | null> {
+    const hex = privateHex(sid);
+    const reply = await this.#source.run((c) => this.#read(c, this.#keys.session(hex)));
+    if (reply === null) return (await this.#legacy?.read(sid, (raw) => this.#decode(raw, hex))) ?? null;
+    return this.#decodeReply(hex, reply);
+  }
+
+  /** The raw stored payload (string, or Buffer for binary serializers), not parsed. */
+  async peekSession(sid: string): Promise<string | Buffer | null> {
+    const key = this.#keys.session(privateHex(sid));
+    const reply = await this.#source.run((c) => this.#read(c, key));
+    return reply === null || reply === -2 ? null : reply[0];
+  }
+
+  /** Several sessions in one round trip; duplicates are read once. Keyed by the sid given. */
+  async findSessions(sids: readonly string[]): Promise<Map<string, SessionData | null>> {
+    const unique = [...new Set(sids)];
+    const hexes = unique.map((sid) => privateHex(sid));
+    const replies = await this.#source.run((c) => Promise.all(hexes.map((hex) => this.#read(c, this.#keys.session(hex)))));
+    const found = await Promise.all(replies.map((reply, i) => (reply === null ? null : this.#decodeReply(hexes[i]!, reply))));
+    return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
+  }
+
+  /** Destroy several sessions by sid in one round trip (plus the index follow-up on Cluster). */
+  async deleteSessions(sids: readonly string[]): Promise<number> {
+    const hexes = [...new Set(sids)].map((sid) => privateHex(sid));
+    const [count] = await Promise.all([
+      this.#destroyHexes(hexes, this.#tombstoneMs),
+      this.#legacy?.remove(sids.filter((sid) => assertPublicSidOk(sid))),
+    ]);
+    return count;
+  }
+
+  /** Destroy sessions by private id (`2::hex` or the bare hex): what the manager and the CLI hold. */
+  async destroyByPrivateIds(privateIds: readonly string[]): Promise<number> {
+    const hexes = [...new Set(privateIds.map((id) => id.replace(/^2::/, "")))].filter((hex) => /^[0-9a-f]{64}$/.test(hex));
+    return this.#destroyHexes(hexes, this.#tombstoneMs);
+  }
+
+  /** Metadata (the `m` field) of sessions by private hex, in one round trip. */
+  async readMeta(hexes: readonly string[]): Promise<Array<{ meta: string | null; index: string | null } | null>> {
+    if (hexes.length === 0) return [];
+    return this.#source.run((c) =>
+      Promise.all(
+        hexes.map(async (hex) => {
+          const [meta, index] = (await c.hmget(this.#keys.session(hex), "m", "u").catch(wrongTypeAsMissing)) ?? [];
+          return meta === undefined && index === undefined ? null : { meta: meta ?? null, index: index ?? null };
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Every session, streamed: one SCAN page per master at a time, at most one page in memory.
+   * Glob characters in the prefix are escaped, so only this store's sessions match.
+   */
+  async *listSessions(_options: { stream?: true } = {}): AsyncGenerator<StoredSession> {
+    for await (const keys of this.#scanSessionKeys()) {
+      const replies = await this.#source.run((c) => Promise.all(keys.map((key) => this.#read(c, key))));
+      for (let i = 0; i < keys.length; i++) {
+        const hex = this.#keys.hexOfSessionKey(keys[i]!)!;
+        const reply = replies[i];
+        const session = reply === null || reply === undefined ? null : await this.#decodeReply(hex, reply);
+        if (session) yield { privateId: `2::${hex}`, session };
+      }
+    }
+  }
+
+  /** Session keys, one SCAN page at a time, over every master. */
+  async *scanSessionKeys(): AsyncGenerator<string[]> {
+    yield* this.#scanSessionKeys();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  #read(client: RedisClient, key: string): Promise<RawReply> {
+    return this.#serializer.binary ? client.relsGetBuffer(key) : client.relsGet(key);
+  }
+
+  async #decodeReply(hex: string, reply: -2 | [string | Buffer, number]): Promise<SessionData | null> {
+    if (reply === -2) return this.#discard(hex, "not a session hash");
+    const [raw, pttl] = reply;
+    const session = this.#decode(raw, hex);
+    if (session === null) return this.#discard(hex, "unreadable payload");
+    if (pttl > 0) loadedExpiry.set(session, Date.now() + pttl);
+    return session;
+  }
+
+  /** Parse and check the shape express-session needs; null for anything else. */
+  #decode(raw: string | Buffer, _hex: string): SessionData | null {
+    let value: unknown;
+    try {
+      value = this.#serializer.parse(raw);
+    } catch {
+      return null;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
+    const cookie = (value as { cookie?: unknown }).cookie;
+    if (cookie === null || typeof cookie !== "object") return null;
+    return value as SessionData;
+  }
+
+  /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
+  async #discard(hex: string, reason: string): Promise<null> {
+    this.#logger?.warn({ session: sessionHandle(hex), reason }, "rels-session: removed a corrupt session");
+    await this.#destroyHexes([hex], 0).catch(() => undefined);
+    return null;
+  }
+
+  async #save(sid: string, session: SessionData): Promise<void> {
+    const hex = privateHex(sid);
+    const ttlMs = this.#disableTTL ? 0 : this.#ttlMs(session);
+    if (!this.#disableTTL && ttlMs <= 0) {
+      // express-session's contract: saving an already expired session deletes it.
+      await this.deleteSessions([sid]);
+      return;
+    }
+    const payload = this.#serializer.stringify(session);
+    const bytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
+    if (bytes > this.#maxPayloadBytes) throw new SessionPayloadTooLargeError(bytes, this.#maxPayloadBytes);
+
+    const link = linkOf(session);
+    const now = Date.now();
+    const score = this.#disableTTL ? "+inf" : now + ttlMs;
+    const meta = link ? JSON.stringify((session as unknown as Record<string, unknown>)[META_FIELD]) : "";
+    await Promise.all([
+      this.#links.save(hex, link, payload, meta, ttlMs, score, now),
+      this.#legacy?.afterWrite(sid, payload, ttlMs),
+    ]);
+  }
+
+  async #touch(sid: string, session: SessionData): Promise<void> {
+    if (this.#disableTouch || this.#disableTTL) return;
+    const ttlMs = this.#ttlMs(session);
+    if (ttlMs <= 0) {
+      await this.deleteSessions([sid]);
+      return;
+    }
+    const now = Date.now();
+    const known = loadedExpiry.get(session);
+    if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
+    await this.#links.touch(privateHex(sid), ttlMs, now + ttlMs);
+  }
+
+  async #destroyHexes(hexes: readonly string[], tombstoneMs: number): Promise<number> {
+    if (hexes.length === 0) return 0;
+    return this.#links.destroy(hexes, tombstoneMs);
+  }
+
+  #ttlMs(session: SessionData): number {
+    if (typeof this.#ttl === "function") return this.#ttl(session) * 1000;
+    const expires = session?.cookie?.expires;
+    if (expires) return new Date(expires).getTime() - Date.now();
+    return this.#ttl * 1000;
+  }
+
+  #touchAfterMs(ttlMs: number): number {
+    if (this.#touchAfter !== "auto") return this.#touchAfter * 1000;
+    return Math.min(ttlMs * DEFAULTS.autoTouchFraction, DEFAULTS.autoTouchMaxMs);
+  }
+
+  async *#scanSessionKeys(): AsyncGenerator<string[]> {
+    const pattern = this.#keys.sessionPattern();
+    for (const node of await this.#source.masters()) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", this.#scanCount));
+        cursor = next;
+        const sessions = keys.filter((key) => this.#keys.hexOfSessionKey(key) !== undefined);
+        if (sessions.length > 0) yield sessions;
+      } while (cursor !== "0");
+    }
+  }
+}
+
+/** Callback if given (errors go to it, never to an unhandled rejection), else the promise. */
+function respond<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
+  if (!callback) return promise;
+  promise.then(
+    (value) => callback(null, value),
+    (error: unknown) => callback(error),
+  );
+}
+
+function assertPublicSidOk(sid: string): boolean {
+  assertPublicSid(sid);
+  return true;
+}
+
+/** A key of another type where a session should be: the session is simply not there. */
+function wrongTypeAsMissing(error: unknown): null {
+  if (error instanceof Error && error.message.startsWith("WRONGTYPE")) return null;
+  throw error;
+}
