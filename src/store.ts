@@ -310,9 +310,9 @@ export class RelsRedisStore extends Store {
     }
   }
 
-  /** Session keys, one SCAN page at a time, over every master. */
-  async *scanSessionKeys(): AsyncGenerator<string[]> {
-    yield* this.#scanSessionKeys();
+  /** Session keys, one SCAN page (COUNT `count`, default `scanCount`) at a time, over every master. */
+  async *scanSessionKeys(count = this.#scanCount): AsyncGenerator<string[]> {
+    yield* this.#scanSessionKeys(count);
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -403,12 +403,12 @@ export class RelsRedisStore extends Store {
     return Math.min(ttlMs * DEFAULTS.autoTouchFraction, DEFAULTS.autoTouchMaxMs);
   }
 
-  async *#scanSessionKeys(): AsyncGenerator<string[]> {
+  async *#scanSessionKeys(count = this.#scanCount): AsyncGenerator<string[]> {
     const pattern = this.#keys.sessionPattern();
     for (const node of await this.#source.masters()) {
       let cursor = "0";
       do {
-        const [next, keys] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", this.#scanCount));
+        const [next, keys] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", count));
         cursor = next;
         const sessions = keys.filter((key) => this.#keys.hexOfSessionKey(key) !== undefined);
         if (sessions.length > 0) yield sessions;

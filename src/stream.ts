@@ -1,0 +1,20 @@
+import { decodeSessionMeta, type SessionMeta } from "./meta.js";
+import { sessionHandle } from "./ids.js";
+import type { RelsRedisStore } from "./store.js";
+
+/**
+ * Every signed-in session's metadata, over every master, one SCAN page (`batchSize`
+ * keys) at a time: memory stays bounded by one batch whatever the number of sessions.
+ */
+export async function* streamSessions(store: RelsRedisStore, batchSize: number): AsyncGenerator<SessionMeta> {
+  for await (const page of store.scanSessionKeys(batchSize)) {
+    const hexes = page.map((key) => store.keys.hexOfSessionKey(key)!);
+    const records = await store.readMeta(hexes);
+    for (let i = 0; i < hexes.length; i++) {
+      const record = records[i];
+      if (!record?.meta) continue;
+      const meta = decodeSessionMeta(record.meta, { sessionId: sessionHandle(hexes[i]!) });
+      if (meta) yield meta;
+    }
+  }
+}
