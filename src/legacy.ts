@@ -1,6 +1,7 @@
 import type { SessionData } from "express-session";
 import type { Keys } from "./keys.js";
 import type { RedisSource } from "./redis/pool.js";
+import type { Serializer } from "./serializer.js";
 
 /** How long a process trusts what it read of the migration flag. */
 const FLAG_CACHE_MS = 60_000;
@@ -21,25 +22,28 @@ export class LegacyMigration {
   readonly #keys: Keys;
   readonly #mirrorWrites: boolean;
   readonly #ttlMs: number;
+  /** connect-redis's format: JSON, or the app's own text serializer. */
+  readonly #serializer: Serializer;
   #flag: { done: boolean; readAt: number } | undefined;
   #flagWrittenAt = Number.NEGATIVE_INFINITY;
 
-  constructor(source: RedisSource, keys: Keys, options: { mirrorWrites: boolean; ttlMs: number }) {
+  constructor(source: RedisSource, keys: Keys, options: { mirrorWrites: boolean; ttlMs: number; serializer: Serializer }) {
     this.#source = source;
     this.#keys = keys;
+    this.#serializer = options.serializer;
     this.#mirrorWrites = options.mirrorWrites;
     this.#ttlMs = options.ttlMs;
   }
 
   /** The plain-sid session, or null (also once migration is done). */
-  async read(sid: string, decode: (raw: string | Buffer) => SessionData | null): Promise<SessionData | null> {
+  async read(sid: string, decode: (raw: string | Buffer, serializer: Serializer) => SessionData | null): Promise<SessionData | null> {
     if (await this.#done()) return null;
     const raw = await this.#source.run((c) => c.getBuffer(this.#keys.legacy(sid)).catch(() => null));
-    return raw === null ? null : decode(raw);
+    return raw === null ? null : decode(raw, this.#serializer);
   }
 
   /** After a private-key write: mirror it, or delete the plain key it replaces. */
-  async afterWrite(sid: string, payload: string | Buffer, ttlMs: number): Promise<void> {
+  async afterWrite(sid: string, session: SessionData, ttlMs: number): Promise<void> {
     const key = this.#keys.legacy(sid);
     const now = Date.now();
     const flagDue = now - this.#flagWrittenAt >= (this.#mirrorWrites ? FLAG_CACHE_MS : this.#ttlMs);
@@ -48,6 +52,7 @@ export class LegacyMigration {
       const flag = this.#keys.migrationFlag();
       const steps: Array<Promise<unknown>> = [];
       if (this.#mirrorWrites) {
+        const payload = this.#serializer.stringify(session);
         steps.push(ttlMs > 0 ? c.set(key, payload, "PX", Math.ceil(ttlMs)) : c.set(key, payload));
         if (flagDue) steps.push(c.del(flag));
       } else {

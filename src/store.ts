@@ -5,7 +5,7 @@ import { ConfigError, SessionPayloadTooLargeError } from "./errors.js";
 import { assertPublicSid, privateHex, sessionHandle } from "./ids.js";
 import { DEFAULT_NAMESPACE, Keys, META_FIELD } from "./keys.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
-import { resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
+import { jsonSerializer, resolveSerializer, textSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
 import { SessionLinks, linkOf } from "./session-links.js";
 import { LegacyMigration } from "./legacy.js";
 
@@ -132,6 +132,10 @@ export class RelsRedisStore extends Store {
         ? new LegacyMigration(this.#source, this.#keys, {
             mirrorWrites: options.mirrorWrites ?? false,
             ttlMs: typeof this.#ttl === "number" ? this.#ttl * 1000 : DEFAULTS.ttlSeconds * 1000,
+            serializer:
+              typeof options.serializer === "object" && !("binary" in options.serializer)
+                ? textSerializer(options.serializer)
+                : jsonSerializer,
           })
         : undefined;
     this.#source.on("connect", () => this.emit("connect"));
@@ -245,7 +249,7 @@ export class RelsRedisStore extends Store {
   async findSession(sid: string): Promise<SessionData | null> {
     const hex = privateHex(sid);
     const reply = await this.#source.run((c) => this.#read(c, this.#keys.session(hex)));
-    if (reply === null) return (await this.#legacy?.read(sid, (raw) => this.#decode(raw, hex))) ?? null;
+    if (reply === null) return (await this.#legacy?.read(sid, (raw, serializer) => this.#decode(raw, serializer))) ?? null;
     return this.#decodeReply(hex, reply);
   }
 
@@ -324,17 +328,17 @@ export class RelsRedisStore extends Store {
   async #decodeReply(hex: string, reply: -2 | [string | Buffer, number]): Promise<SessionData | null> {
     if (reply === -2) return this.#discard(hex, "not a session hash");
     const [raw, pttl] = reply;
-    const session = this.#decode(raw, hex);
+    const session = this.#decode(raw);
     if (session === null) return this.#discard(hex, "unreadable payload");
     if (pttl > 0) loadedExpiry.set(session, Date.now() + pttl);
     return session;
   }
 
   /** Parse and check the shape express-session needs; null for anything else. */
-  #decode(raw: string | Buffer, _hex: string): SessionData | null {
+  #decode(raw: string | Buffer, serializer = this.#serializer): SessionData | null {
     let value: unknown;
     try {
-      value = this.#serializer.parse(raw);
+      value = serializer.parse(raw);
     } catch {
       return null;
     }
@@ -369,7 +373,7 @@ export class RelsRedisStore extends Store {
     const meta = link ? JSON.stringify((session as unknown as Record<string, unknown>)[META_FIELD]) : "";
     await Promise.all([
       this.#links.save(hex, link, payload, meta, ttlMs, score, now),
-      this.#legacy?.afterWrite(sid, payload, ttlMs),
+      this.#legacy?.afterWrite(sid, session, ttlMs),
     ]);
   }
 
