@@ -6,9 +6,10 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { SessionData } from "express-session";
 import { describe, expect, it, afterAll, vi } from "vitest";
+import type {
+  RelsRedisStore} from "../../src/index.js";
 import {
   InvalidSessionIdError,
-  RelsRedisStore,
   SessionPayloadTooLargeError,
   type Logger,
   type RelsRedisStoreOptions,
