@@ -26,12 +26,15 @@ function dropUnsafeKeys(key: string, value: unknown): unknown {
   return UNSAFE_KEYS.has(key) ? undefined : value;
 }
 
+/** msgpackr decodes a `__proto__` key as `__proto_` (its own guard); that is dropped too. */
+const MSGPACK_UNSAFE_KEYS = new Set([...UNSAFE_KEYS, "__proto_"]);
+
 /** Recursively remove prototype-polluting own keys (for decoders without a reviver). */
-export function stripUnsafeKeys(value: unknown): unknown {
+export function stripUnsafeKeys(value: unknown, unsafe: ReadonlySet<string> = UNSAFE_KEYS): unknown {
   if (value === null || typeof value !== "object") return value;
   for (const key of Object.keys(value)) {
-    if (UNSAFE_KEYS.has(key)) delete (value as Record<string, unknown>)[key];
-    else stripUnsafeKeys((value as Record<string, unknown>)[key]);
+    if (unsafe.has(key)) delete (value as Record<string, unknown>)[key];
+    else stripUnsafeKeys((value as Record<string, unknown>)[key], unsafe);
   }
   return value;
 }
@@ -77,7 +80,8 @@ export function msgpackSerializer(): Serializer {
   return {
     binary: true,
     stringify: (value) => packr.pack(value),
-    parse: (raw) => stripUnsafeKeys(packr.unpack(typeof raw === "string" ? Buffer.from(raw, "binary") : raw)),
+    parse: (raw) =>
+      stripUnsafeKeys(packr.unpack(typeof raw === "string" ? Buffer.from(raw, "binary") : raw), MSGPACK_UNSAFE_KEYS),
   };
 }
 

@@ -1,0 +1,290 @@
+/**
+ * Settings validation (no Redis): exactly one of url / cluster / sentinel, and every bad
+ * field named with what was expected and what was given, never a password.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, RelsSession, parseConfig } from "../../src/index.js";
+import type { ConfigIssue } from "../../src/index.js";
+
+const NO_ENV: NodeJS.ProcessEnv = {};
+const SENTINELS = [
+  { host: "10.0.0.1", port: 26379 },
+  { host: "10.0.0.2", port: 26379 },
+];
+const NODES = [
+  { host: "10.0.1.1", port: 7000 },
+  { host: "10.0.1.2", port: 7001 },
+];
+
+/** The ConfigError `run` throws; fails the test when it throws something else or nothing. */
+function configErrorOf(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError, nothing was thrown");
+}
+
+function issueAt(error: ConfigError, path: string): ConfigIssue {
+  const issue = error.issues.find((i) => i.path === path);
+  if (!issue) throw new Error(`no issue at ${path}; issues: ${JSON.stringify(error.issues)}`);
+  // The message names the field too, not only `issues`.
+  expect(error.message).toContain(path);
+  return issue;
+}
+
+/** The message says what was expected and what was given. */
+function expectExpectedAndGiven(issue: ConfigIssue, expected: RegExp, given: string): void {
+  expect(issue.message).toMatch(/expected/i);
+  expect(issue.message).toMatch(expected);
+  expect(issue.message).toContain(`(given: ${given})`);
+}
+
+const base = { applicationName: "Turtle" } as const;
+
+describe("parseConfig: where Redis is", () => {
+  it("accepts a url, with defaults filled in", () => {
+    const config = parseConfig({ ...base, redisOptions: { url: "redis://localhost:6379/4" } }, NO_ENV);
+    expect(config.redisOptions.url).toBe("redis://localhost:6379/4");
+    expect(config.redisOptions.cluster).toBeUndefined();
+    expect(config.redisOptions.sentinel).toBeUndefined();
+    expect(config.redisOptions.namespace).toBe("rels:session");
+    expect(config.connectionPoolOptions).toEqual({ size: 1, timeout: 5000 });
+    expect(config.env).toEqual({ RELS_SESSION_SCAN_COUNT: 50, RELS_SESSION_SERIALIZER: "json" });
+  });
+
+  it("accepts rediss:// (TLS)", () => {
+    expect(parseConfig({ ...base, redisOptions: { url: "rediss://cache.example.com:6380" } }, NO_ENV).redisOptions.url).toBe(
+      "rediss://cache.example.com:6380",
+    );
+  });
+
+  it("accepts a cluster: nodes plus ioredis cluster options such as scaleReads, passed through", () => {
+    const config = parseConfig(
+      { ...base, redisOptions: { cluster: { nodes: [...NODES, "redis://10.0.1.3:7002"], scaleReads: "slave", maxRedirections: 8 } } },
+      NO_ENV,
+    );
+    expect(config.redisOptions.url).toBeUndefined();
+    expect(config.redisOptions.cluster).toEqual({
+      nodes: [...NODES, "redis://10.0.1.3:7002"],
+      scaleReads: "slave",
+      maxRedirections: 8,
+    });
+  });
+
+  it("accepts a sentinel group: sentinels, name, plus ioredis options, passed through", () => {
+    const config = parseConfig(
+      { ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster", role: "master", db: 2 } } },
+      NO_ENV,
+    );
+    expect(config.redisOptions.sentinel).toEqual({ sentinels: SENTINELS, name: "mymaster", role: "master", db: 2 });
+  });
+
+  it("rejects none of url, cluster, sentinel, naming the path", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: {} }, NO_ENV));
+    const issue = issueAt(error, "redisOptions.url");
+    expect(issue.message).toMatch(/exactly one of url, cluster, sentinel/);
+    expect(issue.message).toMatch(/got none/);
+    expect(issue.message).toContain("(given: nothing)");
+  });
+
+  it("rejects two of them (url + cluster, url + sentinel, cluster + sentinel), naming the extra one", () => {
+    const cases = [
+      { redisOptions: { url: "redis://localhost", cluster: { nodes: NODES } }, path: "redisOptions.cluster", got: "url, cluster" },
+      { redisOptions: { url: "redis://localhost", sentinel: { sentinels: SENTINELS, name: "m" } }, path: "redisOptions.sentinel", got: "url, sentinel" },
+      { redisOptions: { cluster: { nodes: NODES }, sentinel: { sentinels: SENTINELS, name: "m" } }, path: "redisOptions.sentinel", got: "cluster, sentinel" },
+    ];
+    for (const { redisOptions, path, got } of cases) {
+      const error = configErrorOf(() => parseConfig({ ...base, redisOptions }, NO_ENV));
+      const issue = issueAt(error, path);
+      expect(issue.message).toMatch(/expected exactly one of url, cluster, sentinel/);
+      expect(issue.message).toContain(`got ${got}`);
+      expect(issue.message).toContain("(given: ");
+    }
+  });
+
+  it("rejects all three, naming both extra ones", () => {
+    const error = configErrorOf(() =>
+      parseConfig(
+        { ...base, redisOptions: { url: "redis://localhost", cluster: { nodes: NODES }, sentinel: { sentinels: SENTINELS, name: "m" } } },
+        NO_ENV,
+      ),
+    );
+    expect(error.message).toContain("got url, cluster, sentinel");
+    expect(error.issues.map((i) => i.path).some((p) => p === "redisOptions.cluster" || p === "redisOptions.sentinel")).toBe(true);
+  });
+
+  it("rejects a URL with another scheme, without printing its password", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "http://admin:hunter2@cache:6379" } }, NO_ENV));
+    const issue = issueAt(error, "redisOptions.url");
+    expect(issue.message).toMatch(/expected a redis:\/\/ or rediss:\/\/ URL/);
+    expect(issue.message).toContain("given: ");
+    expect(issue.message).toContain("cache:6379");
+    expect(error.message).not.toContain("hunter2");
+    expect(JSON.stringify(error.issues)).not.toContain("hunter2");
+  });
+
+  it("rejects a cluster node with a bad URL scheme, naming its index, without its password", () => {
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { cluster: { nodes: ["http://:hunter2@10.0.1.1:7000"] } } }, NO_ENV),
+    );
+    issueAt(error, "redisOptions.cluster.nodes.0");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it("rejects an empty cluster and an empty sentinel list", () => {
+    const cluster = configErrorOf(() => parseConfig({ ...base, redisOptions: { cluster: { nodes: [] } } }, NO_ENV));
+    expectExpectedAndGiven(issueAt(cluster, "redisOptions.cluster.nodes"), /at least one node/, "[]");
+    const sentinel = configErrorOf(() => parseConfig({ ...base, redisOptions: { sentinel: { sentinels: [], name: "m" } } }, NO_ENV));
+    expectExpectedAndGiven(issueAt(sentinel, "redisOptions.sentinel.sentinels"), /at least one sentinel/, "[]");
+  });
+
+  it("rejects a bad sentinel port and a missing group name, naming each", () => {
+    const error = configErrorOf(() =>
+      parseConfig(
+        { ...base, redisOptions: { sentinel: { sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 70_000 }], name: "" } } },
+        NO_ENV,
+      ),
+    );
+    expectExpectedAndGiven(issueAt(error, "redisOptions.sentinel.sentinels.1.port"), /65535/, "70000");
+    expectExpectedAndGiven(issueAt(error, "redisOptions.sentinel.name"), /1 character/, '""');
+    expect(error.issues).toHaveLength(2);
+
+    const asText = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { sentinel: { sentinels: [{ host: "10.0.0.1", port: "26379" }], name: "m" } } }, NO_ENV),
+    );
+    expectExpectedAndGiven(issueAt(asText, "redisOptions.sentinel.sentinels.0.port"), /number/, '"26379"');
+  });
+});
+
+describe("parseConfig: other fields", () => {
+  it("rejects an empty (or blank) applicationName", () => {
+    for (const applicationName of ["", "   "]) {
+      const error = configErrorOf(() => parseConfig({ applicationName, redisOptions: { url: "redis://localhost" } }, NO_ENV));
+      expectExpectedAndGiven(issueAt(error, "applicationName"), /non-empty string/, JSON.stringify(applicationName));
+    }
+    const missing = configErrorOf(() => parseConfig({ redisOptions: { url: "redis://localhost" } }, NO_ENV));
+    expect(issueAt(missing, "applicationName").message).toContain("(given: nothing)");
+  });
+
+  it("rejects a negative, zero or fractional pool size", () => {
+    for (const [size, bound] of [[-1, />=\s*1/], [0, />=\s*1/], [1.5, /int/]] as const) {
+      const error = configErrorOf(() =>
+        parseConfig({ ...base, redisOptions: { url: "redis://localhost" }, connectionPoolOptions: { size } }, NO_ENV),
+      );
+      expectExpectedAndGiven(issueAt(error, "connectionPoolOptions.size"), bound, String(size));
+    }
+  });
+
+  it("reads RELS_SESSION_SCAN_COUNT and RELS_SESSION_SERIALIZER from the env given, blank meaning unset", () => {
+    const config = parseConfig(
+      { ...base, redisOptions: { url: "redis://localhost" } },
+      { RELS_SESSION_SCAN_COUNT: "200", RELS_SESSION_SERIALIZER: "msgpack" },
+    );
+    expect(config.env).toEqual({ RELS_SESSION_SCAN_COUNT: 200, RELS_SESSION_SERIALIZER: "msgpack" });
+    const blank = parseConfig({ ...base, redisOptions: { url: "redis://localhost" } }, { RELS_SESSION_SCAN_COUNT: " " });
+    expect(blank.env.RELS_SESSION_SCAN_COUNT).toBe(50);
+  });
+
+  it("rejects RELS_SESSION_SCAN_COUNT=abc and RELS_SESSION_SERIALIZER=xml, naming both", () => {
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://localhost" } }, { RELS_SESSION_SCAN_COUNT: "abc", RELS_SESSION_SERIALIZER: "xml" }),
+    );
+    expectExpectedAndGiven(issueAt(error, "env.RELS_SESSION_SCAN_COUNT"), /number/, '"abc"');
+    expectExpectedAndGiven(issueAt(error, "env.RELS_SESSION_SERIALIZER"), /json.*msgpack/, '"xml"');
+    expect(error.issues).toHaveLength(2);
+  });
+
+  it("reports config and env issues together", () => {
+    const error = configErrorOf(() => parseConfig({ applicationName: "", redisOptions: {} }, { RELS_SESSION_SERIALIZER: "xml" }));
+    expect(error.issues.map((i) => i.path).sort()).toEqual(["applicationName", "env.RELS_SESSION_SERIALIZER", "redisOptions.url"]);
+  });
+
+  it("rejects a settings value that is not an object at all", () => {
+    const error = configErrorOf(() => parseConfig(undefined, NO_ENV));
+    expect(error.issues[0]?.message).toMatch(/expected object/);
+  });
+});
+
+describe("no password in any error", () => {
+  it("a URL's password is not printed by a url issue", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://user:hunter2@cache:6379 /4" } }, NO_ENV));
+    issueAt(error, "redisOptions.url");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  // The "exactly one of" issue sits at `redisOptions.cluster` and shows the whole cluster object,
+  // whose node URLs carry the password.
+  it("a cluster node URL's password is not printed by the two-of issue", () => {
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://localhost", cluster: { nodes: ["redis://:hunter2@10.0.1.1:7000"] } } }, NO_ENV),
+    );
+    issueAt(error, "redisOptions.cluster");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it("a URL given where the redisOptions object belongs is not printed with its password", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: "redis://:hunter2@cache:6379" }, NO_ENV));
+    issueAt(error, "redisOptions");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it("password options passed through to ioredis are not printed by the two-of issue", () => {
+    const error = configErrorOf(() =>
+      parseConfig(
+        {
+          ...base,
+          redisOptions: { url: "redis://localhost", sentinel: { sentinels: [{ host: "h", port: 1 }], name: "m", password: "hunter2" } },
+        },
+        NO_ENV,
+      ),
+    );
+    issueAt(error, "redisOptions.sentinel");
+    expect(error.message).not.toContain("hunter2");
+  });
+});
+
+describe("RelsSession.configure", () => {
+  afterEach(async () => {
+    await RelsSession.close();
+  });
+
+  it("accepts url, cluster (with scaleReads) and sentinel without connecting", () => {
+    RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1/4", namespace: "cfg" } }, { env: NO_ENV });
+    expect(RelsSession.config.redisOptions.url).toBe("redis://127.0.0.1:1/4");
+    expect(RelsSession.store().keys.namespace).toBe("cfg");
+
+    RelsSession.configure({ ...base, redisOptions: { cluster: { nodes: NODES, scaleReads: "slave" } } }, { env: NO_ENV });
+    expect(RelsSession.config.redisOptions.cluster).toMatchObject({ nodes: NODES, scaleReads: "slave" });
+    expect(RelsSession.store().source.isCluster).toBe(true);
+
+    RelsSession.configure({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster" } } }, { env: NO_ENV });
+    expect(RelsSession.config.redisOptions.sentinel).toMatchObject({ sentinels: SENTINELS, name: "mymaster" });
+    expect(RelsSession.store().source.isCluster).toBe(false);
+  });
+
+  it("applies the env given in the second argument", () => {
+    RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1" } }, { env: { RELS_SESSION_SCAN_COUNT: "7" } });
+    expect(RelsSession.config.env.RELS_SESSION_SCAN_COUNT).toBe(7);
+    expect(RelsSession.store().scanCount).toBe(7);
+  });
+
+  it("throws ConfigError for none-of, two-of and bad env, naming the path", () => {
+    expect(issueAt(configErrorOf(() => RelsSession.configure({ ...base, redisOptions: {} }, { env: NO_ENV })), "redisOptions.url")).toBeDefined();
+    expect(
+      issueAt(
+        configErrorOf(() =>
+          RelsSession.configure({ ...base, redisOptions: { url: "redis://localhost", sentinel: { sentinels: SENTINELS, name: "m" } } }, { env: NO_ENV }),
+        ),
+        "redisOptions.sentinel",
+      ),
+    ).toBeDefined();
+    const env = configErrorOf(() =>
+      RelsSession.configure({ ...base, redisOptions: { url: "redis://localhost" } }, { env: { RELS_SESSION_SERIALIZER: "xml" } }),
+    );
+    expectExpectedAndGiven(issueAt(env, "env.RELS_SESSION_SERIALIZER"), /json/, '"xml"');
+    expect(RelsSession.isConfigured).toBe(false);
+  });
+});

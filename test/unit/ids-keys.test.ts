@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { InvalidSessionIdError, privateId, sessionHandle } from "../../src/index.js";
+import { escapeGlob, Keys } from "../../src/keys.js";
+
+describe("private ids", () => {
+  it("is 2:: + sha256 hex of the sid, as Rack's", () => {
+    const sid = "uWkgV5Ly3nN2Bz2f0sRJ8y2GIsq7ZbYc";
+    expect(privateId(sid)).toBe(`2::${createHash("sha256").update(sid).digest("hex")}`);
+  });
+
+  it("refuses ids shaped like private ids, empty and oversized ids", () => {
+    for (const bad of ["2::abc", "10::x", "0::", "", "x".repeat(257)]) {
+      expect(() => privateId(bad)).toThrow(InvalidSessionIdError);
+    }
+    expect(() => privateId(42 as unknown as string)).toThrow(InvalidSessionIdError);
+  });
+
+  it("derives an HTML-safe handle that is neither the sid nor the private id", () => {
+    const hex = privateId("abc").slice(3);
+    const handle = sessionHandle(hex);
+    expect(handle).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(hex).not.toContain(handle);
+    expect(sessionHandle(hex)).toBe(handle);
+  });
+});
+
+describe("keys", () => {
+  const keys = new Keys("ns", "ns:");
+
+  it("puts a session and its tombstone in one slot, per session", () => {
+    expect(keys.session("ab")).toBe("ns:{2::ab}");
+    expect(keys.tombstone("ab")).toBe("ns:tomb:{2::ab}");
+  });
+
+  it("gives each user their own hash tag, whatever the id holds", () => {
+    expect(keys.userIndex("42")).toBe("ns:user:{42}");
+    const hostile = keys.userIndex("a}b{c*d?[e] f");
+    expect(hostile).toBe("ns:user:{a%7Db%7Bc%2Ad%3F%5Be%5D%20f}");
+    expect(keys.userIndex("a*")).not.toBe(keys.userIndex("ab"));
+  });
+
+  it("escapes SCAN glob characters", () => {
+    expect(escapeGlob("a*b?c[d]e\\f")).toBe("a\\*b\\?c\\[d\\]e\\\\f");
+    expect(new Keys("x", "p*:").sessionPattern()).toBe("p\\*:{2::*");
+  });
+
+  it("recognises only its own session keys", () => {
+    const hex = "a".repeat(64);
+    expect(keys.hexOfSessionKey(keys.session(hex))).toBe(hex);
+    expect(keys.hexOfSessionKey(keys.tombstone(hex))).toBeUndefined();
+    expect(keys.hexOfSessionKey("ns:{2::nothex}")).toBeUndefined();
+  });
+
+  it("round-trips stats bucket names", () => {
+    const bucket = keys.statsBucket("Turtle: the app", "ios_app");
+    expect(bucket.startsWith("ns:stats:{stats}:")).toBe(true);
+    expect(keys.parseStatsBucket(bucket)).toEqual({ applicationName: "Turtle: the app", platform: "ios_app" });
+  });
+});
