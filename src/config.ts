@@ -39,13 +39,10 @@ export const redisOptionsSchema = z
   })
   .superRefine((value, ctx) => {
     const given = (["url", "cluster", "sentinel"] as const).filter((k) => value[k] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({
-        code: "custom",
-        path: given.length === 0 ? ["url"] : given.slice(1),
-        message: `expected exactly one of url, cluster, sentinel; got ${given.length === 0 ? "none" : given.join(", ")}`,
-      });
-    }
+    if (given.length === 1) return;
+    const message = `expected exactly one of url, cluster, sentinel; got ${given.length === 0 ? "none" : given.join(", ")}`;
+    // Each extra target is named where it stands, so the user sees which lines to remove.
+    for (const path of given.length === 0 ? ["url"] : given.slice(1)) ctx.addIssue({ code: "custom", path: [path], message });
   });
 
 export const connectionPoolOptionsSchema = z.object({
@@ -143,16 +140,19 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-/** Show what was given without leaking a password from a Redis URL. */
+const SECRET_FIELD = /pass|secret|token|auth|user(name)?$|^key$|cert/i;
+
+/** Show what was given without leaking a credential: URL userinfo and secret-named fields are masked. */
 function show(value: unknown, path: string): string {
   if (value === undefined) return "nothing";
   if (typeof value === "function") return "a function";
+  if (SECRET_FIELD.test(path.split(".").pop() ?? "")) return "***";
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value, (key, field: unknown) => (key !== "" && SECRET_FIELD.test(key) ? "***" : field)) ?? String(value);
   } catch {
     text = String(value);
   }
-  if (/url|password|nodes/i.test(path)) text = text.replace(/\/\/[^@/\s"]*@/g, "//***@");
+  text = text.replace(/\/\/[^@/\s"]*@/g, "//***@");
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
