@@ -7,6 +7,8 @@ export default defineConfig([
     dts: true,
     sourcemap: true,
     clean: true,
+    // import.meta.url (msgpackr's lazy require) in the CJS build.
+    shims: true,
     target: "node20",
   },
   {
