@@ -42,25 +42,39 @@ export class LegacyMigration {
     return raw === null ? null : decode(raw, this.#serializer);
   }
 
-  /** After a private-key write: mirror it, or delete the plain key it replaces. */
-  async afterWrite(sid: string, session: SessionData, ttlMs: number): Promise<void> {
-    const key = this.#keys.legacy(sid);
+  get mirrors(): boolean {
+    return this.#mirrorWrites;
+  }
+
+  /**
+   * Alongside a private-key write: delete the plain key it replaces (unless mirroring), and
+   * keep the migration flag current — at most once per TTL, or per minute when mirroring.
+   */
+  async besideWrite(sid: string): Promise<void> {
     const now = Date.now();
     const flagDue = now - this.#flagWrittenAt >= (this.#mirrorWrites ? FLAG_CACHE_MS : this.#ttlMs);
     if (flagDue) this.#flagWrittenAt = now;
+    const flag = this.#keys.migrationFlag();
     await this.#source.run((c) => {
-      const flag = this.#keys.migrationFlag();
       const steps: Array<Promise<unknown>> = [];
       if (this.#mirrorWrites) {
-        const payload = this.#serializer.stringify(session);
-        steps.push(ttlMs > 0 ? c.set(key, payload, "PX", Math.ceil(ttlMs)) : c.set(key, payload));
         if (flagDue) steps.push(c.del(flag));
       } else {
-        if (!this.#flag?.done) steps.push(c.del(key));
+        if (!this.#flag?.done) steps.push(c.del(this.#keys.legacy(sid)));
         if (flagDue) steps.push(c.set(flag, String(now), "NX"));
       }
       return Promise.all(steps);
     });
+  }
+
+  /**
+   * After a private-key write succeeded (never before: a write a tombstone refused must not
+   * reappear under the plain key), write the plain copy too, in connect-redis's format.
+   */
+  async mirror(sid: string, session: SessionData, ttlMs: number): Promise<void> {
+    const key = this.#keys.legacy(sid);
+    const payload = this.#serializer.stringify(session);
+    await this.#source.run((c) => (ttlMs > 0 ? c.set(key, payload, "PX", Math.ceil(ttlMs)) : c.set(key, payload)));
   }
 
   async remove(sids: readonly string[]): Promise<void> {

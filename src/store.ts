@@ -371,10 +371,12 @@ export class RelsRedisStore extends Store {
     const now = Date.now();
     const score = this.#disableTTL ? "+inf" : now + ttlMs;
     const meta = link ? JSON.stringify((session as unknown as Record<string, unknown>)[META_FIELD]) : "";
-    await Promise.all([
+    const [written] = await Promise.all([
       this.#links.save(hex, link, payload, meta, ttlMs, score, now),
-      this.#legacy?.afterWrite(sid, session, ttlMs),
+      this.#legacy?.besideWrite(sid),
     ]);
+    // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
+    if (written && this.#legacy?.mirrors) await this.#legacy.mirror(sid, session, ttlMs);
   }
 
   async #touch(sid: string, session: SessionData): Promise<void> {

@@ -1,0 +1,200 @@
+/**
+ * The demo app (demo/app.ts) over HTTP, against the shared test Redis: what its README tells
+ * people to try must work. Runs under its own namespace and removes its keys afterwards.
+ */
+import { randomUUID } from "node:crypto";
+import type express from "express";
+import { Redis } from "ioredis";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDemoApp } from "../../demo/app.js";
+import { RelsSession } from "../../src/index.js";
+import type { StatsTotals } from "../../src/index.js";
+
+const IPHONE_SAFARI =
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+const DESKTOP_CHROME =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+const APPLICATION = "Turtle demo (test)";
+
+const url = inject("redisUrl");
+const namespace = `t-demo-${randomUUID()}`;
+let app: express.Express;
+
+/** A browser: keeps its cookies, always sends its user agent (and, behind the proxy, its IP). */
+interface Browser {
+  get(path: string): request.Test;
+  post(path: string): request.Test;
+}
+
+function browser(userAgent: string, forwardedFor?: string): Browser {
+  const agent = request.agent(app);
+  const headers = (test: request.Test) => {
+    test.set("User-Agent", userAgent);
+    if (forwardedFor) test.set("X-Forwarded-For", forwardedFor);
+    return test;
+  };
+  return { get: (path) => headers(agent.get(path)), post: (path) => headers(agent.post(path)) };
+}
+
+async function signIn(b: Browser, username: string): Promise<void> {
+  await b.post("/login").type("form").send({ username }).expect(303).expect("Location", "/");
+}
+
+interface Row {
+  sessionId: string;
+  platform: string;
+  current: boolean;
+  html: string;
+}
+
+/** The rows of the account page's session table. */
+function rows(html: string): Row[] {
+  const found: Row[] = [];
+  for (const match of html.matchAll(/<tr data-session-id="([^"]*)" data-platform="([^"]*)" data-current="(true|false)"[^>]*>([\s\S]*?)<\/tr>/g)) {
+    found.push({ sessionId: match[1]!, platform: match[2]!, current: match[3] === "true", html: match[4]! });
+  }
+  return found;
+}
+
+async function accountRows(b: Browser): Promise<Row[]> {
+  const res = await b.get("/account").expect(200).expect("Content-Type", /html/);
+  return rows(res.text);
+}
+
+const SIGN_IN_FORM = '<form method="post" action="/login"';
+
+async function stats(): Promise<StatsTotals> {
+  const res = await request(app).get("/stats").expect(200).expect("Content-Type", /json/);
+  return res.body as StatsTotals;
+}
+
+beforeAll(() => {
+  RelsSession.configure({ applicationName: APPLICATION, redisOptions: { url, namespace } });
+  app = createDemoApp();
+});
+
+afterAll(async () => {
+  await RelsSession.close();
+  // Our namespace only: never anything else on a Redis we may not own.
+  const redis = new Redis(url);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    await redis.quit();
+  }
+});
+
+describe("demo app", () => {
+  it("shows the sign-in form to a visitor, and sets no cookie for it", async () => {
+    const res = await request(app).get("/").expect(200).expect("Content-Type", /html/);
+    expect(res.text).toContain(SIGN_IN_FORM);
+    expect(res.headers["set-cookie"]).toBeUndefined();
+    await request(app).get("/account").expect(303).expect("Location", "/");
+  });
+
+  it("refuses an empty user name", async () => {
+    const res = await request(app).post("/login").type("form").send({ username: "  " }).expect(400);
+    expect(res.text).toContain(SIGN_IN_FORM);
+    expect(res.headers["set-cookie"]).toBeUndefined();
+  });
+
+  it("lists both devices of a user, marks the current one, and revoking one signs it out", async () => {
+    const user = `turtle-${randomUUID()}`;
+    const phone = browser(IPHONE_SAFARI, "203.0.113.7");
+    const desktop = browser(DESKTOP_CHROME);
+    const before = await stats();
+
+    await signIn(phone, user);
+    await signIn(desktop, user);
+
+    const home = await phone.get("/").expect(200);
+    expect(home.text).toContain(`Signed in as <strong id="user">${user}</strong>`);
+    expect(home.text).not.toContain(SIGN_IN_FORM);
+
+    const fromPhone = await accountRows(phone);
+    expect(fromPhone).toHaveLength(2);
+    const phoneRow = fromPhone.find((r) => r.current);
+    const desktopRow = fromPhone.find((r) => !r.current);
+    expect(phoneRow?.platform).toBe("mobile_web");
+    expect(phoneRow?.html).toContain("Mobile browser");
+    expect(phoneRow?.html).toContain("203.0.113.7");
+    expect(phoneRow?.html).toContain("This device");
+    expect(phoneRow?.html).not.toContain("/revoke");
+    expect(phoneRow?.html).toContain(APPLICATION);
+    expect(desktopRow?.platform).toBe("web");
+    expect(desktopRow?.html).toContain("Chrome/126.0.0.0");
+    expect(desktopRow?.html).toContain(`action="/sessions/${desktopRow?.sessionId}/revoke"`);
+
+    // The desktop sees the same two sessions, with itself as the current one.
+    const fromDesktop = await accountRows(desktop);
+    expect(fromDesktop.map((r) => r.sessionId).sort()).toEqual(fromPhone.map((r) => r.sessionId).sort());
+    expect(fromDesktop.find((r) => r.current)?.sessionId).toBe(desktopRow?.sessionId);
+
+    const during = await stats();
+    expect(during.totalSessions).toBe(before.totalSessions + 2);
+    expect(during.byPlatform.mobile_web).toBe(before.byPlatform.mobile_web + 1);
+    expect(during.byPlatform.web).toBe(before.byPlatform.web + 1);
+    expect(during.byApplication[APPLICATION]).toBe((before.byApplication[APPLICATION] ?? 0) + 2);
+
+    await phone
+      .post(`/sessions/${desktopRow!.sessionId}/revoke`)
+      .expect(303)
+      .expect("Location", "/account?notice=revoked");
+
+    const signedOut = await desktop.get("/").expect(200);
+    expect(signedOut.text).toContain(SIGN_IN_FORM);
+    expect(signedOut.text).not.toContain(user);
+
+    const after = await accountRows(phone);
+    expect(after.map((r) => r.sessionId)).toEqual([phoneRow!.sessionId]);
+    expect((await stats()).totalSessions).toBe(before.totalSessions + 1);
+
+    // A handle that is not (or no longer) one of this user's sessions revokes nothing.
+    await phone.post(`/sessions/${desktopRow!.sessionId}/revoke`).expect(303).expect("Location", "/account?notice=not-found");
+    expect(await accountRows(phone)).toHaveLength(1);
+
+    await phone.post("/logout").expect(303).expect("Location", "/");
+    expect((await phone.get("/").expect(200)).text).toContain(SIGN_IN_FORM);
+    expect((await stats()).totalSessions).toBe(before.totalSessions);
+  });
+
+  it("cannot revoke another user's session by its handle", async () => {
+    const alice = browser(DESKTOP_CHROME);
+    const mallory = browser(DESKTOP_CHROME);
+    await signIn(alice, `alice-${randomUUID()}`);
+    await signIn(mallory, `mallory-${randomUUID()}`);
+    const [aliceRow] = await accountRows(alice);
+    await mallory.post(`/sessions/${aliceRow!.sessionId}/revoke`).expect(303).expect("Location", "/account?notice=not-found");
+    expect(await accountRows(alice)).toHaveLength(1);
+  });
+
+  it("signs out every other session, keeping the current one", async () => {
+    const user = `turtle-${randomUUID()}`;
+    const [a, b, c] = [browser(DESKTOP_CHROME), browser(IPHONE_SAFARI), browser(DESKTOP_CHROME)];
+    for (const x of [a, b, c]) await signIn(x, user);
+    expect(await accountRows(a)).toHaveLength(3);
+    await a.post("/sessions/revoke-others").expect(303).expect("Location", "/account?notice=revoked-others");
+    for (const x of [b, c]) expect((await x.get("/").expect(200)).text).toContain(SIGN_IN_FORM);
+    const left = await accountRows(a);
+    expect(left).toHaveLength(1);
+    expect(left[0]?.current).toBe(true);
+  });
+
+  it("escapes user agents and user names in the page", async () => {
+    const attacker = browser(`Mozilla/5.0 <script>alert(1)</script> "onmouseover='x'`);
+    const name = `<img src=x onerror=alert(2)>-${randomUUID().slice(0, 8)}`;
+    await signIn(attacker, name);
+    const res = await attacker.get("/account").expect(200);
+    expect(res.text).not.toContain("<script>alert(1)</script>");
+    expect(res.text).not.toContain("<img src=x");
+    expect(res.text).toContain("&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=&#39;x&#39;");
+    expect(res.text).toContain("&lt;img src=x onerror=alert(2)&gt;");
+    expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * Invariant 2, "revoked means revoked": once a destroy or a revoke has resolved, a request
+ * that loaded the session earlier and saves (or touches) it at its end cannot bring it back.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import express from "express";
+import type { Request } from "express";
+import session, { type SessionData } from "express-session";
+import { Redis } from "ioredis";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
+
+const SECRET = "no-resurrection-secret";
+const COOKIE = "sid";
+
+interface AppData {
+  userId?: string;
+  visits?: number;
+}
+
+function data(req: Request): AppData {
+  return req.session as unknown as AppData;
+}
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+function destroy(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * The slow route of the next request: `entered` resolves once it holds the loaded session,
+ * and it goes on when the test resolves `release`.
+ */
+interface Gate {
+  entered: ReturnType<typeof deferred>;
+  release: ReturnType<typeof deferred>;
+}
+
+function buildApp(store: RelsRedisStore, manager: RelsSessionsManager, gates: Gate[]): express.Express {
+  const app = express();
+  app.use(express.json());
+  app.use(session({ store, secret: SECRET, name: COOKIE, resave: false, saveUninitialized: false }));
+  app.post("/login", async (req, res) => {
+    const userId = String(req.body.userId);
+    await regenerate(req);
+    data(req).userId = userId;
+    await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
+    res.json({ userId });
+  });
+  app.get("/me", (req, res) => {
+    res.json({ userId: data(req).userId ?? null });
+  });
+  app.post("/logout", async (req, res) => {
+    await destroy(req);
+    res.json({ ok: true });
+  });
+  // Loads the session, waits, then changes it: express-session saves it at the end.
+  app.post("/slow-write", async (req, res) => {
+    const gate = gates.shift()!;
+    gate.entered.resolve();
+    await gate.release.promise;
+    data(req).visits = (data(req).visits ?? 0) + 1;
+    res.json({ hadUser: data(req).userId ?? null });
+  });
+  // The same, but the change is the manager's metadata (a new User-Agent is a change).
+  app.post("/slow-record", async (req, res) => {
+    const gate = gates.shift()!;
+    gate.entered.resolve();
+    await gate.release.promise;
+    const userId = data(req).userId;
+    if (userId) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
+    res.json({ hadUser: userId ?? null });
+  });
+  // Loads the session, waits, changes nothing: express-session touches it at the end.
+  app.get("/slow-read", async (req, res) => {
+    const gate = gates.shift()!;
+    gate.entered.resolve();
+    await gate.release.promise;
+    res.json({ hadUser: data(req).userId ?? null });
+  });
+  return app;
+}
+
+function sessionCookie(res: request.Response): string {
+  const header = res.headers["set-cookie"] as unknown as string[] | undefined;
+  const line = header?.find((c) => c.startsWith(`${COOKIE}=`));
+  expect(line, "the response sets the session cookie").toBeDefined();
+  return line!.split(";")[0]!;
+}
+
+function sidOf(cookie: string): string {
+  const value = decodeURIComponent(cookie.slice(COOKIE.length + 1));
+  return value.slice(2, value.lastIndexOf("."));
+}
+
+function hexOf(sid: string): string {
+  return createHash("sha256").update(sid).digest("hex");
+}
+
+const url = inject("redisUrl");
+const namespace = `t-${randomUUID()}`;
+let client: Redis;
+let redis: Redis;
+let store: RelsRedisStore;
+let manager: RelsSessionsManager;
+let app: express.Express;
+/** touchAfter 0: every unchanged request really sends its touch. */
+let eagerStore: RelsRedisStore;
+let eagerManager: RelsSessionsManager;
+let eagerApp: express.Express;
+/** mirrorWrites (a mixed-version rollout): sessions are also written under plain-sid keys. */
+let mirrorStore: RelsRedisStore;
+let mirrorManager: RelsSessionsManager;
+let mirrorApp: express.Express;
+const gates: Gate[] = [];
+
+beforeAll(async () => {
+  client = new Redis(url);
+  redis = new Redis(url);
+  store = new RelsRedisStore({ client, namespace });
+  manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+  app = buildApp(store, manager, gates);
+  eagerStore = new RelsRedisStore({ client, namespace: `${namespace}-eager`, touchAfter: 0 });
+  eagerManager = new RelsSessionsManager({ store: eagerStore, applicationName: "Turtle" });
+  eagerApp = buildApp(eagerStore, eagerManager, gates);
+  mirrorStore = new RelsRedisStore({ client, namespace: `${namespace}-mirror`, mirrorWrites: true });
+  mirrorManager = new RelsSessionsManager({ store: mirrorStore, applicationName: "Turtle" });
+  mirrorApp = buildApp(mirrorStore, mirrorManager, gates);
+  await Promise.all([client.ping(), redis.ping()]);
+});
+
+afterAll(async () => {
+  await Promise.all([client.quit(), redis.quit()]);
+});
+
+async function login(target: express.Express, userId: string): Promise<{ cookie: string; sid: string; hex: string }> {
+  const cookie = sessionCookie(await request(target).post("/login").send({ userId }).expect(200));
+  const sid = sidOf(cookie);
+  return { cookie, sid, hex: hexOf(sid) };
+}
+
+/**
+ * Start `path` with `cookie`, wait until the route holds the loaded session, run `revoke`,
+ * then let the route finish. Resolves with the slow response.
+ */
+async function revokeDuring(
+  target: express.Express,
+  method: "get" | "post",
+  path: string,
+  cookie: string,
+  revoke: () => Promise<unknown>,
+  headers: Record<string, string> = {},
+): Promise<request.Response> {
+  const gate: Gate = { entered: deferred(), release: deferred() };
+  gates.push(gate);
+  let slow = request(target)[method](path).set("Cookie", cookie);
+  for (const [name, value] of Object.entries(headers)) slow = slow.set(name, value);
+  const done = slow.then((res) => res);
+  await gate.entered.promise;
+  try {
+    await revoke();
+  } finally {
+    gate.release.resolve();
+  }
+  return done;
+}
+
+async function expectGone(target: express.Express, s: RelsRedisStore, cookie: string, hex: string, user: string, m: RelsSessionsManager) {
+  const me = await request(target).get("/me").set("Cookie", cookie).expect(200);
+  expect(me.body.userId, "the next request with the cookie has no session").toBeNull();
+  expect(await redis.exists(s.keys.session(hex)), "no session key in Redis").toBe(0);
+  expect(await redis.zscore(s.keys.userIndex(user), hex), "no index entry").toBeNull();
+  expect(await m.activeSessions(user)).toEqual([]);
+}
+
+describe("a request in flight cannot resurrect a destroyed session", () => {
+  it("when another request with the same cookie logs out (req.session.destroy)", async () => {
+    const user = `u-${randomUUID()}`;
+    const { cookie, hex } = await login(app, user);
+    const slow = await revokeDuring(app, "post", "/slow-write", cookie, () =>
+      request(app).post("/logout").set("Cookie", cookie).expect(200),
+    );
+    expect(slow.status).toBe(200);
+    expect(slow.body.hadUser).toBe(user); // it did load the session before the logout
+    await expectGone(app, store, cookie, hex, user, manager);
+  });
+
+  it("when store.destroy(sid) is called directly", async () => {
+    const user = `u-${randomUUID()}`;
+    const { cookie, sid, hex } = await login(app, user);
+    const slow = await revokeDuring(app, "post", "/slow-write", cookie, () => store.destroy(sid));
+    expect(slow.status).toBe(200);
+    expect(slow.body.hadUser).toBe(user);
+    await expectGone(app, store, cookie, hex, user, manager);
+  });
+
+  it("when manager.logoutSession(user, handle) revokes it", async () => {
+    const user = `u-${randomUUID()}`;
+    const { cookie, hex } = await login(app, user);
+    const [listed] = await manager.activeSessions(user);
+    expect(listed).toBeDefined();
+    const slow = await revokeDuring(app, "post", "/slow-write", cookie, async () => {
+      expect(await manager.logoutSession(user, listed!.sessionId)).toBe(true);
+    });
+    expect(slow.status).toBe(200);
+    await expectGone(app, store, cookie, hex, user, manager);
+  });
+
+  it("when manager.logoutAllSessions(user) revokes it while the request re-records its metadata", async () => {
+    const user = `u-${randomUUID()}`;
+    const { cookie, hex } = await login(app, user);
+    const slow = await revokeDuring(
+      app,
+      "post",
+      "/slow-record",
+      cookie,
+      async () => expect(await manager.logoutAllSessions(user)).toBe(1),
+      { "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) Mobile/15E148 Safari/604.1" },
+    );
+    expect(slow.status).toBe(200);
+    expect(slow.body.hadUser).toBe(user);
+    await expectGone(app, store, cookie, hex, user, manager);
+  });
+});
+
+describe("a request in flight cannot resurrect a destroyed session, with mirrorWrites: true", () => {
+  it("when another request with the same cookie logs out (req.session.destroy)", async () => {
+    const user = `u-${randomUUID()}`;
+    const { cookie, sid, hex } = await login(mirrorApp, user);
+    expect(await redis.exists(mirrorStore.keys.legacy(sid)), "the plain-sid mirror exists").toBe(1);
+    const slow = await revokeDuring(mirrorApp, "post", "/slow-write", cookie, () =>
+      request(mirrorApp).post("/logout").set("Cookie", cookie).expect(200),
+    );
+    expect(slow.status).toBe(200);
+    expect(slow.body.hadUser).toBe(user);
+    await expectGone(mirrorApp, mirrorStore, cookie, hex, user, mirrorManager);
+    // The refused save must not write the plain-sid mirror either: old-version processes read
+    // it, and so does this store's own fallback when the private key is missing.
+    expect(await redis.exists(mirrorStore.keys.legacy(sid)), "no plain-sid mirror").toBe(0);
+  });
+});
+
+describe("touch after destroy does not recreate the session", () => {
+  it("store.touch(sid, session) after store.destroy(sid) writes nothing", async () => {
+    const sid = randomUUID();
+    const hex = hexOf(sid);
+    const sessionData = {
+      cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: "/" },
+      visits: 1,
+    } as unknown as SessionData;
+    await store.set(sid, sessionData);
+    expect(await redis.exists(store.keys.session(hex))).toBe(1);
+    await store.destroy(sid);
+    // A session object that was not read from the store: no throttle, the touch is sent.
+    await store.touch(sid, sessionData);
+    expect(await redis.exists(store.keys.session(hex))).toBe(0);
+    expect(await store.get(sid)).toBeNull();
+  });
+
+  it("an unchanged request in flight whose touch lands after the logout", async () => {
+    const user = `u-${randomUUID()}`;
+    const { cookie, hex } = await login(eagerApp, user);
+    const touches: string[] = [];
+    const spy = (sid: string) => touches.push(sid);
+    const originalTouch = eagerStore.touch.bind(eagerStore);
+    // Observe (not change) express-session's touch, to prove the race really ran it.
+    eagerStore.touch = ((sid: string, sess: SessionData, cb?: (err: unknown) => void) => {
+      spy(sid);
+      return cb ? originalTouch(sid, sess, cb) : originalTouch(sid, sess);
+    }) as typeof eagerStore.touch;
+    try {
+      const slow = await revokeDuring(eagerApp, "get", "/slow-read", cookie, () =>
+        request(eagerApp).post("/logout").set("Cookie", cookie).expect(200),
+      );
+      expect(slow.status).toBe(200);
+      expect(slow.body.hadUser).toBe(user);
+    } finally {
+      eagerStore.touch = originalTouch as typeof eagerStore.touch;
+    }
+    expect(touches).toEqual([sidOf(cookie)]);
+    await expectGone(eagerApp, eagerStore, cookie, hex, user, eagerManager);
+  });
+});
