@@ -153,7 +153,19 @@ export class RelsSessionsManager {
       .sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
   }
 
-  /** Revoke one session of this user by its handle (`SessionMeta.sessionId`). */
+  /**
+   * The handle (`SessionMeta.sessionId`) of the request's own session: what to compare
+   * with the handles `activeSessions` lists. Never render `req.sessionID` itself.
+   */
+  sessionIdOf(req: Pick<Request, "sessionID">): string {
+    return sessionHandle(privateHex(req.sessionID));
+  }
+
+  /**
+   * Revoke one session of this user by its handle (`SessionMeta.sessionId`). Revoking the
+   * request's own session ends it from the next request on; the request in flight keeps
+   * `req.session` until it ends, and its save is refused.
+   */
   async logoutSession(user: UserRef, sessionId: string): Promise<boolean> {
     return (await this.logoutSessions(user, [sessionId])) > 0;
   }

@@ -47,8 +47,9 @@ function targetOf(redis: ResolvedConfig["redisOptions"]): RedisTarget {
 export const RelsSession = {
   /**
    * Validate `config` (throws `ConfigError` naming each bad field) and set up the shared
-   * pool, store and manager. Connections open on first use. Configuring again replaces
-   * them and closes the old pool.
+   * pool, store and manager. Connections open on first use. Call it once per process:
+   * configuring again closes the old pool, and middleware already mounted with the old
+   * `store()` or `trackSessions()` keeps using it (tests call `close()` and rebuild the app).
    */
   configure(config: SessionStoreConfigInput, options: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): void {
     const resolved = parseConfig(config, options.env);
@@ -136,6 +137,7 @@ export const SessionsManager = {
     RelsSession.manager().recordAuthenticatedRequest(...args),
   trackSessions: (...args: Parameters<Manager["trackSessions"]>) => RelsSession.manager().trackSessions(...args),
   activeSessions: (...args: Parameters<Manager["activeSessions"]>) => RelsSession.manager().activeSessions(...args),
+  sessionIdOf: (...args: Parameters<Manager["sessionIdOf"]>) => RelsSession.manager().sessionIdOf(...args),
   logoutSession: (...args: Parameters<Manager["logoutSession"]>) => RelsSession.manager().logoutSession(...args),
   logoutSessions: (...args: Parameters<Manager["logoutSessions"]>) => RelsSession.manager().logoutSessions(...args),
   logoutAllSessions: (...args: Parameters<Manager["logoutAllSessions"]>) => RelsSession.manager().logoutAllSessions(...args),
