@@ -21,8 +21,13 @@ export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-/** User ids go into key names percent-encoded, so `{`, `}`, spaces and globs cannot change the tag. */
+/**
+ * User ids go into key names percent-encoded, so `{`, `}`, spaces and globs cannot change
+ * the tag. An id with a lone surrogate (which `encodeURIComponent` rejects) is written as
+ * `%u` + its UTF-16 hex: percent-encoding never yields `%u`, so no two ids meet.
+ */
 function encodeUserId(userId: string): string {
+  if (!userId.isWellFormed()) return `%u${Buffer.from(userId, "utf16le").toString("hex")}`;
   return encodeURIComponent(userId).replace(/\*/g, "%2A");
 }
 

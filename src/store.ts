@@ -65,6 +65,16 @@ type RawReply = null | -2 | [string | Buffer, number];
 
 type Callback<T> = (error: unknown, value?: T) => void;
 
+/** What `readMeta` finds of a session: its metadata, its owner's index key, when it expires. */
+export interface SessionRecord {
+  readonly meta: string | null;
+  readonly index: string | null;
+  readonly expiresAt: Date;
+}
+
+/** The latest date JavaScript can hold: "never expires". */
+const MAX_DATE_MS = 8.64e15;
+
 /** A session as `listSessions` yields it: keyed by its private id, never by the cookie's sid. */
 export interface StoredSession {
   readonly privateId: string;
@@ -285,14 +295,18 @@ export class RelsRedisStore extends Store {
     return this.#destroyHexes(hexes, this.#tombstoneMs);
   }
 
-  /** Metadata (the `m` field) of sessions by private hex, in one round trip. */
-  async readMeta(hexes: readonly string[]): Promise<Array<{ meta: string | null; index: string | null } | null>> {
+  /** Metadata (`m`), owner's index (`u`) and remaining TTL of sessions by private hex, in one round trip. */
+  async readMeta(hexes: readonly string[]): Promise<Array<SessionRecord | null>> {
     if (hexes.length === 0) return [];
+    const now = Date.now();
     return this.#source.run((c) =>
       Promise.all(
         hexes.map(async (hex) => {
-          const [meta, index] = (await c.hmget(this.#keys.session(hex), "m", "u").catch(wrongTypeAsMissing)) ?? [];
-          return meta === undefined && index === undefined ? null : { meta: meta ?? null, index: index ?? null };
+          const key = this.#keys.session(hex);
+          const [fields, pttl] = await Promise.all([c.hmget(key, "m", "u").catch(wrongTypeAsMissing), c.pttl(key)]);
+          const [meta, index] = fields ?? [];
+          if (pttl === -2 || (meta == null && index == null)) return null;
+          return { meta: meta ?? null, index: index ?? null, expiresAt: new Date(pttl > 0 ? now + pttl : MAX_DATE_MS) };
         }),
       ),
     );

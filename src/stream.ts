@@ -13,7 +13,7 @@ export async function* streamSessions(store: RelsRedisStore, batchSize: number):
     for (let i = 0; i < hexes.length; i++) {
       const record = records[i];
       if (!record?.meta) continue;
-      const meta = decodeSessionMeta(record.meta, { sessionId: sessionHandle(hexes[i]!) });
+      const meta = decodeSessionMeta(record.meta, { sessionId: sessionHandle(hexes[i]!), expiresAt: record.expiresAt });
       if (meta) yield meta;
     }
   }

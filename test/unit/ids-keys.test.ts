@@ -40,6 +40,12 @@ describe("keys", () => {
     expect(keys.userIndex("a*")).not.toBe(keys.userIndex("ab"));
   });
 
+  it("accepts ids with a lone surrogate without meeting any other id", () => {
+    const lone = keys.userIndex("x\uD800");
+    expect(lone).toMatch(/^ns:user:\{%u[0-9a-f]+\}$/);
+    expect(lone).not.toBe(keys.userIndex("x\uFFFD"));
+  });
+
   it("escapes SCAN glob characters", () => {
     expect(escapeGlob("a*b?c[d]e\\f")).toBe("a\\*b\\?c\\[d\\]e\\\\f");
     expect(new Keys("x", "p*:").sessionPattern()).toBe("p\\*:{2::*");

@@ -1,0 +1,55 @@
+/**
+ * The SessionsManager contract (test/support/manager-contract.ts) on a standalone Redis:
+ * once with a store on an ioredis client of the app's own, once through
+ * `RelsSession.configure()` and its shared pool. Each test gets a fresh namespace.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { inject } from "vitest";
+import { RelsSessionsManager } from "../../src/manager.js";
+import { RelsSession } from "../../src/rels-session.js";
+import { RelsRedisStore } from "../../src/store.js";
+import { describeManagerContract } from "../support/manager-contract.js";
+
+const url = inject("redisUrl");
+
+/** Leave nothing behind in a Redis we share: the sessions (with their index) and the stats keys. */
+async function cleanUp(store: RelsRedisStore): Promise<void> {
+  await store.clear().catch(() => undefined);
+  const keys = store.keys;
+  await store.source
+    .run(async (c) => {
+      const buckets = await c.smembers(keys.statsRegistry());
+      await c.del(keys.statsRegistry(), keys.statsUpdated(), ...buckets);
+    })
+    .catch(() => undefined);
+}
+
+describeManagerContract("standalone Redis, store on the app's own ioredis client", async () => {
+  const client = new Redis(url);
+  const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}` });
+  const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+  return {
+    store,
+    manager,
+    applicationName: "Turtle",
+    close: async () => {
+      await cleanUp(store);
+      await client.quit();
+    },
+  };
+});
+
+describeManagerContract("standalone Redis, RelsSession.configure()", async () => {
+  RelsSession.configure({ applicationName: "Turtle", redisOptions: { url, namespace: `t-${randomUUID()}` } });
+  const store = RelsSession.store();
+  return {
+    store,
+    manager: RelsSession.manager(),
+    applicationName: "Turtle",
+    close: async () => {
+      await cleanUp(store);
+      await RelsSession.close();
+    },
+  };
+});
