@@ -5,11 +5,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { inject } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { privateId, SessionsManager } from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/manager.js";
 import { RelsSession } from "../../src/rels-session.js";
 import { RelsRedisStore } from "../../src/store.js";
 import { describeManagerContract } from "../support/manager-contract.js";
+import { newSid, sessionFor } from "../support/store-contract.js";
 
 const url = inject("redisUrl");
 
@@ -52,4 +54,25 @@ describeManagerContract("standalone Redis, RelsSession.configure()", async () =>
       await RelsSession.close();
     },
   };
+});
+
+describe("SessionsManager.sessionIdOf", () => {
+  it("is the handle activeSessions marks as current, and neither the sid nor the private id", async () => {
+    RelsSession.configure({ applicationName: "Turtle", redisOptions: { url, namespace: `t-${randomUUID()}` } });
+    const store = RelsSession.store();
+    try {
+      const sid = newSid();
+      const req = { sessionID: sid, session: sessionFor(60_000), ip: "192.0.2.1", headers: {} };
+      await SessionsManager.recordAuthenticatedRequest("u-handle", req as never);
+      await store.set(sid, req.session);
+      const handle = SessionsManager.sessionIdOf(req);
+      const [listed] = await SessionsManager.activeSessions("u-handle", { current: req as never });
+      expect(listed).toMatchObject({ sessionId: handle, current: true });
+      expect(handle).not.toBe(sid);
+      expect(privateId(sid)).not.toContain(handle);
+    } finally {
+      await cleanUp(store);
+      await RelsSession.close();
+    }
+  });
 });
