@@ -54,6 +54,11 @@ export class CircuitBreaker {
     if (this.#state !== "closed") this.#set("closed");
   }
 
+  /** The call ended without telling anything about Redis (our own error): free the probe slot. */
+  release(): void {
+    this.#probeInFlight = false;
+  }
+
   failure(now = Date.now()): void {
     this.#probeInFlight = false;
     this.#failures += 1;

@@ -117,8 +117,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
    * Redis error replies pass through unchanged.
    */
   async run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
-    const client = this.#pick() ?? (await this.#firstClient());
+    if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
+    if (!this.#breaker.allow()) throw new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
     try {
+      const client = this.#pick() ?? (await this.#firstClient());
       const result = await operation(client);
       this.#breaker.success();
       return result;
@@ -143,17 +145,19 @@ export class RedisPool extends EventEmitter implements RedisSource {
 
   /** The hot path: a leased client that is ready, with no await. */
   #pick(): RedisClient | undefined {
-    if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
     const count = this.#leases.length;
     if (count === 0) return undefined;
-    if (!this.#breaker.allow()) throw new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
     const client = this.#leases[this.#next++ % count]!;
     return client.status === "ready" ? client : undefined;
   }
 
   /** First use, or a client still connecting: wait at most one command deadline. */
   async #firstClient(): Promise<RedisClient> {
-    this.#opening ??= this.#open();
+    // A failed opening is forgotten, so the next call tries again.
+    this.#opening ??= this.#open().catch((error: unknown) => {
+      this.#opening = undefined;
+      throw error;
+    });
     await withDeadline(this.#opening, this.#options.commandTimeoutMs, "opening the Redis pool");
     const ready = this.#leases.find((c) => c.status === "ready") ?? this.#leases[0];
     if (!ready) throw new RedisUnavailableError("The Redis pool has no connection");
@@ -216,7 +220,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
 
   #classify(error: unknown): unknown {
     const unavailable = asUnavailable(error);
-    if (unavailable === undefined) return error;
+    if (unavailable === undefined) {
+      this.#breaker.release();
+      return error;
+    }
     this.#breaker.failure();
     return unavailable;
   }

@@ -36,6 +36,16 @@ describe("circuit breaker", () => {
     expect(breaker.allow(2000)).toBe(false);
     expect(breaker.allow(2500)).toBe(true);
   });
+
+  it("frees the probe slot when the probe ends without news of Redis", () => {
+    const { breaker } = make();
+    breaker.open(0);
+    expect(breaker.allow(1000)).toBe(true);
+    expect(breaker.allow(1000)).toBe(false);
+    breaker.release();
+    expect(breaker.state).toBe("half-open");
+    expect(breaker.allow(1000)).toBe(true);
+  });
 });
 
 describe("reconnect backoff", () => {
