@@ -187,10 +187,12 @@ export class RelsSessionsManager {
     return this.#revokeWhere(user, (handle) => handle !== keep);
   }
 
+  /** Two round trips: the index, then one owner-checked destroy per session, pipelined. */
   async #revokeWhere(user: UserRef, revoke: (handle: string) => boolean): Promise<number> {
-    const entries = await this.#index.list(user);
+    const owner = userIdOf(user);
+    const entries = await this.#index.list(owner);
     const hexes = entries.map((e) => e.hex).filter((hex) => revoke(sessionHandle(hex)));
-    return this.#store.destroyByPrivateIds(hexes);
+    return this.#store.destroyByPrivateIds(hexes, { owner });
   }
 
   /** Make room for a new session: revoke the least recently seen beyond the cap. */
@@ -199,7 +201,7 @@ export class RelsSessionsManager {
     const excess = others.length + 1 - cap;
     if (excess <= 0) return;
     const oldest = others.sort((a, b) => a.meta.lastSeenAt.getTime() - b.meta.lastSeenAt.getTime()).slice(0, excess);
-    await this.#store.destroyByPrivateIds(oldest.map((s) => s.hex));
+    await this.#store.destroyByPrivateIds(oldest.map((s) => s.hex), { owner: userId });
   }
 }
 

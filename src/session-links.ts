@@ -86,24 +86,27 @@ export class SessionLinks {
   async touch(hex: string, ttlMs: number, score: number): Promise<void> {
     const cascade = !this.#source.isCluster;
     const [alive, index, bucket] = await this.#source.run((c) =>
-      c.relsTouch(this.#keys.session(hex), Math.ceil(ttlMs), hex, score, cascade ? 1 : 0),
+      c.relsTouch(this.#keys.session(hex), Math.ceil(ttlMs), hex, score, cascade ? 1 : 0, this.#keys.statsRegistry()),
     );
     if (alive === 0 || cascade) return;
     await this.#followUp([
-      index ? this.#index(index, "touch", hex, score) : undefined,
+      index ? this.#index(index, "put", hex, score) : undefined,
       bucket ? this.#stats(bucket, "touch", hex, score, Date.now()) : undefined,
     ]);
   }
 
-  /** Destroy sessions (leaving tombstones when `tombstoneMs` > 0); returns how many existed. */
-  async destroy(hexes: readonly string[], tombstoneMs: number): Promise<number> {
+  /**
+   * Destroy sessions (leaving tombstones when `tombstoneMs` > 0); returns how many ended.
+   * With `ownerIndex`, only sessions that index owns are destroyed.
+   */
+  async destroy(hexes: readonly string[], tombstoneMs: number, ownerIndex = ""): Promise<number> {
     const keys = this.#keys;
     const cascade = !this.#source.isCluster;
     const now = Date.now();
     const replies = await this.#source.run((c) =>
       Promise.all(
         hexes.map((hex) =>
-          c.relsDestroy(keys.session(hex), keys.tombstone(hex), tombstoneMs, hex, now, keys.statsUpdated(), cascade ? 1 : 0),
+          c.relsDestroy(keys.session(hex), keys.tombstone(hex), tombstoneMs, hex, now, keys.statsUpdated(), cascade ? 1 : 0, ownerIndex),
         ),
       ),
     );
@@ -118,7 +121,7 @@ export class SessionLinks {
     return replies.reduce((n, [existed]) => n + existed, 0);
   }
 
-  #index(index: string, op: "put" | "touch" | "drop", hex: string, score: Score = 0) {
+  #index(index: string, op: "put" | "drop", hex: string, score: Score = 0) {
     return (c: RedisClient) => c.relsIndexLink(index, op, hex, score);
   }
 

@@ -289,10 +289,15 @@ export class RelsRedisStore extends Store {
     return count;
   }
 
-  /** Destroy sessions by private id (`2::hex` or the bare hex): what the manager and the CLI hold. */
-  async destroyByPrivateIds(privateIds: readonly string[]): Promise<number> {
+  /**
+   * Destroy sessions by private id (`2::hex` or the bare hex): what the manager and the CLI
+   * hold. With `owner`, only sessions signed in as that user are destroyed.
+   */
+  async destroyByPrivateIds(privateIds: readonly string[], options: { owner?: string } = {}): Promise<number> {
     const hexes = [...new Set(privateIds.map((id) => id.replace(/^2::/, "")))].filter((hex) => /^[0-9a-f]{64}$/.test(hex));
-    return this.#destroyHexes(hexes, this.#tombstoneMs);
+    if (hexes.length === 0) return 0;
+    const ownerIndex = options.owner === undefined ? "" : this.#keys.userIndex(options.owner);
+    return this.#links.destroy(hexes, this.#tombstoneMs, ownerIndex);
   }
 
   /** Metadata (`m`), owner's index (`u`) and remaining TTL of sessions by private hex, in one round trip. */

@@ -161,7 +161,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     await withDeadline(this.#opening, this.#options.commandTimeoutMs, "opening the Redis pool");
     const ready = this.#leases.find((c) => c.status === "ready") ?? this.#leases[0];
     if (!ready) throw new RedisUnavailableError("The Redis pool has no connection");
-    if (ready.status !== "ready") await withDeadline(onceReady(ready), this.#options.commandTimeoutMs, "connecting");
+    if (ready.status !== "ready") await withDeadline(readyPromise(ready), this.#options.commandTimeoutMs, "connecting");
     return ready;
   }
 
@@ -193,6 +193,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
         client = new Redis({
           ...shared,
           sentinelRetryStrategy: retryStrategy,
+          // Follow +switch-master at once instead of finding out from failed commands.
+          failoverDetector: true,
           ...target.options,
           sentinels: [...target.sentinels],
           name: target.name,
@@ -278,8 +280,16 @@ function asUnavailable(error: unknown): RedisUnavailableError | undefined {
   return new RedisUnavailableError(`Redis is unavailable: ${error.message}`, { cause: error });
 }
 
-function onceReady(client: RedisClient): Promise<void> {
-  return new Promise((resolve) => client.once("ready", () => resolve()));
+/** One listener per client however many calls wait for it (no MaxListenersExceededWarning). */
+const readiness = new WeakMap<RedisClient, Promise<void>>();
+
+function readyPromise(client: RedisClient): Promise<void> {
+  let ready = readiness.get(client);
+  if (!ready) {
+    ready = new Promise<void>((resolve) => client.once("ready", () => resolve())).finally(() => readiness.delete(client));
+    readiness.set(client, ready);
+  }
+  return ready;
 }
 
 async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -17,12 +17,8 @@ local function expire_at_top(key)
   if top[2] == nil then return end
   if top[2] == 'inf' then redis.call('PERSIST', key) else redis.call('PEXPIREAT', key, top[2]) end
 end
-local function zput(key, member, score, only_existing)
-  if only_existing then
-    if redis.call('ZADD', key, 'XX', 'CH', score, member) == 0 then return end
-  else
-    redis.call('ZADD', key, score, member)
-  end
+local function zput(key, member, score)
+  redis.call('ZADD', key, score, member)
   expire_at_top(key)
 end
 local function stats_touched(updated, now)
@@ -64,8 +60,8 @@ if ARGV[11] == '1' then
   if old[1] and old[1] ~= index then redis.call('ZREM', old[1], member) end
   if old[2] and old[2] ~= bucket then stats_drop(old[2], updated, member, now) end
   if meta ~= '' then
-    zput(index, member, score, false)
-    zput(bucket, member, score, false)
+    zput(index, member, score)
+    zput(bucket, member, score)
     redis.call('SADD', registry, bucket)
     stats_touched(updated, now)
   end
@@ -74,26 +70,33 @@ return {1, old[1] or false, old[2] or false}
 `;
 
 /**
- * relsTouch(session; ttlMs, member, score, cascade) → {0 | 1, index, bucket}
- * Never recreates a missing session.
+ * relsTouch(session; ttlMs, member, score, cascade, registry) → {0 | 1, index, bucket}
+ * Never recreates a missing session. The session exists, so its index entry and stats
+ * count are (re)written, not just updated: a write lost between slots heals here.
  */
 const TOUCH = `${LUA_HELPERS}
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return {0, false, false} end
 local link = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if link.err then return {1, false, false} end
 if ARGV[4] == '1' then
-  if link[1] then zput(link[1], ARGV[2], ARGV[3], true) end
-  if link[2] then zput(link[2], ARGV[2], ARGV[3], true) end
+  if link[1] then zput(link[1], ARGV[2], ARGV[3]) end
+  if link[2] then
+    zput(link[2], ARGV[2], ARGV[3])
+    redis.call('SADD', ARGV[5], link[2])
+  end
 end
 return {1, link[1] or false, link[2] or false}
 `;
 
 /**
- * relsDestroy(session, tombstone; tombstoneMs, member, now, updated, cascade) → {existed, index, bucket}
+ * relsDestroy(session, tombstone; tombstoneMs, member, now, updated, cascade, owner) → {existed, index, bucket}
+ * With \`owner\` (an index key), only a session owned by that index is destroyed: a stale
+ * index entry can never revoke another user's session.
  */
 const DESTROY = `${LUA_HELPERS}
 local link = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if link.err then link = {false, false} end
+if ARGV[6] ~= '' and link[1] ~= ARGV[6] then return {0, false, false} end
 local existed = redis.call('DEL', KEYS[1])
 if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
 if ARGV[5] == '1' then
@@ -104,25 +107,23 @@ return {existed, link[1] or false, link[2] or false}
 `;
 
 /**
- * relsIndexLink(index; op, member, score) — the follow-up on Cluster.
- * op: put | touch | drop
+ * relsIndexLink(index; op, member, score) — the follow-up on Cluster. op: put | drop
  */
 const INDEX_LINK = `${LUA_HELPERS}
 if ARGV[1] == 'drop' then return redis.call('ZREM', KEYS[1], ARGV[2]) end
-zput(KEYS[1], ARGV[2], ARGV[3], ARGV[1] == 'touch')
+zput(KEYS[1], ARGV[2], ARGV[3])
 return 1
 `;
 
 /**
  * relsStatsLink(bucket, registry, updated; op, member, score, now) — the follow-up on Cluster.
+ * op: put | touch (a put that is not a change of count) | drop
  */
 const STATS_LINK = `${LUA_HELPERS}
 if ARGV[1] == 'drop' then stats_drop(KEYS[1], KEYS[3], ARGV[2], ARGV[4]) return 1 end
-zput(KEYS[1], ARGV[2], ARGV[3], ARGV[1] == 'touch')
-if ARGV[1] == 'put' then
-  redis.call('SADD', KEYS[2], KEYS[1])
-  stats_touched(KEYS[3], ARGV[4])
-end
+zput(KEYS[1], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[2], KEYS[1])
+if ARGV[1] == 'put' then stats_touched(KEYS[3], ARGV[4]) end
 return 1
 `;
 

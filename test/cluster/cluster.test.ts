@@ -1,0 +1,599 @@
+/**
+ * Redis Cluster: 3 masters with 1 replica each, spawned once for the whole file.
+ *
+ * The store contract runs on the shared pool in cluster mode and through
+ * `RelsSession.configure({ redisOptions: { cluster } })`; then what is specific to Cluster:
+ * a user's sessions spread over every master, scans of every shard, repair of what a crash
+ * between two slots leaves behind, no cross-slot command, and a failover under load.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Request } from "express";
+import type { SessionData } from "express-session";
+import { Cluster, Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  RelsRedisStore,
+  RelsSession,
+  RelsSessionError,
+  RelsSessionsManager,
+  SessionStats,
+  sessionHandle,
+  type SessionStoreConfigInput,
+} from "../../src/index.js";
+import { RedisPool } from "../../src/redis/pool.js";
+import { streamSessions } from "../../src/stream.js";
+import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
+import { describeManagerContract } from "../support/manager-contract.js";
+import { describeStoreContract, newSid, sessionFor, type MakeStore } from "../support/store-contract.js";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
+
+let cluster: RedisClusterHandle | undefined;
+let nodes: RedisEndpoint[] = [];
+let inspector: Cluster | undefined;
+/** Pools and clients opened by this file, closed at the end. */
+const opened: Array<() => Promise<unknown>> = [];
+
+function handle(): RedisClusterHandle {
+  if (!cluster) throw new Error("the cluster did not start (see beforeAll)");
+  return cluster;
+}
+
+function redis(): Cluster {
+  if (!inspector) throw new Error("the cluster did not start (see beforeAll)");
+  return inspector;
+}
+
+function clusterPool(): RedisPool {
+  const pool = new RedisPool({ target: { kind: "cluster", nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 2000 });
+  opened.push(() => pool.close());
+  return pool;
+}
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+  nodes = cluster.nodes;
+  inspector = new Cluster(nodes);
+  await inspector.ping();
+}, 120_000);
+
+afterAll(async () => {
+  await RelsSession.close();
+  for (const close of opened.splice(0)) await close().catch(() => undefined);
+  await inspector?.quit().catch(() => inspector?.disconnect());
+  await cluster?.dispose();
+});
+
+// ---- the store contract, twice ---------------------------------------------------------------
+
+const pooled: MakeStore = async (options) => ({ store: new RelsRedisStore({ ...options, source: clusterPool() }), redis: redis() });
+
+describeStoreContract("cluster, shared pool", pooled);
+
+/**
+ * Through `RelsSession.configure`, as an app sets it up. `RelsSession` holds one
+ * configuration and closes the previous pool when configured again, but a contract test
+ * may keep two stores alive at once (say `store` and `other`); so each configured pool is
+ * kept open here until the end of the file.
+ */
+const viaConfigure: MakeStore = async (options) => {
+  const { namespace, logger, ...storeOptions } = options;
+  RelsSession.configure(
+    {
+      applicationName: "ClusterApp",
+      redisOptions: { cluster: { nodes, scaleReads: "master" }, namespace: namespace ?? freshNamespace(), commandTimeout: 2000 },
+      store: storeOptions as SessionStoreConfigInput["store"],
+    },
+    { env: {}, ...(logger ? { logger } : {}) },
+  );
+  const store = RelsSession.store();
+  const pool = store.source as RedisPool;
+  const close = pool.close.bind(pool);
+  pool.close = async () => undefined;
+  opened.push(close);
+  return { store, redis: redis() };
+};
+
+describeStoreContract("cluster, RelsSession.configure({ redisOptions: { cluster } })", viaConfigure);
+
+// ---- the SessionsManager contract, twice ----------------------------------------------------
+
+describeManagerContract("cluster, store on the shared pool", async () => {
+  const pool = new RedisPool({ target: { kind: "cluster", nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 2000 });
+  const store = new RelsRedisStore({ source: pool, namespace: freshNamespace() });
+  return {
+    store,
+    manager: new RelsSessionsManager({ store, applicationName: "Turtle" }),
+    applicationName: "Turtle",
+    close: () => pool.close(),
+  };
+});
+
+describeManagerContract("cluster, RelsSession.configure({ redisOptions: { cluster } })", async () => {
+  RelsSession.configure(
+    { applicationName: "Turtle", redisOptions: { cluster: { nodes }, namespace: freshNamespace(), commandTimeout: 2000 } },
+    { env: {} },
+  );
+  return { store: RelsSession.store(), manager: RelsSession.manager(), applicationName: "Turtle", close: () => RelsSession.close() };
+});
+
+// ---- helpers for the cluster-specific tests ----------------------------------------------------
+
+const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
+
+interface SignedIn {
+  sid: string;
+  hex: string;
+  /** `SessionMeta.sessionId`: what the revoke calls take. */
+  handle: string;
+  session: SessionData;
+}
+
+/** What a login route does: record the user on the request's session, then express-session saves it. */
+async function signIn(manager: RelsSessionsManager, store: RelsRedisStore, user: string, sid = newSid()): Promise<SignedIn> {
+  const session = sessionFor(600_000);
+  const req = { session, sessionID: sid, ip: "203.0.113.9", headers: { "user-agent": USER_AGENT } };
+  await manager.recordAuthenticatedRequest(user, req as unknown as Request);
+  await store.set(sid, session);
+  const hex = sha256(sid);
+  return { sid, hex, handle: sessionHandle(hex), session };
+}
+
+/** "host:port" of the master serving `key`, from CLUSTER KEYSLOT and CLUSTER SLOTS (asked now, never cached). */
+async function masterOf(key: string): Promise<string> {
+  const slot = Number(await redis().call("CLUSTER", "KEYSLOT", key));
+  const ranges = (await redis().call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+  const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+  if (!range) throw new Error(`no master serves slot ${slot}`);
+  return `${range[2][0]}:${range[2][1]}`;
+}
+
+/** Sign in sessions for `user` until each of the 3 masters holds at least `perMaster` of them. */
+async function signInOnEveryMaster(manager: RelsSessionsManager, store: RelsRedisStore, user: string, perMaster: number) {
+  const masters = (await handle().masters()).map((m) => `${m.host}:${m.port}`);
+  expect(masters).toHaveLength(3);
+  const byMaster = new Map<string, SignedIn[]>(masters.map((m) => [m, []]));
+  const all: SignedIn[] = [];
+  for (let i = 0; i < 200 && [...byMaster.values()].some((list) => list.length < perMaster); i++) {
+    const signedIn = await signIn(manager, store, user);
+    all.push(signedIn);
+    byMaster.get(await masterOf(store.keys.session(signedIn.hex)))?.push(signedIn);
+  }
+  for (const [master, list] of byMaster) expect(list.length, `sessions on ${master}`).toBeGreaterThanOrEqual(perMaster);
+  return { all, byMaster };
+}
+
+function setup(namespace = freshNamespace()) {
+  const store = new RelsRedisStore({ source: sharedPool(), namespace, touchAfter: 0 });
+  const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+  return { store, manager, stats: new SessionStats(store) };
+}
+
+let clusterSpecificPool: RedisPool | undefined;
+function sharedPool(): RedisPool {
+  clusterSpecificPool ??= clusterPool();
+  return clusterSpecificPool;
+}
+
+// ---- cluster-specific ---------------------------------------------------------------------------
+
+describe("cluster: a user's sessions on every master", () => {
+  it("lists them all, and logoutSessions / logoutOtherSessions / logoutAllSessions revoke across masters", async () => {
+    const { store, manager } = setup();
+    const user = "user:{spread} *"; // braces and globs in the id must not change the index's tag
+    const { all, byMaster } = await signInOnEveryMaster(manager, store, user, 2);
+
+    // The index is one key in one slot; the sessions are on all three masters.
+    const masters = new Set(await Promise.all(all.map((s) => masterOf(store.keys.session(s.hex)))));
+    expect(masters.size).toBe(3);
+
+    const listed = await manager.activeSessions(user);
+    expect(listed.map((s) => s.sessionId).sort()).toEqual(all.map((s) => s.handle).sort());
+
+    // One session from each master, in one call.
+    const picked = [...byMaster.values()].map((list) => list[0]!);
+    expect(await manager.logoutSessions(user, picked.map((s) => s.handle))).toBe(3);
+    for (const s of picked) expect(await store.get(s.sid)).toBeNull();
+    const afterSome = await manager.activeSessions(user);
+    expect(afterSome).toHaveLength(all.length - 3);
+
+    // Keep the current one, wherever it lives.
+    const current = [...byMaster.values()].map((list) => list[1]!)[1]!;
+    const req = { session: current.session, sessionID: current.sid, ip: "203.0.113.9", headers: {} };
+    expect(await manager.logoutOtherSessions(user, req as unknown as Request)).toBe(all.length - 4);
+    expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([current.handle]);
+    expect(await store.get(current.sid)).not.toBeNull();
+
+    expect(await manager.logoutAllSessions(user)).toBe(1);
+    expect(await manager.activeSessions(user)).toEqual([]);
+    for (const s of all) expect(await store.get(s.sid)).toBeNull();
+    expect(await redis().exists(store.keys.userIndex(user))).toBe(0);
+  });
+
+  it("a revoked session stays revoked: a late save from a request in flight does not bring it back", async () => {
+    const { store, manager } = setup();
+    const { all } = await signInOnEveryMaster(manager, store, "late-saver", 1);
+    const loaded = await Promise.all(all.map(async (s) => ({ s, data: (await store.get(s.sid))! })));
+    await manager.logoutAllSessions("late-saver");
+    await Promise.all(loaded.map(({ s, data }) => store.set(s.sid, data)));
+    for (const s of all) expect(await store.get(s.sid)).toBeNull();
+    expect(await manager.activeSessions("late-saver")).toEqual([]);
+  });
+});
+
+describe("cluster: scans see every shard", () => {
+  it("streamSessions, listSessions, ids and length see sessions of all three masters", async () => {
+    const { store, manager } = setup();
+    const users = ["ann", "bob", "cyd"];
+    const signedIn: SignedIn[] = [];
+    for (const user of users) signedIn.push(...(await signInOnEveryMaster(manager, store, user, 1)).all);
+    await store.set(newSid(), sessionFor()); // anonymous: a session, but no metadata to stream
+
+    const streamed = [];
+    for await (const meta of streamSessions(store, 2)) streamed.push(meta);
+    expect(streamed.map((m) => m.sessionId).sort()).toEqual(signedIn.map((s) => s.handle).sort());
+    expect(new Set(streamed.map((m) => m.userId))).toEqual(new Set(users));
+
+    expect(await store.length()).toBe(signedIn.length + 1);
+    expect((await store.ids()).sort()).toEqual(
+      expect.arrayContaining(signedIn.map((s) => `2::${s.hex}`)),
+    );
+    let listed = 0;
+    for await (const _ of store.listSessions()) listed += 1;
+    expect(listed).toBe(signedIn.length + 1);
+  });
+
+  it("SessionStats.reconcile rebuilds the counters from sessions on every master", async () => {
+    const { store, manager, stats } = setup();
+    const { all } = await signInOnEveryMaster(manager, store, "stats-user", 2);
+    expect((await stats.totals()).totalSessions).toBe(all.length);
+
+    // Lose every counter, then rebuild from the sessions themselves.
+    const buckets = await redis().smembers(store.keys.statsRegistry());
+    expect(buckets.length).toBeGreaterThan(0);
+    await Promise.all([...buckets, store.keys.statsRegistry()].map((key) => redis().del(key)));
+    expect((await stats.totals()).totalSessions).toBe(0);
+
+    const progress: number[] = [];
+    const totals = await stats.reconcile({ onProgress: (n) => progress.push(n) });
+    expect(totals.totalSessions).toBe(all.length);
+    expect(totals.byApplication).toEqual({ Turtle: all.length });
+    expect(totals.byPlatform.web).toBe(all.length);
+    expect(progress.at(-1)).toBe(all.length);
+  });
+});
+
+describe("cluster: the next reader repairs what a crash between two slots leaves behind", () => {
+  it("an index entry without its session is not listed, and is pruned", async () => {
+    const { store, manager } = setup();
+    const user = "crash-victim";
+    const [gone, kept] = [await signIn(manager, store, user), await signIn(manager, store, user)];
+    const index = store.keys.userIndex(user);
+
+    // destroy's first step (the session's slot) ran; its follow-up on the index's slot did not.
+    await redis().del(store.keys.session(gone.hex));
+    expect(await redis().zscore(index, gone.hex)).not.toBeNull();
+
+    expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([kept.handle]);
+    expect(await redis().zscore(index, gone.hex)).toBeNull();
+    expect(await redis().zscore(index, kept.hex)).not.toBeNull();
+    // Revoking everything is not tripped up by it either.
+    await redis().zadd(index, Date.now() + 600_000, gone.hex);
+    expect(await manager.logoutAllSessions(user)).toBe(1);
+    expect(await manager.activeSessions(user)).toEqual([]);
+  });
+
+  it("an index entry pointing at a session that now belongs to another user is pruned", async () => {
+    const { store, manager } = setup();
+    const shared = await signIn(manager, store, "first-owner");
+    const other = await signIn(manager, store, "first-owner");
+    // The same session signs in as someone else; the follow-up that drops it from the first
+    // owner's index (another slot) is lost in a crash: put the entry back as it would be.
+    await manager.recordAuthenticatedRequest("second-owner", {
+      session: shared.session,
+      sessionID: shared.sid,
+      ip: "203.0.113.9",
+      headers: { "user-agent": USER_AGENT },
+    } as unknown as Request);
+    await store.set(shared.sid, shared.session);
+    await redis().zadd(store.keys.userIndex("first-owner"), Date.now() + 600_000, shared.hex);
+
+    expect((await manager.activeSessions("first-owner")).map((s) => s.sessionId)).toEqual([other.handle]);
+    expect(await redis().zscore(store.keys.userIndex("first-owner"), shared.hex)).toBeNull();
+    expect((await manager.activeSessions("second-owner")).map((s) => s.sessionId)).toEqual([shared.handle]);
+    // The first owner revoking everything must not end the second owner's session.
+    expect(await manager.logoutAllSessions("first-owner")).toBe(1);
+    expect(await store.get(shared.sid)).not.toBeNull();
+  });
+
+  // The same leftover, but the first thing to read the first owner's index is a revoke.
+  it("a stale index entry of a session now owned by another user does not let the first owner revoke it", async () => {
+    const { store, manager } = setup();
+    const shared = await signIn(manager, store, "old-owner");
+    await manager.recordAuthenticatedRequest("new-owner", {
+      session: shared.session,
+      sessionID: shared.sid,
+      ip: "203.0.113.9",
+      headers: { "user-agent": USER_AGENT },
+    } as unknown as Request);
+    await store.set(shared.sid, shared.session);
+    await redis().zadd(store.keys.userIndex("old-owner"), Date.now() + 600_000, shared.hex);
+
+    expect(await manager.logoutSession("old-owner", shared.handle)).toBe(false);
+    expect(await manager.logoutAllSessions("old-owner")).toBe(0);
+    expect(await store.get(shared.sid)).not.toBeNull();
+    expect((await manager.activeSessions("new-owner")).map((s) => s.sessionId)).toEqual([shared.handle]);
+  });
+
+  it("a count without its session is outlived by reconcile", async () => {
+    const { store, manager, stats } = setup();
+    const [gone] = [await signIn(manager, store, "counted"), await signIn(manager, store, "counted")];
+    await redis().del(store.keys.session(gone.hex));
+    const totals = await stats.reconcile();
+    expect(totals.totalSessions).toBe(1);
+  });
+
+  // A crash after the session's script and before its index follow-up leaves a live session
+  // that its owner's index does not know: not listed, and not revoked by logoutAllSessions.
+  it("a session whose index follow-up was lost is indexed again by its next touch, and revoked by logoutAllSessions", async () => {
+    const { store, manager } = setup();
+    const user = "lost-follow-up";
+    const orphan = await signIn(manager, store, user);
+    await redis().zrem(store.keys.userIndex(user), orphan.hex);
+
+    await store.touch(orphan.sid, sessionFor(600_000)); // the session's next request
+    expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([orphan.handle]);
+    expect(await manager.logoutAllSessions(user)).toBe(1);
+    expect(await store.get(orphan.sid)).toBeNull();
+  });
+});
+
+// ---- failover under load --------------------------------------------------------------------
+
+interface LoadOutcome {
+  ops: number;
+  failures: Record<string, number>;
+  unexpected: string[];
+  maxMs: number;
+  hung: string[];
+  /** Sessions whose `set` resolved before the failover started, with their payload. */
+  ackedBefore: Map<string, number>;
+  /** Sessions whose `set` resolved while the failover ran. */
+  ackedDuring: Map<string, number>;
+  /** Sessions whose `set` resolved once `failover()` had resolved. */
+  ackedAfter: Map<string, number>;
+  failoverMs: number;
+}
+
+const HANG_MS = 5000;
+
+/**
+ * `concurrency` workers run set / get / touch / set+destroy against `store` (paced, so
+ * the load spans the switch) while `failover()` runs. Every operation must resolve or
+ * reject with a RelsSessionError within HANG_MS. Sessions are reported by when their `set`
+ * resolved: before the failover started, while it ran, or after `failover()` resolved.
+ * `beforeFailover` runs right after the start (say, WAIT for the replica).
+ */
+async function failoverUnderLoad(
+  store: RelsRedisStore,
+  options: { failover: () => Promise<void>; beforeFailover?: () => Promise<void>; concurrency: number; maxMs: number; postOps: number },
+): Promise<LoadOutcome> {
+  const outcome: LoadOutcome = {
+    ops: 0,
+    failures: {},
+    unexpected: [],
+    maxMs: 0,
+    hung: [],
+    ackedBefore: new Map(),
+    ackedDuring: new Map(),
+    ackedAfter: new Map(),
+    failoverMs: 0,
+  };
+  let failoverStartedAt = Number.POSITIVE_INFINITY;
+  let failoverEndedAt = Number.POSITIVE_INFINITY;
+  let stop = false;
+  let counter = 0;
+
+  const timed = async <T>(what: string, op: () => Promise<T>): Promise<T | undefined> => {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<"hung">((resolve) => {
+      timer = setTimeout(() => resolve("hung"), HANG_MS);
+    });
+    try {
+      const result = await Promise.race([op(), watchdog]);
+      if (result === "hung") {
+        outcome.hung.push(what);
+        return undefined;
+      }
+      return result;
+    } catch (error) {
+      if (error instanceof RelsSessionError) outcome.failures[error.name] = (outcome.failures[error.name] ?? 0) + 1;
+      else outcome.unexpected.push(`${what}: ${String(error)}`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      outcome.ops += 1;
+      outcome.maxMs = Math.max(outcome.maxMs, performance.now() - started);
+    }
+  };
+
+  const worker = async () => {
+    const mine: Array<{ sid: string; n: number }> = [];
+    while (!stop) {
+      const step = counter++;
+      const pick = mine[step % Math.max(1, mine.length)];
+      switch (step % 4) {
+        case 0: {
+          const sid = newSid();
+          const ok = await timed("set", async () => {
+            await store.set(sid, sessionFor(600_000, { n: step }));
+            return true;
+          });
+          if (ok) {
+            mine.push({ sid, n: step });
+            const now = performance.now();
+            (now < failoverStartedAt ? outcome.ackedBefore : now < failoverEndedAt ? outcome.ackedDuring : outcome.ackedAfter).set(sid, step);
+          }
+          break;
+        }
+        case 1:
+          if (pick) await timed("get", () => store.get(pick.sid));
+          break;
+        case 2:
+          if (pick) await timed("touch", () => store.touch(pick.sid, sessionFor(600_000, { n: pick.n })));
+          break;
+        default: {
+          const sid = newSid();
+          await timed("set (disposable)", () => store.set(sid, sessionFor(60_000)));
+          await timed("destroy", () => store.destroy(sid));
+        }
+      }
+      // Pacing, so a few thousand operations cover the seconds the switch takes.
+      await delay(5);
+    }
+  };
+
+  const started = performance.now();
+  const workers = Array.from({ length: options.concurrency }, worker);
+  try {
+    await waitFor("the load to get going", () => outcome.ops >= 200, 10_000);
+    // Writes acknowledged from here on may be lost by an uncoordinated switch; earlier ones may not.
+    failoverStartedAt = performance.now();
+    await options.beforeFailover?.();
+    await options.failover();
+    failoverEndedAt = performance.now();
+    outcome.failoverMs = failoverEndedAt - failoverStartedAt;
+    const mark = outcome.ops;
+    await waitFor("operations after the failover", () => outcome.ops >= mark + options.postOps || performance.now() - started > options.maxMs, options.maxMs);
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+  }
+  return outcome;
+}
+
+async function waitFor(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+/** The first moment `op` succeeds, polled against a deadline; then it must keep succeeding. */
+async function firstSuccess(op: () => Promise<unknown>, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      await op();
+      return Date.now() - started;
+    } catch (error) {
+      if (!(error instanceof RelsSessionError) || Date.now() - started > timeoutMs) throw error;
+      await delay(50);
+    }
+  }
+}
+
+describe("cluster: failover under load", () => {
+  it("CLUSTER FAILOVER while requests run: nothing hangs, errors are typed, acknowledged sessions survive, works afterwards", async () => {
+    const store = new RelsRedisStore({ source: clusterPool(), namespace: freshNamespace(), touchAfter: 0 });
+    const before = Array.from({ length: 150 }, () => newSid());
+    await Promise.all(before.map((sid, n) => store.set(sid, sessionFor(600_000, { n }))));
+    const target = store.keys.session(sha256(before[0]!));
+    const oldMaster = await masterOf(target);
+
+    const outcome = await failoverUnderLoad(store, {
+      failover: () => handle().failover(target),
+      concurrency: 20,
+      maxMs: 15_000,
+      postOps: 500,
+    });
+    console.log(
+      `[cluster failover] ${outcome.ops} ops, failover ${Math.round(outcome.failoverMs)} ms, slowest op ${Math.round(outcome.maxMs)} ms, ` +
+        `failures ${JSON.stringify(outcome.failures)}, ` +
+        `sessions acknowledged before / during / after: ${outcome.ackedBefore.size} / ${outcome.ackedDuring.size} / ${outcome.ackedAfter.size}`,
+    );
+
+    expect(outcome.unexpected).toEqual([]);
+    expect(outcome.hung).toEqual([]);
+    expect(outcome.maxMs).toBeLessThan(HANG_MS);
+    expect(await masterOf(target)).not.toBe(oldMaster);
+
+    // Afterwards, the same store (no restart) serves reads and writes.
+    await firstSuccess(() => store.get(before[0]!), 5000);
+    const found = await store.findSessions([...before, ...outcome.ackedBefore.keys(), ...outcome.ackedDuring.keys(), ...outcome.ackedAfter.keys()]);
+    const payload = (sid: string) => (found.get(sid) as unknown as { n: number } | null)?.n;
+    const lost = (sessions: Map<string, number>) => [...sessions].filter(([sid, n]) => payload(sid) !== n);
+    before.forEach((sid, n) => expect(payload(sid), `pre-load session ${n}`).toBe(n));
+    expect(lost(outcome.ackedBefore), "acknowledged before the failover, lost").toEqual([]);
+    // CLUSTER FAILOVER is coordinated (the master stops writes until its replica caught up), so
+    // nothing acknowledged during or after the switch is lost either.
+    expect(lost(outcome.ackedDuring), "acknowledged during the failover, lost").toEqual([]);
+    expect(lost(outcome.ackedAfter), "acknowledged after the failover, lost").toEqual([]);
+    for (let i = 0; i < 30; i++) {
+      const sid = newSid();
+      await store.set(sid, sessionFor(60_000, { i }));
+      expect(((await store.get(sid)) as unknown as { i: number }).i).toBe(i);
+      await store.touch(sid, sessionFor(120_000));
+      await store.destroy(sid);
+      expect(await store.get(sid)).toBeNull();
+    }
+  }, 60_000);
+});
+
+// ---- no command spans slots ---------------------------------------------------------------------
+
+/** CROSSSLOT replies each node has sent since it started (INFO errorstats). */
+async function crossSlotErrors(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const node of nodes) {
+    const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await client.connect();
+      const info = await client.info("errorstats");
+      counts[`${node.host}:${node.port}`] = Number(/errorstat_CROSSSLOT:count=(\d+)/.exec(info)?.[1] ?? 0);
+    } finally {
+      client.disconnect();
+    }
+  }
+  return counts;
+}
+
+describe("cluster: no command spans slots", () => {
+  it("bulk revoke of 50 sessions, clear() and reconcile succeed, and no node ever answered CROSSSLOT in this file", async () => {
+    const { store, manager, stats } = setup();
+    const user = "fifty";
+    const sessions: SignedIn[] = [];
+    for (let i = 0; i < 50; i++) sessions.push(await signIn(manager, store, user));
+    const masters = new Set(await Promise.all(sessions.map((s) => masterOf(store.keys.session(s.hex)))));
+    expect(masters.size).toBe(3);
+
+    expect(await store.findSessions(sessions.map((s) => s.sid)).then((m) => [...m.values()].filter(Boolean).length)).toBe(50);
+    expect(await manager.logoutAllSessions(user)).toBe(50);
+    expect(await manager.activeSessions(user)).toEqual([]);
+
+    for (let i = 0; i < 50; i++) await signIn(manager, store, `many-${i % 5}`);
+    expect((await stats.reconcile()).totalSessions).toBe(50);
+    expect(await store.deleteSessions(sessions.slice(0, 10).map((s) => s.sid))).toBe(0);
+    await store.clear();
+    expect(await store.length()).toBe(0);
+    expect((await stats.reconcile()).totalSessions).toBe(0);
+
+    // Everything this file did, the contract suites included.
+    const counts = await crossSlotErrors();
+    expect(Object.keys(counts)).toHaveLength(6);
+    expect(counts).toEqual(Object.fromEntries(Object.keys(counts).map((node) => [node, 0])));
+
+    // The check itself works: a deliberate cross-slot MGET is counted.
+    const [first] = await handle().masters();
+    const direct = new Redis({ host: first!.host, port: first!.port, maxRetriesPerRequest: 0 });
+    opened.push(async () => direct.disconnect());
+    await expect(direct.mget("{a}x", "{b}y")).rejects.toThrow(/CROSSSLOT/);
+    const after = await crossSlotErrors();
+    expect(after[`${first!.host}:${first!.port}`]).toBe(1);
+  });
+});
