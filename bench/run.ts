@@ -369,7 +369,7 @@ async function main(): Promise<void> {
         `connect-redis vs raw ioredis ${cpuVs(connectRedisContender, baseline)}.`,
     );
     console.log(
-      "A pair is get(sid) then set(sid, session): GET + SET for raw and connect-redis, EVALSHA relsGet + EVALSHA relsSet for the store.\n" +
+      "A pair is get(sid) then set(sid, session): GET + SET for raw and connect-redis, HMGET + EVALSHA relsSet for the store.\n" +
         "CPU columns: process CPU time of this Node process / of redis-server (INFO cpu) per pair, less noisy than pairs/s on a shared machine.\n" +
         "* for comparison only: RelsSession.configure({ redisOptions: { url } }) has no way to turn on ioredis enableAutoPipelining for the pool.",
     );

@@ -60,8 +60,11 @@ export interface RelsRedisStoreOptions {
   logger?: Logger;
 }
 
-/** What `relsGet` answers: nothing, "not a session hash", or the payload and its PTTL. */
-type RawReply = null | -2 | [string | Buffer, number];
+/** A key of another type where a session should be. */
+const NOT_A_SESSION = Symbol("not a session hash");
+
+/** What a read finds: nothing, not a session, or the payload and the expiry Redis was given. */
+type RawReply = null | typeof NOT_A_SESSION | readonly [payload: string | Buffer, expiresAt: number | undefined];
 
 type Callback<T> = (error: unknown, value?: T) => void;
 
@@ -267,7 +270,7 @@ export class RelsRedisStore extends Store {
   async peekSession(sid: string): Promise<string | Buffer | null> {
     const key = this.#keys.session(privateHex(sid));
     const reply = await this.#source.run((c) => this.#read(c, key));
-    return reply === null || reply === -2 ? null : reply[0];
+    return reply === null || reply === NOT_A_SESSION ? null : reply[0];
   }
 
   /** Several sessions in one round trip; duplicates are read once. Keyed by the sid given. */
@@ -340,16 +343,26 @@ export class RelsRedisStore extends Store {
 
   // ---- internals -------------------------------------------------------------------------
 
-  #read(client: RedisClient, key: string): Promise<RawReply> {
-    return this.#serializer.binary ? client.relsGetBuffer(key) : client.relsGet(key);
+  /** One plain HMGET: no script on the hottest path (a script costs Redis several times more). */
+  async #read(client: RedisClient, key: string): Promise<RawReply> {
+    try {
+      const [payload, expiresAt] = this.#serializer.binary
+        ? await client.hmgetBuffer(key, "d", "e")
+        : await client.hmget(key, "d", "e");
+      if (payload == null) return null;
+      return [payload, expiresAt == null ? undefined : Number(expiresAt.toString())];
+    } catch (error) {
+      if (isWrongType(error)) return NOT_A_SESSION;
+      throw error;
+    }
   }
 
-  async #decodeReply(hex: string, reply: -2 | [string | Buffer, number]): Promise<SessionData | null> {
-    if (reply === -2) return this.#discard(hex, "not a session hash");
-    const [raw, pttl] = reply;
+  async #decodeReply(hex: string, reply: Exclude<RawReply, null>): Promise<SessionData | null> {
+    if (reply === NOT_A_SESSION) return this.#discard(hex, "not a session hash");
+    const [raw, expiresAt] = reply;
     const session = this.#decode(raw);
     if (session === null) return this.#discard(hex, "unreadable payload");
-    if (pttl > 0) loadedExpiry.set(session, Date.now() + pttl);
+    if (expiresAt !== undefined && Number.isFinite(expiresAt)) loadedExpiry.set(session, expiresAt);
     return session;
   }
 
@@ -456,8 +469,12 @@ function assertPublicSidOk(sid: string): boolean {
   return true;
 }
 
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("WRONGTYPE");
+}
+
 /** A key of another type where a session should be: the session is simply not there. */
 function wrongTypeAsMissing(error: unknown): null {
-  if (error instanceof Error && error.message.startsWith("WRONGTYPE")) return null;
+  if (isWrongType(error)) return null;
   throw error;
 }

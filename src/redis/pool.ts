@@ -3,6 +3,7 @@ import { createPool, type Pool } from "generic-pool";
 import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
 import { RedisUnavailableError } from "../errors.js";
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from "./breaker.js";
+import { corkForThisTick } from "./cork.js";
 import { defineScripts } from "./scripts.js";
 
 export type RedisClient = Redis | Cluster;
@@ -121,6 +122,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     if (!this.#breaker.allow()) throw new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
     try {
       const client = this.#pick() ?? (await this.#firstClient());
+      corkForThisTick(client);
       const result = await operation(client);
       this.#breaker.success();
       return result;
@@ -252,6 +254,7 @@ export class ClientSource extends EventEmitter implements RedisSource {
 
   async run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
+      corkForThisTick(this.#client);
       return await operation(this.#client);
     } catch (error) {
       throw asUnavailable(error) ?? error;

@@ -30,16 +30,6 @@ end
 `;
 
 /**
- * relsGet(session) → false | -2 (not a session hash) | {payload, pttl}
- */
-const GET = `
-local d = redis.pcall('HGET', KEYS[1], 'd')
-if type(d) == 'table' and d.err then return -2 end
-if not d then return false end
-return {d, redis.call('PTTL', KEYS[1])}
-`;
-
-/**
  * relsSet(session, tombstone; payload, ttlMs, meta, index, bucket, registry, updated, member, score, now, cascade)
  * → {1 | 0 (tombstoned: refused), old index, old bucket}
  */
@@ -49,12 +39,17 @@ local old = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if old.err then old = {false, false} end
 local payload, ttl, meta, index, bucket = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local registry, updated, member, score, now = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-redis.call('DEL', KEYS[1])
-if meta == '' then
-  redis.call('HSET', KEYS[1], 'd', payload)
-else
-  redis.call('HSET', KEYS[1], 'd', payload, 'm', meta, 'u', index, 'b', bucket)
+local fields = {'d', payload}
+if meta ~= '' then
+  for _, v in ipairs({'m', meta, 'u', index, 'b', bucket}) do table.insert(fields, v) end
 end
+-- 'e': the expiry Redis was given, read back with the payload so touch can be throttled.
+if ttl > 0 then
+  table.insert(fields, 'e')
+  table.insert(fields, score)
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(fields))
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 if ARGV[11] == '1' then
   if old[1] and old[1] ~= index then redis.call('ZREM', old[1], member) end
@@ -78,6 +73,7 @@ const TOUCH = `${LUA_HELPERS}
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return {0, false, false} end
 local link = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if link.err then return {1, false, false} end
+redis.call('HSET', KEYS[1], 'e', ARGV[3])
 if ARGV[4] == '1' then
   if link[1] then zput(link[1], ARGV[2], ARGV[3]) end
   if link[2] then
@@ -153,7 +149,6 @@ return out
 `;
 
 export const SCRIPTS = {
-  relsGet: { lua: GET, numberOfKeys: 1 },
   relsSet: { lua: SET, numberOfKeys: 2 },
   relsTouch: { lua: TOUCH, numberOfKeys: 1 },
   relsDestroy: { lua: DESTROY, numberOfKeys: 2 },
@@ -172,8 +167,6 @@ type Flag = null | string;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    relsGet(key: string): Result<null | -2 | [string, number], Context>;
-    relsGetBuffer(key: string): Result<null | -2 | [Buffer, number], Context>;
     relsSet(session: string, tombstone: string, ...args: Arg[]): Result<[0 | 1, Flag, Flag], Context>;
     relsTouch(session: string, ...args: Arg[]): Result<[0 | 1, Flag, Flag], Context>;
     relsDestroy(session: string, tombstone: string, ...args: Arg[]): Result<[0 | 1, Flag, Flag], Context>;

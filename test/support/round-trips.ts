@@ -7,7 +7,7 @@
  * whichever comes first. So `await get(a); await get(b)` is 2 round trips and
  * `Promise.all([get(a), get(b)])` is 1, however the commands are spread over microtasks.
  *
- * Script calls (`defineCommand`) are recorded under their script name (`relsGet`, …)
+ * Script calls (`defineCommand`) are recorded under their script name (`relsSet`, …)
  * rather than as `evalsha`, so a test can tell a touch from a read.
  */
 import { createHash } from "node:crypto";
