@@ -83,8 +83,8 @@ export class RelsSessionsManager {
     }
     const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + 86_400_000);
     const handle = sessionHandle(privateHex(req.sessionID));
-    const fromRequest = requestMetadata(req);
     const known = decodeSessionMeta(session[META_FIELD]);
+    const fromRequest = requestMetadata(req, known ?? undefined);
 
     if (!known || known.userId !== userId || known.sessionId !== handle) {
       const meta: SessionMeta = {

@@ -367,8 +367,12 @@ const sessionCourseSchema = z.object({
  *   const { ip, userAgent, clientPlatform } = requestMetadata(req);
  * });
  * ```
+ *
+ * @param previous - The metadata of this session's last request, if known: when the
+ *   signals the platform depends on are unchanged, its platform is reused instead of
+ *   parsing the user agent again (the costliest step, on every tracked request).
  */
-export function requestMetadata(req: RequestLike): RequestMetadata {
+export function requestMetadata(req: RequestLike, previous?: RequestMetadata): RequestMetadata {
   const userAgent = cleanText(firstHeader(req, METADATA_HEADERS.userAgent), META_FIELD_CAPS.userAgent);
   const appVersion = cleanText(firstHeader(req, METADATA_HEADERS.appVersion), META_FIELD_CAPS.appVersion);
   const installationId = cleanText(
@@ -386,7 +390,14 @@ export function requestMetadata(req: RequestLike): RequestMetadata {
     installationId,
     device,
     courseId,
-    clientPlatform: detectClientPlatform({ userAgent, appVersion, installationId, device }),
+    clientPlatform:
+      previous &&
+      previous.userAgent === userAgent &&
+      previous.appVersion === appVersion &&
+      previous.installationId === installationId &&
+      previous.device === device
+        ? previous.clientPlatform
+        : detectClientPlatform({ userAgent, appVersion, installationId, device }),
   };
 }
 

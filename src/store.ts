@@ -72,7 +72,8 @@ type Callback<T> = (error: unknown, value?: T) => void;
 export interface SessionRecord {
   readonly meta: string | null;
   readonly index: string | null;
-  readonly expiresAt: Date;
+  /** Only when asked for (`readMeta(…, { expiry: true })`). */
+  readonly expiresAt: Date | undefined;
 }
 
 /** The latest date JavaScript can hold: "never expires". */
@@ -303,18 +304,25 @@ export class RelsRedisStore extends Store {
     return this.#links.destroy(hexes, this.#tombstoneMs, ownerIndex);
   }
 
-  /** Metadata (`m`), owner's index (`u`) and remaining TTL of sessions by private hex, in one round trip. */
-  async readMeta(hexes: readonly string[]): Promise<Array<SessionRecord | null>> {
+  /**
+   * Metadata (`m`) and owner's index key (`u`) of sessions by private hex, in one round trip;
+   * with `expiry`, also when each expires (a PTTL per session, in the same round trip).
+   */
+  async readMeta(hexes: readonly string[], options: { expiry?: boolean } = {}): Promise<Array<SessionRecord | null>> {
     if (hexes.length === 0) return [];
     const now = Date.now();
     return this.#source.run((c) =>
       Promise.all(
         hexes.map(async (hex) => {
           const key = this.#keys.session(hex);
-          const [fields, pttl] = await Promise.all([c.hmget(key, "m", "u").catch(wrongTypeAsMissing), c.pttl(key)]);
+          const [fields, pttl] = await Promise.all([
+            c.hmget(key, "m", "u").catch(wrongTypeAsMissing),
+            options.expiry ? c.pttl(key) : undefined,
+          ]);
           const [meta, index] = fields ?? [];
           if (pttl === -2 || (meta == null && index == null)) return null;
-          return { meta: meta ?? null, index: index ?? null, expiresAt: new Date(pttl > 0 ? now + pttl : MAX_DATE_MS) };
+          const expiresAt = pttl === undefined ? undefined : new Date(pttl > 0 ? now + pttl : MAX_DATE_MS);
+          return { meta: meta ?? null, index: index ?? null, expiresAt };
         }),
       ),
     );

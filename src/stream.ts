@@ -9,7 +9,7 @@ import type { RelsRedisStore } from "./store.js";
 export async function* streamSessions(store: RelsRedisStore, batchSize: number): AsyncGenerator<SessionMeta> {
   for await (const page of store.scanSessionKeys(batchSize)) {
     const hexes = page.map((key) => store.keys.hexOfSessionKey(key)!);
-    const records = await store.readMeta(hexes);
+    const records = await store.readMeta(hexes, { expiry: true });
     for (let i = 0; i < hexes.length; i++) {
       const record = records[i];
       if (!record?.meta) continue;

@@ -610,3 +610,22 @@ describe("sessionMetaSchema", () => {
     expect(sessionMetaSchema.safeParse(fullMeta({ device: "📱".repeat(META_FIELD_CAPS.device) })).success).toBe(true);
   });
 });
+
+describe("requestMetadata with the previous request's metadata", () => {
+  const iphone =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+
+  it("reuses the platform when the signals it depends on are unchanged", () => {
+    const first = requestMetadata({ ip: "192.0.2.1", headers: { "user-agent": iphone } });
+    expect(first.clientPlatform).toBe("mobile_web");
+    // A deliberately wrong platform shows it was reused, not recomputed.
+    const again = requestMetadata({ ip: "192.0.2.9", headers: { "user-agent": iphone } }, { ...first, clientPlatform: "web" });
+    expect(again).toMatchObject({ ip: "192.0.2.9", clientPlatform: "web" });
+  });
+
+  it("detects again when a signal changed", () => {
+    const first = requestMetadata({ headers: { "user-agent": iphone } });
+    const app = requestMetadata({ headers: { "user-agent": iphone, appversion: "5.1.0" } }, { ...first, clientPlatform: "web" });
+    expect(app.clientPlatform).toBe("ios_app");
+  });
+});
