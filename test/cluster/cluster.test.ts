@@ -6,9 +6,7 @@
  * a user's sessions spread over every master, scans of every shard, repair of what a crash
  * between two slots leaves behind, no cross-slot command, and a failover under load.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
-import { setTimeout as delay } from "node:timers/promises";
+import { randomBytes } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
@@ -16,19 +14,25 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   RelsRedisStore,
   RelsSession,
-  RelsSessionError,
   RelsSessionsManager,
   SessionStats,
   sessionHandle,
-  type SessionStoreConfigInput,
 } from "../../src/index.js";
 import { RedisPool } from "../../src/redis/pool.js";
 import { streamSessions } from "../../src/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
+import {
+  describeOutcome,
+  expectEveryOperationSettled,
+  expectStoreServes,
+  failoverUnderLoad,
+  firstSuccess,
+  lostSessions,
+} from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
-import { describeStoreContract, newSid, sessionFor, type MakeStore } from "../support/store-contract.js";
+import { describeStoreContract, newSid, sessionFor, sha256, viaRelsSessionConfigure, type MakeStore } from "../support/store-contract.js";
+import { UA } from "../support/user-agents.js";
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
 
 let cluster: RedisClusterHandle | undefined;
@@ -73,31 +77,15 @@ const pooled: MakeStore = async (options) => ({ store: new RelsRedisStore({ ...o
 
 describeStoreContract("cluster, shared pool", pooled);
 
-/**
- * Through `RelsSession.configure`, as an app sets it up. `RelsSession` holds one
- * configuration and closes the previous pool when configured again, but a contract test
- * may keep two stores alive at once (say `store` and `other`); so each configured pool is
- * kept open here until the end of the file.
- */
-const viaConfigure: MakeStore = async (options) => {
-  const { namespace, logger, ...storeOptions } = options;
-  RelsSession.configure(
-    {
-      applicationName: "ClusterApp",
-      redisOptions: { cluster: { nodes, scaleReads: "master" }, namespace: namespace ?? freshNamespace(), commandTimeout: 2000 },
-      store: storeOptions as SessionStoreConfigInput["store"],
-    },
-    { env: {}, ...(logger ? { logger } : {}) },
-  );
-  const store = RelsSession.store();
-  const pool = store.source as RedisPool;
-  const close = pool.close.bind(pool);
-  pool.close = async () => undefined;
-  opened.push(close);
-  return { store, redis: redis() };
-};
-
-describeStoreContract("cluster, RelsSession.configure({ redisOptions: { cluster } })", viaConfigure);
+describeStoreContract(
+  "cluster, RelsSession.configure({ redisOptions: { cluster } })",
+  viaRelsSessionConfigure({
+    applicationName: "ClusterApp",
+    redisOptions: () => ({ cluster: { nodes, scaleReads: "master" }, commandTimeout: 2000 }),
+    redis,
+    opened,
+  }),
+);
 
 // ---- the SessionsManager contract, twice ----------------------------------------------------
 
@@ -122,8 +110,6 @@ describeManagerContract("cluster, RelsSession.configure({ redisOptions: { cluste
 
 // ---- helpers for the cluster-specific tests ----------------------------------------------------
 
-const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
-
 interface SignedIn {
   sid: string;
   hex: string;
@@ -132,14 +118,34 @@ interface SignedIn {
   session: SessionData;
 }
 
+/** The request of a signed-in browser, as the manager sees it. */
+function browserRequest(sid: string, session: SessionData): Request {
+  return { session, sessionID: sid, ip: "203.0.113.9", headers: { "user-agent": UA.linuxChrome } } as unknown as Request;
+}
+
 /** What a login route does: record the user on the request's session, then express-session saves it. */
 async function signIn(manager: RelsSessionsManager, store: RelsRedisStore, user: string, sid = newSid()): Promise<SignedIn> {
   const session = sessionFor(600_000);
-  const req = { session, sessionID: sid, ip: "203.0.113.9", headers: { "user-agent": USER_AGENT } };
-  await manager.recordAuthenticatedRequest(user, req as unknown as Request);
+  await manager.recordAuthenticatedRequest(user, browserRequest(sid, session));
   await store.set(sid, session);
   const hex = sha256(sid);
   return { sid, hex, handle: sessionHandle(hex), session };
+}
+
+/**
+ * `signedIn` signs in again as `newOwner`, and the follow-up that drops it from
+ * `oldOwner`'s index (another slot) is lost in a crash: its entry is put back as it would be.
+ */
+async function changeOwnerLosingIndexFollowUp(
+  manager: RelsSessionsManager,
+  store: RelsRedisStore,
+  signedIn: SignedIn,
+  oldOwner: string,
+  newOwner: string,
+): Promise<void> {
+  await manager.recordAuthenticatedRequest(newOwner, browserRequest(signedIn.sid, signedIn.session));
+  await store.set(signedIn.sid, signedIn.session);
+  await redis().zadd(store.keys.userIndex(oldOwner), Date.now() + 600_000, signedIn.hex);
 }
 
 /** "host:port" of the master serving `key`, from CLUSTER KEYSLOT and CLUSTER SLOTS (asked now, never cached). */
@@ -290,16 +296,7 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
     const { store, manager } = setup();
     const shared = await signIn(manager, store, "first-owner");
     const other = await signIn(manager, store, "first-owner");
-    // The same session signs in as someone else; the follow-up that drops it from the first
-    // owner's index (another slot) is lost in a crash: put the entry back as it would be.
-    await manager.recordAuthenticatedRequest("second-owner", {
-      session: shared.session,
-      sessionID: shared.sid,
-      ip: "203.0.113.9",
-      headers: { "user-agent": USER_AGENT },
-    } as unknown as Request);
-    await store.set(shared.sid, shared.session);
-    await redis().zadd(store.keys.userIndex("first-owner"), Date.now() + 600_000, shared.hex);
+    await changeOwnerLosingIndexFollowUp(manager, store, shared, "first-owner", "second-owner");
 
     expect((await manager.activeSessions("first-owner")).map((s) => s.sessionId)).toEqual([other.handle]);
     expect(await redis().zscore(store.keys.userIndex("first-owner"), shared.hex)).toBeNull();
@@ -313,14 +310,7 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
   it("a stale index entry of a session now owned by another user does not let the first owner revoke it", async () => {
     const { store, manager } = setup();
     const shared = await signIn(manager, store, "old-owner");
-    await manager.recordAuthenticatedRequest("new-owner", {
-      session: shared.session,
-      sessionID: shared.sid,
-      ip: "203.0.113.9",
-      headers: { "user-agent": USER_AGENT },
-    } as unknown as Request);
-    await store.set(shared.sid, shared.session);
-    await redis().zadd(store.keys.userIndex("old-owner"), Date.now() + 600_000, shared.hex);
+    await changeOwnerLosingIndexFollowUp(manager, store, shared, "old-owner", "new-owner");
 
     expect(await manager.logoutSession("old-owner", shared.handle)).toBe(false);
     expect(await manager.logoutAllSessions("old-owner")).toBe(0);
@@ -353,151 +343,6 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
 
 // ---- failover under load --------------------------------------------------------------------
 
-interface LoadOutcome {
-  ops: number;
-  failures: Record<string, number>;
-  unexpected: string[];
-  maxMs: number;
-  hung: string[];
-  /** Sessions whose `set` resolved before the failover started, with their payload. */
-  ackedBefore: Map<string, number>;
-  /** Sessions whose `set` resolved while the failover ran. */
-  ackedDuring: Map<string, number>;
-  /** Sessions whose `set` resolved once `failover()` had resolved. */
-  ackedAfter: Map<string, number>;
-  failoverMs: number;
-}
-
-const HANG_MS = 5000;
-
-/**
- * `concurrency` workers run set / get / touch / set+destroy against `store` (paced, so
- * the load spans the switch) while `failover()` runs. Every operation must resolve or
- * reject with a RelsSessionError within HANG_MS. Sessions are reported by when their `set`
- * resolved: before the failover started, while it ran, or after `failover()` resolved.
- * `beforeFailover` runs right after the start (say, WAIT for the replica).
- */
-async function failoverUnderLoad(
-  store: RelsRedisStore,
-  options: { failover: () => Promise<void>; beforeFailover?: () => Promise<void>; concurrency: number; maxMs: number; postOps: number },
-): Promise<LoadOutcome> {
-  const outcome: LoadOutcome = {
-    ops: 0,
-    failures: {},
-    unexpected: [],
-    maxMs: 0,
-    hung: [],
-    ackedBefore: new Map(),
-    ackedDuring: new Map(),
-    ackedAfter: new Map(),
-    failoverMs: 0,
-  };
-  let failoverStartedAt = Number.POSITIVE_INFINITY;
-  let failoverEndedAt = Number.POSITIVE_INFINITY;
-  let stop = false;
-  let counter = 0;
-
-  const timed = async <T>(what: string, op: () => Promise<T>): Promise<T | undefined> => {
-    const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const watchdog = new Promise<"hung">((resolve) => {
-      timer = setTimeout(() => resolve("hung"), HANG_MS);
-    });
-    try {
-      const result = await Promise.race([op(), watchdog]);
-      if (result === "hung") {
-        outcome.hung.push(what);
-        return undefined;
-      }
-      return result;
-    } catch (error) {
-      if (error instanceof RelsSessionError) outcome.failures[error.name] = (outcome.failures[error.name] ?? 0) + 1;
-      else outcome.unexpected.push(`${what}: ${String(error)}`);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-      outcome.ops += 1;
-      outcome.maxMs = Math.max(outcome.maxMs, performance.now() - started);
-    }
-  };
-
-  const worker = async () => {
-    const mine: Array<{ sid: string; n: number }> = [];
-    while (!stop) {
-      const step = counter++;
-      const pick = mine[step % Math.max(1, mine.length)];
-      switch (step % 4) {
-        case 0: {
-          const sid = newSid();
-          const ok = await timed("set", async () => {
-            await store.set(sid, sessionFor(600_000, { n: step }));
-            return true;
-          });
-          if (ok) {
-            mine.push({ sid, n: step });
-            const now = performance.now();
-            (now < failoverStartedAt ? outcome.ackedBefore : now < failoverEndedAt ? outcome.ackedDuring : outcome.ackedAfter).set(sid, step);
-          }
-          break;
-        }
-        case 1:
-          if (pick) await timed("get", () => store.get(pick.sid));
-          break;
-        case 2:
-          if (pick) await timed("touch", () => store.touch(pick.sid, sessionFor(600_000, { n: pick.n })));
-          break;
-        default: {
-          const sid = newSid();
-          await timed("set (disposable)", () => store.set(sid, sessionFor(60_000)));
-          await timed("destroy", () => store.destroy(sid));
-        }
-      }
-      // Pacing, so a few thousand operations cover the seconds the switch takes.
-      await delay(5);
-    }
-  };
-
-  const started = performance.now();
-  const workers = Array.from({ length: options.concurrency }, worker);
-  try {
-    await waitFor("the load to get going", () => outcome.ops >= 200, 10_000);
-    // Writes acknowledged from here on may be lost by an uncoordinated switch; earlier ones may not.
-    failoverStartedAt = performance.now();
-    await options.beforeFailover?.();
-    await options.failover();
-    failoverEndedAt = performance.now();
-    outcome.failoverMs = failoverEndedAt - failoverStartedAt;
-    const mark = outcome.ops;
-    await waitFor("operations after the failover", () => outcome.ops >= mark + options.postOps || performance.now() - started > options.maxMs, options.maxMs);
-  } finally {
-    stop = true;
-    await Promise.all(workers);
-  }
-  return outcome;
-}
-
-async function waitFor(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
-}
-
-/** The first moment `op` succeeds, polled against a deadline; then it must keep succeeding. */
-async function firstSuccess(op: () => Promise<unknown>, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      await op();
-      return Date.now() - started;
-    } catch (error) {
-      if (!(error instanceof RelsSessionError) || Date.now() - started > timeoutMs) throw error;
-      await delay(50);
-    }
-  }
-}
-
 describe("cluster: failover under load", () => {
   it("CLUSTER FAILOVER while requests run: nothing hangs, errors are typed, acknowledged sessions survive, works afterwards", async () => {
     const store = new RelsRedisStore({ source: clusterPool(), namespace: freshNamespace(), touchAfter: 0 });
@@ -512,36 +357,21 @@ describe("cluster: failover under load", () => {
       maxMs: 15_000,
       postOps: 500,
     });
-    console.log(
-      `[cluster failover] ${outcome.ops} ops, failover ${Math.round(outcome.failoverMs)} ms, slowest op ${Math.round(outcome.maxMs)} ms, ` +
-        `failures ${JSON.stringify(outcome.failures)}, ` +
-        `sessions acknowledged before / during / after: ${outcome.ackedBefore.size} / ${outcome.ackedDuring.size} / ${outcome.ackedAfter.size}`,
-    );
+    console.log(`[cluster failover] ${describeOutcome(outcome)}`);
 
-    expect(outcome.unexpected).toEqual([]);
-    expect(outcome.hung).toEqual([]);
-    expect(outcome.maxMs).toBeLessThan(HANG_MS);
+    expectEveryOperationSettled(outcome);
     expect(await masterOf(target)).not.toBe(oldMaster);
 
     // Afterwards, the same store (no restart) serves reads and writes.
     await firstSuccess(() => store.get(before[0]!), 5000);
-    const found = await store.findSessions([...before, ...outcome.ackedBefore.keys(), ...outcome.ackedDuring.keys(), ...outcome.ackedAfter.keys()]);
-    const payload = (sid: string) => (found.get(sid) as unknown as { n: number } | null)?.n;
-    const lost = (sessions: Map<string, number>) => [...sessions].filter(([sid, n]) => payload(sid) !== n);
-    before.forEach((sid, n) => expect(payload(sid), `pre-load session ${n}`).toBe(n));
-    expect(lost(outcome.ackedBefore), "acknowledged before the failover, lost").toEqual([]);
+    const found = await store.findSessions(before);
+    before.forEach((sid, n) => expect((found.get(sid) as unknown as { n: number } | null)?.n, `pre-load session ${n}`).toBe(n));
+    expect(await lostSessions(store, outcome.ackedBefore), "acknowledged before the failover, lost").toEqual([]);
     // CLUSTER FAILOVER is coordinated (the master stops writes until its replica caught up), so
     // nothing acknowledged during or after the switch is lost either.
-    expect(lost(outcome.ackedDuring), "acknowledged during the failover, lost").toEqual([]);
-    expect(lost(outcome.ackedAfter), "acknowledged after the failover, lost").toEqual([]);
-    for (let i = 0; i < 30; i++) {
-      const sid = newSid();
-      await store.set(sid, sessionFor(60_000, { i }));
-      expect(((await store.get(sid)) as unknown as { i: number }).i).toBe(i);
-      await store.touch(sid, sessionFor(120_000));
-      await store.destroy(sid);
-      expect(await store.get(sid)).toBeNull();
-    }
+    expect(await lostSessions(store, outcome.ackedDuring), "acknowledged during the failover, lost").toEqual([]);
+    expect(await lostSessions(store, outcome.ackedAfter), "acknowledged after the failover, lost").toEqual([]);
+    await expectStoreServes(store, 30);
   }, 60_000);
 });
 

@@ -3,71 +3,35 @@
  * client with countRoundTrips: round trips, not time, so nothing here is a timed test.
  */
 import { randomUUID } from "node:crypto";
-import express from "express";
+import type express from "express";
 import type { Request } from "express";
-import session, { type SessionData } from "express-session";
+import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats } from "../../src/index.js";
+import { appSession, login, signInApp } from "../support/express-app.js";
 import { countRoundTrips, type RoundTripCounter } from "../support/round-trips.js";
+import { UA } from "../support/user-agents.js";
 
-const SECRET = "budgets-secret";
-const COOKIE = "sid";
 const HOUR = 3_600_000;
 
-interface AppData {
-  userId?: string;
-  visits?: number;
-}
-
-function data(req: Request): AppData {
-  return req.session as unknown as AppData;
-}
-
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
-}
-
+/**
+ * The sign-in app (a sign-in is recorded when its body says `record: true`), plus
+ * `GET /tracked`: an authenticated request that keeps the manager's metadata fresh.
+ */
 function buildApp(store: RelsRedisStore, manager: RelsSessionsManager): express.Express {
-  const app = express();
-  app.use(express.json());
-  app.use(session({ store, secret: SECRET, name: COOKIE, resave: false, saveUninitialized: false }));
-  app.post("/login", async (req, res) => {
-    const userId = String(req.body.userId);
-    await regenerate(req);
-    data(req).userId = userId;
-    if (req.body.record === true) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: HOUR });
-    res.json({ userId });
+  const app = signInApp(store, {
+    onLogin: async (userId, req) => {
+      if (req.body.record === true) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: HOUR });
+    },
   });
-  // Reads the session, changes nothing.
-  app.get("/me", (req, res) => {
-    res.json({ userId: data(req).userId ?? null });
-  });
-  // Reads the session and changes it.
-  app.post("/visit", (req, res) => {
-    data(req).visits = (data(req).visits ?? 0) + 1;
-    res.json({ visits: data(req).visits });
-  });
-  // An authenticated request that keeps the manager's metadata fresh.
   app.get("/tracked", async (req, res) => {
-    const userId = data(req).userId;
+    const userId = appSession(req).userId;
     if (userId) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: HOUR });
     res.json({ userId: userId ?? null });
   });
   return app;
-}
-
-function sessionCookie(res: request.Response): string {
-  const header = res.headers["set-cookie"] as unknown as string[] | undefined;
-  const line = header?.find((c) => c.startsWith(`${COOKIE}=`));
-  expect(line, "the response sets the session cookie").toBeDefined();
-  return line!.split(";")[0]!;
-}
-
-function sidOf(cookie: string): string {
-  const value = decodeURIComponent(cookie.slice(COOKIE.length + 1));
-  return value.slice(2, value.lastIndexOf("."));
 }
 
 /** A store with its own client, counted. */
@@ -108,10 +72,11 @@ afterAll(async () => {
   }
 });
 
-async function login(r: Rig, record = false): Promise<{ cookie: string; sid: string; userId: string }> {
+/** A new user signs in through `r`'s app; `record` has the manager record the sign-in. */
+async function loginNewUser(r: Rig, record = false): Promise<{ cookie: string; sid: string; userId: string }> {
   const userId = `u-${randomUUID()}`;
-  const cookie = sessionCookie(await request(r.app).post("/login").send({ userId, record }).expect(200));
-  return { cookie, sid: sidOf(cookie), userId };
+  const { cookie, sid } = await login(r.app, userId, { record });
+  return { cookie, sid, userId };
 }
 
 /** Round trips (and commands) the store sent while serving one request. */
@@ -123,7 +88,7 @@ async function measure(r: Rig, send: () => PromiseLike<unknown>): Promise<{ roun
 
 describe("request budgets (express-session, default store options)", () => {
   it("a request with an unchanged session costs 1 round trip: the touch is throttled", async () => {
-    const { cookie, userId } = await login(standard);
+    const { cookie, userId } = await loginNewUser(standard);
     const cost = await measure(standard, () =>
       request(standard.app)
         .get("/me")
@@ -135,25 +100,25 @@ describe("request budgets (express-session, default store options)", () => {
   });
 
   it("with touchAfter: 0 the same request does send its touch (2 round trips)", async () => {
-    const { cookie } = await login(eager);
+    const { cookie } = await loginNewUser(eager);
     const cost = await measure(eager, () => request(eager.app).get("/me").set("Cookie", cookie).expect(200));
     expect(cost).toEqual({ roundTrips: 2, commands: ["hmget", "relsTouch"] });
   });
 
   it("a request that modifies the session costs 2 round trips: read, then one write", async () => {
-    const { cookie } = await login(standard);
+    const { cookie } = await loginNewUser(standard);
     const cost = await measure(standard, () => request(standard.app).post("/visit").set("Cookie", cookie).expect(200));
     expect(cost).toEqual({ roundTrips: 2, commands: ["hmget", "relsSet"] });
   });
 
   it("store.destroy(sid) costs 1 round trip", async () => {
-    const { sid } = await login(standard, true);
+    const { sid } = await loginNewUser(standard, true);
     const cost = await measure(standard, () => standard.store.destroy(sid));
     expect(cost).toEqual({ roundTrips: 1, commands: ["relsDestroy"] });
   });
 
   it("recordAuthenticatedRequest on a request where nothing changed costs 0 extra (1 in all)", async () => {
-    const { cookie, userId } = await login(standard, true);
+    const { cookie, userId } = await loginNewUser(standard, true);
     const cost = await measure(standard, () =>
       request(standard.app)
         .get("/tracked")
@@ -168,9 +133,7 @@ describe("request budgets (express-session, default store options)", () => {
 describe("per-user budgets with 1,000 sessions of one user", () => {
   const SESSIONS = 1000;
   const IPHONE_APP = { appversion: "5.12.0", "x-device": "iPhone15,2", "user-agent": "Turtle/5.12.0 CFNetwork/1568 Darwin/24.0.0" };
-  const IPHONE_SAFARI = {
-    "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Mobile/15E148 Safari/604.1",
-  };
+  const IPHONE_SAFARI = { "user-agent": UA.iphoneSafari };
   const DESKTOP = { "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0" };
   let bulk: Rig;
   const user = `u-${randomUUID()}`;

@@ -2,100 +2,36 @@
  * express 5 + express-session + RelsRedisStore, end to end over HTTP (supertest), against
  * the shared test Redis. Each run writes under its own namespace and never flushes.
  */
-import { createHash, randomUUID } from "node:crypto";
-import express from "express";
+import { randomUUID } from "node:crypto";
+import type express from "express";
 import type { Request } from "express";
-import session from "express-session";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, sessionHandle } from "../../src/index.js";
+import { appSession, login, regenerate, sessionCookie, sidOf, signInApp, whoAmI } from "../support/express-app.js";
+import { sha256 } from "../support/store-contract.js";
 
-const SECRET = "express-test-secret";
-const COOKIE = "sid";
+const HOUR = 3_600_000;
 
-interface AppData {
-  userId?: string;
-  visits?: number;
-}
-
-function data(req: Request): AppData {
-  return req.session as unknown as AppData;
-}
-
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
-}
-
-function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
-}
-
+/** The sign-in app, plus `POST /rotate`; with a manager, every sign-in is recorded. */
 function buildApp(store: RelsRedisStore, manager?: RelsSessionsManager): express.Express {
-  const app = express();
-  app.use(express.json());
-  app.use(session({ store, secret: SECRET, name: COOKIE, resave: false, saveUninitialized: false }));
-  app.post("/login", async (req, res) => {
-    const userId = String(req.body.userId);
-    await regenerate(req);
-    data(req).userId = userId;
-    if (manager) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
-    res.json({ userId });
-  });
+  const record = async (userId: string, req: Request) => {
+    if (manager) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: HOUR });
+  };
+  const app = signInApp(store, { onLogin: record });
   app.post("/rotate", async (req, res) => {
-    const userId = data(req).userId;
+    const userId = appSession(req).userId;
     if (!userId) {
       res.status(401).json({ userId: null });
       return;
     }
     await regenerate(req);
-    data(req).userId = userId;
-    if (manager) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
+    appSession(req).userId = userId;
+    await record(userId, req);
     res.json({ userId });
   });
-  app.get("/me", (req, res) => {
-    res.json({ userId: data(req).userId ?? null });
-  });
-  app.post("/visit", (req, res) => {
-    const visits = (data(req).visits ?? 0) + 1;
-    data(req).visits = visits;
-    res.json({ visits });
-  });
-  app.post("/logout", async (req, res) => {
-    await destroy(req);
-    res.json({ ok: true });
-  });
   return app;
-}
-
-/** The `name=value` pair of the session cookie a response set, or undefined. */
-function sessionCookie(res: request.Response): string | undefined {
-  const header = res.headers["set-cookie"] as unknown as string[] | undefined;
-  const line = header?.find((c) => c.startsWith(`${COOKIE}=`));
-  return line?.split(";")[0];
-}
-
-/** The unsigned sid inside a session cookie: `sid=s%3A<sid>.<signature>` → `<sid>`. */
-function sidOf(cookie: string): string {
-  const value = decodeURIComponent(cookie.slice(COOKIE.length + 1));
-  expect(value.startsWith("s:")).toBe(true);
-  return value.slice(2, value.lastIndexOf("."));
-}
-
-function hexOf(sid: string): string {
-  return createHash("sha256").update(sid).digest("hex");
-}
-
-async function login(app: express.Express, userId: string): Promise<{ cookie: string; sid: string }> {
-  const res = await request(app).post("/login").send({ userId }).expect(200);
-  const cookie = sessionCookie(res);
-  expect(cookie, "login sets the session cookie").toBeDefined();
-  return { cookie: cookie!, sid: sidOf(cookie!) };
-}
-
-async function whoAmI(app: express.Express, cookie: string): Promise<string | null> {
-  const res = await request(app).get("/me").set("Cookie", cookie).expect(200);
-  return (res.body as { userId: string | null }).userId;
 }
 
 /** Every key under the namespace, with every string its value holds (fields, members, scores too). */
@@ -187,10 +123,10 @@ describe.each([
     const a = app();
     const user = `u-${randomUUID()}`;
     const { cookie, sid } = await login(a, user);
-    expect(await redis.exists(store.keys.session(hexOf(sid)))).toBe(1);
+    expect(await redis.exists(store.keys.session(sha256(sid)))).toBe(1);
     await request(a).post("/logout").set("Cookie", cookie).expect(200);
     expect(await whoAmI(a, cookie)).toBeNull();
-    expect(await redis.exists(store.keys.session(hexOf(sid)))).toBe(0);
+    expect(await redis.exists(store.keys.session(sha256(sid)))).toBe(0);
     if (recorded) expect(await manager.activeSessions(user)).toEqual([]);
   });
 
@@ -205,10 +141,10 @@ describe.each([
     expect(after).not.toBe(before.sid);
     expect(await whoAmI(a, cookie!)).toBe(user);
     expect(await whoAmI(a, before.cookie)).toBeNull();
-    expect(await redis.exists(store.keys.session(hexOf(before.sid)))).toBe(0);
+    expect(await redis.exists(store.keys.session(sha256(before.sid)))).toBe(0);
     if (recorded) {
       const sessions = await manager.activeSessions(user);
-      expect(sessions.map((s) => s.sessionId)).toEqual([sessionHandle(hexOf(after))]);
+      expect(sessions.map((s) => s.sessionId)).toEqual([sessionHandle(sha256(after))]);
     }
   });
 
@@ -237,8 +173,8 @@ describe.each([
     }
     const dump = await dumpNamespace(redis, namespace);
     // Positive control: the dump does hold these sessions, under their private ids.
-    for (const sid of sids.slice(1)) expect(dump.has(store.keys.session(hexOf(sid)))).toBe(true);
-    expect(dump.has(store.keys.tombstone(hexOf(sids[0]!)))).toBe(true);
+    for (const sid of sids.slice(1)) expect(dump.has(store.keys.session(sha256(sid)))).toBe(true);
+    expect(dump.has(store.keys.tombstone(sha256(sids[0]!)))).toBe(true);
     for (const sid of sids) {
       expect(sid.length).toBeGreaterThanOrEqual(20);
       for (const [key, values] of dump) {
@@ -255,14 +191,14 @@ describe("metadata written by RelsSessionsManager.recordAuthenticatedRequest", (
     const user = `u-${randomUUID()}`;
     const res = await request(a).post("/login").set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0").send({ userId: user });
     const sid = sidOf(sessionCookie(res)!);
-    const key = store.keys.session(hexOf(sid));
+    const key = store.keys.session(sha256(sid));
     const [rawMeta, payload] = await redis.hmget(key, "m", "d");
     expect(rawMeta).toBeTypeOf("string");
     expect(rawMeta!.includes(sid)).toBe(false);
     expect(payload!.includes(sid)).toBe(false);
     const meta = JSON.parse(rawMeta!) as Record<string, unknown>;
     expect(meta).toMatchObject({
-      sessionId: sessionHandle(hexOf(sid)),
+      sessionId: sessionHandle(sha256(sid)),
       userId: user,
       applicationName: "Turtle",
       sessionKeyType: "cookie",
@@ -271,10 +207,10 @@ describe("metadata written by RelsSessionsManager.recordAuthenticatedRequest", (
     });
     expect(Object.values(meta)).not.toContain(sid);
     const index = await redis.zrange(store.keys.userIndex(user), 0, -1);
-    expect(index).toEqual([hexOf(sid)]);
+    expect(index).toEqual([sha256(sid)]);
     const listed = await manager.activeSessions(user);
     expect(listed).toHaveLength(1);
-    expect(listed[0]!.sessionId).toBe(sessionHandle(hexOf(sid)));
+    expect(listed[0]!.sessionId).toBe(sessionHandle(sha256(sid)));
     expect(JSON.stringify(listed)).not.toContain(sid);
   });
 });

@@ -2,34 +2,15 @@
  * Invariant 2, "revoked means revoked": once a destroy or a revoke has resolved, a request
  * that loaded the session earlier and saves (or touches) it at its end cannot bring it back.
  */
-import { createHash, randomUUID } from "node:crypto";
-import express from "express";
-import type { Request } from "express";
-import session, { type SessionData } from "express-session";
+import { randomUUID } from "node:crypto";
+import type express from "express";
+import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
-
-const SECRET = "no-resurrection-secret";
-const COOKIE = "sid";
-
-interface AppData {
-  userId?: string;
-  visits?: number;
-}
-
-function data(req: Request): AppData {
-  return req.session as unknown as AppData;
-}
-
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
-}
-
-function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
-}
+import { appSession, login, sidOf, signInApp, whoAmI } from "../support/express-app.js";
+import { sha256 } from "../support/store-contract.js";
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -46,38 +27,25 @@ interface Gate {
   release: ReturnType<typeof deferred>;
 }
 
+/** The sign-in app (every sign-in recorded), plus slow routes held open by `gates`. */
 function buildApp(store: RelsRedisStore, manager: RelsSessionsManager, gates: Gate[]): express.Express {
-  const app = express();
-  app.use(express.json());
-  app.use(session({ store, secret: SECRET, name: COOKIE, resave: false, saveUninitialized: false }));
-  app.post("/login", async (req, res) => {
-    const userId = String(req.body.userId);
-    await regenerate(req);
-    data(req).userId = userId;
-    await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
-    res.json({ userId });
-  });
-  app.get("/me", (req, res) => {
-    res.json({ userId: data(req).userId ?? null });
-  });
-  app.post("/logout", async (req, res) => {
-    await destroy(req);
-    res.json({ ok: true });
+  const app = signInApp(store, {
+    onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 }),
   });
   // Loads the session, waits, then changes it: express-session saves it at the end.
   app.post("/slow-write", async (req, res) => {
     const gate = gates.shift()!;
     gate.entered.resolve();
     await gate.release.promise;
-    data(req).visits = (data(req).visits ?? 0) + 1;
-    res.json({ hadUser: data(req).userId ?? null });
+    appSession(req).visits = (appSession(req).visits ?? 0) + 1;
+    res.json({ hadUser: appSession(req).userId ?? null });
   });
   // The same, but the change is the manager's metadata (a new User-Agent is a change).
   app.post("/slow-record", async (req, res) => {
     const gate = gates.shift()!;
     gate.entered.resolve();
     await gate.release.promise;
-    const userId = data(req).userId;
+    const userId = appSession(req).userId;
     if (userId) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
     res.json({ hadUser: userId ?? null });
   });
@@ -86,25 +54,9 @@ function buildApp(store: RelsRedisStore, manager: RelsSessionsManager, gates: Ga
     const gate = gates.shift()!;
     gate.entered.resolve();
     await gate.release.promise;
-    res.json({ hadUser: data(req).userId ?? null });
+    res.json({ hadUser: appSession(req).userId ?? null });
   });
   return app;
-}
-
-function sessionCookie(res: request.Response): string {
-  const header = res.headers["set-cookie"] as unknown as string[] | undefined;
-  const line = header?.find((c) => c.startsWith(`${COOKIE}=`));
-  expect(line, "the response sets the session cookie").toBeDefined();
-  return line!.split(";")[0]!;
-}
-
-function sidOf(cookie: string): string {
-  const value = decodeURIComponent(cookie.slice(COOKIE.length + 1));
-  return value.slice(2, value.lastIndexOf("."));
-}
-
-function hexOf(sid: string): string {
-  return createHash("sha256").update(sid).digest("hex");
 }
 
 const url = inject("redisUrl");
@@ -143,12 +95,6 @@ afterAll(async () => {
   await Promise.all([client.quit(), redis.quit()]);
 });
 
-async function login(target: express.Express, userId: string): Promise<{ cookie: string; sid: string; hex: string }> {
-  const cookie = sessionCookie(await request(target).post("/login").send({ userId }).expect(200));
-  const sid = sidOf(cookie);
-  return { cookie, sid, hex: hexOf(sid) };
-}
-
 /**
  * Start `path` with `cookie`, wait until the route holds the loaded session, run `revoke`,
  * then let the route finish. Resolves with the slow response.
@@ -176,8 +122,7 @@ async function revokeDuring(
 }
 
 async function expectGone(target: express.Express, s: RelsRedisStore, cookie: string, hex: string, user: string, m: RelsSessionsManager) {
-  const me = await request(target).get("/me").set("Cookie", cookie).expect(200);
-  expect(me.body.userId, "the next request with the cookie has no session").toBeNull();
+  expect(await whoAmI(target, cookie), "the next request with the cookie has no session").toBeNull();
   expect(await redis.exists(s.keys.session(hex)), "no session key in Redis").toBe(0);
   expect(await redis.zscore(s.keys.userIndex(user), hex), "no index entry").toBeNull();
   expect(await m.activeSessions(user)).toEqual([]);
@@ -253,7 +198,7 @@ describe("a request in flight cannot resurrect a destroyed session, with mirrorW
 describe("touch after destroy does not recreate the session", () => {
   it("store.touch(sid, session) after store.destroy(sid) writes nothing", async () => {
     const sid = randomUUID();
-    const hex = hexOf(sid);
+    const hex = sha256(sid);
     const sessionData = {
       cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: "/" },
       visits: 1,

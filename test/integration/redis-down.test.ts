@@ -8,49 +8,31 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
-import express from "express";
-import type { Request } from "express";
-import session, { type SessionData } from "express-session";
+import type express from "express";
+import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisUnavailableError, RelsSession, type RelsRedisStore } from "../../src/index.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
+import { appSession, expectSessionCookie, sessionApp } from "../support/express-app.js";
 
 const COMMAND_TIMEOUT = 500;
 /** A hang check, not a speed test: a failing call must settle well within this. */
 const HANG_BOUND = 3 * COMMAND_TIMEOUT;
-const SECRET = "redis-down-secret";
-const COOKIE = "sid";
 
-interface AppData {
-  userId?: string;
-}
-
-function data(req: Request): AppData {
-  return req.session as unknown as AppData;
-}
-
+/** `POST /login` signs in on the session as it is; `GET /me` also says whether the request had a session. */
 function buildApp(store: RelsRedisStore): express.Express {
-  const app = express();
-  app.use(express.json());
-  app.use(session({ store, secret: SECRET, name: COOKIE, resave: false, saveUninitialized: false }));
+  const app = sessionApp(store);
   app.post("/login", (req, res) => {
-    data(req).userId = String(req.body.userId);
+    appSession(req).userId = String(req.body.userId);
     res.json({ ok: true });
   });
   // express-session leaves req.session unset while the store is disconnected.
   app.get("/me", (req, res) => {
-    res.json({ hasSession: req.session !== undefined, userId: req.session ? (data(req).userId ?? null) : null });
+    res.json({ hasSession: req.session !== undefined, userId: req.session ? (appSession(req).userId ?? null) : null });
   });
   return app;
-}
-
-function sessionCookie(res: request.Response): string {
-  const header = res.headers["set-cookie"] as unknown as string[] | undefined;
-  const line = header?.find((c) => c.startsWith(`${COOKIE}=`));
-  expect(line, "the response sets the session cookie").toBeDefined();
-  return line!.split(";")[0]!;
 }
 
 function newSession(extra: Record<string, unknown> = {}): SessionData {
@@ -120,7 +102,7 @@ describe("Redis stops, then comes back", () => {
     const sid = randomUUID();
     await store.set(sid, newSession({ n: 1 }));
     expect(await store.get(sid)).toMatchObject({ n: 1 });
-    const cookie = sessionCookie(await request(app).post("/login").send({ userId: "alice" }).expect(200));
+    const cookie = expectSessionCookie(await request(app).post("/login").send({ userId: "alice" }).expect(200));
     expect((await request(app).get("/me").set("Cookie", cookie).expect(200)).body).toEqual({ hasSession: true, userId: "alice" });
 
     // ---- outage
@@ -159,7 +141,7 @@ describe("Redis stops, then comes back", () => {
     const fresh = randomUUID();
     await store.set(fresh, newSession({ n: 2 }));
     expect(await store.get(fresh)).toMatchObject({ n: 2 });
-    const again = sessionCookie(await request(app).post("/login").send({ userId: "bob" }).expect(200));
+    const again = expectSessionCookie(await request(app).post("/login").send({ userId: "bob" }).expect(200));
     expect((await request(app).get("/me").set("Cookie", again).expect(200)).body).toEqual({ hasSession: true, userId: "bob" });
   });
 });
@@ -170,7 +152,7 @@ describe("Redis accepts connections but does not answer", () => {
     const sid = randomUUID();
     await store.set(sid, newSession({ n: 1 }));
     expect(await store.get(sid)).toMatchObject({ n: 1 });
-    const cookie = sessionCookie(await request(app).post("/login").send({ userId: "alice" }).expect(200));
+    const cookie = expectSessionCookie(await request(app).post("/login").send({ userId: "alice" }).expect(200));
 
     const admin = new Redis(server.url);
     try {

@@ -16,9 +16,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import express from "express";
+import type express from "express";
 import type { NextFunction, Request, Response } from "express";
-import session from "express-session";
 import request from "supertest";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { privateHex, sessionHandle } from "../../src/ids.js";
@@ -29,6 +28,9 @@ import { SessionStats, type StatsTotals } from "../../src/stats.js";
 import type { RelsRedisStore } from "../../src/store.js";
 import { streamSessions } from "../../src/stream.js";
 import { UserSessions } from "../../src/user-sessions.js";
+import { destroy, regenerate, sessionApp } from "./express-app.js";
+import { META_DEFAULTS } from "./session-meta.js";
+import { UA } from "./user-agents.js";
 
 export interface ManagerContractTarget {
   store: RelsRedisStore;
@@ -44,9 +46,6 @@ export interface ManagerContractTarget {
 
 type Headers = Readonly<Record<string, string>>;
 
-const CHROME_UA =
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
-
 const IOS_APP: Headers = {
   "user-agent": "Turtle/5.12.0 (com.example.turtle; build:5120; iOS 17.4.1) Alamofire/5.9.1",
   appversion: "5.12.0",
@@ -57,7 +56,7 @@ const IOS_APP: Headers = {
 };
 
 const ANDROID_APP: Headers = {
-  "user-agent": "okhttp/4.12.0",
+  "user-agent": UA.okhttp,
   appversion: "5.11.3",
   "x-device": "Pixel 8",
   "x-course-id": "course-android-7",
@@ -65,12 +64,12 @@ const ANDROID_APP: Headers = {
 };
 
 const DESKTOP_WEB: Headers = {
-  "user-agent": CHROME_UA,
+  "user-agent": UA.windowsChrome,
   "x-forwarded-for": "192.0.2.33",
 };
 
 const OTHER_WEB: Headers = {
-  "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:143.0) Gecko/20100101 Firefox/143.0",
+  "user-agent": UA.linuxFirefox,
   "x-forwarded-for": "192.0.2.99",
 };
 
@@ -90,7 +89,7 @@ const EXPECTED = {
     clientPlatform: "android_app",
     sessionKeyType: "token",
     ip: "198.51.100.7",
-    userAgent: "okhttp/4.12.0",
+    userAgent: UA.okhttp,
     appVersion: "5.11.3",
     installationId: null,
     device: "Pixel 8",
@@ -100,7 +99,7 @@ const EXPECTED = {
     clientPlatform: "web",
     sessionKeyType: "cookie",
     ip: "192.0.2.33",
-    userAgent: CHROME_UA,
+    userAgent: UA.windowsChrome,
     appVersion: null,
     installationId: null,
     device: null,
@@ -141,25 +140,15 @@ function recordOptions(body: Record<string, unknown>): RecordOptions {
   return options;
 }
 
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((error: unknown) => (error ? reject(error) : resolve())));
-}
-
-function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((error: unknown) => (error ? reject(error) : resolve())));
-}
-
 interface AppOptions {
   /** Mount `manager.trackSessions({ getUser })` after express-session. */
   track?: boolean;
 }
 
 function buildApp(store: RelsRedisStore, manager: RelsSessionsManager, options: AppOptions = {}): express.Express {
-  const app = express();
+  const app = sessionApp(store);
   // Each device names its own address in X-Forwarded-For; req.ip follows it.
   app.set("trust proxy", true);
-  app.use(express.json());
-  app.use(session({ store, secret: "manager-contract-secret", resave: false, saveUninitialized: false, name: "sid" }));
   if (options.track) {
     app.use(manager.trackSessions({ getUser: async (req) => userOf(req) ?? null, expiresAfter: TWO_HOURS }));
   }
@@ -1002,14 +991,14 @@ export function describeManagerContract(name: string, setup: () => Promise<Manag
           "x-forwarded-for": "D".repeat(3000),
         });
         const app = h.device({
-          "user-agent": "okhttp/4.12.0",
+          "user-agent": UA.okhttp,
           appversion: "\t5.12.0\x85",
           "x-device": `\x9fiPhone15,2 ${filler("B")}`,
           "x-course-id": "\x81course\x9f-1",
           "x-forwarded-for": "203.0.113.77",
         });
         const app2 = h.device({
-          "user-agent": "okhttp/4.12.0",
+          "user-agent": UA.okhttp,
           "x-installation-id": filler("C"),
           "x-device": "Pixel 8",
           "x-forwarded-for": "203.0.113.78",
@@ -1074,15 +1063,7 @@ export function describeManagerContract(name: string, setup: () => Promise<Manag
         expect(listed[1]).toEqual({
           sessionId: old.handle,
           userId: user,
-          applicationName: "",
-          sessionKeyType: "cookie",
-          ip: null,
-          userAgent: null,
-          appVersion: null,
-          installationId: null,
-          device: null,
-          courseId: null,
-          clientPlatform: "web",
+          ...META_DEFAULTS,
           signInAt: createdAt,
           lastSeenAt: createdAt,
           createdAt,

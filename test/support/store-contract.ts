@@ -10,10 +10,13 @@ import type {
   RelsRedisStore} from "../../src/index.js";
 import {
   InvalidSessionIdError,
+  RelsSession,
   SessionPayloadTooLargeError,
   type Logger,
   type RelsRedisStoreOptions,
+  type SessionStoreConfigInput,
 } from "../../src/index.js";
+import type { RedisPool } from "../../src/redis/pool.js";
 
 export interface StoreUnderTest {
   store: RelsRedisStore;
@@ -22,6 +25,42 @@ export interface StoreUnderTest {
 }
 
 export type MakeStore = (options: Omit<RelsRedisStoreOptions, "client" | "source">) => Promise<StoreUnderTest>;
+
+export interface ConfiguredStoreSetup {
+  applicationName: string;
+  /** Where to connect, asked when each store is made (the servers start in `beforeAll`); the namespace is the test's. */
+  redisOptions: () => Omit<SessionStoreConfigInput["redisOptions"], "namespace">;
+  /** The plain client of `StoreUnderTest.redis`. */
+  redis: () => Redis | Cluster;
+  /** Where each configured pool's own `close` goes, for the file to call at its end. */
+  opened: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Stores made through `RelsSession.configure`, as an app sets it up. `RelsSession` holds one
+ * configuration and closes the previous pool when configured again, but a contract test
+ * may keep two stores alive at once (say `store` and `other`); so each configured pool is
+ * kept open until the end of the file.
+ */
+export function viaRelsSessionConfigure(setup: ConfiguredStoreSetup): MakeStore {
+  return async (options) => {
+    const { namespace, logger, ...storeOptions } = options;
+    RelsSession.configure(
+      {
+        applicationName: setup.applicationName,
+        redisOptions: { ...setup.redisOptions(), namespace: namespace ?? `t-${randomBytes(6).toString("hex")}` },
+        store: storeOptions as SessionStoreConfigInput["store"],
+      },
+      { env: {}, ...(logger ? { logger } : {}) },
+    );
+    const store = RelsSession.store();
+    const pool = store.source as RedisPool;
+    const close = pool.close.bind(pool);
+    pool.close = async () => undefined;
+    setup.opened.push(close);
+    return { store, redis: setup.redis() };
+  };
+}
 
 export function newSid(): string {
   return randomBytes(24).toString("base64url");
@@ -34,7 +73,10 @@ export function sessionFor(maxAgeMs = 60_000, data: Record<string, unknown> = {}
   } as unknown as SessionData;
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+/** The hex sha256 of a sid: the private id the store must file it under, computed apart from src/ids.ts. */
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
 
 export function describeStoreContract(name: string, makeStore: MakeStore, teardown?: () => Promise<void>): void {
   describe(`store contract: ${name}`, () => {
