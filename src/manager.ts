@@ -127,8 +127,11 @@ export class RelsSessionsManager {
   trackSessions(options: RecordOptions & { getUser: (req: Request) => UserRef | null | undefined | Promise<UserRef | null | undefined> }): RequestHandler {
     const { getUser, ...record } = options;
     return (req: Request, _res: Response, next: NextFunction) => {
-      Promise.resolve(getUser(req))
-        .then((user) => (user === null || user === undefined || !req.session ? undefined : this.recordAuthenticatedRequest(user, req, record)))
+      // No session while the store is disconnected (express-session skips it): nothing to record.
+      if (!req.session) return next();
+      Promise.resolve()
+        .then(() => getUser(req))
+        .then((user) => (user === null || user === undefined ? undefined : this.recordAuthenticatedRequest(user, req, record)))
         .then(() => next(), next);
     };
   }

@@ -75,6 +75,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   readonly #breaker: CircuitBreaker;
   readonly #leases: RedisClient[] = [];
   #opening: Promise<void> | undefined;
+  #probe: NodeJS.Timeout | undefined;
   #next = 0;
   #closed = false;
 
@@ -84,8 +85,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
     this.#breaker = new CircuitBreaker(
       { ...POOL_DEFAULTS.breaker, ...options.breaker },
       (state: BreakerState) => {
-        if (state === "open") this.emit("disconnect");
-        else if (state === "closed") this.emit("connect");
+        if (state === "open") {
+          this.emit("disconnect");
+          this.#scheduleProbe();
+        } else if (state === "closed") this.emit("connect");
       },
     );
     this.#pool = createPool<RedisClient>(
@@ -131,18 +134,46 @@ export class RedisPool extends EventEmitter implements RedisSource {
     }
   }
 
+  /** Not a command, so not a probe: it neither needs nor tells the breaker anything. */
   async masters(): Promise<Redis[]> {
-    return this.run(async (client) => mastersOf(client));
+    if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
+    return mastersOf(this.#pick() ?? (await this.#firstClient()));
   }
 
   /** Close every connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#probe);
     await this.#opening?.catch(() => undefined);
     for (const client of this.#leases.splice(0)) await this.#pool.release(client).catch(() => undefined);
     await this.#pool.drain();
     await this.#pool.clear();
+  }
+
+  /**
+   * While the circuit is open, PING every `resetMs` until Redis answers. Reconnects close
+   * the circuit by themselves ("ready"); this covers a Redis that kept the connection but
+   * stopped answering (CLIENT PAUSE, a long script, a network stall), where no event would
+   * ever come — and express-session, told "disconnect", would never call the store again.
+   */
+  #scheduleProbe(): void {
+    if (this.#probe || this.#closed) return;
+    const { resetMs } = { ...POOL_DEFAULTS.breaker, ...this.#options.breaker };
+    this.#probe = setTimeout(() => {
+      this.#probe = undefined;
+      if (this.#closed || this.#breaker.state === "closed") return;
+      const client = this.#leases.find((c) => c.status === "ready");
+      const ping = client ? withDeadline(client.ping(), this.#options.commandTimeoutMs, "probing") : Promise.reject(new Error("no connection"));
+      ping.then(
+        () => this.#breaker.success(),
+        () => {
+          this.#breaker.open();
+          this.#scheduleProbe();
+        },
+      );
+    }, resetMs);
+    this.#probe.unref();
   }
 
   /** The hot path: a leased client that is ready, with no await. */

@@ -76,3 +76,24 @@ describe("SessionsManager.sessionIdOf", () => {
     }
   });
 });
+
+describe("trackSessions while express-session has no session (store disconnected)", () => {
+  it("passes the request on without calling getUser", async () => {
+    const client = new Redis(url);
+    try {
+      const manager = new RelsSessionsManager({ store: new RelsRedisStore({ client, namespace: `t-${randomUUID()}` }), applicationName: "Turtle" });
+      let asked = 0;
+      const middleware = manager.trackSessions({
+        getUser: (req) => {
+          asked += 1;
+          return req.session.userId as string | undefined;
+        },
+      });
+      const outcome = await new Promise<unknown>((resolve) => middleware({ headers: {} } as never, {} as never, resolve));
+      expect(outcome).toBeUndefined();
+      expect(asked).toBe(0);
+    } finally {
+      await client.quit();
+    }
+  });
+});

@@ -183,3 +183,28 @@ describe("Redis accepts connections but does not answer", () => {
     expect(await store.get(sid)).toMatchObject({ n: 1 });
   });
 });
+
+describe("Redis stops answering long enough to open the circuit", () => {
+  it("fails fast while silent, then closes the circuit by itself when Redis answers again", async () => {
+    const sid = randomUUID();
+    await store.set(sid, newSession({ n: 1 }));
+    const admin = new Redis(server.url);
+    try {
+      // Five calls time out (the breaker's threshold); the connection itself never drops,
+      // so no "ready" event will come: only the breaker's own probe can close it again.
+      await admin.client("PAUSE", 3 * COMMAND_TIMEOUT + 1500, "ALL");
+      const attempts = await Promise.all(Array.from({ length: 5 }, () => timed(store.get(sid))));
+      for (const attempt of attempts) expect(attempt.error).toBeInstanceOf(RedisUnavailableError);
+      expect(events).toContain("disconnect");
+      const fast = await timed(store.get(sid));
+      expect(fast.error).toBeInstanceOf(RedisUnavailableError);
+      expect(fast.ms).toBeLessThan(COMMAND_TIMEOUT / 2);
+      await pollUntil("the circuit closes after the pause", async () => {
+        if (!events.includes("connect")) throw new Error("no connect event yet");
+      });
+    } finally {
+      admin.disconnect();
+    }
+    expect(await store.get(sid)).toMatchObject({ n: 1 });
+  });
+});
