@@ -60,17 +60,32 @@ const ttlSeconds = z.number().int().positive();
 /** Options of the shared store, with connect-redis's names and meanings. */
 export const storeOptionsSchema = z.object({
   prefix: z.string().optional(),
-  ttl: z.union([ttlSeconds, z.function()]).optional(),
+  // z.custom, not z.function(): the app's own function (or serializer object) must reach
+  // the store as it is, not as a zod-wrapped copy.
+  ttl: z.union([ttlSeconds, z.custom<(session: never) => number>((v) => typeof v === "function", "expected seconds or a function")]).optional(),
   disableTTL: z.boolean().optional(),
   disableTouch: z.boolean().optional(),
   scanCount: z.number().int().positive().optional(),
-  serializer: z.union([z.enum(["json", "msgpack"]), z.object({ parse: z.function(), stringify: z.function() }).loose()]).optional(),
+  serializer: z
+    .union([
+      z.enum(["json", "msgpack"]),
+      z.custom<{ parse: unknown; stringify: unknown }>(
+        (v) =>
+          typeof v === "object" &&
+          v !== null &&
+          typeof (v as { parse?: unknown }).parse === "function" &&
+          typeof (v as { stringify?: unknown }).stringify === "function",
+        'expected "json", "msgpack" or an object with parse and stringify',
+      ),
+    ])
+    .optional(),
   compressThreshold: z.number().int().nonnegative().optional(),
   touchAfter: z.union([z.number().nonnegative(), z.literal("auto")]).optional(),
   maxPayloadBytes: z.number().int().positive().optional(),
   tombstoneTtl: z.number().int().nonnegative().optional(),
   legacyFallback: z.boolean().optional(),
   mirrorWrites: z.boolean().optional(),
+  legacyTtl: z.number().int().positive().optional(),
 });
 
 export const sessionsOptionsSchema = z.object({

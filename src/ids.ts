@@ -16,7 +16,7 @@ const MAX_SID_LENGTH = 256;
  * one would let a client address a session by its storage key.
  */
 export function privateId(sid: string): string {
-  return `${PRIVATE_ID_VERSION}::${privateHex(sid)}`;
+  return privateIdOfHex(privateHex(sid));
 }
 
 /** The 64 hex digits of {@link privateId}, without the version tag. */
@@ -32,6 +32,17 @@ export function assertPublicSid(sid: unknown): asserts sid is string {
   if (PRIVATE_ID_SHAPE.test(sid)) {
     throw new InvalidSessionIdError("Session id is shaped like a private id (`N::…`); refused");
   }
+}
+
+/** `2::<hex>` from the 64 hex digits of a private id. */
+export function privateIdOfHex(hex: string): string {
+  return `${PRIVATE_ID_VERSION}::${hex}`;
+}
+
+/** The 64 hex digits of a private id given as `2::<hex>` or bare; undefined for anything else. */
+export function hexOfPrivateId(id: string): string | undefined {
+  const hex = id.startsWith(`${PRIVATE_ID_VERSION}::`) ? id.slice(PRIVATE_ID_VERSION.length + 2) : id;
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
 }
 
 /**

@@ -7,13 +7,14 @@
  * - the stats counters share `{stats}`: one small slot for the whole namespace.
  * No tag is global to sessions, so sessions spread over every shard.
  */
+import { PRIVATE_ID_VERSION } from "./ids.js";
 import type { ClientPlatform } from "./meta.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
 /** The field of a session object that carries its `SessionMeta` (written by SessionsManager). */
 export const META_FIELD = "_rels";
 
-const SESSION_TAG_START = "{2::";
+const SESSION_TAG_START = `{${PRIVATE_ID_VERSION}::`;
 const STATS_TAG = "{stats}";
 
 /** Escape Redis glob characters (`* ? [ ] \`) so user input matches only itself in SCAN. */

@@ -1,6 +1,7 @@
 import type { SessionData } from "express-session";
-import type { Keys } from "./keys.js";
+import { META_FIELD, type Keys } from "./keys.js";
 import type { RedisSource } from "./redis/pool.js";
+import { nullOnWrongType } from "./redis/wrong-type.js";
 import type { Serializer } from "./serializer.js";
 
 /** How long a process trusts what it read of the migration flag. */
@@ -36,10 +37,29 @@ export class LegacyMigration {
   }
 
   /** The plain-sid session, or null (also once migration is done). */
-  async read(sid: string, decode: (raw: string | Buffer, serializer: Serializer) => SessionData | null): Promise<SessionData | null> {
+  /**
+   * The plain-sid session, or null (also once migration is done). A destroyed session's
+   * tombstone wins over a plain copy, and a plain copy that carries this library's
+   * metadata was written by this version, whose private key is the truth: when that key is
+   * gone, the session was revoked or expired, and the copy is deleted.
+   */
+  async read(
+    sid: string,
+    hex: string,
+    decode: (raw: string | Buffer, serializer: Serializer) => SessionData | null,
+  ): Promise<SessionData | null> {
     if (await this.#done()) return null;
-    const raw = await this.#source.run((c) => c.getBuffer(this.#keys.legacy(sid)).catch(() => null));
-    return raw === null ? null : decode(raw, this.#serializer);
+    const key = this.#keys.legacy(sid);
+    const [raw, tombstoned] = await this.#source.run((c) =>
+      Promise.all([c.getBuffer(key).catch(nullOnWrongType), c.exists(this.#keys.tombstone(hex))]),
+    );
+    if (raw === null) return null;
+    const session = tombstoned ? null : decode(raw, this.#serializer);
+    if (session === null || META_FIELD in session) {
+      await this.#source.run((c) => c.del(key));
+      return null;
+    }
+    return session;
   }
 
   get mirrors(): boolean {

@@ -98,11 +98,31 @@ export function withCompression(inner: Serializer, threshold: number): Serialize
       if (bytes.length < threshold) return bytes;
       return Buffer.concat([Buffer.of(COMPRESSED), deflateRawSync(bytes)]);
     },
-    parse(raw) {
-      const bytes = typeof raw === "string" ? Buffer.from(raw, "utf8") : raw;
-      return inner.parse(bytes[0] === COMPRESSED ? inflateRawSync(bytes.subarray(1)) : bytes);
-    },
+    parse: (raw) => readAny(raw, inner),
   };
+}
+
+/** `{`: how every JSON session starts. */
+const JSON_OBJECT = 0x7b;
+
+/** First byte of a MessagePack map (fixmap, map16, map32): what msgpack sessions start with. */
+function isMsgpackMap(byte: number | undefined): boolean {
+  return byte !== undefined && ((byte >= 0x80 && byte <= 0x8f) || byte === 0xde || byte === 0xdf);
+}
+
+let sharedMsgpack: Serializer | undefined;
+
+/**
+ * Read whatever this library may have written, whichever serializer is configured now:
+ * compressed or not, JSON (or the app's text format) or MessagePack. Changing the
+ * serializer or the compression setting therefore never turns stored sessions into misses.
+ */
+function readAny(raw: string | Buffer, configured: Serializer): unknown {
+  if (typeof raw === "string") return configured.parse(raw);
+  const first = raw[0];
+  if (first === COMPRESSED) return readAny(inflateRawSync(raw.subarray(1)), configured);
+  if (configured.binary) return first === JSON_OBJECT ? jsonSerializer.parse(raw) : configured.parse(raw);
+  return isMsgpackMap(first) ? (sharedMsgpack ??= msgpackSerializer()).parse(raw) : configured.parse(raw);
 }
 
 export function resolveSerializer(
@@ -114,5 +134,6 @@ export function resolveSerializer(
   else if (choice === "msgpack") base = msgpackSerializer();
   else if ("binary" in choice) base = choice;
   else base = textSerializer(choice);
-  return compressThreshold === undefined ? base : withCompression(base, compressThreshold);
+  if (compressThreshold !== undefined) return withCompression(base, compressThreshold);
+  return { binary: base.binary, stringify: base.stringify, parse: (raw) => readAny(raw, base) };
 }

@@ -86,7 +86,7 @@ export class SessionLinks {
   async touch(hex: string, ttlMs: number, score: number): Promise<void> {
     const cascade = !this.#source.isCluster;
     const [alive, index, bucket] = await this.#source.run((c) =>
-      c.relsTouch(this.#keys.session(hex), Math.ceil(ttlMs), hex, score, cascade ? 1 : 0, this.#keys.statsRegistry()),
+      c.relsTouch(this.#keys.session(hex), Math.ceil(ttlMs), hex, score, cascade ? 1 : 0, this.#keys.statsRegistry(), Date.now()),
     );
     if (alive === 0 || cascade) return;
     await this.#followUp([
@@ -122,7 +122,7 @@ export class SessionLinks {
   }
 
   #index(index: string, op: "put" | "drop", hex: string, score: Score = 0) {
-    return (c: RedisClient) => c.relsIndexLink(index, op, hex, score);
+    return (c: RedisClient) => c.relsIndexLink(index, op, hex, score, Date.now());
   }
 
   #stats(bucket: string, op: "put" | "touch" | "drop", hex: string, score: Score, now: number) {

@@ -1,4 +1,5 @@
 import { CLIENT_PLATFORMS, type ClientPlatform } from "./meta.js";
+import { nullOnWrongType } from "./redis/wrong-type.js";
 import type { RelsRedisStore } from "./store.js";
 
 export interface StatsTotals {
@@ -63,12 +64,13 @@ export class SessionStats {
     for await (const page of this.#store.scanSessionKeys()) {
       const now = Date.now();
       const links = await source.run((c) =>
-        Promise.all(page.map((key) => Promise.all([c.hget(key, "b").catch(() => null), c.pttl(key)]))),
+        Promise.all(page.map((key) => Promise.all([c.hget(key, "b").catch(nullOnWrongType), c.pttl(key)]))),
       );
       await source.run((c) =>
         Promise.all(
           links.flatMap(([bucket, pttl], i) =>
-            bucket ? [c.relsStatsLink(bucket, keys.statsRegistry(), keys.statsUpdated(), "put", keys.hexOfSessionKey(page[i]!)!, pttl > 0 ? now + pttl : "+inf", now)] : [],
+            // pttl -2: the session ended between the two reads; nothing to count.
+            bucket && pttl !== -2 ? [c.relsStatsLink(bucket, keys.statsRegistry(), keys.statsUpdated(), "put", keys.hexOfSessionKey(page[i]!)!, pttl > 0 ? now + pttl : "+inf", now)] : [],
           ),
         ),
       );

@@ -1,13 +1,14 @@
 import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
 import { storeOptionsSchema, describeIssues } from "./config.js";
-import { ConfigError, SessionPayloadTooLargeError } from "./errors.js";
-import { assertPublicSid, privateHex, sessionHandle } from "./ids.js";
+import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "./errors.js";
+import { hexOfPrivateId, privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
 import { DEFAULT_NAMESPACE, Keys, META_FIELD } from "./keys.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
 import { jsonSerializer, resolveSerializer, textSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
 import { SessionLinks, linkOf } from "./session-links.js";
 import { LegacyMigration } from "./legacy.js";
+import { isWrongType, nullOnWrongType } from "./redis/wrong-type.js";
 
 /** pino-compatible: `logger.warn({ … }, "message")`. */
 export interface Logger {
@@ -57,7 +58,32 @@ export interface RelsRedisStoreOptions {
   legacyFallback?: boolean;
   /** Also write plain-sid keys, for a rollout where old versions still read them. @default false */
   mirrorWrites?: boolean;
+  /**
+   * Seconds a plain-sid session may live (the old store's longest cookie lifetime): once
+   * that long has passed since every writer went private-only, plain keys are not read.
+   * @default the larger of `ttl` and 30 days
+   */
+  legacyTtl?: number;
   logger?: Logger;
+}
+
+const CORRUPT = Symbol("corrupt");
+const UNREADABLE_HERE = Symbol("unreadable by this process");
+
+/**
+ * What express-session needs to use a session without throwing mid-request: an object
+ * with a cookie whose `originalMaxAge` is a number or null and whose `expires`, if any,
+ * is a date.
+ */
+function isSessionShaped(value: unknown): value is SessionData {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const cookie = (value as { cookie?: unknown }).cookie;
+  if (cookie === null || typeof cookie !== "object" || Array.isArray(cookie)) return false;
+  const { originalMaxAge, expires } = cookie as { originalMaxAge?: unknown; expires?: unknown };
+  if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge)) return false;
+  if (expires === undefined || expires === null || expires === false) return true;
+  if (typeof expires !== "string" && !(expires instanceof Date)) return false;
+  return Number.isFinite(new Date(expires).getTime());
 }
 
 /** A key of another type where a session should be. */
@@ -90,12 +116,15 @@ const DEFAULTS = {
   scanCount: 50,
   maxPayloadBytes: 1_048_576,
   tombstoneTtlSeconds: 300,
+  legacyTtlSeconds: 30 * 86_400,
   autoTouchFraction: 0.1,
   autoTouchMaxMs: 3_600_000,
 } as const;
 
 /** Where Redis said the session would expire when it was read, kept with `req.session`. */
 const loadedExpiry = new WeakMap<object, number>();
+/** Sessions read from a plain-sid key, kept with `req.session` too. */
+const loadedFromLegacy = new WeakSet<object>();
 
 /**
  * express-session store on Redis. Keys come from the private id (`2::sha256(sid)`); the sid
@@ -145,7 +174,8 @@ export class RelsRedisStore extends Store {
       options.legacyFallback || options.mirrorWrites
         ? new LegacyMigration(this.#source, this.#keys, {
             mirrorWrites: options.mirrorWrites ?? false,
-            ttlMs: typeof this.#ttl === "number" ? this.#ttl * 1000 : DEFAULTS.ttlSeconds * 1000,
+            ttlMs:
+              (options.legacyTtl ?? Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000,
             serializer:
               typeof options.serializer === "object" && !("binary" in options.serializer)
                 ? textSerializer(options.serializer)
@@ -217,7 +247,7 @@ export class RelsRedisStore extends Store {
   ids(callback?: Callback<string[]>): Promise<string[]> | void {
     const collect = async () => {
       const out: string[] = [];
-      for await (const keys of this.#scanSessionKeys()) for (const key of keys) out.push(`2::${this.#keys.hexOfSessionKey(key)}`);
+      for await (const keys of this.#scanSessionKeys()) for (const key of keys) out.push(privateIdOfHex(this.#keys.hexOfSessionKey(key)!));
       return out;
     };
     return respond(collect(), callback);
@@ -252,8 +282,10 @@ export class RelsRedisStore extends Store {
    */
   override createSession(req: Request, session: SessionData) {
     const expiry = loadedExpiry.get(session);
+    const legacy = loadedFromLegacy.has(session);
     const created = super.createSession(req, session);
     if (expiry !== undefined) loadedExpiry.set(created, expiry);
+    if (legacy) loadedFromLegacy.add(created);
     return created;
   }
 
@@ -263,7 +295,11 @@ export class RelsRedisStore extends Store {
   async findSession(sid: string): Promise<SessionData | null> {
     const hex = privateHex(sid);
     const reply = await this.#source.run((c) => this.#read(c, this.#keys.session(hex)));
-    if (reply === null) return (await this.#legacy?.read(sid, (raw, serializer) => this.#decode(raw, serializer))) ?? null;
+    if (reply === null) {
+      const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
+      if (legacy) loadedFromLegacy.add(legacy);
+      return legacy;
+    }
     return this.#decodeReply(hex, reply);
   }
 
@@ -288,7 +324,8 @@ export class RelsRedisStore extends Store {
     const hexes = [...new Set(sids)].map((sid) => privateHex(sid));
     const [count] = await Promise.all([
       this.#destroyHexes(hexes, this.#tombstoneMs),
-      this.#legacy?.remove(sids.filter((sid) => assertPublicSidOk(sid))),
+      // Every sid was checked by privateHex above.
+      this.#legacy?.remove(sids),
     ]);
     return count;
   }
@@ -298,7 +335,7 @@ export class RelsRedisStore extends Store {
    * hold. With `owner`, only sessions signed in as that user are destroyed.
    */
   async destroyByPrivateIds(privateIds: readonly string[], options: { owner?: string } = {}): Promise<number> {
-    const hexes = [...new Set(privateIds.map((id) => id.replace(/^2::/, "")))].filter((hex) => /^[0-9a-f]{64}$/.test(hex));
+    const hexes = [...new Set(privateIds.map(hexOfPrivateId))].filter((hex) => hex !== undefined);
     if (hexes.length === 0) return 0;
     const ownerIndex = options.owner === undefined ? "" : this.#keys.userIndex(options.owner);
     return this.#links.destroy(hexes, this.#tombstoneMs, ownerIndex);
@@ -316,7 +353,7 @@ export class RelsRedisStore extends Store {
         hexes.map(async (hex) => {
           const key = this.#keys.session(hex);
           const [fields, pttl] = await Promise.all([
-            c.hmget(key, "m", "u").catch(wrongTypeAsMissing),
+            c.hmget(key, "m", "u").catch(nullOnWrongType),
             options.expiry ? c.pttl(key) : undefined,
           ]);
           const [meta, index] = fields ?? [];
@@ -339,7 +376,7 @@ export class RelsRedisStore extends Store {
         const hex = this.#keys.hexOfSessionKey(keys[i]!)!;
         const reply = replies[i];
         const session = reply === null || reply === undefined ? null : await this.#decodeReply(hex, reply);
-        if (session) yield { privateId: `2::${hex}`, session };
+        if (session) yield { privateId: privateIdOfHex(hex), session };
       }
     }
   }
@@ -354,9 +391,8 @@ export class RelsRedisStore extends Store {
   /** One plain HMGET: no script on the hottest path (a script costs Redis several times more). */
   async #read(client: RedisClient, key: string): Promise<RawReply> {
     try {
-      const [payload, expiresAt] = this.#serializer.binary
-        ? await client.hmgetBuffer(key, "d", "e")
-        : await client.hmget(key, "d", "e");
+      // Bytes, always: a payload may be compressed or MessagePack whatever the serializer now.
+      const [payload, expiresAt] = await client.hmgetBuffer(key, "d", "e");
       if (payload == null) return null;
       return [payload, expiresAt == null ? undefined : Number(expiresAt.toString())];
     } catch (error) {
@@ -369,23 +405,44 @@ export class RelsRedisStore extends Store {
     if (reply === NOT_A_SESSION) return this.#discard(hex, "not a session hash");
     const [raw, expiresAt] = reply;
     const session = this.#decode(raw);
-    if (session === null) return this.#discard(hex, "unreadable payload");
+    if (session === CORRUPT) return this.#discard(hex, "unreadable payload");
+    if (session === UNREADABLE_HERE) {
+      this.#warnUnreadable();
+      return null;
+    }
     if (expiresAt !== undefined && Number.isFinite(expiresAt)) loadedExpiry.set(session, expiresAt);
     return session;
   }
 
-  /** Parse and check the shape express-session needs; null for anything else. */
-  #decode(raw: string | Buffer, serializer = this.#serializer): SessionData | null {
+  /**
+   * Parse and check the shape express-session needs. `CORRUPT` for anything else;
+   * `UNREADABLE_HERE` when the payload is fine but this process lacks its decoder (msgpackr):
+   * a miss here, but the session is left for the processes that can read it.
+   */
+  #decode(raw: string | Buffer, serializer = this.#serializer): SessionData | typeof CORRUPT | typeof UNREADABLE_HERE {
     let value: unknown;
     try {
       value = serializer.parse(raw);
-    } catch {
-      return null;
+    } catch (error) {
+      return error instanceof SerializerUnavailableError ? UNREADABLE_HERE : CORRUPT;
     }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
-    const cookie = (value as { cookie?: unknown }).cookie;
-    if (cookie === null || typeof cookie !== "object") return null;
-    return value as SessionData;
+    return isSessionShaped(value) ? value : CORRUPT;
+  }
+
+  #decodeLegacy(raw: string | Buffer, serializer: Serializer): SessionData | null {
+    const session = this.#decode(raw, serializer);
+    return session === CORRUPT || session === UNREADABLE_HERE ? null : session;
+  }
+
+  #warnedUnreadable = false;
+
+  #warnUnreadable(): void {
+    if (this.#warnedUnreadable) return;
+    this.#warnedUnreadable = true;
+    this.#logger?.warn(
+      { reason: "msgpackr is not installed" },
+      "rels-session: a session stored as MessagePack cannot be read by this process; treated as a miss, left in place",
+    );
   }
 
   /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
@@ -426,6 +483,8 @@ export class RelsRedisStore extends Store {
       await this.deleteSessions([sid]);
       return;
     }
+    // A session still living under its plain-sid key has no private key to extend: move it.
+    if (loadedFromLegacy.has(session)) return this.#save(sid, session);
     const now = Date.now();
     const known = loadedExpiry.get(session);
     if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
@@ -437,11 +496,17 @@ export class RelsRedisStore extends Store {
     return this.#links.destroy(hexes, tombstoneMs);
   }
 
+  /** Whole milliseconds (Redis takes no fractions); a ttl that is not a number is refused. */
   #ttlMs(session: SessionData): number {
-    if (typeof this.#ttl === "function") return this.#ttl(session) * 1000;
     const expires = session?.cookie?.expires;
-    if (expires) return new Date(expires).getTime() - Date.now();
-    return this.#ttl * 1000;
+    const ms =
+      typeof this.#ttl === "function"
+        ? this.#ttl(session) * 1000
+        : expires
+          ? new Date(expires).getTime() - Date.now()
+          : this.#ttl * 1000;
+    if (Number.isNaN(ms)) throw new RelsSessionError("The session's lifetime is not a number (check `ttl` and cookie.expires)");
+    return Math.ceil(ms);
   }
 
   #touchAfterMs(ttlMs: number): number {
@@ -470,19 +535,4 @@ function respond<T>(promise: Promise<T>, callback: Callback<T> | undefined): Pro
     (value) => callback(null, value),
     (error: unknown) => callback(error),
   );
-}
-
-function assertPublicSidOk(sid: string): boolean {
-  assertPublicSid(sid);
-  return true;
-}
-
-function isWrongType(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith("WRONGTYPE");
-}
-
-/** A key of another type where a session should be: the session is simply not there. */
-function wrongTypeAsMissing(error: unknown): null {
-  if (isWrongType(error)) return null;
-  throw error;
 }

@@ -14,7 +14,8 @@ export async function* streamSessions(store: RelsRedisStore, batchSize: number):
       const record = records[i];
       if (!record?.meta) continue;
       const meta = decodeSessionMeta(record.meta, { sessionId: sessionHandle(hexes[i]!), expiresAt: record.expiresAt });
-      if (meta) yield meta;
+      // The key's TTL follows every touch; the stored `expiresAt` only the last write.
+      if (meta) yield { ...meta, expiresAt: record.expiresAt ?? meta.expiresAt };
     }
   }
 }

@@ -47,7 +47,7 @@ export class UserSessions {
   /** Index a session directly (the store does this itself on every authenticated write). */
   async add(user: UserRef, hex: string, expiresAt: Date): Promise<void> {
     const index = this.#store.keys.userIndex(userIdOf(user));
-    await this.#store.source.run((c) => c.relsIndexLink(index, "put", hex, expiresAt.getTime()));
+    await this.#store.source.run((c) => c.relsIndexLink(index, "put", hex, expiresAt.getTime(), Date.now()));
   }
 
   async remove(user: UserRef, hexes: readonly string[]): Promise<number> {

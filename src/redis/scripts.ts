@@ -17,7 +17,10 @@ local function expire_at_top(key)
   if top[2] == nil then return end
   if top[2] == 'inf' then redis.call('PERSIST', key) else redis.call('PEXPIREAT', key, top[2]) end
 end
-local function zput(key, member, score)
+-- Expired members are pruned on every write, so an index or bucket never outgrows its
+-- live sessions, even in an app that never lists or reads the totals.
+local function zput(key, member, score, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
   redis.call('ZADD', key, score, member)
   expire_at_top(key)
 end
@@ -55,8 +58,8 @@ if ARGV[11] == '1' then
   if old[1] and old[1] ~= index then redis.call('ZREM', old[1], member) end
   if old[2] and old[2] ~= bucket then stats_drop(old[2], updated, member, now) end
   if meta ~= '' then
-    zput(index, member, score)
-    zput(bucket, member, score)
+    zput(index, member, score, now)
+    zput(bucket, member, score, now)
     redis.call('SADD', registry, bucket)
     stats_touched(updated, now)
   end
@@ -65,7 +68,7 @@ return {1, old[1] or false, old[2] or false}
 `;
 
 /**
- * relsTouch(session; ttlMs, member, score, cascade, registry) → {0 | 1, index, bucket}
+ * relsTouch(session; ttlMs, member, score, cascade, registry, now) → {0 | 1, index, bucket}
  * Never recreates a missing session. The session exists, so its index entry and stats
  * count are (re)written, not just updated: a write lost between slots heals here.
  */
@@ -75,9 +78,9 @@ local link = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if link.err then return {1, false, false} end
 redis.call('HSET', KEYS[1], 'e', ARGV[3])
 if ARGV[4] == '1' then
-  if link[1] then zput(link[1], ARGV[2], ARGV[3]) end
+  if link[1] then zput(link[1], ARGV[2], ARGV[3], ARGV[6]) end
   if link[2] then
-    zput(link[2], ARGV[2], ARGV[3])
+    zput(link[2], ARGV[2], ARGV[3], ARGV[6])
     redis.call('SADD', ARGV[5], link[2])
   end
 end
@@ -103,11 +106,11 @@ return {existed, link[1] or false, link[2] or false}
 `;
 
 /**
- * relsIndexLink(index; op, member, score) — the follow-up on Cluster. op: put | drop
+ * relsIndexLink(index; op, member, score, now) — the follow-up on Cluster. op: put | drop
  */
 const INDEX_LINK = `${LUA_HELPERS}
 if ARGV[1] == 'drop' then return redis.call('ZREM', KEYS[1], ARGV[2]) end
-zput(KEYS[1], ARGV[2], ARGV[3])
+zput(KEYS[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
 `;
 
@@ -117,7 +120,7 @@ return 1
  */
 const STATS_LINK = `${LUA_HELPERS}
 if ARGV[1] == 'drop' then stats_drop(KEYS[1], KEYS[3], ARGV[2], ARGV[4]) return 1 end
-zput(KEYS[1], ARGV[2], ARGV[3])
+zput(KEYS[1], ARGV[2], ARGV[3], ARGV[4])
 redis.call('SADD', KEYS[2], KEYS[1])
 if ARGV[1] == 'put' then stats_touched(KEYS[3], ARGV[4]) end
 return 1

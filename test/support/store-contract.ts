@@ -318,6 +318,18 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
         expect(await store.get(wrongType)).toBeNull();
       });
 
+      it("treats a cookie with badly typed fields as corrupt (express-session would throw mid-request)", async () => {
+        const { store, redis } = await make();
+        const cases = [{ originalMaxAge: "abc" }, { originalMaxAge: 1000, expires: "not a date" }, { expires: 42 }];
+        for (const cookie of cases) {
+          const sid = newSid();
+          const key = store.keys.session(sha256(sid));
+          await redis.hset(key, "d", JSON.stringify({ cookie }));
+          expect(await store.get(sid)).toBeNull();
+          expect(await redis.exists(key)).toBe(0);
+        }
+      });
+
       it("drops prototype-polluting keys", async () => {
         const { store, redis } = await make();
         const sid = newSid();
@@ -363,7 +375,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
 
       it("stops reading legacy keys once the migration flag says done", async () => {
         const namespace = `t-${randomBytes(6).toString("hex")}`;
-        const { store, redis } = await makeStore({ namespace, legacyFallback: true, serializer: "json", ttl: 60 });
+        const { store, redis } = await makeStore({ namespace, legacyFallback: true, serializer: "json", ttl: 60, legacyTtl: 60 });
         await redis.set(store.keys.migrationFlag(), String(Date.now() - 61_000));
         const sid = newSid();
         await redis.set(store.keys.legacy(sid), JSON.stringify(sessionFor()), "PX", 60_000);

@@ -1,0 +1,157 @@
+/**
+ * Cases found in review: settings that change under stored sessions, migration from
+ * plain-sid keys with revocations, odd `ttl` values, and sorted sets that must not outgrow
+ * their live sessions.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import type { SessionData } from "express-session";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { RelsRedisStore, RelsSession, RelsSessionsManager, SessionStats } from "../../src/index.js";
+import { streamSessions } from "../../src/stream.js";
+import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
+
+const url = inject("redisUrl");
+const clients: Redis[] = [];
+const inspector = new Redis(url);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit()));
+  await inspector.quit();
+});
+
+function storeWith(options: ConstructorParameters<typeof RelsRedisStore>[0] = {}): RelsRedisStore {
+  const client = new Redis(url);
+  clients.push(client);
+  return new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client });
+}
+
+/** Sign `userId` in on a fresh sid, as express-session would save it at the end of the request. */
+async function signIn(store: RelsRedisStore, manager: RelsSessionsManager, userId: string, maxAgeMs = 60_000) {
+  const sid = newSid();
+  const session = sessionFor(maxAgeMs);
+  await manager.recordAuthenticatedRequest(userId, { sessionID: sid, session, ip: "192.0.2.7", headers: {} } as never);
+  await store.set(sid, session);
+  return sid;
+}
+
+describe("settings that change under stored sessions", () => {
+  const big = { blob: "abc".repeat(500) };
+
+  it("a session written compressed is read by a store without compression", async () => {
+    const namespace = `t-${randomUUID()}`;
+    const sid = newSid();
+    await storeWith({ namespace, compressThreshold: 64 }).set(sid, sessionFor(60_000, big));
+    expect(await storeWith({ namespace }).get(sid)).toMatchObject(big);
+  });
+
+  it("a session written as msgpack is read by a json store, and the other way round", async () => {
+    const namespace = `t-${randomUUID()}`;
+    const [packed, text] = [newSid(), newSid()];
+    await storeWith({ namespace, serializer: "msgpack" }).set(packed, sessionFor(60_000, { n: 1 }));
+    await storeWith({ namespace }).set(text, sessionFor(60_000, { n: 2 }));
+    expect(await storeWith({ namespace }).get(packed)).toMatchObject({ n: 1 });
+    expect(await storeWith({ namespace, serializer: "msgpack" }).get(text)).toMatchObject({ n: 2 });
+  });
+});
+
+describe("ttl", () => {
+  it("accepts a ttl function giving fractional seconds, for signed-in sessions too", async () => {
+    const store = storeWith({ ttl: () => 10.5 });
+    const sid = await signIn(store, new RelsSessionsManager({ store, applicationName: "T" }), "u-frac");
+    const pttl = await inspector.pttl(store.keys.session(sha256(sid)));
+    expect(pttl).toBeGreaterThan(9_000);
+    expect(pttl).toBeLessThanOrEqual(10_500);
+  });
+
+  it("refuses a ttl that is not a number, writing nothing", async () => {
+    const store = storeWith({ ttl: () => Number.NaN });
+    const sid = newSid();
+    await expect(store.set(sid, sessionFor())).rejects.toThrow(/lifetime is not a number/);
+    expect(await inspector.exists(store.keys.session(sha256(sid)))).toBe(0);
+  });
+});
+
+describe("the index and the stats never outgrow their live sessions", () => {
+  it("prunes expired members on every signed-in write, without a list or a totals() call", async () => {
+    const store = storeWith();
+    const manager = new RelsSessionsManager({ store, applicationName: "T" });
+    for (let i = 0; i < 20; i++) await signIn(store, manager, "u-grow", 50);
+    const index = store.keys.userIndex("u-grow");
+    const deadline = Date.now() + 5_000;
+    while ((await inspector.zrangebyscore(index, Date.now(), "+inf")).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await signIn(store, manager, "u-grow", 60_000);
+    expect(await inspector.zcard(index)).toBe(1);
+    expect(await inspector.zcard(store.keys.statsBucket("T", "web"))).toBe(1);
+  });
+});
+
+describe("streamSessions", () => {
+  it("reports the expiry Redis holds, which follows touches, not the one stored at the last write", async () => {
+    const store = storeWith({ touchAfter: 0 });
+    const sid = await signIn(store, new RelsSessionsManager({ store, applicationName: "T" }), "u-stream", 60_000);
+    await store.touch(sid, sessionFor(3_600_000));
+    const streamed = [];
+    for await (const meta of streamSessions(store, 10)) streamed.push(meta);
+    expect(streamed).toHaveLength(1);
+    expect(streamed[0]!.expiresAt.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+  });
+});
+
+describe("migration from plain-sid keys", () => {
+  it("a revoked session does not come back through its mirrored plain-sid copy", async () => {
+    const store = storeWith({ legacyFallback: true, mirrorWrites: true });
+    const manager = new RelsSessionsManager({ store, applicationName: "T" });
+    const sid = await signIn(store, manager, "u-mirror");
+    expect(await inspector.exists(store.keys.legacy(sid))).toBe(1);
+    const [listed] = await manager.activeSessions("u-mirror");
+    expect(await manager.logoutSession("u-mirror", listed!.sessionId)).toBe(true);
+    expect(await store.get(sid)).toBeNull();
+    expect(await inspector.exists(store.keys.legacy(sid))).toBe(0);
+  });
+
+  it("an unchanged request moves a plain-sid session to its private key (the touch moves it)", async () => {
+    const store = storeWith({ legacyFallback: true });
+    const sid = newSid();
+    await inspector.set(store.keys.legacy(sid), JSON.stringify(sessionFor(60_000, { from: "connect-redis" })), "PX", 60_000);
+    const loaded = (await store.get(sid))!;
+    const reqSession = store.createSession({ sessionID: sid, sessionStore: store } as never, loaded);
+    await store.touch(sid, reqSession as unknown as SessionData);
+    expect(await inspector.exists(store.keys.session(sha256(sid)))).toBe(1);
+    expect(await inspector.exists(store.keys.legacy(sid))).toBe(0);
+    expect(await store.get(sid)).toMatchObject({ from: "connect-redis" });
+  });
+});
+
+describe("RelsSession.configure keeps the app's own objects", () => {
+  it("passes a class-based serializer and a ttl function through unchanged", async () => {
+    class Tagged {
+      readonly #tag = "v1:";
+      stringify(value: unknown): string {
+        return this.#tag + JSON.stringify(value);
+      }
+      parse(text: string): unknown {
+        return JSON.parse(text.slice(this.#tag.length));
+      }
+    }
+    let asked = 0;
+    RelsSession.configure({
+      applicationName: "T",
+      redisOptions: { url, namespace: `t-${randomUUID()}` },
+      store: { serializer: new Tagged(), ttl: () => ((asked += 1), 120) },
+    });
+    try {
+      const store = RelsSession.store();
+      const sid = newSid();
+      await store.set(sid, sessionFor(60_000, { n: 7 }));
+      expect(String(await store.peekSession(sid))).toMatch(/^v1:/);
+      expect(await store.get(sid)).toMatchObject({ n: 7 });
+      expect(asked).toBeGreaterThan(0);
+      expect(await new SessionStats(store).totals()).toMatchObject({ totalSessions: 0 });
+    } finally {
+      await RelsSession.close();
+    }
+  });
+});
