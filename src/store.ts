@@ -235,7 +235,7 @@ export class RelsRedisStore extends Store {
   override all(callback?: Callback<SessionData[]>): Promise<SessionData[]> | void {
     const collect = async () => {
       const out: SessionData[] = [];
-      for await (const { privateId, session } of this.listSessions()) out.push({ ...session, id: privateId } as SessionData);
+      for await (const { privateId, session } of this.#streamSessions()) out.push({ ...session, id: privateId } as SessionData);
       return out;
     };
     return respond(collect(), callback);
@@ -369,7 +369,19 @@ export class RelsRedisStore extends Store {
    * Every session, streamed: one SCAN page per master at a time, at most one page in memory.
    * Glob characters in the prefix are escaped, so only this store's sessions match.
    */
-  async *listSessions(_options: { stream?: true } = {}): AsyncGenerator<StoredSession> {
+  listSessions(options: { stream: true }): AsyncGenerator<StoredSession>;
+  /** Every session, collected into one array (for small stores and tools). */
+  listSessions(options?: { stream?: false }): Promise<StoredSession[]>;
+  listSessions(options: { stream?: boolean } = {}): AsyncGenerator<StoredSession> | Promise<StoredSession[]> {
+    if (options.stream) return this.#streamSessions();
+    return (async () => {
+      const out: StoredSession[] = [];
+      for await (const entry of this.#streamSessions()) out.push(entry);
+      return out;
+    })();
+  }
+
+  async *#streamSessions(): AsyncGenerator<StoredSession> {
     for await (const keys of this.#scanSessionKeys()) {
       const replies = await this.#source.run((c) => Promise.all(keys.map((key) => this.#read(c, key))));
       for (let i = 0; i < keys.length; i++) {

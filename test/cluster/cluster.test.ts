@@ -248,7 +248,7 @@ describe("cluster: scans see every shard", () => {
       expect.arrayContaining(signedIn.map((s) => `2::${s.hex}`)),
     );
     let listed = 0;
-    for await (const _ of store.listSessions()) listed += 1;
+    for await (const _ of store.listSessions({ stream: true })) listed += 1;
     expect(listed).toBe(signedIn.length + 1);
   });
 

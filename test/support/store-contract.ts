@@ -255,6 +255,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
           streamed += 1;
         }
         expect(streamed).toBe(7);
+        expect(await store.listSessions()).toHaveLength(7);
 
         await store.clear();
         expect(await store.length()).toBe(0);
