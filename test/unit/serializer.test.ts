@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import type * as NodeModule from "node:module";
+import { describe, expect, it, vi } from "vitest";
 import { jsonSerializer, msgpackSerializer, resolveSerializer, withCompression } from "../../src/serializer.js";
 
 const session = { cookie: { originalMaxAge: 1000 }, user: { id: 1, tags: ["a", "b"] }, text: "héllo ✓" };
@@ -41,5 +42,29 @@ describe("serializers", () => {
   it("throws on unreadable input (the store turns that into a miss)", () => {
     expect(() => jsonSerializer.parse("{nope")).toThrow();
     expect(() => withCompression(jsonSerializer, 10).parse(Buffer.of(0, 1, 2, 3))).toThrow();
+  });
+});
+
+describe("msgpack without msgpackr installed", () => {
+  it("fails with SerializerUnavailableError saying how to fix it", async () => {
+    vi.resetModules();
+    vi.doMock("node:module", async (importOriginal) => {
+      const original = await importOriginal<typeof NodeModule>();
+      return {
+        ...original,
+        createRequire: () => () => {
+          throw Object.assign(new Error("Cannot find module 'msgpackr'"), { code: "MODULE_NOT_FOUND" });
+        },
+      };
+    });
+    try {
+      const { msgpackSerializer: missing } = await import("../../src/serializer.js");
+      const { SerializerUnavailableError } = await import("../../src/errors.js");
+      expect(() => missing()).toThrow(SerializerUnavailableError);
+      expect(() => missing()).toThrow(/npm install msgpackr/);
+    } finally {
+      vi.doUnmock("node:module");
+      vi.resetModules();
+    }
   });
 });
