@@ -27,7 +27,7 @@ export const sentinelOptionsSchema = z
   .loose();
 
 export const redisOptionsSchema = z
-  .object({
+  .strictObject({
     /** `redis://[:password@]host:port/db` or `rediss://…` for TLS. */
     url: redisUrl.optional(),
     cluster: clusterOptionsSchema.optional(),
@@ -45,7 +45,7 @@ export const redisOptionsSchema = z
     for (const path of given.length === 0 ? ["url"] : given.slice(1)) ctx.addIssue({ code: "custom", path: [path], message });
   });
 
-export const connectionPoolOptionsSchema = z.object({
+export const connectionPoolOptionsSchema = z.strictObject({
   /**
    * ioredis connections kept open. Each is multiplexed, so one carries a busy process; see
    * the README for the measurements behind the default. @default 1
@@ -58,7 +58,7 @@ export const connectionPoolOptionsSchema = z.object({
 const ttlSeconds = z.number().int().positive();
 
 /** Options of the shared store, with connect-redis's names and meanings. */
-export const storeOptionsSchema = z.object({
+export const storeOptionsSchema = z.strictObject({
   prefix: z.string().optional(),
   // z.custom, not z.function(): the app's own function (or serializer object) must reach
   // the store as it is, not as a zod-wrapped copy.
@@ -86,16 +86,28 @@ export const storeOptionsSchema = z.object({
   legacyFallback: z.boolean().optional(),
   mirrorWrites: z.boolean().optional(),
   legacyTtl: z.number().int().positive().optional(),
+  /** pino-compatible `{ warn, error }`. */
+  logger: z
+    .custom<{ warn: unknown; error: unknown }>(
+      (v) =>
+        typeof v === "object" &&
+        v !== null &&
+        typeof (v as { warn?: unknown }).warn === "function" &&
+        typeof (v as { error?: unknown }).error === "function",
+      "expected a logger with warn and error methods",
+    )
+    .optional(),
 });
 
-export const sessionsOptionsSchema = z.object({
+export const sessionsOptionsSchema = z.strictObject({
   /** `lastSeenAt` is refreshed at most this often, in ms: the write that refresh costs. @default 60000 */
   lastSeenInterval: z.number().int().nonnegative().default(60_000),
   /** Signing in beyond this many sessions revokes the least recently seen. Off by default. */
   maxSessionsPerUser: z.number().int().positive().optional(),
 });
 
-export const SessionStoreConfigSchema = z.object({
+/** Strict objects throughout (but for the ioredis pass-through): a misspelt setting is an error, not a silent default. */
+export const SessionStoreConfigSchema = z.strictObject({
   /** Which app this process is; recorded in each session's metadata and the stats. */
   applicationName: z.string().trim().min(1, { message: "expected a non-empty string" }),
   redisOptions: redisOptionsSchema,

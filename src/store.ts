@@ -149,7 +149,7 @@ export class RelsRedisStore extends Store {
 
   constructor(options: RelsRedisStoreOptions = {}) {
     super();
-    const { client, source, logger, ...rest } = options;
+    const { client, source, logger, namespace: _namespace, ...rest } = options;
     const checked = storeOptionsSchema.safeParse(rest);
     if (!checked.success) throw new ConfigError(describeIssues(checked.error, rest, "store"));
     if (!client && !source) {

@@ -154,4 +154,19 @@ describe("RelsSession.configure keeps the app's own objects", () => {
       await RelsSession.close();
     }
   });
+
+  it("uses the logger given as store.logger", async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_details: object, message: string) => warnings.push(message), error: () => undefined };
+    RelsSession.configure({ applicationName: "T", redisOptions: { url, namespace: `t-${randomUUID()}` }, store: { logger } });
+    try {
+      const store = RelsSession.store();
+      const sid = newSid();
+      await inspector.hset(store.keys.session(sha256(sid)), "d", "{broken");
+      expect(await store.get(sid)).toBeNull();
+      expect(warnings).toEqual(["rels-session: removed a corrupt session"]);
+    } finally {
+      await RelsSession.close();
+    }
+  });
 });

@@ -288,3 +288,20 @@ describe("RelsSession.configure", () => {
     expect(RelsSession.isConfigured).toBe(false);
   });
 });
+
+describe("strict settings", () => {
+  it("names a misspelt setting instead of silently using the default", () => {
+    const error = configErrorOf(() =>
+      parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost", namespce: "x" }, store: { touchafter: 5 } }, NO_ENV),
+    );
+    expect(error.message).toMatch(/namespce/);
+    expect(error.message).toMatch(/touchafter/);
+  });
+
+  it("accepts a pino-style logger under store.logger and refuses anything else there", () => {
+    const logger = { warn: () => undefined, error: () => undefined };
+    expect(parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger } }, NO_ENV).store.logger).toBe(logger);
+    const error = configErrorOf(() => parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger: console.log } }, NO_ENV));
+    expect(error.issues.map((i) => i.path)).toContain("store.logger");
+  });
+});
