@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { RelsSession } from "../rels-session.js";
 import type { SessionStoreConfigInput } from "../config.js";
@@ -36,6 +39,19 @@ function configFrom(options: GlobalOptions, env: NodeJS.ProcessEnv): SessionStor
   return { applicationName: options.app, redisOptions: { ...redisOptions, namespace: options.namespace } };
 }
 
+/** This package's version, from the package.json above this file (in src/ or in dist/). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "rels-session" && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: keep walking up
+    }
+  }
+  return "unknown";
+}
+
 /**
  * The operators' CLI: counts, a user's sessions, revocation, a full dump, and the stats
  * rebuild, against the same Redis and namespace as the apps.
@@ -43,6 +59,7 @@ function configFrom(options: GlobalOptions, env: NodeJS.ProcessEnv): SessionStor
 export function buildProgram(io: CliIo): Command {
   const program = new Command("rels-session")
     .description("Inspect and manage rels-session sessions in Redis")
+    .version(packageVersion())
     .option("--url <url>", "Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379)")
     .option("--cluster <nodes>", "Redis Cluster nodes, host:port[,host:port…]")
     .option("--sentinel <sentinels>", "Sentinels, host:port[,host:port…] (with --name)")

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
@@ -87,6 +88,12 @@ describe("rels-session CLI", () => {
     const invalid = await runCli(["--url", "http://nope", "stats"], { out: () => {}, err: (l) => invalidErr.push(l), env: {} });
     expect(invalid).toBe(1);
     expect(invalidErr.join("\n")).toContain("redisOptions.url");
+  });
+
+  it("prints its version", async () => {
+    const out: string[] = [];
+    expect(await runCli(["--version"], { out: (l) => out.push(l), err: () => {}, env: {} })).toBe(0);
+    expect(out).toEqual([JSON.parse(readFileSync("package.json", "utf8")).version]);
   });
 
   it("runs as a program (the bin entry)", () => {
