@@ -1,5 +1,5 @@
 import type { SessionData } from "express-session";
-import { META_FIELD, type Keys } from "./keys.js";
+import type { Keys } from "./keys.js";
 import type { RedisSource } from "./redis/pool.js";
 import { nullOnWrongType } from "./redis/wrong-type.js";
 import type { Serializer } from "./serializer.js";
@@ -39,9 +39,10 @@ export class LegacyMigration {
   /** The plain-sid session, or null (also once migration is done). */
   /**
    * The plain-sid session, or null (also once migration is done). A destroyed session's
-   * tombstone wins over a plain copy, and a plain copy that carries this library's
-   * metadata was written by this version, whose private key is the truth: when that key is
-   * gone, the session was revoked or expired, and the copy is deleted.
+   * tombstone wins over a plain copy — while migrating, tombstones live as long as the
+   * session would have (`relsDestroy`), so a revoked session's mirrored copy cannot come
+   * back. A copy this process cannot read is a miss but is left alone: it may be another
+   * app's.
    */
   async read(
     sid: string,
@@ -54,12 +55,11 @@ export class LegacyMigration {
       Promise.all([c.getBuffer(key).catch(nullOnWrongType), c.exists(this.#keys.tombstone(hex))]),
     );
     if (raw === null) return null;
-    const session = tombstoned ? null : decode(raw, this.#serializer);
-    if (session === null || META_FIELD in session) {
+    if (tombstoned) {
       await this.#source.run((c) => c.del(key));
       return null;
     }
-    return session;
+    return decode(raw, this.#serializer);
   }
 
   get mirrors(): boolean {

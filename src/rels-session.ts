@@ -58,6 +58,7 @@ export const RelsSession = {
       size: resolved.connectionPoolOptions.size,
       acquireTimeoutMs: resolved.connectionPoolOptions.timeout,
       commandTimeoutMs: resolved.redisOptions.commandTimeout,
+      probeKey: `${resolved.redisOptions.namespace}:probe`,
     });
     const { serializer, scanCount, ...storeOptions } = resolved.store;
     const store = new RelsRedisStore({

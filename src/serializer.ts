@@ -98,12 +98,10 @@ export function withCompression(inner: Serializer, threshold: number): Serialize
       if (bytes.length < threshold) return bytes;
       return Buffer.concat([Buffer.of(COMPRESSED), deflateRawSync(bytes)]);
     },
-    parse: (raw) => readAny(raw, inner),
+    parse: (raw) =>
+      typeof raw !== "string" && raw[0] === COMPRESSED ? inner.parse(inflateRawSync(raw.subarray(1))) : inner.parse(raw),
   };
 }
-
-/** `{`: how every JSON session starts. */
-const JSON_OBJECT = 0x7b;
 
 /** First byte of a MessagePack map (fixmap, map16, map32): what msgpack sessions start with. */
 function isMsgpackMap(byte: number | undefined): boolean {
@@ -113,18 +111,24 @@ function isMsgpackMap(byte: number | undefined): boolean {
 let sharedMsgpack: Serializer | undefined;
 
 /**
- * Read whatever this library may have written, whichever serializer is configured now:
- * compressed or not, JSON (or the app's text format) or MessagePack. Changing the
- * serializer or the compression setting therefore never turns stored sessions into misses.
+ * Read any format the built-in serializers write — compressed or not, JSON or MessagePack —
+ * told apart by the first byte (0x00, a MessagePack map, else JSON text). Unambiguous only
+ * for the built-ins: an app's own format is tried with its own `parse` first.
  */
-function readAny(raw: string | Buffer, configured: Serializer): unknown {
-  if (typeof raw === "string") return configured.parse(raw);
+function readBuiltin(raw: string | Buffer): unknown {
+  if (typeof raw === "string") return jsonSerializer.parse(raw);
   const first = raw[0];
-  if (first === COMPRESSED) return readAny(inflateRawSync(raw.subarray(1)), configured);
-  if (configured.binary) return first === JSON_OBJECT ? jsonSerializer.parse(raw) : configured.parse(raw);
-  return isMsgpackMap(first) ? (sharedMsgpack ??= msgpackSerializer()).parse(raw) : configured.parse(raw);
+  if (first === COMPRESSED) return readBuiltin(inflateRawSync(raw.subarray(1)));
+  if (isMsgpackMap(first)) return (sharedMsgpack ??= msgpackSerializer()).parse(raw);
+  return jsonSerializer.parse(raw);
 }
 
+/**
+ * The serializer a store uses. Writing uses the one configured. Reading with a built-in
+ * one recognises every built-in format, so changing `serializer` or `compressThreshold`
+ * never turns stored sessions into misses; with the app's own serializer, its `parse`
+ * comes first and the built-in formats are only a fallback.
+ */
 export function resolveSerializer(
   choice: SerializerName | TextSerializer | Serializer | undefined,
   compressThreshold?: number,
@@ -134,6 +138,23 @@ export function resolveSerializer(
   else if (choice === "msgpack") base = msgpackSerializer();
   else if ("binary" in choice) base = choice;
   else base = textSerializer(choice);
-  if (compressThreshold !== undefined) return withCompression(base, compressThreshold);
-  return { binary: base.binary, stringify: base.stringify, parse: (raw) => readAny(raw, base) };
+  const writer = compressThreshold === undefined ? base : withCompression(base, compressThreshold);
+  const builtIn = typeof choice !== "object";
+  return {
+    binary: writer.binary,
+    stringify: writer.stringify,
+    parse: builtIn
+      ? readBuiltin
+      : (raw) => {
+          try {
+            return writer.parse(raw);
+          } catch (error) {
+            try {
+              return readBuiltin(raw);
+            } catch {
+              throw error;
+            }
+          }
+        },
+  };
 }

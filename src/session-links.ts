@@ -39,7 +39,10 @@ export class SessionLinks {
     this.#keys = keys;
   }
 
-  /** false when a tombstone refused the write (the session was destroyed meanwhile). */
+  /**
+   * `"refused"` when a tombstone refused the write (the session was destroyed meanwhile);
+   * `"exists"` when `onlyIfAbsent` and the session is already there (nothing written).
+   */
   async save(
     hex: string,
     link: SessionLink | undefined,
@@ -48,7 +51,8 @@ export class SessionLinks {
     ttlMs: number,
     score: Score,
     now: number,
-  ): Promise<boolean> {
+    onlyIfAbsent = false,
+  ): Promise<"written" | "refused" | "exists"> {
     const keys = this.#keys;
     const cascade = !this.#source.isCluster;
     const index = link ? keys.userIndex(link.userId) : "";
@@ -68,9 +72,11 @@ export class SessionLinks {
         score,
         now,
         cascade ? 1 : 0,
+        onlyIfAbsent ? 1 : 0,
       ),
     );
-    if (written === 0) return false;
+    if (written === 0) return "refused";
+    if (written === 2) return "exists";
     if (!cascade) {
       await this.#followUp([
         oldIndex && oldIndex !== index ? this.#index(oldIndex, "drop", hex) : undefined,
@@ -79,7 +85,7 @@ export class SessionLinks {
         bucket ? this.#stats(bucket, "put", hex, score, now) : undefined,
       ]);
     }
-    return true;
+    return "written";
   }
 
   /** Extend a session's expiry (never recreating it) and its index and stats scores. */
@@ -99,14 +105,24 @@ export class SessionLinks {
    * Destroy sessions (leaving tombstones when `tombstoneMs` > 0); returns how many ended.
    * With `ownerIndex`, only sessions that index owns are destroyed.
    */
-  async destroy(hexes: readonly string[], tombstoneMs: number, ownerIndex = ""): Promise<number> {
+  async destroy(hexes: readonly string[], tombstoneMs: number, ownerIndex = "", tombstoneToExpiry = false): Promise<number> {
     const keys = this.#keys;
     const cascade = !this.#source.isCluster;
     const now = Date.now();
     const replies = await this.#source.run((c) =>
       Promise.all(
         hexes.map((hex) =>
-          c.relsDestroy(keys.session(hex), keys.tombstone(hex), tombstoneMs, hex, now, keys.statsUpdated(), cascade ? 1 : 0, ownerIndex),
+          c.relsDestroy(
+            keys.session(hex),
+            keys.tombstone(hex),
+            tombstoneMs,
+            hex,
+            now,
+            keys.statsUpdated(),
+            cascade ? 1 : 0,
+            ownerIndex,
+            tombstoneToExpiry ? 1 : 0,
+          ),
         ),
       ),
     );

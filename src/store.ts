@@ -1,4 +1,4 @@
-import { Store, type SessionData } from "express-session";
+import { Cookie, Store, type SessionData } from "express-session";
 import type { Request } from "express";
 import { storeOptionsSchema, describeIssues } from "./config.js";
 import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "./errors.js";
@@ -67,6 +67,12 @@ export interface RelsRedisStoreOptions {
   logger?: Logger;
 }
 
+/** express-session's Cookie as it is at run time (its typings omit the constructor's argument and serialize). */
+const ExpressCookie = Cookie as unknown as new (options: object) => {
+  expires: Date | null;
+  serialize(name: string, value: string): string;
+};
+
 const CORRUPT = Symbol("corrupt");
 const UNREADABLE_HERE = Symbol("unreadable by this process");
 
@@ -81,9 +87,21 @@ function isSessionShaped(value: unknown): value is SessionData {
   if (cookie === null || typeof cookie !== "object" || Array.isArray(cookie)) return false;
   const { originalMaxAge, expires } = cookie as { originalMaxAge?: unknown; expires?: unknown };
   if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge)) return false;
-  if (expires === undefined || expires === null || expires === false) return true;
-  if (typeof expires !== "string" && !(expires instanceof Date)) return false;
-  return Number.isFinite(new Date(expires).getTime());
+  if (expires !== undefined && expires !== null && expires !== false) {
+    if (typeof expires !== "string" && !(expires instanceof Date)) return false;
+    if (!Number.isFinite(new Date(expires).getTime())) return false;
+  }
+  // Let express-session's own Cookie judge the rest (maxAge, sameSite, priority, path,
+  // domain): what it would throw on mid-request is corrupt here.
+  try {
+    // As express-session's createSession does: the stored expiry becomes a Date afterwards.
+    const probe = new ExpressCookie({ ...cookie, expires: null });
+    if (expires) probe.expires = new Date(expires as string | Date);
+    probe.serialize("s", "v");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A key of another type where a session should be. */
@@ -101,6 +119,9 @@ export interface SessionRecord {
   /** Only when asked for (`readMeta(…, { expiry: true })`). */
   readonly expiresAt: Date | undefined;
 }
+
+/** Longer than any session should live, and well inside what Redis and a JS Date hold. */
+const MAX_TTL_MS = 100 * 365 * 86_400_000;
 
 /** The latest date JavaScript can hold: "never expires". */
 const MAX_DATE_MS = 8.64e15;
@@ -211,7 +232,10 @@ export class RelsRedisStore extends Store {
   override set(sid: string, session: SessionData, callback: Callback<void>): void;
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(this.#save(sid, session), callback);
+    return respond(
+      this.#save(sid, session).then(() => undefined),
+      callback,
+    );
   }
 
   override destroy(sid: string, callback: Callback<void>): void;
@@ -307,7 +331,8 @@ export class RelsRedisStore extends Store {
   async peekSession(sid: string): Promise<string | Buffer | null> {
     const key = this.#keys.session(privateHex(sid));
     const reply = await this.#source.run((c) => this.#read(c, key));
-    return reply === null || reply === NOT_A_SESSION ? null : reply[0];
+    if (reply === null || reply === NOT_A_SESSION) return null;
+    return this.#serializer.binary ? reply[0] : reply[0].toString("utf8");
   }
 
   /** Several sessions in one round trip; duplicates are read once. Keyed by the sid given. */
@@ -338,7 +363,7 @@ export class RelsRedisStore extends Store {
     const hexes = [...new Set(privateIds.map(hexOfPrivateId))].filter((hex) => hex !== undefined);
     if (hexes.length === 0) return 0;
     const ownerIndex = options.owner === undefined ? "" : this.#keys.userIndex(options.owner);
-    return this.#links.destroy(hexes, this.#tombstoneMs, ownerIndex);
+    return this.#links.destroy(hexes, this.#tombstoneMs, ownerIndex, this.#legacy !== undefined);
   }
 
   /**
@@ -464,13 +489,14 @@ export class RelsRedisStore extends Store {
     return null;
   }
 
-  async #save(sid: string, session: SessionData): Promise<void> {
+  /** Write a session. `onlyIfAbsent`: move a plain-sid session without overwriting a newer save. */
+  async #save(sid: string, session: SessionData, onlyIfAbsent = false): Promise<"written" | "refused" | "exists"> {
     const hex = privateHex(sid);
     const ttlMs = this.#disableTTL ? 0 : this.#ttlMs(session);
     if (!this.#disableTTL && ttlMs <= 0) {
       // express-session's contract: saving an already expired session deletes it.
       await this.deleteSessions([sid]);
-      return;
+      return "refused";
     }
     const payload = this.#serializer.stringify(session);
     const bytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
@@ -480,12 +506,13 @@ export class RelsRedisStore extends Store {
     const now = Date.now();
     const score = this.#disableTTL ? "+inf" : now + ttlMs;
     const meta = link ? JSON.stringify((session as unknown as Record<string, unknown>)[META_FIELD]) : "";
-    const [written] = await Promise.all([
-      this.#links.save(hex, link, payload, meta, ttlMs, score, now),
+    const [outcome] = await Promise.all([
+      this.#links.save(hex, link, payload, meta, ttlMs, score, now, onlyIfAbsent),
       this.#legacy?.besideWrite(sid),
     ]);
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
-    if (written && this.#legacy?.mirrors) await this.#legacy.mirror(sid, session, ttlMs);
+    if (outcome === "written" && this.#legacy?.mirrors) await this.#legacy.mirror(sid, session, ttlMs);
+    return outcome;
   }
 
   async #touch(sid: string, session: SessionData): Promise<void> {
@@ -495,8 +522,9 @@ export class RelsRedisStore extends Store {
       await this.deleteSessions([sid]);
       return;
     }
-    // A session still living under its plain-sid key has no private key to extend: move it.
-    if (loadedFromLegacy.has(session)) return this.#save(sid, session);
+    // A session still living under its plain-sid key has no private key to extend: move it,
+    // unless a concurrent request already did (its save is newer than this copy).
+    if (loadedFromLegacy.has(session) && (await this.#save(sid, session, true)) !== "exists") return;
     const now = Date.now();
     const known = loadedExpiry.get(session);
     if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
@@ -505,7 +533,8 @@ export class RelsRedisStore extends Store {
 
   async #destroyHexes(hexes: readonly string[], tombstoneMs: number): Promise<number> {
     if (hexes.length === 0) return 0;
-    return this.#links.destroy(hexes, tombstoneMs);
+    // While plain-sid copies may exist, a tombstone must outlive them: see LegacyMigration.read.
+    return this.#links.destroy(hexes, tombstoneMs, "", tombstoneMs > 0 && this.#legacy !== undefined);
   }
 
   /** Whole milliseconds (Redis takes no fractions); a ttl that is not a number is refused. */
@@ -517,7 +546,9 @@ export class RelsRedisStore extends Store {
         : expires
           ? new Date(expires).getTime() - Date.now()
           : this.#ttl * 1000;
-    if (Number.isNaN(ms)) throw new RelsSessionError("The session's lifetime is not a number (check `ttl` and cookie.expires)");
+    if (Number.isNaN(ms) || ms > MAX_TTL_MS) {
+      throw new RelsSessionError("The session's lifetime is not a number of at most 100 years (check `ttl` and cookie.expires)");
+    }
     return Math.ceil(ms);
   }
 

@@ -38,6 +38,12 @@ export interface PoolOptions {
   /** Deadline of every command, in ms: past it the call fails with `RedisUnavailableError`. */
   readonly commandTimeoutMs: number;
   readonly breaker?: Partial<BreakerOptions>;
+  /**
+   * Key the open circuit's probe writes (with a TTL of `resetMs`): a write, because a Redis
+   * that answers PING may still refuse writes (READONLY replica, OOM, MASTERDOWN).
+   * @default "rels:session:probe"
+   */
+  readonly probeKey?: string;
   /** Reconnect backoff bounds, in ms; each delay is jittered. */
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
@@ -152,7 +158,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   }
 
   /**
-   * While the circuit is open, PING every `resetMs` until Redis answers. Reconnects close
+   * While the circuit is open, probe every `resetMs` until Redis takes a write again. Reconnects close
    * the circuit by themselves ("ready"); this covers a Redis that kept the connection but
    * stopped answering (CLIENT PAUSE, a long script, a network stall), where no event would
    * ever come — and express-session, told "disconnect", would never call the store again.
@@ -164,8 +170,11 @@ export class RedisPool extends EventEmitter implements RedisSource {
       this.#probe = undefined;
       if (this.#closed || this.#breaker.state === "closed") return;
       const client = this.#leases.find((c) => c.status === "ready");
-      const ping = client ? withDeadline(client.ping(), this.#options.commandTimeoutMs, "probing") : Promise.reject(new Error("no connection"));
-      ping.then(
+      const probeKey = this.#options.probeKey ?? "rels:session:probe";
+      const probe = client
+        ? withDeadline(client.set(probeKey, String(Date.now()), "PX", resetMs), this.#options.commandTimeoutMs, "probing")
+        : Promise.reject(new Error("no connection"));
+      probe.then(
         () => this.#breaker.success(),
         () => {
           this.#breaker.open();

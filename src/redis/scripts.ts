@@ -33,11 +33,12 @@ end
 `;
 
 /**
- * relsSet(session, tombstone; payload, ttlMs, meta, index, bucket, registry, updated, member, score, now, cascade)
- * → {1 | 0 (tombstoned: refused), old index, old bucket}
+ * relsSet(session, tombstone; payload, ttlMs, meta, index, bucket, registry, updated, member, score, now, cascade, onlyIfAbsent)
+ * → {1 | 0 (tombstoned: refused) | 2 (exists, and onlyIfAbsent), old index, old bucket}
  */
 const SET = `${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0, false, false} end
+if ARGV[12] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return {2, false, false} end
 local old = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if old.err then old = {false, false} end
 local payload, ttl, meta, index, bucket = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -88,7 +89,7 @@ return {1, link[1] or false, link[2] or false}
 `;
 
 /**
- * relsDestroy(session, tombstone; tombstoneMs, member, now, updated, cascade, owner) → {existed, index, bucket}
+ * relsDestroy(session, tombstone; tombstoneMs, member, now, updated, cascade, owner, tombstoneToExpiry) → {existed, index, bucket}
  * With \`owner\` (an index key), only a session owned by that index is destroyed: a stale
  * index entry can never revoke another user's session.
  */
@@ -96,8 +97,14 @@ const DESTROY = `${LUA_HELPERS}
 local link = redis.pcall('HMGET', KEYS[1], 'u', 'b')
 if link.err then link = {false, false} end
 if ARGV[6] ~= '' and link[1] ~= ARGV[6] then return {0, false, false} end
+local tombstone = tonumber(ARGV[1])
+-- While plain-sid copies may exist (migration), the tombstone outlives the session's own TTL.
+if tombstone > 0 and ARGV[7] == '1' then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > tombstone then tombstone = left end
+end
 local existed = redis.call('DEL', KEYS[1])
-if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
+if tombstone > 0 then redis.call('SET', KEYS[2], '1', 'PX', tombstone) end
 if ARGV[5] == '1' then
   if link[1] then redis.call('ZREM', link[1], ARGV[2]) end
   if link[2] then stats_drop(link[2], ARGV[4], ARGV[2], ARGV[3]) end
@@ -116,13 +123,18 @@ return 1
 
 /**
  * relsStatsLink(bucket, registry, updated; op, member, score, now) — the follow-up on Cluster.
- * op: put | touch (a put that is not a change of count) | drop
+ * op: put | touch (updates an existing member only) | drop
  */
 const STATS_LINK = `${LUA_HELPERS}
 if ARGV[1] == 'drop' then stats_drop(KEYS[1], KEYS[3], ARGV[2], ARGV[4]) return 1 end
+if ARGV[1] == 'touch' then
+  -- Update only: on Cluster a touch can land after a racing destroy's drop.
+  if redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[2]) == 0 then expire_at_top(KEYS[1]) end
+  return 1
+end
 zput(KEYS[1], ARGV[2], ARGV[3], ARGV[4])
 redis.call('SADD', KEYS[2], KEYS[1])
-if ARGV[1] == 'put' then stats_touched(KEYS[3], ARGV[4]) end
+stats_touched(KEYS[3], ARGV[4])
 return 1
 `;
 
@@ -170,7 +182,7 @@ type Flag = null | string;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    relsSet(session: string, tombstone: string, ...args: Arg[]): Result<[0 | 1, Flag, Flag], Context>;
+    relsSet(session: string, tombstone: string, ...args: Arg[]): Result<[0 | 1 | 2, Flag, Flag], Context>;
     relsTouch(session: string, ...args: Arg[]): Result<[0 | 1, Flag, Flag], Context>;
     relsDestroy(session: string, tombstone: string, ...args: Arg[]): Result<[0 | 1, Flag, Flag], Context>;
     relsIndexLink(index: string, ...args: Arg[]): Result<number, Context>;

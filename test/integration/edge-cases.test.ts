@@ -170,3 +170,67 @@ describe("RelsSession.configure keeps the app's own objects", () => {
     }
   });
 });
+
+describe("second review", () => {
+  it("an app serializer whose output starts with `{` or a NUL byte is read with its own parse", async () => {
+    const envelope = { stringify: (v: unknown) => JSON.stringify({ json: v, meta: 1 }), parse: (s: string) => (JSON.parse(s) as { json: unknown }).json };
+    const nul = { stringify: (v: unknown) => `\u0000${JSON.stringify(v)}`, parse: (s: string) => JSON.parse(s.slice(1)) as unknown };
+    for (const serializer of [envelope, nul]) {
+      const store = storeWith({ serializer });
+      const sid = newSid();
+      await store.set(sid, sessionFor(60_000, { n: 3 }));
+      expect(await store.get(sid)).toMatchObject({ n: 3 });
+    }
+  });
+
+  it("a touch that moves a plain-sid session never overwrites a newer save of it", async () => {
+    const store = storeWith({ legacyFallback: true });
+    const sid = newSid();
+    await inspector.set(store.keys.legacy(sid), JSON.stringify(sessionFor(60_000, { cart: [] })), "PX", 60_000);
+    const [a, b] = [(await store.get(sid))!, (await store.get(sid))!];
+    const req = { sessionID: sid, sessionStore: store } as never;
+    const [sessionA, sessionB] = [store.createSession(req, a), store.createSession(req, b)];
+    (sessionB as unknown as { cart: string[] }).cart = ["book"];
+    await store.set(sid, sessionB as unknown as SessionData);
+    await store.touch(sid, sessionA as unknown as SessionData);
+    expect(await store.get(sid)).toMatchObject({ cart: ["book"] });
+  });
+
+  it("a plain-sid session that carries metadata (an old process kept it alive) is still served", async () => {
+    const store = storeWith({ legacyFallback: true });
+    const sid = newSid();
+    const data = sessionFor(60_000, { _rels: { userId: "u-old", applicationName: "T" } });
+    await inspector.set(store.keys.legacy(sid), JSON.stringify(data), "PX", 60_000);
+    expect(await store.get(sid)).toMatchObject({ _rels: { userId: "u-old" } });
+    expect(await inspector.exists(store.keys.legacy(sid))).toBe(1);
+  });
+
+  it("refuses an infinite or absurd ttl, writing nothing", async () => {
+    for (const ttl of [() => Number.POSITIVE_INFINITY, () => 1e17]) {
+      const store = storeWith({ ttl });
+      const sid = newSid();
+      await expect(store.set(sid, sessionFor())).rejects.toThrow(/at most 100 years/);
+      expect(await inspector.exists(store.keys.session(sha256(sid)))).toBe(0);
+    }
+  });
+
+  it("treats cookie fields express-session would throw on (maxAge, sameSite, path) as corrupt", async () => {
+    const store = storeWith();
+    for (const cookie of [{ originalMaxAge: 1000, maxAge: "abc" }, { originalMaxAge: 1000, sameSite: "sometimes" }, { originalMaxAge: 1000, path: "/\n" }]) {
+      const sid = newSid();
+      const key = store.keys.session(sha256(sid));
+      await inspector.hset(key, "d", JSON.stringify({ cookie }));
+      expect(await store.get(sid)).toBeNull();
+      expect(await inspector.exists(key)).toBe(0);
+    }
+  });
+
+  it("peekSession gives text for a text serializer", async () => {
+    const store = storeWith();
+    const sid = newSid();
+    await store.set(sid, sessionFor(60_000, { n: 1 }));
+    const raw = await store.peekSession(sid);
+    expect(typeof raw).toBe("string");
+    expect(JSON.parse(raw as string)).toMatchObject({ n: 1 });
+  });
+});

@@ -208,3 +208,31 @@ describe("Redis stops answering long enough to open the circuit", () => {
     expect(await store.get(sid)).toMatchObject({ n: 1 });
   });
 });
+
+describe("Redis answers but refuses writes (a replica after a failover)", () => {
+  it("keeps the circuit open until writes work again, without flapping", async () => {
+    const sid = randomUUID();
+    await store.set(sid, newSession({ n: 1 }));
+    const admin = new Redis(server.url);
+    try {
+      await admin.replicaof("127.0.0.1", 1);
+      for (let i = 0; i < 5; i++) await expect(store.set(sid, newSession({ n: i }))).rejects.toBeInstanceOf(RedisUnavailableError);
+      expect(events).toEqual(["disconnect"]);
+      // Two probe periods: a PING would succeed here and close the circuit; the probe's write must not.
+      const until = Date.now() + 2_500;
+      await pollUntil("two probe periods", async () => {
+        if (Date.now() < until) throw new Error("waiting");
+      });
+      expect(events).toEqual(["disconnect"]);
+      await admin.replicaof("NO", "ONE");
+      await pollUntil("the circuit closes once writes work", async () => {
+        if (!events.includes("connect")) throw new Error("no connect event yet");
+      });
+    } finally {
+      await admin.replicaof("NO", "ONE").catch(() => undefined);
+      admin.disconnect();
+    }
+    await store.set(sid, newSession({ n: 9 }));
+    expect(await store.get(sid)).toMatchObject({ n: 9 });
+  });
+});
