@@ -11,6 +11,9 @@ import { PRIVATE_ID_VERSION } from "./ids.js";
 import type { ClientPlatform } from "./meta.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
+/** Score and expiry of what never expires: the latest date a JavaScript Date can hold. */
+export const NEVER_EXPIRES_MS = 8.64e15;
+
 /** The field of a session object that carries its `SessionMeta` (written by SessionsManager). */
 export const META_FIELD = "_rels";
 

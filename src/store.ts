@@ -1,12 +1,13 @@
-import { Cookie, Store, type SessionData } from "express-session";
+import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
 import { storeOptionsSchema, describeIssues } from "./config.js";
 import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "./errors.js";
 import { hexOfPrivateId, privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
-import { DEFAULT_NAMESPACE, Keys, META_FIELD } from "./keys.js";
+import { DEFAULT_NAMESPACE, Keys, META_FIELD, NEVER_EXPIRES_MS } from "./keys.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
 import { jsonSerializer, resolveSerializer, textSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
 import { SessionLinks, linkOf } from "./session-links.js";
+import { isSessionShaped } from "./session-shape.js";
 import { LegacyMigration } from "./legacy.js";
 import { isWrongType, nullOnWrongType } from "./redis/wrong-type.js";
 
@@ -67,42 +68,8 @@ export interface RelsRedisStoreOptions {
   logger?: Logger;
 }
 
-/** express-session's Cookie as it is at run time (its typings omit the constructor's argument and serialize). */
-const ExpressCookie = Cookie as unknown as new (options: object) => {
-  expires: Date | null;
-  serialize(name: string, value: string): string;
-};
-
 const CORRUPT = Symbol("corrupt");
 const UNREADABLE_HERE = Symbol("unreadable by this process");
-
-/**
- * What express-session needs to use a session without throwing mid-request: an object
- * with a cookie whose `originalMaxAge` is a number or null and whose `expires`, if any,
- * is a date.
- */
-function isSessionShaped(value: unknown): value is SessionData {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
-  const cookie = (value as { cookie?: unknown }).cookie;
-  if (cookie === null || typeof cookie !== "object" || Array.isArray(cookie)) return false;
-  const { originalMaxAge, expires } = cookie as { originalMaxAge?: unknown; expires?: unknown };
-  if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge)) return false;
-  if (expires !== undefined && expires !== null && expires !== false) {
-    if (typeof expires !== "string" && !(expires instanceof Date)) return false;
-    if (!Number.isFinite(new Date(expires).getTime())) return false;
-  }
-  // Let express-session's own Cookie judge the rest (maxAge, sameSite, priority, path,
-  // domain): what it would throw on mid-request is corrupt here.
-  try {
-    // As express-session's createSession does: the stored expiry becomes a Date afterwards.
-    const probe = new ExpressCookie({ ...cookie, expires: null });
-    if (expires) probe.expires = new Date(expires as string | Date);
-    probe.serialize("s", "v");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A key of another type where a session should be. */
 const NOT_A_SESSION = Symbol("not a session hash");
@@ -122,9 +89,6 @@ export interface SessionRecord {
 
 /** Longer than any session should live, and well inside what Redis and a JS Date hold. */
 const MAX_TTL_MS = 100 * 365 * 86_400_000;
-
-/** The latest date JavaScript can hold: "never expires". */
-const MAX_DATE_MS = 8.64e15;
 
 /** A session as `listSessions` yields it: keyed by its private id, never by the cookie's sid. */
 export interface StoredSession {
@@ -383,7 +347,7 @@ export class RelsRedisStore extends Store {
           ]);
           const [meta, index] = fields ?? [];
           if (pttl === -2 || (meta == null && index == null)) return null;
-          const expiresAt = pttl === undefined ? undefined : new Date(pttl > 0 ? now + pttl : MAX_DATE_MS);
+          const expiresAt = pttl === undefined ? undefined : new Date(pttl > 0 ? now + pttl : NEVER_EXPIRES_MS);
           return { meta: meta ?? null, index: index ?? null, expiresAt };
         }),
       ),

@@ -1,5 +1,6 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta.js";
 import { sessionHandle } from "./ids.js";
+import { NEVER_EXPIRES_MS } from "./keys.js";
 import type { RelsRedisStore } from "./store.js";
 
 /** A user, as the app names them: an id, or an object with one. */
@@ -110,7 +111,7 @@ function pairs(flat: readonly string[]): IndexEntry[] {
   const out: IndexEntry[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const score = Number(flat[i + 1]);
-    out.push({ hex: flat[i]!, expiresAt: new Date(Number.isFinite(score) ? score : 8.64e15) });
+    out.push({ hex: flat[i]!, expiresAt: new Date(Number.isFinite(score) ? score : NEVER_EXPIRES_MS) });
   }
   return out;
 }
