@@ -57,6 +57,17 @@ export const connectionPoolOptionsSchema = z.strictObject({
 
 const ttlSeconds = z.number().int().positive();
 
+/**
+ * An object of the app's with these methods, passed through as it is (a class instance
+ * keeps its prototype and private fields; z.object would hand over a copy).
+ */
+function withMethods<T>(methods: readonly string[], message: string) {
+  return z.custom<T>(
+    (v) => typeof v === "object" && v !== null && methods.every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+    message,
+  );
+}
+
 /** Options of the shared store, with connect-redis's names and meanings. */
 export const storeOptionsSchema = z.strictObject({
   prefix: z.string().optional(),
@@ -69,14 +80,7 @@ export const storeOptionsSchema = z.strictObject({
   serializer: z
     .union([
       z.enum(["json", "msgpack"]),
-      z.custom<{ parse: unknown; stringify: unknown }>(
-        (v) =>
-          typeof v === "object" &&
-          v !== null &&
-          typeof (v as { parse?: unknown }).parse === "function" &&
-          typeof (v as { stringify?: unknown }).stringify === "function",
-        'expected "json", "msgpack" or an object with parse and stringify',
-      ),
+      withMethods<{ parse: unknown; stringify: unknown }>(["parse", "stringify"], 'expected "json", "msgpack" or an object with parse and stringify'),
     ])
     .optional(),
   compressThreshold: z.number().int().nonnegative().optional(),
@@ -87,16 +91,7 @@ export const storeOptionsSchema = z.strictObject({
   mirrorWrites: z.boolean().optional(),
   legacyTtl: z.number().int().positive().optional(),
   /** pino-compatible `{ warn, error }`. */
-  logger: z
-    .custom<{ warn: unknown; error: unknown }>(
-      (v) =>
-        typeof v === "object" &&
-        v !== null &&
-        typeof (v as { warn?: unknown }).warn === "function" &&
-        typeof (v as { error?: unknown }).error === "function",
-      "expected a logger with warn and error methods",
-    )
-    .optional(),
+  logger: withMethods<{ warn: unknown; error: unknown }>(["warn", "error"], "expected a logger with warn and error methods").optional(),
 });
 
 export const sessionsOptionsSchema = z.strictObject({
