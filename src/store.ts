@@ -106,10 +106,17 @@ const DEFAULTS = {
   autoTouchMaxMs: 3_600_000,
 } as const;
 
-/** Where Redis said the session would expire when it was read, kept with `req.session`. */
-const loadedExpiry = new WeakMap<object, number>();
-/** Sessions read from a plain-sid key, kept with `req.session` too. */
-const loadedFromLegacy = new WeakSet<object>();
+/** What the read of a session learnt, kept beside it (and beside the `req.session` built from it). */
+interface Loaded {
+  /** The sid it was read for, and its private hex: a later write of the same sid needs no second hash. */
+  readonly sid: string;
+  readonly hex: string;
+  /** Where Redis said it would expire, so `touch` can tell whether it is due. */
+  readonly expiresAt: number | undefined;
+  /** Read from a plain-sid key: the next write or touch moves it. */
+  readonly legacy: boolean;
+}
+const loaded = new WeakMap<object, Loaded>();
 
 /**
  * express-session store on Redis. Keys come from the private id (`2::sha256(sid)`); the sid
@@ -265,15 +272,13 @@ export class RelsRedisStore extends Store {
   }
 
   /**
-   * express-session builds `req.session` from what `get` returned; the store keeps the
-   * expiry Redis reported at that read beside it, so `touch` can tell whether it is due.
+   * express-session builds `req.session` from what `get` returned; the store keeps what
+   * that read learnt beside it (see `Loaded`).
    */
   override createSession(req: Request, session: SessionData) {
-    const expiry = loadedExpiry.get(session);
-    const legacy = loadedFromLegacy.has(session);
+    const info = loaded.get(session);
     const created = super.createSession(req, session);
-    if (expiry !== undefined) loadedExpiry.set(created, expiry);
-    if (legacy) loadedFromLegacy.add(created);
+    if (info) loaded.set(created, info);
     return created;
   }
 
@@ -285,10 +290,12 @@ export class RelsRedisStore extends Store {
     const reply = await this.#source.run((c) => this.#read(c, this.#keys.session(hex)));
     if (reply === null) {
       const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
-      if (legacy) loadedFromLegacy.add(legacy);
+      if (legacy) loaded.set(legacy, { sid, hex, expiresAt: undefined, legacy: true });
       return legacy;
     }
-    return this.#decodeReply(hex, reply);
+    const session = await this.#decodeReply(hex, reply);
+    if (session && reply !== NOT_A_SESSION) loaded.set(session, { sid, hex, expiresAt: reply[1], legacy: false });
+    return session;
   }
 
   /** The raw stored payload (string, or Buffer for binary serializers), not parsed. */
@@ -404,14 +411,12 @@ export class RelsRedisStore extends Store {
 
   async #decodeReply(hex: string, reply: Exclude<RawReply, null>): Promise<SessionData | null> {
     if (reply === NOT_A_SESSION) return this.#discard(hex, "not a session hash");
-    const [raw, expiresAt] = reply;
-    const session = this.#decode(raw);
+    const session = this.#decode(reply[0]);
     if (session === CORRUPT) return this.#discard(hex, "unreadable payload");
     if (session === UNREADABLE_HERE) {
       this.#warnUnreadable();
       return null;
     }
-    if (expiresAt !== undefined && Number.isFinite(expiresAt)) loadedExpiry.set(session, expiresAt);
     return session;
   }
 
@@ -455,7 +460,7 @@ export class RelsRedisStore extends Store {
 
   /** Write a session. `onlyIfAbsent`: move a plain-sid session without overwriting a newer save. */
   async #save(sid: string, session: SessionData, onlyIfAbsent = false): Promise<"written" | "refused" | "exists"> {
-    const hex = privateHex(sid);
+    const hex = this.#hexOf(sid, session);
     const ttlMs = this.#disableTTL ? 0 : this.#ttlMs(session);
     if (!this.#disableTTL && ttlMs <= 0) {
       // express-session's contract: saving an already expired session deletes it.
@@ -488,11 +493,18 @@ export class RelsRedisStore extends Store {
     }
     // A session still living under its plain-sid key has no private key to extend: move it,
     // unless a concurrent request already did (its save is newer than this copy).
-    if (loadedFromLegacy.has(session) && (await this.#save(sid, session, true)) !== "exists") return;
+    const info = loaded.get(session);
+    if (info?.legacy && (await this.#save(sid, session, true)) !== "exists") return;
     const now = Date.now();
-    const known = loadedExpiry.get(session);
+    const known = info?.sid === sid ? info.expiresAt : undefined;
     if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
-    await this.#links.touch(privateHex(sid), ttlMs, now + ttlMs);
+    await this.#links.touch(this.#hexOf(sid, session), ttlMs, now + ttlMs);
+  }
+
+  /** The private hex of `sid`, from the read of this session when there was one (no second hash). */
+  #hexOf(sid: string, session: SessionData): string {
+    const info = loaded.get(session);
+    return info?.sid === sid ? info.hex : privateHex(sid);
   }
 
   async #destroyHexes(hexes: readonly string[], tombstoneMs: number): Promise<number> {
