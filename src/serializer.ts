@@ -158,3 +158,8 @@ export function resolveSerializer(
         },
   };
 }
+
+/** connect-redis's format, for plain-sid keys: the app's own text serializer if it gave one, else JSON. */
+export function legacySerializer(choice: SerializerName | TextSerializer | Serializer | undefined): Serializer {
+  return typeof choice === "object" && !("binary" in choice) ? textSerializer(choice) : jsonSerializer;
+}

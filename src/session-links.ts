@@ -62,7 +62,7 @@ export class SessionLinks {
         keys.session(hex),
         keys.tombstone(hex),
         payload,
-        Math.max(0, Math.ceil(ttlMs)),
+        Math.max(0, ttlMs),
         meta,
         index,
         bucket,
@@ -79,9 +79,9 @@ export class SessionLinks {
     if (written === 2) return "exists";
     if (!cascade) {
       await this.#followUp([
-        oldIndex && oldIndex !== index ? this.#index(oldIndex, "drop", hex) : undefined,
+        oldIndex && oldIndex !== index ? this.#index(oldIndex, "drop", hex, 0, now) : undefined,
         oldBucket && oldBucket !== bucket ? this.#stats(oldBucket, "drop", hex, 0, now) : undefined,
-        index ? this.#index(index, "put", hex, score) : undefined,
+        index ? this.#index(index, "put", hex, score, now) : undefined,
         bucket ? this.#stats(bucket, "put", hex, score, now) : undefined,
       ]);
     }
@@ -89,15 +89,16 @@ export class SessionLinks {
   }
 
   /** Extend a session's expiry (never recreating it) and its index and stats scores. */
-  async touch(hex: string, ttlMs: number, score: number): Promise<void> {
+  async touch(hex: string, ttlMs: number, now: number): Promise<void> {
     const cascade = !this.#source.isCluster;
+    const score = now + ttlMs;
     const [alive, index, bucket] = await this.#source.run((c) =>
-      c.relsTouch(this.#keys.session(hex), Math.ceil(ttlMs), hex, score, cascade ? 1 : 0, this.#keys.statsRegistry(), Date.now()),
+      c.relsTouch(this.#keys.session(hex), ttlMs, hex, score, cascade ? 1 : 0, this.#keys.statsRegistry(), now),
     );
     if (alive === 0 || cascade) return;
     await this.#followUp([
-      index ? this.#index(index, "put", hex, score) : undefined,
-      bucket ? this.#stats(bucket, "touch", hex, score, Date.now()) : undefined,
+      index ? this.#index(index, "put", hex, score, now) : undefined,
+      bucket ? this.#stats(bucket, "touch", hex, score, now) : undefined,
     ]);
   }
 
@@ -129,7 +130,7 @@ export class SessionLinks {
     if (!cascade) {
       await this.#followUp(
         replies.flatMap(([, index, bucket], i) => [
-          index ? this.#index(index, "drop", hexes[i]!) : undefined,
+          index ? this.#index(index, "drop", hexes[i]!, 0, now) : undefined,
           bucket ? this.#stats(bucket, "drop", hexes[i]!, 0, now) : undefined,
         ]),
       );
@@ -137,8 +138,8 @@ export class SessionLinks {
     return replies.reduce((n, [existed]) => n + existed, 0);
   }
 
-  #index(index: string, op: "put" | "drop", hex: string, score: Score = 0) {
-    return (c: RedisClient) => c.relsIndexLink(index, op, hex, score, Date.now());
+  #index(index: string, op: "put" | "drop", hex: string, score: Score, now: number) {
+    return (c: RedisClient) => c.relsIndexLink(index, op, hex, score, now);
   }
 
   #stats(bucket: string, op: "put" | "touch" | "drop", hex: string, score: Score, now: number) {

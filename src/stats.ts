@@ -61,20 +61,24 @@ export class SessionStats {
       await Promise.all([...buckets.map((b) => c.del(b)), c.del(keys.statsRegistry())]);
     });
     let scanned = 0;
-    for await (const page of this.#store.scanSessionKeys()) {
+    for await (const hexes of this.#store.scanSessions()) {
       const now = Date.now();
       const links = await source.run((c) =>
-        Promise.all(page.map((key) => Promise.all([c.hget(key, "b").catch(nullOnWrongType), c.pttl(key)]))),
+        Promise.all(
+          hexes.map((hex) => Promise.all([c.hget(keys.session(hex), "b").catch(nullOnWrongType), c.pttl(keys.session(hex))])),
+        ),
       );
       await source.run((c) =>
         Promise.all(
           links.flatMap(([bucket, pttl], i) =>
             // pttl -2: the session ended between the two reads; nothing to count.
-            bucket && pttl !== -2 ? [c.relsStatsLink(bucket, keys.statsRegistry(), keys.statsUpdated(), "put", keys.hexOfSessionKey(page[i]!)!, pttl > 0 ? now + pttl : "+inf", now)] : [],
+            bucket && pttl !== -2
+              ? [c.relsStatsLink(bucket, keys.statsRegistry(), keys.statsUpdated(), "put", hexes[i]!, pttl > 0 ? now + pttl : "+inf", now)]
+              : [],
           ),
         ),
       );
-      scanned += page.length;
+      scanned += hexes.length;
       options.onProgress?.(scanned);
     }
     return this.totals();

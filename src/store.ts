@@ -5,7 +5,7 @@ import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPaylo
 import { hexOfPrivateId, privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
 import { DEFAULT_NAMESPACE, Keys, META_FIELD, NEVER_EXPIRES_MS } from "./keys.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
-import { jsonSerializer, resolveSerializer, textSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
+import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
 import { SessionLinks, linkOf } from "./session-links.js";
 import { isSessionShaped } from "./session-shape.js";
 import { LegacyMigration } from "./legacy.js";
@@ -168,10 +168,7 @@ export class RelsRedisStore extends Store {
             mirrorWrites: options.mirrorWrites ?? false,
             ttlMs:
               (options.legacyTtl ?? Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000,
-            serializer:
-              typeof options.serializer === "object" && !("binary" in options.serializer)
-                ? textSerializer(options.serializer)
-                : jsonSerializer,
+            serializer: legacySerializer(options.serializer),
           })
         : undefined;
     this.#source.on("connect", () => this.emit("connect"));
@@ -242,7 +239,7 @@ export class RelsRedisStore extends Store {
   ids(callback?: Callback<string[]>): Promise<string[]> | void {
     const collect = async () => {
       const out: string[] = [];
-      for await (const keys of this.#scanSessionKeys()) for (const key of keys) out.push(privateIdOfHex(this.#keys.hexOfSessionKey(key)!));
+      for await (const hexes of this.scanSessions()) out.push(...hexes.map(privateIdOfHex));
       return out;
     };
     return respond(collect(), callback);
@@ -253,7 +250,7 @@ export class RelsRedisStore extends Store {
   override length(callback?: Callback<number>): Promise<number> | void {
     const count = async () => {
       let n = 0;
-      for await (const keys of this.#scanSessionKeys()) n += keys.length;
+      for await (const hexes of this.scanSessions()) n += hexes.length;
       return n;
     };
     return respond(count(), callback);
@@ -264,9 +261,7 @@ export class RelsRedisStore extends Store {
   override clear(): Promise<void>;
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
-      for await (const keys of this.#scanSessionKeys()) {
-        await this.#destroyHexes(keys.map((key) => this.#keys.hexOfSessionKey(key)!), 0);
-      }
+      for await (const hexes of this.scanSessions()) await this.#destroy(hexes, 0);
     };
     return respond(wipe(), callback);
   }
@@ -319,7 +314,7 @@ export class RelsRedisStore extends Store {
   async deleteSessions(sids: readonly string[]): Promise<number> {
     const hexes = [...new Set(sids)].map((sid) => privateHex(sid));
     const [count] = await Promise.all([
-      this.#destroyHexes(hexes, this.#tombstoneMs),
+      this.#destroy(hexes, this.#tombstoneMs),
       // Every sid was checked by privateHex above.
       this.#legacy?.remove(sids),
     ]);
@@ -332,9 +327,7 @@ export class RelsRedisStore extends Store {
    */
   async destroyByPrivateIds(privateIds: readonly string[], options: { owner?: string } = {}): Promise<number> {
     const hexes = [...new Set(privateIds.map(hexOfPrivateId))].filter((hex) => hex !== undefined);
-    if (hexes.length === 0) return 0;
-    const ownerIndex = options.owner === undefined ? "" : this.#keys.userIndex(options.owner);
-    return this.#links.destroy(hexes, this.#tombstoneMs, ownerIndex, this.#legacy !== undefined);
+    return this.#destroy(hexes, this.#tombstoneMs, options.owner === undefined ? "" : this.#keys.userIndex(options.owner));
   }
 
   /**
@@ -378,10 +371,10 @@ export class RelsRedisStore extends Store {
   }
 
   async *#streamSessions(): AsyncGenerator<StoredSession> {
-    for await (const keys of this.#scanSessionKeys()) {
-      const replies = await this.#source.run((c) => Promise.all(keys.map((key) => this.#read(c, key))));
-      for (let i = 0; i < keys.length; i++) {
-        const hex = this.#keys.hexOfSessionKey(keys[i]!)!;
+    for await (const hexes of this.scanSessions()) {
+      const replies = await this.#source.run((c) => Promise.all(hexes.map((hex) => this.#read(c, this.#keys.session(hex)))));
+      for (let i = 0; i < hexes.length; i++) {
+        const hex = hexes[i]!;
         const reply = replies[i];
         const session = reply === null || reply === undefined ? null : await this.#decodeReply(hex, reply);
         if (session) yield { privateId: privateIdOfHex(hex), session };
@@ -389,10 +382,6 @@ export class RelsRedisStore extends Store {
     }
   }
 
-  /** Session keys, one SCAN page (COUNT `count`, default `scanCount`) at a time, over every master. */
-  async *scanSessionKeys(count = this.#scanCount): AsyncGenerator<string[]> {
-    yield* this.#scanSessionKeys(count);
-  }
 
   // ---- internals -------------------------------------------------------------------------
 
@@ -454,7 +443,7 @@ export class RelsRedisStore extends Store {
   /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
   async #discard(hex: string, reason: string): Promise<null> {
     this.#logger?.warn({ session: sessionHandle(hex), reason }, "rels-session: removed a corrupt session");
-    await this.#destroyHexes([hex], 0).catch(() => undefined);
+    await this.#destroy([hex], 0).catch(() => undefined);
     return null;
   }
 
@@ -498,7 +487,7 @@ export class RelsRedisStore extends Store {
     const now = Date.now();
     const known = info?.sid === sid ? info.expiresAt : undefined;
     if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
-    await this.#links.touch(this.#hexOf(sid, session), ttlMs, now + ttlMs);
+    await this.#links.touch(this.#hexOf(sid, session), ttlMs, now);
   }
 
   /** The private hex of `sid`, from the read of this session when there was one (no second hash). */
@@ -507,10 +496,11 @@ export class RelsRedisStore extends Store {
     return info?.sid === sid ? info.hex : privateHex(sid);
   }
 
-  async #destroyHexes(hexes: readonly string[], tombstoneMs: number): Promise<number> {
+  /** Every destroy goes through here; `ownerIndex` limits it to sessions that index owns. */
+  async #destroy(hexes: readonly string[], tombstoneMs: number, ownerIndex = ""): Promise<number> {
     if (hexes.length === 0) return 0;
     // While plain-sid copies may exist, a tombstone must outlive them: see LegacyMigration.read.
-    return this.#links.destroy(hexes, tombstoneMs, "", tombstoneMs > 0 && this.#legacy !== undefined);
+    return this.#links.destroy(hexes, tombstoneMs, ownerIndex, tombstoneMs > 0 && this.#legacy !== undefined);
   }
 
   /** Whole milliseconds (Redis takes no fractions); a ttl that is not a number is refused. */
@@ -533,15 +523,19 @@ export class RelsRedisStore extends Store {
     return Math.min(ttlMs * DEFAULTS.autoTouchFraction, DEFAULTS.autoTouchMaxMs);
   }
 
-  async *#scanSessionKeys(count = this.#scanCount): AsyncGenerator<string[]> {
+  /**
+   * The private hex of every session, one SCAN page (COUNT `count`, default `scanCount`) at a
+   * time, over every master: at most one page in memory.
+   */
+  async *scanSessions(count = this.#scanCount): AsyncGenerator<string[]> {
     const pattern = this.#keys.sessionPattern();
     for (const node of await this.#source.masters()) {
       let cursor = "0";
       do {
         const [next, keys] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", count));
         cursor = next;
-        const sessions = keys.filter((key) => this.#keys.hexOfSessionKey(key) !== undefined);
-        if (sessions.length > 0) yield sessions;
+        const hexes = keys.map((key) => this.#keys.hexOfSessionKey(key)).filter((hex) => hex !== undefined);
+        if (hexes.length > 0) yield hexes;
       } while (cursor !== "0");
     }
   }

@@ -7,8 +7,7 @@ import type { RelsRedisStore } from "./store.js";
  * keys) at a time: memory stays bounded by one batch whatever the number of sessions.
  */
 export async function* streamSessions(store: RelsRedisStore, batchSize: number): AsyncGenerator<SessionMeta> {
-  for await (const page of store.scanSessionKeys(batchSize)) {
-    const hexes = page.map((key) => store.keys.hexOfSessionKey(key)!);
+  for await (const hexes of store.scanSessions(batchSize)) {
     const records = await store.readMeta(hexes, { expiry: true });
     for (let i = 0; i < hexes.length; i++) {
       const record = records[i];

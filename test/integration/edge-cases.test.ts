@@ -214,17 +214,6 @@ describe("second review", () => {
     }
   });
 
-  it("treats cookie fields express-session would throw on (maxAge, sameSite, path) as corrupt", async () => {
-    const store = storeWith();
-    for (const cookie of [{ originalMaxAge: 1000, maxAge: "abc" }, { originalMaxAge: 1000, sameSite: "sometimes" }, { originalMaxAge: 1000, path: "/\n" }]) {
-      const sid = newSid();
-      const key = store.keys.session(sha256(sid));
-      await inspector.hset(key, "d", JSON.stringify({ cookie }));
-      expect(await store.get(sid)).toBeNull();
-      expect(await inspector.exists(key)).toBe(0);
-    }
-  });
-
   it("peekSession gives text for a text serializer", async () => {
     const store = storeWith();
     const sid = newSid();

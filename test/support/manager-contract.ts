@@ -3,7 +3,7 @@
  * express app, express-session, supertest agents (one per "device") and a real Redis.
  *
  * Written against the store's own APIs only (`store.source.run` per key, `store.keys`,
- * `store.scanSessionKeys`), so the same suite runs unchanged on a Redis Cluster store:
+ * `store.scanSessions`), so the same suite runs unchanged on a Redis Cluster store:
  * nothing here assumes a single server (no KEYS, no FLUSH, no multi-key command outside one
  * hash tag).
  *
@@ -418,7 +418,7 @@ async function openHarness(setup: () => Promise<ManagerContractTarget>): Promise
     sessionExists: async (hex) => (await redis((c) => c.exists(store.keys.session(hex)))) === 1,
     sessionKeys: async () => {
       const keys: string[] = [];
-      for await (const page of store.scanSessionKeys()) keys.push(...page);
+      for await (const hexes of store.scanSessions()) keys.push(...hexes.map((hex) => store.keys.session(hex)));
       return keys;
     },
   };

@@ -321,7 +321,14 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
 
       it("treats a cookie with badly typed fields as corrupt (express-session would throw mid-request)", async () => {
         const { store, redis } = await make();
-        const cases = [{ originalMaxAge: "abc" }, { originalMaxAge: 1000, expires: "not a date" }, { expires: 42 }];
+        const cases = [
+          { originalMaxAge: "abc" },
+          { originalMaxAge: 1000, expires: "not a date" },
+          { expires: 42 },
+          { originalMaxAge: 1000, maxAge: "abc" },
+          { originalMaxAge: 1000, sameSite: "sometimes" },
+          { originalMaxAge: 1000, path: "/\n" },
+        ];
         for (const cookie of cases) {
           const sid = newSid();
           const key = store.keys.session(sha256(sid));
