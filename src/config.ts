@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { DEFAULT_NAMESPACE } from "./keys.js";
+import { DEFAULT_NAMESPACE } from "./record/keys.js";
 
 /**
  * Settings of `RelsSession.configure()`, as a zod schema so an app can embed it in its own
@@ -86,6 +86,7 @@ export const storeOptionsSchema = z.strictObject({
   compressThreshold: z.number().int().nonnegative().optional(),
   touchAfter: z.union([z.number().nonnegative(), z.literal("auto")]).optional(),
   maxPayloadBytes: z.number().int().positive().optional(),
+  maxSessionsPerUser: z.number().int().nonnegative().optional(),
   tombstoneTtl: z.number().int().nonnegative().optional(),
   legacyFallback: z.boolean().optional(),
   mirrorWrites: z.boolean().optional(),

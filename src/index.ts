@@ -29,7 +29,7 @@ export {
 } from "./meta.js";
 export type { SessionMeta, ClientPlatform, SessionKeyType, RequestLike, RequestMetadata } from "./meta.js";
 export { privateId, sessionHandle } from "./ids.js";
-export { META_FIELD } from "./keys.js";
+export { META_FIELD } from "./record/keys.js";
 export type { Serializer, TextSerializer, SerializerName } from "./serializer.js";
 export {
   RelsSessionError,

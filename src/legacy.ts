@@ -1,11 +1,17 @@
 import type { SessionData } from "express-session";
-import type { Keys } from "./keys.js";
-import type { RedisSource } from "./redis/pool.js";
+import { escapeGlob } from "./record/keys.js";
+import type { SessionRecords } from "./record/records.js";
 import { nullOnWrongType } from "./redis/wrong-type.js";
 import type { Serializer } from "./serializer.js";
 
 /** How long a process trusts what it read of the migration flag. */
 const FLAG_CACHE_MS = 60_000;
+
+/**
+ * What a plain-sid key may be named after: express-session's sids (base64url) and the like.
+ * Anything else (`{`, `}`, `:`, spaces…) could name one of the library's own keys.
+ */
+const PLAIN_SID = /^[A-Za-z0-9_.-]{1,256}$/;
 
 /**
  * Moving from plain-sid keys (connect-redis with the same prefix) to private-id keys.
@@ -17,10 +23,13 @@ const FLAG_CACHE_MS = 60_000;
  * expired, and no process reads plain-sid keys any more. A process with `mirrorWrites`
  * (a mixed-version rollout) keeps deleting the flag, so migration is never declared done
  * while it still writes plain keys.
+ *
+ * A revocation by private id cannot name the plain copy, so while migrating it leaves a
+ * marker (records.ts `revokedMarkerMs`) as long-lived as any plain copy, and a plain copy
+ * whose session is marked is never read again.
  */
 export class LegacyMigration {
-  readonly #source: RedisSource;
-  readonly #keys: Keys;
+  readonly #records: SessionRecords;
   readonly #mirrorWrites: boolean;
   readonly #ttlMs: number;
   /** connect-redis's format: JSON, or the app's own text serializer. */
@@ -28,42 +37,39 @@ export class LegacyMigration {
   #flag: { done: boolean; readAt: number } | undefined;
   #flagWrittenAt = Number.NEGATIVE_INFINITY;
 
-  constructor(source: RedisSource, keys: Keys, options: { mirrorWrites: boolean; ttlMs: number; serializer: Serializer }) {
-    this.#source = source;
-    this.#keys = keys;
+  constructor(records: SessionRecords, options: { mirrorWrites: boolean; ttlMs: number; serializer: Serializer }) {
+    this.#records = records;
     this.#serializer = options.serializer;
     this.#mirrorWrites = options.mirrorWrites;
     this.#ttlMs = options.ttlMs;
   }
 
-  /** The plain-sid session, or null (also once migration is done). */
+  get mirrors(): boolean {
+    return this.#mirrorWrites;
+  }
+
   /**
-   * The plain-sid session, or null (also once migration is done). A destroyed session's
-   * tombstone wins over a plain copy — while migrating, tombstones live as long as the
-   * session would have (`relsDestroy`), so a revoked session's mirrored copy cannot come
-   * back. A copy this process cannot read is a miss but is left alone: it may be another
-   * app's.
+   * The plain-sid session, or null (also once migration is done, for a sid that cannot
+   * name a plain key, and for a session revoked since). A copy this process cannot read is
+   * a miss but is left alone: it may be another app's.
    */
   async read(
     sid: string,
     hex: string,
     decode: (raw: string | Buffer, serializer: Serializer) => SessionData | null,
   ): Promise<SessionData | null> {
-    if (await this.#done()) return null;
-    const key = this.#keys.legacy(sid);
-    const [raw, tombstoned] = await this.#source.run((c) =>
-      Promise.all([c.getBuffer(key).catch(nullOnWrongType), c.exists(this.#keys.tombstone(hex))]),
+    if (!PLAIN_SID.test(sid) || (await this.#done())) return null;
+    const keys = this.#records.keys;
+    const key = keys.legacy(sid);
+    const [raw, revoked] = await this.#records.source.run((c) =>
+      Promise.all([c.getBuffer(key).catch(nullOnWrongType), c.exists(keys.revoked(hex))]),
     );
     if (raw === null) return null;
-    if (tombstoned) {
-      await this.#source.run((c) => c.del(key));
+    if (revoked) {
+      await this.#records.source.run((c) => c.del(key));
       return null;
     }
     return decode(raw, this.#serializer);
-  }
-
-  get mirrors(): boolean {
-    return this.#mirrorWrites;
   }
 
   /**
@@ -74,13 +80,14 @@ export class LegacyMigration {
     const now = Date.now();
     const flagDue = now - this.#flagWrittenAt >= (this.#mirrorWrites ? FLAG_CACHE_MS : this.#ttlMs);
     if (flagDue) this.#flagWrittenAt = now;
-    const flag = this.#keys.migrationFlag();
-    await this.#source.run((c) => {
+    const keys = this.#records.keys;
+    const flag = keys.migrationFlag();
+    await this.#records.source.run((c) => {
       const steps: Array<Promise<unknown>> = [];
       if (this.#mirrorWrites) {
         if (flagDue) steps.push(c.del(flag));
       } else {
-        if (!this.#flag?.done) steps.push(c.del(this.#keys.legacy(sid)));
+        if (!this.#flag?.done && PLAIN_SID.test(sid)) steps.push(c.del(keys.legacy(sid)));
         if (flagDue) steps.push(c.set(flag, String(now), "NX"));
       }
       return Promise.all(steps);
@@ -88,24 +95,47 @@ export class LegacyMigration {
   }
 
   /**
-   * After a private-key write succeeded (never before: a write a tombstone refused must not
-   * reappear under the plain key), write the plain copy too, in connect-redis's format.
+   * After a private-key write succeeded, write the plain copy too, in connect-redis's
+   * format, in the same round trip as a check that the private key still exists: a destroy
+   * that ran in between (and deleted the plain key) is not undone.
    */
-  async mirror(sid: string, session: SessionData, ttlMs: number): Promise<void> {
-    const key = this.#keys.legacy(sid);
+  async mirror(sid: string, hex: string, session: SessionData, ttlMs: number): Promise<void> {
+    if (!PLAIN_SID.test(sid)) return;
+    const keys = this.#records.keys;
+    const key = keys.legacy(sid);
     const payload = this.#serializer.stringify(session);
-    await this.#source.run((c) => (ttlMs > 0 ? c.set(key, payload, "PX", Math.ceil(ttlMs)) : c.set(key, payload)));
+    const [, alive] = await this.#records.source.run((c) =>
+      Promise.all([ttlMs > 0 ? c.set(key, payload, "PX", ttlMs) : c.set(key, payload), c.exists(keys.session(hex))]),
+    );
+    if (alive === 0) await this.#records.source.run((c) => c.del(key));
   }
 
   async remove(sids: readonly string[]): Promise<void> {
-    if (sids.length === 0) return;
-    await this.#source.run((c) => Promise.all(sids.map((sid) => c.del(this.#keys.legacy(sid)))));
+    const plain = sids.filter((sid) => PLAIN_SID.test(sid));
+    if (plain.length === 0) return;
+    const keys = this.#records.keys;
+    await this.#records.source.run((c) => Promise.all(plain.map((sid) => c.del(keys.legacy(sid)))));
+  }
+
+  /** `store.clear()` while migrating: the plain copies go too, or their users would be signed in again. */
+  async clear(): Promise<void> {
+    const keys = this.#records.keys;
+    const pattern = `${escapeGlob(keys.prefix)}*`;
+    for (const node of await this.#records.source.masters()) {
+      let cursor = "0";
+      do {
+        const [next, found] = await this.#records.source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", this.#records.scanCount));
+        cursor = next;
+        const plain = found.filter((key) => PLAIN_SID.test(key.slice(keys.prefix.length)));
+        if (plain.length > 0) await this.#records.source.run(() => Promise.all(plain.map((key) => node.del(key))));
+      } while (cursor !== "0");
+    }
   }
 
   async #done(): Promise<boolean> {
     const now = Date.now();
     if (this.#flag && now - this.#flag.readAt < FLAG_CACHE_MS) return this.#flag.done;
-    const since = Number(await this.#source.run((c) => c.get(this.#keys.migrationFlag())));
+    const since = Number(await this.#records.source.run((c) => c.get(this.#records.keys.migrationFlag())));
     const done = !this.#mirrorWrites && Number.isFinite(since) && since > 0 && now - since >= this.#ttlMs;
     this.#flag = { done, readAt: now };
     return done;

@@ -2,10 +2,11 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { SessionData } from "express-session";
 import { RelsSessionError } from "./errors.js";
 import { privateHex, sessionHandle } from "./ids.js";
-import { META_FIELD } from "./keys.js";
+import { META_FIELD } from "./record/keys.js";
 import { decodeSessionMeta, requestMetadata, type RequestMetadata, type SessionKeyType, type SessionMeta } from "./meta.js";
-import type { RelsRedisStore } from "./store.js";
-import { UserSessions, userIdOf, type UserRef } from "./user-sessions.js";
+import type { SessionRecords } from "./record/records.js";
+import { recordsOf, type RelsRedisStore } from "./store.js";
+import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 
 export interface RecordOptions {
   /** How the client holds the session. @default "cookie" */
@@ -24,7 +25,12 @@ export interface SessionsManagerOptions {
   applicationName: string;
   /** `lastSeenAt` is refreshed at most this often, in ms. @default 60000 */
   lastSeenInterval?: number;
-  /** Signing in beyond this many sessions revokes the least recently seen. */
+  /**
+   * Signing in beyond this many sessions of one user revokes the ones due to expire soonest
+   * (for rolling sessions of one lifetime: the least recently active, to within a tenth of
+   * the lifetime). Enforced by the store's write that files the new session, atomically with
+   * concurrent sign-ins; it sets the store's `maxSessionsPerUser`.
+   */
   maxSessionsPerUser?: number;
 }
 
@@ -46,18 +52,17 @@ const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "devi
  * in the same step. A request where nothing changed costs no extra round trip.
  */
 export class RelsSessionsManager {
-  readonly #store: RelsRedisStore;
+  readonly #records: SessionRecords;
   readonly #index: UserSessions;
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
-  readonly #maxSessionsPerUser: number | undefined;
 
   constructor(options: SessionsManagerOptions) {
-    this.#store = options.store;
+    this.#records = recordsOf(options.store);
     this.#index = new UserSessions(options.store);
     this.#applicationName = options.applicationName;
     this.#lastSeenInterval = options.lastSeenInterval ?? 60_000;
-    this.#maxSessionsPerUser = options.maxSessionsPerUser;
+    if (options.maxSessionsPerUser !== undefined) this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
   }
 
   /** The per-user index this manager reads. */
@@ -98,8 +103,9 @@ export class RelsSessionsManager {
         createdAt: now,
         expiresAt,
       };
+      // The write that files this session under the user enforces the store's
+      // maxSessionsPerUser, atomically with concurrent sign-ins.
       session[META_FIELD] = meta;
-      if (this.#maxSessionsPerUser !== undefined) await this.#enforceCap(userId, handle, this.#maxSessionsPerUser);
       return meta;
     }
 
@@ -138,20 +144,42 @@ export class RelsSessionsManager {
 
   /**
    * The user's live sessions, most recently seen first; `current` marks the request's own.
-   * Two round trips whatever their number.
+   * Two round trips for up to a page (1,024) of sessions, two more per further page; for an
+   * account with very many sessions, show a page at a time with `activeSessionsPage`.
    */
   async activeSessions(user: UserRef, options: { current?: SessionRequest } = {}): Promise<ActiveSession[]> {
     const userId = userIdOf(user);
-    const currentHandle = options.current?.sessionID ? sessionHandle(privateHex(options.current.sessionID)) : undefined;
+    return this.#present(userId, (await this.#index.sessions(userId)).map(({ meta }) => meta), options.current, true);
+  }
+
+  /**
+   * One page of the user's sessions (latest expiry first: for sessions of one lifetime, most
+   * recently active first), for accounts with many: two round trips, whatever their number.
+   * Pass `nextCursor` back for the next page. The request's own session is on the page it
+   * falls on.
+   */
+  async activeSessionsPage(
+    user: UserRef,
+    options: { current?: SessionRequest; limit?: number; cursor?: string } = {},
+  ): Promise<{ sessions: ActiveSession[]; nextCursor: string | undefined }> {
+    const userId = userIdOf(user);
+    const page: SessionsPage = await this.#index.page(userId, {
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+    });
+    const sessions = this.#present(userId, page.sessions.map(({ meta }) => meta), options.current, options.cursor === undefined);
+    return { sessions, nextCursor: page.nextCursor };
+  }
+
+  /** Mark the current session (its in-flight metadata is newer than Redis's) and sort. */
+  #present(userId: string, listed: SessionMeta[], current: SessionRequest | undefined, addOwn: boolean): ActiveSession[] {
+    const currentHandle = current?.sessionID ? sessionHandle(privateHex(current.sessionID)) : undefined;
     // This request's own metadata may be newer than Redis's: its write comes at the end.
-    const own = decodeSessionMeta((options.current?.session as Record<string, unknown> | undefined)?.[META_FIELD]);
-    const listed = (await this.#index.sessions(userId)).map(({ meta }) =>
-      meta.sessionId === currentHandle && own?.userId === userId ? { ...own, expiresAt: meta.expiresAt } : meta,
-    );
-    if (own && own.userId === userId && own.sessionId === currentHandle && !listed.some((m) => m.sessionId === currentHandle)) {
-      listed.push(own);
-    }
-    return listed
+    const own = decodeSessionMeta((current?.session as Record<string, unknown> | undefined)?.[META_FIELD]);
+    const mine = own && own.userId === userId && own.sessionId === currentHandle ? own : undefined;
+    const metas = listed.map((meta) => (mine && meta.sessionId === currentHandle ? { ...mine, expiresAt: meta.expiresAt } : meta));
+    if (mine && addOwn && !metas.some((m) => m.sessionId === currentHandle)) metas.push(mine);
+    return metas
       .map((meta) => ({ ...meta, current: meta.sessionId === currentHandle }))
       .sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
   }
@@ -190,22 +218,28 @@ export class RelsSessionsManager {
     return this.#revokeWhere(user, (handle) => handle !== keep);
   }
 
-  /** Two round trips: the index, then one owner-checked destroy per session, pipelined. */
+  /**
+   * The index a page at a time, then one owner-checked destroy per matching session,
+   * pipelined per page: two round trips per page of sessions, with bounded memory.
+   */
   async #revokeWhere(user: UserRef, revoke: (handle: string) => boolean): Promise<number> {
     const owner = userIdOf(user);
-    const entries = await this.#index.list(owner);
-    const hexes = entries.map((e) => e.hex).filter((hex) => revoke(sessionHandle(hex)));
-    return this.#store.destroyByPrivateIds(hexes, { owner });
-  }
-
-  /** Make room for a new session: revoke the least recently seen beyond the cap. */
-  async #enforceCap(userId: string, newHandle: string, cap: number): Promise<void> {
-    const others = (await this.#index.sessions(userId)).filter((s) => s.meta.sessionId !== newHandle);
-    const excess = others.length + 1 - cap;
-    if (excess <= 0) return;
-    const oldest = others.sort((a, b) => a.meta.lastSeenAt.getTime() - b.meta.lastSeenAt.getTime()).slice(0, excess);
-    await this.#store.destroyByPrivateIds(oldest.map((s) => s.hex), { owner: userId });
+    let revoked = 0;
+    let offset = 0;
+    for (;;) {
+      const entries = await this.#records.indexPage(owner, offset, REVOKE_PAGE);
+      const hexes = entries.map((e) => e.hex).filter((hex) => revoke(sessionHandle(hex)));
+      const ended = await this.#records.destroy(hexes, { owner });
+      revoked += ended;
+      if (entries.length < REVOKE_PAGE) return revoked;
+      // Destroyed sessions left the index; the ones kept (and stale entries an owner check
+      // refused) did not.
+      offset += entries.length - ended;
+    }
   }
 }
+
+/** Sessions revoked per round trip by the `logout*` calls. */
+const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };

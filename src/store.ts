@@ -2,14 +2,14 @@ import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
 import { storeOptionsSchema, describeIssues } from "./config.js";
 import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "./errors.js";
-import { hexOfPrivateId, privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
-import { DEFAULT_NAMESPACE, Keys, META_FIELD, NEVER_EXPIRES_MS } from "./keys.js";
+import { privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
+import { DEFAULT_NAMESPACE, Keys, META_FIELD } from "./record/keys.js";
+import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "./record/records.js";
+import { linkOf } from "./record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
-import { SessionLinks, linkOf } from "./session-links.js";
 import { isSessionShaped } from "./session-shape.js";
 import { LegacyMigration } from "./legacy.js";
-import { isWrongType, nullOnWrongType } from "./redis/wrong-type.js";
 
 /** pino-compatible: `logger.warn({ … }, "message")`. */
 export interface Logger {
@@ -34,7 +34,11 @@ export interface RelsRedisStoreOptions {
    * @default 86400
    */
   ttl?: number | ((session: SessionData) => number);
-  /** Store sessions without expiry; `touch` then does nothing. @default false */
+  /**
+   * Store sessions without expiry; `touch` then does nothing. A session whose cookie has
+   * already expired is still deleted, as express-session's contract says.
+   * @default false
+   */
   disableTTL?: boolean;
   /** Never send anything on `touch`. @default false */
   disableTouch?: boolean;
@@ -46,14 +50,24 @@ export interface RelsRedisStoreOptions {
   compressThreshold?: number;
   /**
    * Seconds after the session's last write (or touch) during which `touch` sends nothing,
-   * as connect-mongo's. `"auto"` is a tenth of the session's lifetime, at most an hour:
-   * Redis may then expire a session that long before its cookie would.
+   * as connect-mongo's. `"auto"` is a tenth of the session's lifetime, at most an hour.
+   * Never more than half the lifetime, whatever is given: a longer one would let an active
+   * session expire.
    * @default "auto"
    */
   touchAfter?: number | "auto";
   /** Sessions that serialize to more bytes are refused with `SessionPayloadTooLargeError`. @default 1048576 */
   maxPayloadBytes?: number;
-  /** Seconds a destroyed session's tombstone lives, refusing late saves from requests in flight. @default 300 */
+  /**
+   * Signing in beyond this many sessions of one user revokes the ones due to expire soonest
+   * (for rolling sessions: the least recently active), atomically with the sign-in's write.
+   * @default 0 (no cap)
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * @deprecated Ignored since 0.2: a revoked session can no longer be saved by a request
+   * still in flight, however long it runs, so no tombstone is needed.
+   */
   tombstoneTtl?: number;
   /** Read plain-sid keys (a connect-redis store with the same prefix) until migrated. @default false */
   legacyFallback?: boolean;
@@ -68,24 +82,7 @@ export interface RelsRedisStoreOptions {
   logger?: Logger;
 }
 
-const CORRUPT = Symbol("corrupt");
-const UNREADABLE_HERE = Symbol("unreadable by this process");
-
-/** A key of another type where a session should be. */
-const NOT_A_SESSION = Symbol("not a session hash");
-
-/** What a read finds: nothing, not a session, or the payload and the expiry Redis was given. */
-type RawReply = null | typeof NOT_A_SESSION | readonly [payload: string | Buffer, expiresAt: number | undefined];
-
 type Callback<T> = (error: unknown, value?: T) => void;
-
-/** What `readMeta` finds of a session: its metadata, its owner's index key, when it expires. */
-export interface SessionRecord {
-  readonly meta: string | null;
-  readonly index: string | null;
-  /** Only when asked for (`readMeta(…, { expiry: true })`). */
-  readonly expiresAt: Date | undefined;
-}
 
 /** Longer than any session should live, and well inside what Redis and a JS Date hold. */
 const MAX_TTL_MS = 100 * 365 * 86_400_000;
@@ -100,10 +97,11 @@ const DEFAULTS = {
   ttlSeconds: 86_400,
   scanCount: 50,
   maxPayloadBytes: 1_048_576,
-  tombstoneTtlSeconds: 300,
   legacyTtlSeconds: 30 * 86_400,
   autoTouchFraction: 0.1,
   autoTouchMaxMs: 3_600_000,
+  /** A touch throttle never spans more than this much of the lifetime. */
+  touchAfterMaxFraction: 0.5,
 } as const;
 
 /** What the read of a session learnt, kept beside it (and beside the `req.session` built from it). */
@@ -111,33 +109,62 @@ interface Loaded {
   /** The sid it was read for, and its private hex: a later write of the same sid needs no second hash. */
   readonly sid: string;
   readonly hex: string;
-  /** Where Redis said it would expire, so `touch` can tell whether it is due. */
-  readonly expiresAt: number | undefined;
+  /** The record's header: its expiry (for the touch throttle) and where it is filed. */
+  readonly header: RecordHeader | undefined;
   /** Read from a plain-sid key: the next write or touch moves it. */
   readonly legacy: boolean;
 }
 const loaded = new WeakMap<object, Loaded>();
 
 /**
- * express-session store on Redis. Keys come from the private id (`2::sha256(sid)`); the sid
- * itself is never written anywhere.
+ * The same record, also carried by the session object itself under a symbol: express-session
+ * rebuilds `req.session` with `for…in` (symbols are skipped: `createSession` carries the
+ * WeakMap entry over instead), while frameworks and apps that copy a session with spread or
+ * `Object.assign` (Fastify's session, for one) keep it. JSON and MessagePack never see it.
+ */
+const LOADED = Symbol("rels-session.loaded");
+
+function loadedInfo(session: object): Loaded | undefined {
+  return loaded.get(session) ?? ((session as Record<symbol, unknown>)[LOADED] as Loaded | undefined);
+}
+
+function remember(session: object, info: Loaded): void {
+  loaded.set(session, info);
+  (session as Record<symbol, unknown>)[LOADED] = info;
+}
+
+/** The data layer behind each store, for the modules that work beside it (manager, stats, CLI). */
+const recordsByStore = new WeakMap<RelsRedisStore, SessionRecords>();
+
+/** @internal */
+export function recordsOf(store: RelsRedisStore): SessionRecords {
+  const records = recordsByStore.get(store);
+  if (!records) throw new TypeError("expected a RelsRedisStore");
+  return records;
+}
+
+/**
+ * express-session store on Redis: the adapter between express-session's callbacks and the
+ * data layer (record/records.ts). It owns the serializer, the TTL and touch policy, and the
+ * migration from plain-sid keys. Keys come from the private id (`2::sha256(sid)`); the sid
+ * itself is never written anywhere (outside migration, where the old store already did).
  *
  * Every method takes a callback, as express-session expects, or returns a promise.
  */
 export class RelsRedisStore extends Store {
   readonly #source: RedisSource;
-  readonly #keys: Keys;
+  readonly #records: SessionRecords;
   readonly #serializer: Serializer;
-  readonly #links: SessionLinks;
   readonly #legacy: LegacyMigration | undefined;
   readonly #ttl: number | ((session: SessionData) => number);
   readonly #disableTTL: boolean;
   readonly #disableTouch: boolean;
-  readonly #scanCount: number;
   readonly #touchAfter: number | "auto";
   readonly #maxPayloadBytes: number;
-  readonly #tombstoneMs: number;
   readonly #logger: Logger | undefined;
+  /** Held here so the client's event hub (which holds it weakly) lets a dropped store go. */
+  readonly #listeners = { connect: () => this.emit("connect"), disconnect: () => this.emit("disconnect") };
+  readonly #detach: () => void;
 
   constructor(options: RelsRedisStoreOptions = {}) {
     super();
@@ -151,42 +178,44 @@ export class RelsRedisStore extends Store {
     }
     this.#source = source ?? new ClientSource(client!);
     const namespace = options.namespace ?? DEFAULT_NAMESPACE;
-    this.#keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
+    const keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
     this.#serializer = resolveSerializer(options.serializer, options.compressThreshold);
-    this.#links = new SessionLinks(this.#source, this.#keys);
     this.#ttl = options.ttl ?? DEFAULTS.ttlSeconds;
     this.#disableTTL = options.disableTTL ?? false;
     this.#disableTouch = options.disableTouch ?? false;
-    this.#scanCount = options.scanCount ?? DEFAULTS.scanCount;
     this.#touchAfter = options.touchAfter ?? "auto";
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
-    this.#tombstoneMs = (options.tombstoneTtl ?? DEFAULTS.tombstoneTtlSeconds) * 1000;
     this.#logger = logger;
-    this.#legacy =
-      options.legacyFallback || options.mirrorWrites
-        ? new LegacyMigration(this.#source, this.#keys, {
-            mirrorWrites: options.mirrorWrites ?? false,
-            ttlMs:
-              (options.legacyTtl ?? Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000,
-            serializer: legacySerializer(options.serializer),
-          })
-        : undefined;
-    this.#source.on("connect", () => this.emit("connect"));
-    this.#source.on("disconnect", () => this.emit("disconnect"));
+    const migrating = options.legacyFallback === true || options.mirrorWrites === true;
+    const legacyTtlMs =
+      (options.legacyTtl ?? Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000;
+    this.#records = new SessionRecords(this.#source, keys, {
+      scanCount: options.scanCount ?? DEFAULTS.scanCount,
+      maxSessionsPerUser: options.maxSessionsPerUser ?? 0,
+      revokedMarkerMs: migrating ? legacyTtlMs : 0,
+    });
+    recordsByStore.set(this, this.#records);
+    this.#legacy = migrating
+      ? new LegacyMigration(this.#records, {
+          mirrorWrites: options.mirrorWrites ?? false,
+          ttlMs: legacyTtlMs,
+          serializer: legacySerializer(options.serializer),
+        })
+      : undefined;
+    this.#detach = this.#source.subscribe(this.#listeners);
   }
 
-  /** The key builder, for modules that work next to the store (index, stats, CLI). */
-  get keys(): Keys {
-    return this.#keys;
+  /**
+   * Detach from the Redis client: the store's listeners are removed and its own resources
+   * freed. An app's own client stays open (it is the app's to close); the shared pool too
+   * (`RelsSession.close()` closes it).
+   */
+  async close(): Promise<void> {
+    this.#detach();
   }
 
-  /** @internal */
-  get source(): RedisSource {
-    return this.#source;
-  }
-
-  get scanCount(): number {
-    return this.#scanCount;
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   // ---- express-session's interface -------------------------------------------------------
@@ -194,31 +223,25 @@ export class RelsRedisStore extends Store {
   override get(sid: string, callback: Callback<SessionData | null>): void;
   override get(sid: string): Promise<SessionData | null>;
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | void {
-    return respond(this.findSession(sid), callback);
+    return respond(() => this.findSession(sid), callback);
   }
 
   override set(sid: string, session: SessionData, callback: Callback<void>): void;
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(
-      this.#save(sid, session).then(() => undefined),
-      callback,
-    );
+    return respond(async () => void (await this.#save(sid, session)), callback);
   }
 
   override destroy(sid: string, callback: Callback<void>): void;
   override destroy(sid: string): Promise<void>;
   override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
-    return respond(
-      this.deleteSessions([sid]).then(() => undefined),
-      callback,
-    );
+    return respond(async () => void (await this.deleteSessions([sid])), callback);
   }
 
   override touch(sid: string, session: SessionData, callback: Callback<void>): void;
   override touch(sid: string, session: SessionData): Promise<void>;
   override touch(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(this.#touch(sid, session), callback);
+    return respond(() => this.#touch(sid, session), callback);
   }
 
   /** Every session, each with `id` set to its private id (the sid is not stored). */
@@ -230,7 +253,7 @@ export class RelsRedisStore extends Store {
       for await (const { privateId, session } of this.#streamSessions()) out.push({ ...session, id: privateId } as SessionData);
       return out;
     };
-    return respond(collect(), callback);
+    return respond(collect, callback);
   }
 
   /** The private ids of every session. They address storage, and cannot be used as cookies. */
@@ -239,10 +262,10 @@ export class RelsRedisStore extends Store {
   ids(callback?: Callback<string[]>): Promise<string[]> | void {
     const collect = async () => {
       const out: string[] = [];
-      for await (const hexes of this.scanSessions()) out.push(...hexes.map(privateIdOfHex));
+      for await (const hexes of this.#records.scan()) out.push(...hexes.map(privateIdOfHex));
       return out;
     };
-    return respond(collect(), callback);
+    return respond(collect, callback);
   }
 
   override length(callback: Callback<number>): void;
@@ -250,20 +273,24 @@ export class RelsRedisStore extends Store {
   override length(callback?: Callback<number>): Promise<number> | void {
     const count = async () => {
       let n = 0;
-      for await (const hexes of this.scanSessions()) n += hexes.length;
+      for await (const hexes of this.#records.scan()) n += hexes.length;
       return n;
     };
-    return respond(count(), callback);
+    return respond(count, callback);
   }
 
-  /** Delete every session under the prefix, with its index entry and stats. */
+  /**
+   * Delete every session under the prefix, with its index entry and stats. A request in
+   * flight cannot bring its session back; a new session saved afterwards is stored.
+   */
   override clear(callback: Callback<void>): void;
   override clear(): Promise<void>;
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
-      for await (const hexes of this.scanSessions()) await this.#destroy(hexes, 0);
+      for await (const hexes of this.#records.scan()) await this.#records.destroy(hexes);
+      await this.#legacy?.clear();
     };
-    return respond(wipe(), callback);
+    return respond(wipe, callback);
   }
 
   /**
@@ -271,7 +298,7 @@ export class RelsRedisStore extends Store {
    * that read learnt beside it (see `Loaded`).
    */
   override createSession(req: Request, session: SessionData) {
-    const info = loaded.get(session);
+    const info = loadedInfo(session);
     const created = super.createSession(req, session);
     if (info) loaded.set(created, info);
     return created;
@@ -282,31 +309,30 @@ export class RelsRedisStore extends Store {
   /** The session of a cookie's sid, or null. Corrupt payloads are a miss (logged, removed). */
   async findSession(sid: string): Promise<SessionData | null> {
     const hex = privateHex(sid);
-    const reply = await this.#source.run((c) => this.#read(c, this.#keys.session(hex)));
-    if (reply === null) {
+    const record = await this.#records.read(hex);
+    if (record === null) {
       const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
-      if (legacy) loaded.set(legacy, { sid, hex, expiresAt: undefined, legacy: true });
+      if (legacy) remember(legacy, { sid, hex, header: undefined, legacy: true });
       return legacy;
     }
-    const session = await this.#decodeReply(hex, reply);
-    if (session && reply !== NOT_A_SESSION) loaded.set(session, { sid, hex, expiresAt: reply[1], legacy: false });
+    const session = await this.#decodeRecord(hex, record);
+    if (session && record !== CORRUPT) remember(session, { sid, hex, header: record.header, legacy: false });
     return session;
   }
 
   /** The raw stored payload (string, or Buffer for binary serializers), not parsed. */
   async peekSession(sid: string): Promise<string | Buffer | null> {
-    const key = this.#keys.session(privateHex(sid));
-    const reply = await this.#source.run((c) => this.#read(c, key));
-    if (reply === null || reply === NOT_A_SESSION) return null;
-    return this.#serializer.binary ? reply[0] : reply[0].toString("utf8");
+    const record = await this.#records.read(privateHex(sid));
+    if (record === null || record === CORRUPT) return null;
+    return this.#serializer.binary ? record.payload : record.payload.toString("utf8");
   }
 
   /** Several sessions in one round trip; duplicates are read once. Keyed by the sid given. */
   async findSessions(sids: readonly string[]): Promise<Map<string, SessionData | null>> {
     const unique = [...new Set(sids)];
     const hexes = unique.map((sid) => privateHex(sid));
-    const replies = await this.#source.run((c) => Promise.all(hexes.map((hex) => this.#read(c, this.#keys.session(hex)))));
-    const found = await Promise.all(replies.map((reply, i) => (reply === null ? null : this.#decodeReply(hexes[i]!, reply))));
+    const records = await this.#records.readMany(hexes);
+    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.#decodeRecord(hexes[i]!, record))));
     return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
   }
 
@@ -314,44 +340,11 @@ export class RelsRedisStore extends Store {
   async deleteSessions(sids: readonly string[]): Promise<number> {
     const hexes = [...new Set(sids)].map((sid) => privateHex(sid));
     const [count] = await Promise.all([
-      this.#destroy(hexes, this.#tombstoneMs),
+      this.#records.destroy(hexes),
       // Every sid was checked by privateHex above.
       this.#legacy?.remove(sids),
     ]);
     return count;
-  }
-
-  /**
-   * Destroy sessions by private id (`2::hex` or the bare hex): what the manager and the CLI
-   * hold. With `owner`, only sessions signed in as that user are destroyed.
-   */
-  async destroyByPrivateIds(privateIds: readonly string[], options: { owner?: string } = {}): Promise<number> {
-    const hexes = [...new Set(privateIds.map(hexOfPrivateId))].filter((hex) => hex !== undefined);
-    return this.#destroy(hexes, this.#tombstoneMs, options.owner === undefined ? "" : this.#keys.userIndex(options.owner));
-  }
-
-  /**
-   * Metadata (`m`) and owner's index key (`u`) of sessions by private hex, in one round trip;
-   * with `expiry`, also when each expires (a PTTL per session, in the same round trip).
-   */
-  async readMeta(hexes: readonly string[], options: { expiry?: boolean } = {}): Promise<Array<SessionRecord | null>> {
-    if (hexes.length === 0) return [];
-    const now = Date.now();
-    return this.#source.run((c) =>
-      Promise.all(
-        hexes.map(async (hex) => {
-          const key = this.#keys.session(hex);
-          const [fields, pttl] = await Promise.all([
-            c.hmget(key, "m", "u").catch(nullOnWrongType),
-            options.expiry ? c.pttl(key) : undefined,
-          ]);
-          const [meta, index] = fields ?? [];
-          if (pttl === -2 || (meta == null && index == null)) return null;
-          const expiresAt = pttl === undefined ? undefined : new Date(pttl > 0 ? now + pttl : NEVER_EXPIRES_MS);
-          return { meta: meta ?? null, index: index ?? null, expiresAt };
-        }),
-      ),
-    );
   }
 
   /**
@@ -370,63 +363,54 @@ export class RelsRedisStore extends Store {
     })();
   }
 
+  /**
+   * Decode a record the data layer read (for the manager and the stream): the session, or
+   * null for a miss. A corrupt record is removed.
+   */
+  decodeStored(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
+    return this.#decodeRecord(hex, record);
+  }
+
   async *#streamSessions(): AsyncGenerator<StoredSession> {
-    for await (const hexes of this.scanSessions()) {
-      const replies = await this.#source.run((c) => Promise.all(hexes.map((hex) => this.#read(c, this.#keys.session(hex)))));
+    for await (const hexes of this.#records.scan()) {
+      const records = await this.#records.readMany(hexes);
       for (let i = 0; i < hexes.length; i++) {
         const hex = hexes[i]!;
-        const reply = replies[i];
-        const session = reply === null || reply === undefined ? null : await this.#decodeReply(hex, reply);
+        const record = records[i];
+        const session = record === null || record === undefined ? null : await this.#decodeRecord(hex, record);
         if (session) yield { privateId: privateIdOfHex(hex), session };
       }
     }
   }
 
-
   // ---- internals -------------------------------------------------------------------------
 
-  /** One plain HMGET: no script on the hottest path (a script costs Redis several times more). */
-  async #read(client: RedisClient, key: string): Promise<RawReply> {
+  async #decodeRecord(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
+    if (record === CORRUPT) return this.#discard(hex, "not a session record");
+    let value: unknown;
     try {
-      // Bytes, always: a payload may be compressed or MessagePack whatever the serializer now.
-      const [payload, expiresAt] = await client.hmgetBuffer(key, "d", "e");
-      if (payload == null) return null;
-      return [payload, expiresAt == null ? undefined : Number(expiresAt.toString())];
+      value = this.#serializer.parse(record.payload);
     } catch (error) {
-      if (isWrongType(error)) return NOT_A_SESSION;
-      throw error;
-    }
-  }
-
-  async #decodeReply(hex: string, reply: Exclude<RawReply, null>): Promise<SessionData | null> {
-    if (reply === NOT_A_SESSION) return this.#discard(hex, "not a session hash");
-    const session = this.#decode(reply[0]);
-    if (session === CORRUPT) return this.#discard(hex, "unreadable payload");
-    if (session === UNREADABLE_HERE) {
+      if (!(error instanceof SerializerUnavailableError)) return this.#discard(hex, "unreadable payload");
       this.#warnUnreadable();
       return null;
     }
-    return session;
-  }
-
-  /**
-   * Parse and check the shape express-session needs. `CORRUPT` for anything else;
-   * `UNREADABLE_HERE` when the payload is fine but this process lacks its decoder (msgpackr):
-   * a miss here, but the session is left for the processes that can read it.
-   */
-  #decode(raw: string | Buffer, serializer = this.#serializer): SessionData | typeof CORRUPT | typeof UNREADABLE_HERE {
-    let value: unknown;
-    try {
-      value = serializer.parse(raw);
-    } catch (error) {
-      return error instanceof SerializerUnavailableError ? UNREADABLE_HERE : CORRUPT;
-    }
-    return isSessionShaped(value) ? value : CORRUPT;
+    if (!isSessionShaped(value)) return this.#discard(hex, "unreadable payload");
+    // A touch extends the expiry in the header, not the payload: report the one Redis holds,
+    // as MemoryStore does.
+    const expiresAt = record.header.expiresAt;
+    const cookie = value.cookie as { expires?: unknown };
+    if (expiresAt !== undefined && cookie.expires) cookie.expires = new Date(expiresAt).toISOString();
+    return value;
   }
 
   #decodeLegacy(raw: string | Buffer, serializer: Serializer): SessionData | null {
-    const session = this.#decode(raw, serializer);
-    return session === CORRUPT || session === UNREADABLE_HERE ? null : session;
+    try {
+      const value = serializer.parse(raw);
+      return isSessionShaped(value) ? value : null;
+    } catch {
+      return null;
+    }
   }
 
   #warnedUnreadable = false;
@@ -443,34 +427,45 @@ export class RelsRedisStore extends Store {
   /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
   async #discard(hex: string, reason: string): Promise<null> {
     this.#logger?.warn({ session: sessionHandle(hex), reason }, "rels-session: removed a corrupt session");
-    await this.#destroy([hex], 0).catch(() => undefined);
+    await this.#records.destroy([hex]).catch(() => undefined);
     return null;
   }
 
-  /** Write a session. `onlyIfAbsent`: move a plain-sid session without overwriting a newer save. */
-  async #save(sid: string, session: SessionData, onlyIfAbsent = false): Promise<"written" | "refused" | "exists"> {
-    const hex = this.#hexOf(sid, session);
-    const ttlMs = this.#disableTTL ? 0 : this.#ttlMs(session);
-    if (!this.#disableTTL && ttlMs <= 0) {
-      // express-session's contract: saving an already expired session deletes it.
+  /**
+   * Write a session. One that was read is saved only if it still exists (revoked means
+   * revoked, however long the request ran); one this request created is saved as it is.
+   */
+  async #save(sid: string, session: SessionData, condition?: "absent"): Promise<boolean> {
+    const info = loadedInfo(session);
+    const hex = info?.sid === sid ? info.hex : privateHex(sid);
+    const ttlMs = this.#ttlMs(session);
+    if (ttlMs <= 0) {
+      // express-session's contract: saving an already expired session deletes it (this is
+      // not a revocation: a later save of the same sid is stored).
       await this.deleteSessions([sid]);
-      return "refused";
+      return false;
     }
     const payload = this.#serializer.stringify(session);
     const bytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
     if (bytes > this.#maxPayloadBytes) throw new SessionPayloadTooLargeError(bytes, this.#maxPayloadBytes);
 
-    const link = linkOf(session);
-    const now = Date.now();
-    const score = this.#disableTTL ? "+inf" : now + ttlMs;
-    const meta = link ? JSON.stringify((session as unknown as Record<string, unknown>)[META_FIELD]) : "";
+    const fromPrivate = info?.sid === sid && !info.legacy;
     const [outcome] = await Promise.all([
-      this.#links.save(hex, link, payload, meta, ttlMs, score, now, onlyIfAbsent),
+      this.#records.write({
+        hex,
+        payload,
+        ttlMs: this.#disableTTL ? 0 : ttlMs,
+        link: linkOf(session),
+        condition: condition ?? (fromPrivate ? "exists" : "any"),
+        previous: fromPrivate ? info.header : undefined,
+        now: Date.now(),
+      }),
       this.#legacy?.besideWrite(sid),
     ]);
+    if (outcome !== "written") return false;
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
-    if (outcome === "written" && this.#legacy?.mirrors) await this.#legacy.mirror(sid, session, ttlMs);
-    return outcome;
+    if (this.#legacy?.mirrors) await this.#legacy.mirror(sid, hex, session, this.#disableTTL ? 0 : ttlMs);
+    return true;
   }
 
   async #touch(sid: string, session: SessionData): Promise<void> {
@@ -482,28 +477,18 @@ export class RelsRedisStore extends Store {
     }
     // A session still living under its plain-sid key has no private key to extend: move it,
     // unless a concurrent request already did (its save is newer than this copy).
-    const info = loaded.get(session);
-    if (info?.legacy && (await this.#save(sid, session, true)) !== "exists") return;
+    const info = loadedInfo(session);
+    if (info?.legacy && (await this.#save(sid, session, "absent"))) return;
     const now = Date.now();
-    const known = info?.sid === sid ? info.expiresAt : undefined;
+    const known = info?.sid === sid ? info.header?.expiresAt : undefined;
     if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
-    await this.#links.touch(this.#hexOf(sid, session), ttlMs, now);
+    await this.#records.touch(info?.sid === sid ? info.hex : privateHex(sid), ttlMs, now);
   }
 
-  /** The private hex of `sid`, from the read of this session when there was one (no second hash). */
-  #hexOf(sid: string, session: SessionData): string {
-    const info = loaded.get(session);
-    return info?.sid === sid ? info.hex : privateHex(sid);
-  }
-
-  /** Every destroy goes through here; `ownerIndex` limits it to sessions that index owns. */
-  async #destroy(hexes: readonly string[], tombstoneMs: number, ownerIndex = ""): Promise<number> {
-    if (hexes.length === 0) return 0;
-    // While plain-sid copies may exist, a tombstone must outlive them: see LegacyMigration.read.
-    return this.#links.destroy(hexes, tombstoneMs, ownerIndex, tombstoneMs > 0 && this.#legacy !== undefined);
-  }
-
-  /** Whole milliseconds (Redis takes no fractions); a ttl that is not a number is refused. */
+  /**
+   * The session's lifetime in whole ms (Redis takes no fractions), from its cookie, else
+   * `ttl`. One clear error for a lifetime that is not a number or over 100 years.
+   */
   #ttlMs(session: SessionData): number {
     const expires = session?.cookie?.expires;
     const ms =
@@ -512,40 +497,37 @@ export class RelsRedisStore extends Store {
         : expires
           ? new Date(expires).getTime() - Date.now()
           : this.#ttl * 1000;
-    if (Number.isNaN(ms) || ms > MAX_TTL_MS) {
-      throw new RelsSessionError("The session's lifetime is not a number of at most 100 years (check `ttl` and cookie.expires)");
+    if (!Number.isFinite(ms) || ms > MAX_TTL_MS) {
+      throw new RelsSessionError(
+        "The session's lifetime is not a number of at most 100 years: check `ttl` and cookie.expires / maxAge",
+      );
     }
     return Math.ceil(ms);
   }
 
   #touchAfterMs(ttlMs: number): number {
-    if (this.#touchAfter !== "auto") return this.#touchAfter * 1000;
-    return Math.min(ttlMs * DEFAULTS.autoTouchFraction, DEFAULTS.autoTouchMaxMs);
-  }
-
-  /**
-   * The private hex of every session, one SCAN page (COUNT `count`, default `scanCount`) at a
-   * time, over every master: at most one page in memory.
-   */
-  async *scanSessions(count = this.#scanCount): AsyncGenerator<string[]> {
-    const pattern = this.#keys.sessionPattern();
-    for (const node of await this.#source.masters()) {
-      let cursor = "0";
-      do {
-        const [next, keys] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", count));
-        cursor = next;
-        const hexes = keys.map((key) => this.#keys.hexOfSessionKey(key)).filter((hex) => hex !== undefined);
-        if (hexes.length > 0) yield hexes;
-      } while (cursor !== "0");
-    }
+    const wanted =
+      this.#touchAfter === "auto"
+        ? Math.min(ttlMs * DEFAULTS.autoTouchFraction, DEFAULTS.autoTouchMaxMs)
+        : this.#touchAfter * 1000;
+    return Math.min(wanted, ttlMs * DEFAULTS.touchAfterMaxFraction);
   }
 }
 
-/** Callback if given (errors go to it, never to an unhandled rejection), else the promise. */
-function respond<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
+/**
+ * Callback if given, else the promise. The callback runs outside the promise chain (on the
+ * next tick), so a callback that throws surfaces as a throw, never as an unhandled rejection.
+ */
+function respond<T>(work: () => Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
+  let promise: Promise<T>;
+  try {
+    promise = work();
+  } catch (error) {
+    promise = Promise.reject(error);
+  }
   if (!callback) return promise;
   promise.then(
-    (value) => callback(null, value),
-    (error: unknown) => callback(error),
+    (value) => process.nextTick(callback, null, value),
+    (error: unknown) => process.nextTick(callback, error),
   );
 }

@@ -1,20 +1,27 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta.js";
 import { sessionHandle } from "./ids.js";
-import type { RelsRedisStore } from "./store.js";
+import { META_FIELD, NEVER_EXPIRES_MS } from "./record/keys.js";
+import { CORRUPT } from "./record/records.js";
+import { recordsOf, type RelsRedisStore } from "./store.js";
 
 /**
  * Every signed-in session's metadata, over every master, one SCAN page (`batchSize`
  * keys) at a time: memory stays bounded by one batch whatever the number of sessions.
  */
 export async function* streamSessions(store: RelsRedisStore, batchSize: number): AsyncGenerator<SessionMeta> {
-  for await (const hexes of store.scanSessions(batchSize)) {
-    const records = await store.readMeta(hexes, { expiry: true });
+  const records = recordsOf(store);
+  for await (const hexes of records.scan(batchSize)) {
+    const found = await records.readMany(hexes);
     for (let i = 0; i < hexes.length; i++) {
-      const record = records[i];
-      if (!record?.meta) continue;
-      const meta = decodeSessionMeta(record.meta, { sessionId: sessionHandle(hexes[i]!), expiresAt: record.expiresAt });
-      // The key's TTL follows every touch; the stored `expiresAt` only the last write.
-      if (meta) yield { ...meta, expiresAt: record.expiresAt ?? meta.expiresAt };
+      const hex = hexes[i]!;
+      const record = found[i];
+      if (!record || record === CORRUPT || record.header.index === "") continue;
+      const session = await store.decodeStored(hex, record);
+      if (!session) continue;
+      // The header's expiry follows every touch; the metadata's only the last write.
+      const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);
+      const meta = decodeSessionMeta((session as unknown as Record<string, unknown>)[META_FIELD], { sessionId: sessionHandle(hex), expiresAt });
+      if (meta) yield { ...meta, expiresAt };
     }
   }
 }

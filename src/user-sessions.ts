@@ -1,117 +1,139 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta.js";
 import { sessionHandle } from "./ids.js";
-import { NEVER_EXPIRES_MS } from "./keys.js";
-import type { RelsRedisStore } from "./store.js";
+import { META_FIELD, NEVER_EXPIRES_MS } from "./record/keys.js";
+import { CORRUPT, type IndexEntry, type SessionRecords } from "./record/records.js";
+import { recordsOf, type RelsRedisStore } from "./store.js";
 
 /** A user, as the app names them: an id, or an object with one. */
 export type UserRef = string | number | { readonly id: string | number };
 
+/** User ids longer than this are refused: they go into key names. */
+const MAX_USER_ID_LENGTH = 512;
+
 export function userIdOf(user: UserRef): string {
   const id = typeof user === "object" && user !== null ? user.id : user;
-  if ((typeof id !== "string" && typeof id !== "number") || String(id) === "") {
-    throw new TypeError("A user must be a non-empty id (string or number) or an object with one in `id`");
+  if ((typeof id !== "string" && typeof id !== "number") || String(id) === "" || String(id).length > MAX_USER_ID_LENGTH) {
+    throw new TypeError(`A user must be a non-empty id (string or number, at most ${MAX_USER_ID_LENGTH} characters) or an object with one in \`id\``);
   }
   return String(id);
 }
 
-/** One entry of a user's index: a session's private hex and when it expires. */
-export interface IndexEntry {
-  readonly hex: string;
-  readonly expiresAt: Date;
-}
+export type { IndexEntry };
 
 /** An indexed session with its metadata. */
 export interface IndexedSession extends IndexEntry {
   readonly meta: SessionMeta;
 }
 
+/** One page of a user's sessions, and where the next one starts (undefined: the last page). */
+export interface SessionsPage {
+  readonly sessions: IndexedSession[];
+  readonly nextCursor: string | undefined;
+}
+
+/** A page of the index is read and decoded at a time: bounded memory and event-loop time (and 1,000 sessions in one page: two round trips). */
+export const DEFAULT_PAGE_SIZE = 1024;
+
 /**
- * The per-user index: a sorted set of a user's session private ids scored by expiry, so
- * listing a user's sessions never scans Redis. The store keeps it in step on every write,
- * touch and destroy; reading prunes what expired, and what a crash on Cluster left behind.
+ * The per-user index: a sorted set of a user's session private ids scored by the expiry
+ * they are filed under, so listing a user's sessions never scans Redis. The data layer keeps
+ * it in step on every write, touch and destroy; reading prunes what expired, and entries a
+ * crash or a race on Cluster left behind.
  */
 export class UserSessions {
   readonly #store: RelsRedisStore;
+  readonly #records: SessionRecords;
 
   constructor(store: RelsRedisStore) {
     this.#store = store;
+    this.#records = recordsOf(store);
   }
 
-  /** The user's live sessions, expired entries pruned on the way (one round trip). */
+  /** The user's live sessions, latest expiry first, expired entries pruned on the way (one round trip). */
   list(user: UserRef): Promise<IndexEntry[]>;
   /** The same, streamed a page (`scanCount` entries) at a time. */
   list(user: UserRef, options: { stream: true }): AsyncGenerator<IndexEntry>;
   list(user: UserRef, options?: { stream: true }): Promise<IndexEntry[]> | AsyncGenerator<IndexEntry> {
-    return options?.stream ? this.#stream(userIdOf(user)) : this.#all(userIdOf(user));
-  }
-
-  /** Index a session directly (the store does this itself on every authenticated write). */
-  async add(user: UserRef, hex: string, expiresAt: Date): Promise<void> {
-    const index = this.#store.keys.userIndex(userIdOf(user));
-    await this.#store.source.run((c) => c.relsIndexLink(index, "put", hex, expiresAt.getTime(), Date.now()));
-  }
-
-  async remove(user: UserRef, hexes: readonly string[]): Promise<number> {
-    if (hexes.length === 0) return 0;
-    const index = this.#store.keys.userIndex(userIdOf(user));
-    return this.#store.source.run((c) => c.zrem(index, ...hexes));
-  }
-
-  /** Drop the whole index (sessions themselves are left alone: see `logoutAllSessions`). */
-  async removeAll(user: UserRef): Promise<void> {
-    const index = this.#store.keys.userIndex(userIdOf(user));
-    await this.#store.source.run((c) => c.del(index));
+    const userId = userIdOf(user);
+    return options?.stream ? this.#stream(userId) : this.#records.indexPage(userId);
   }
 
   /**
-   * The user's sessions with their metadata: two round trips for any number of sessions.
-   * An entry whose session is gone, or now belongs to someone else, is pruned.
+   * One page of the user's sessions with their metadata, latest expiry first (for sessions
+   * of one lifetime: most recently active first): two round trips. An entry whose session is
+   * gone, or is now filed under someone else, is pruned and left out.
    */
-  async sessions(user: UserRef): Promise<IndexedSession[]> {
+  async page(user: UserRef, options: { limit?: number; cursor?: string } = {}): Promise<SessionsPage> {
     const userId = userIdOf(user);
-    const entries = await this.#all(userId);
-    const records = await this.#store.readMeta(entries.map((e) => e.hex));
-    const index = this.#store.keys.userIndex(userId);
+    const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_PAGE_SIZE));
+    const offset = decodeCursor(options.cursor);
+    const entries = await this.#records.indexPage(userId, offset, limit);
+    const sessions = await this.#withMeta(userId, entries);
+    // Pruned entries left the index, shifting later ones down: the next page starts after
+    // the live ones only.
+    return { sessions, nextCursor: entries.length < limit ? undefined : encodeCursor(offset + sessions.length) };
+  }
+
+  /** Every session of the user with its metadata, a page at a time. */
+  async sessions(user: UserRef): Promise<IndexedSession[]> {
+    const out: IndexedSession[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.page(user, cursor === undefined ? {} : { cursor });
+      out.push(...page.sessions);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return out;
+  }
+
+  async #withMeta(userId: string, entries: readonly IndexEntry[]): Promise<IndexedSession[]> {
+    const records = await this.#records.readMany(entries.map((e) => e.hex));
     const live: IndexedSession[] = [];
     const stale: string[] = [];
-    entries.forEach((entry, i) => {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
       const record = records[i];
-      const meta =
-        record && record.index === index
-          ? decodeSessionMeta(record.meta, { sessionId: sessionHandle(entry.hex), userId, expiresAt: entry.expiresAt })
-          : null;
+      const meta = await this.#metaOf(userId, entry, record);
       if (meta === null) stale.push(entry.hex);
-      // The index score follows every touch; the stored `expiresAt` only the last write.
-      else live.push({ ...entry, meta: { ...meta, expiresAt: entry.expiresAt } });
-    });
-    if (stale.length > 0) await this.remove(userId, stale);
+      else live.push({ hex: entry.hex, expiresAt: meta.expiresAt, meta });
+    }
+    await this.#records.dropIndexEntries(userId, stale);
     return live;
   }
 
-  async #all(userId: string): Promise<IndexEntry[]> {
-    const index = this.#store.keys.userIndex(userId);
-    const flat = await this.#store.source.run((c) => c.relsIndexRange(index, Date.now()));
-    return pairs(flat);
+  async #metaOf(userId: string, entry: IndexEntry, record: Awaited<ReturnType<SessionRecords["read"]>> | undefined) {
+    if (!record || record === CORRUPT || !this.#records.isFiledUnder(record, userId)) return null;
+    const session = await this.#store.decodeStored(entry.hex, record);
+    if (!session) return null;
+    // The header's expiry follows every touch; the metadata's only the last write.
+    const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);
+    const meta = decodeSessionMeta((session as unknown as Record<string, unknown>)[META_FIELD], {
+      sessionId: sessionHandle(entry.hex),
+      userId,
+      expiresAt,
+    });
+    return meta && meta.userId === userId ? { ...meta, expiresAt } : null;
   }
 
   async *#stream(userId: string): AsyncGenerator<IndexEntry> {
-    const index = this.#store.keys.userIndex(userId);
-    const page = this.#store.scanCount;
+    const page = this.#records.scanCount;
     for (let offset = 0; ; offset += page) {
-      const flat = await this.#store.source.run((c) =>
-        c.zrangebyscore(index, Date.now(), "+inf", "WITHSCORES", "LIMIT", offset, page),
-      );
-      yield* pairs(flat);
-      if (flat.length < page * 2) return;
+      const entries = await this.#records.indexPage(userId, offset, page);
+      yield* entries;
+      if (entries.length < page) return;
     }
   }
 }
 
-function pairs(flat: readonly string[]): IndexEntry[] {
-  const out: IndexEntry[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const score = Number(flat[i + 1]);
-    out.push({ hex: flat[i]!, expiresAt: new Date(Number.isFinite(score) ? score : NEVER_EXPIRES_MS) });
+function encodeCursor(offset: number): string {
+  return offset.toString(36);
+}
+
+function decodeCursor(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  const offset = Number.parseInt(cursor, 36);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset.toString(36) !== cursor) {
+    throw new TypeError("Invalid cursor: pass back the nextCursor of the previous page");
   }
-  return out;
+  return offset;
 }

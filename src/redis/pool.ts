@@ -4,7 +4,7 @@ import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type
 import { RedisUnavailableError } from "../errors.js";
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { corkForThisTick } from "./cork.js";
-import { defineScripts } from "./scripts.js";
+import { defineScripts } from "../record/scripts.js";
 
 export type RedisClient = Redis | Cluster;
 
@@ -14,8 +14,14 @@ export interface RedisSource {
   run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T>;
   /** Every master, for work that must visit each shard (SCAN). Standalone: the one server. */
   masters(): Promise<Redis[]>;
-  on(event: "connect" | "disconnect", listener: () => void): unknown;
+  /** Be told when Redis becomes usable or unusable; returns the call that stops it. */
+  subscribe(listeners: SourceListeners): () => void;
   close(): Promise<void>;
+}
+
+export interface SourceListeners {
+  connect(): void;
+  disconnect(): void;
 }
 
 /** Where Redis is. Exactly one of these, as `RelsSession.configure` validated it. */
@@ -138,6 +144,15 @@ export class RedisPool extends EventEmitter implements RedisSource {
     } catch (error) {
       throw this.#classify(error);
     }
+  }
+
+  subscribe(listeners: SourceListeners): () => void {
+    this.on("connect", listeners.connect);
+    this.on("disconnect", listeners.disconnect);
+    return () => {
+      this.off("connect", listeners.connect);
+      this.off("disconnect", listeners.disconnect);
+    };
   }
 
   /** Not a command, so not a probe: it neither needs nor tells the breaker anything. */
@@ -277,15 +292,15 @@ export class RedisPool extends EventEmitter implements RedisSource {
  * A client the app made itself (`new RelsRedisStore({ client })`): used as it is, with its
  * own options; only the errors are made typed and the connection events forwarded.
  */
-export class ClientSource extends EventEmitter implements RedisSource {
+export class ClientSource implements RedisSource {
   readonly #client: RedisClient;
 
   constructor(client: RedisClient) {
-    super();
     this.#client = client;
-    defineScripts(client);
-    client.on("ready", () => this.emit("connect"));
-    client.on("close", () => this.emit("disconnect"));
+    if (!scripted.has(client)) {
+      scripted.add(client);
+      defineScripts(client);
+    }
   }
 
   get isCluster(): boolean {
@@ -305,8 +320,59 @@ export class ClientSource extends EventEmitter implements RedisSource {
     return mastersOf(this.#client);
   }
 
+  subscribe(listeners: SourceListeners): () => void {
+    let hub = hubs.get(this.#client);
+    if (!hub) hubs.set(this.#client, (hub = new ClientEvents(this.#client)));
+    return hub.add(listeners);
+  }
+
   /** The app owns its client: closing the store leaves it open. */
   async close(): Promise<void> {}
+}
+
+/** Clients whose scripts are defined (once per client, however many stores share it). */
+const scripted = new WeakSet<RedisClient>();
+const hubs = new WeakMap<RedisClient, ClientEvents>();
+
+/**
+ * One `ready` and one `close` listener per app client, however many stores share it (no
+ * MaxListenersExceededWarning), fanned out to the stores. Stores are held weakly: a store
+ * the app drops without `close()` is collected, and its entry goes with it.
+ */
+class ClientEvents {
+  readonly #client: RedisClient;
+  readonly #subscribers = new Set<WeakRef<SourceListeners>>();
+  readonly #onReady = () => this.#emit("connect");
+  readonly #onClose = () => this.#emit("disconnect");
+  readonly #collected = new FinalizationRegistry<WeakRef<SourceListeners>>((ref) => this.#remove(ref));
+
+  constructor(client: RedisClient) {
+    this.#client = client;
+  }
+
+  add(listeners: SourceListeners): () => void {
+    if (this.#subscribers.size === 0) {
+      this.#client.on("ready", this.#onReady);
+      this.#client.on("close", this.#onClose);
+    }
+    const ref = new WeakRef(listeners);
+    this.#subscribers.add(ref);
+    this.#collected.register(listeners, ref, ref);
+    return () => {
+      this.#collected.unregister(ref);
+      this.#remove(ref);
+    };
+  }
+
+  #remove(ref: WeakRef<SourceListeners>): void {
+    if (!this.#subscribers.delete(ref) || this.#subscribers.size > 0) return;
+    this.#client.off("ready", this.#onReady);
+    this.#client.off("close", this.#onClose);
+  }
+
+  #emit(event: keyof SourceListeners): void {
+    for (const ref of this.#subscribers) ref.deref()?.[event]();
+  }
 }
 
 function mastersOf(client: RedisClient): Redis[] {

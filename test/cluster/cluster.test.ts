@@ -6,6 +6,7 @@
  * a user's sessions spread over every master, scans of every shard, repair of what a crash
  * between two slots leaves behind, no cross-slot command, and a failover under load.
  */
+import { keysOf, sourceOf, scanOf } from "../support/internals.js";
 import { randomBytes } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";
@@ -145,7 +146,7 @@ async function changeOwnerLosingIndexFollowUp(
 ): Promise<void> {
   await manager.recordAuthenticatedRequest(newOwner, browserRequest(signedIn.sid, signedIn.session));
   await store.set(signedIn.sid, signedIn.session);
-  await redis().zadd(store.keys.userIndex(oldOwner), Date.now() + 600_000, signedIn.hex);
+  await redis().zadd(keysOf(store).userIndex(oldOwner), Date.now() + 600_000, signedIn.hex);
 }
 
 /** "host:port" of the master serving `key`, from CLUSTER KEYSLOT and CLUSTER SLOTS (asked now, never cached). */
@@ -166,7 +167,7 @@ async function signInOnEveryMaster(manager: RelsSessionsManager, store: RelsRedi
   for (let i = 0; i < 200 && [...byMaster.values()].some((list) => list.length < perMaster); i++) {
     const signedIn = await signIn(manager, store, user);
     all.push(signedIn);
-    byMaster.get(await masterOf(store.keys.session(signedIn.hex)))?.push(signedIn);
+    byMaster.get(await masterOf(keysOf(store).session(signedIn.hex)))?.push(signedIn);
   }
   for (const [master, list] of byMaster) expect(list.length, `sessions on ${master}`).toBeGreaterThanOrEqual(perMaster);
   return { all, byMaster };
@@ -193,7 +194,7 @@ describe("cluster: a user's sessions on every master", () => {
     const { all, byMaster } = await signInOnEveryMaster(manager, store, user, 2);
 
     // The index is one key in one slot; the sessions are on all three masters.
-    const masters = new Set(await Promise.all(all.map((s) => masterOf(store.keys.session(s.hex)))));
+    const masters = new Set(await Promise.all(all.map((s) => masterOf(keysOf(store).session(s.hex)))));
     expect(masters.size).toBe(3);
 
     const listed = await manager.activeSessions(user);
@@ -216,7 +217,7 @@ describe("cluster: a user's sessions on every master", () => {
     expect(await manager.logoutAllSessions(user)).toBe(1);
     expect(await manager.activeSessions(user)).toEqual([]);
     for (const s of all) expect(await store.get(s.sid)).toBeNull();
-    expect(await redis().exists(store.keys.userIndex(user))).toBe(0);
+    expect(await redis().exists(keysOf(store).userIndex(user))).toBe(0);
   });
 
   it("a revoked session stays revoked: a late save from a request in flight does not bring it back", async () => {
@@ -258,9 +259,9 @@ describe("cluster: scans see every shard", () => {
     expect((await stats.totals()).totalSessions).toBe(all.length);
 
     // Lose every counter, then rebuild from the sessions themselves.
-    const buckets = await redis().smembers(store.keys.statsRegistry());
+    const buckets = await redis().smembers(keysOf(store).statsRegistry());
     expect(buckets.length).toBeGreaterThan(0);
-    await Promise.all([...buckets, store.keys.statsRegistry()].map((key) => redis().del(key)));
+    await Promise.all([...buckets, keysOf(store).statsRegistry()].map((key) => redis().del(key)));
     expect((await stats.totals()).totalSessions).toBe(0);
 
     const progress: number[] = [];
@@ -277,10 +278,10 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
     const { store, manager } = setup();
     const user = "crash-victim";
     const [gone, kept] = [await signIn(manager, store, user), await signIn(manager, store, user)];
-    const index = store.keys.userIndex(user);
+    const index = keysOf(store).userIndex(user);
 
     // destroy's first step (the session's slot) ran; its follow-up on the index's slot did not.
-    await redis().del(store.keys.session(gone.hex));
+    await redis().del(keysOf(store).session(gone.hex));
     expect(await redis().zscore(index, gone.hex)).not.toBeNull();
 
     expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([kept.handle]);
@@ -299,7 +300,7 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
     await changeOwnerLosingIndexFollowUp(manager, store, shared, "first-owner", "second-owner");
 
     expect((await manager.activeSessions("first-owner")).map((s) => s.sessionId)).toEqual([other.handle]);
-    expect(await redis().zscore(store.keys.userIndex("first-owner"), shared.hex)).toBeNull();
+    expect(await redis().zscore(keysOf(store).userIndex("first-owner"), shared.hex)).toBeNull();
     expect((await manager.activeSessions("second-owner")).map((s) => s.sessionId)).toEqual([shared.handle]);
     // The first owner revoking everything must not end the second owner's session.
     expect(await manager.logoutAllSessions("first-owner")).toBe(1);
@@ -321,7 +322,7 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
   it("a count without its session is outlived by reconcile", async () => {
     const { store, manager, stats } = setup();
     const [gone] = [await signIn(manager, store, "counted"), await signIn(manager, store, "counted")];
-    await redis().del(store.keys.session(gone.hex));
+    await redis().del(keysOf(store).session(gone.hex));
     const totals = await stats.reconcile();
     expect(totals.totalSessions).toBe(1);
   });
@@ -332,7 +333,7 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
     const { store, manager } = setup();
     const user = "lost-follow-up";
     const orphan = await signIn(manager, store, user);
-    await redis().zrem(store.keys.userIndex(user), orphan.hex);
+    await redis().zrem(keysOf(store).userIndex(user), orphan.hex);
 
     await store.touch(orphan.sid, sessionFor(600_000)); // the session's next request
     expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([orphan.handle]);
@@ -348,7 +349,7 @@ describe("cluster: failover under load", () => {
     const store = new RelsRedisStore({ source: clusterPool(), namespace: freshNamespace(), touchAfter: 0 });
     const before = Array.from({ length: 150 }, () => newSid());
     await Promise.all(before.map((sid, n) => store.set(sid, sessionFor(600_000, { n }))));
-    const target = store.keys.session(sha256(before[0]!));
+    const target = keysOf(store).session(sha256(before[0]!));
     const oldMaster = await masterOf(target);
 
     const outcome = await failoverUnderLoad(store, {
@@ -399,7 +400,7 @@ describe("cluster: no command spans slots", () => {
     const user = "fifty";
     const sessions: SignedIn[] = [];
     for (let i = 0; i < 50; i++) sessions.push(await signIn(manager, store, user));
-    const masters = new Set(await Promise.all(sessions.map((s) => masterOf(store.keys.session(s.hex)))));
+    const masters = new Set(await Promise.all(sessions.map((s) => masterOf(keysOf(store).session(s.hex)))));
     expect(masters.size).toBe(3);
 
     expect(await store.findSessions(sessions.map((s) => s.sid)).then((m) => [...m.values()].filter(Boolean).length)).toBe(50);

@@ -5,6 +5,7 @@
  * `RelsSession.configure({ redisOptions: { sentinel } })`; then SENTINEL FAILOVER while
  * requests run, twice (there and back), with the same store all along.
  */
+import { keysOf, sourceOf, scanOf } from "../support/internals.js";
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
@@ -170,7 +171,7 @@ describe("sentinel: failover under load", () => {
       const direct = new Redis({ host: after.host, port: after.port, maxRetriesPerRequest: 0 });
       try {
         expect(await direct.call("ROLE").then((role) => (role as unknown[])[0])).toBe("master");
-        expect(await direct.exists(store.keys.session(sha256(sid)))).toBe(1);
+        expect(await direct.exists(keysOf(store).session(sha256(sid)))).toBe(1);
       } finally {
         direct.disconnect();
       }

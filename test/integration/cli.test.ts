@@ -1,3 +1,4 @@
+import { keysOf, sourceOf, scanOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -67,7 +68,7 @@ describe("rels-session CLI", () => {
   });
 
   it("rebuilds the counters with reconcile", async () => {
-    await client.del(store.keys.statsRegistry());
+    await client.del(keysOf(store).statsRegistry());
     const result = await cli("--json", "reconcile");
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out[0]!).totalSessions).toBe(1);

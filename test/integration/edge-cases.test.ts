@@ -3,6 +3,7 @@
  * plain-sid keys with revocations, odd `ttl` values, and sorted sets that must not outgrow
  * their live sessions.
  */
+import { keysOf, sourceOf, scanOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import type { SessionData } from "express-session";
@@ -59,7 +60,7 @@ describe("ttl", () => {
   it("accepts a ttl function giving fractional seconds, for signed-in sessions too", async () => {
     const store = storeWith({ ttl: () => 10.5 });
     const sid = await signIn(store, new RelsSessionsManager({ store, applicationName: "T" }), "u-frac");
-    const pttl = await inspector.pttl(store.keys.session(sha256(sid)));
+    const pttl = await inspector.pttl(keysOf(store).session(sha256(sid)));
     expect(pttl).toBeGreaterThan(9_000);
     expect(pttl).toBeLessThanOrEqual(10_500);
   });
@@ -68,7 +69,7 @@ describe("ttl", () => {
     const store = storeWith({ ttl: () => Number.NaN });
     const sid = newSid();
     await expect(store.set(sid, sessionFor())).rejects.toThrow(/lifetime is not a number/);
-    expect(await inspector.exists(store.keys.session(sha256(sid)))).toBe(0);
+    expect(await inspector.exists(keysOf(store).session(sha256(sid)))).toBe(0);
   });
 });
 
@@ -77,14 +78,14 @@ describe("the index and the stats never outgrow their live sessions", () => {
     const store = storeWith();
     const manager = new RelsSessionsManager({ store, applicationName: "T" });
     for (let i = 0; i < 20; i++) await signIn(store, manager, "u-grow", 50);
-    const index = store.keys.userIndex("u-grow");
+    const index = keysOf(store).userIndex("u-grow");
     const deadline = Date.now() + 5_000;
     while ((await inspector.zrangebyscore(index, Date.now(), "+inf")).length > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     await signIn(store, manager, "u-grow", 60_000);
     expect(await inspector.zcard(index)).toBe(1);
-    expect(await inspector.zcard(store.keys.statsBucket("T", "web"))).toBe(1);
+    expect(await inspector.zcard(keysOf(store).statsBucket("T", "web"))).toBe(1);
   });
 });
 
@@ -105,22 +106,22 @@ describe("migration from plain-sid keys", () => {
     const store = storeWith({ legacyFallback: true, mirrorWrites: true });
     const manager = new RelsSessionsManager({ store, applicationName: "T" });
     const sid = await signIn(store, manager, "u-mirror");
-    expect(await inspector.exists(store.keys.legacy(sid))).toBe(1);
+    expect(await inspector.exists(keysOf(store).legacy(sid))).toBe(1);
     const [listed] = await manager.activeSessions("u-mirror");
     expect(await manager.logoutSession("u-mirror", listed!.sessionId)).toBe(true);
     expect(await store.get(sid)).toBeNull();
-    expect(await inspector.exists(store.keys.legacy(sid))).toBe(0);
+    expect(await inspector.exists(keysOf(store).legacy(sid))).toBe(0);
   });
 
   it("an unchanged request moves a plain-sid session to its private key (the touch moves it)", async () => {
     const store = storeWith({ legacyFallback: true });
     const sid = newSid();
-    await inspector.set(store.keys.legacy(sid), JSON.stringify(sessionFor(60_000, { from: "connect-redis" })), "PX", 60_000);
+    await inspector.set(keysOf(store).legacy(sid), JSON.stringify(sessionFor(60_000, { from: "connect-redis" })), "PX", 60_000);
     const loaded = (await store.get(sid))!;
     const reqSession = store.createSession({ sessionID: sid, sessionStore: store } as never, loaded);
     await store.touch(sid, reqSession as unknown as SessionData);
-    expect(await inspector.exists(store.keys.session(sha256(sid)))).toBe(1);
-    expect(await inspector.exists(store.keys.legacy(sid))).toBe(0);
+    expect(await inspector.exists(keysOf(store).session(sha256(sid)))).toBe(1);
+    expect(await inspector.exists(keysOf(store).legacy(sid))).toBe(0);
     expect(await store.get(sid)).toMatchObject({ from: "connect-redis" });
   });
 });
@@ -162,7 +163,7 @@ describe("RelsSession.configure keeps the app's own objects", () => {
     try {
       const store = RelsSession.store();
       const sid = newSid();
-      await inspector.hset(store.keys.session(sha256(sid)), "d", "{broken");
+      await inspector.hset(keysOf(store).session(sha256(sid)), "d", "{broken");
       expect(await store.get(sid)).toBeNull();
       expect(warnings).toEqual(["rels-session: removed a corrupt session"]);
     } finally {
@@ -186,7 +187,7 @@ describe("second review", () => {
   it("a touch that moves a plain-sid session never overwrites a newer save of it", async () => {
     const store = storeWith({ legacyFallback: true });
     const sid = newSid();
-    await inspector.set(store.keys.legacy(sid), JSON.stringify(sessionFor(60_000, { cart: [] })), "PX", 60_000);
+    await inspector.set(keysOf(store).legacy(sid), JSON.stringify(sessionFor(60_000, { cart: [] })), "PX", 60_000);
     const [a, b] = [(await store.get(sid))!, (await store.get(sid))!];
     const req = { sessionID: sid, sessionStore: store } as never;
     const [sessionA, sessionB] = [store.createSession(req, a), store.createSession(req, b)];
@@ -200,9 +201,9 @@ describe("second review", () => {
     const store = storeWith({ legacyFallback: true });
     const sid = newSid();
     const data = sessionFor(60_000, { _rels: { userId: "u-old", applicationName: "T" } });
-    await inspector.set(store.keys.legacy(sid), JSON.stringify(data), "PX", 60_000);
+    await inspector.set(keysOf(store).legacy(sid), JSON.stringify(data), "PX", 60_000);
     expect(await store.get(sid)).toMatchObject({ _rels: { userId: "u-old" } });
-    expect(await inspector.exists(store.keys.legacy(sid))).toBe(1);
+    expect(await inspector.exists(keysOf(store).legacy(sid))).toBe(1);
   });
 
   it("refuses an infinite or absurd ttl, writing nothing", async () => {
@@ -210,7 +211,7 @@ describe("second review", () => {
       const store = storeWith({ ttl });
       const sid = newSid();
       await expect(store.set(sid, sessionFor())).rejects.toThrow(/at most 100 years/);
-      expect(await inspector.exists(store.keys.session(sha256(sid)))).toBe(0);
+      expect(await inspector.exists(keysOf(store).session(sha256(sid)))).toBe(0);
     }
   });
 

@@ -3,6 +3,7 @@
  * once with a store on an ioredis client of the app's own, once through
  * `RelsSession.configure()` and its shared pool. Each test gets a fresh namespace.
  */
+import { keysOf, sourceOf, scanOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
@@ -18,8 +19,8 @@ const url = inject("redisUrl");
 /** Leave nothing behind in a Redis we share: the sessions (with their index) and the stats keys. */
 async function cleanUp(store: RelsRedisStore): Promise<void> {
   await store.clear().catch(() => undefined);
-  const keys = store.keys;
-  await store.source
+  const keys = keysOf(store);
+  await sourceOf(store)
     .run(async (c) => {
       const buckets = await c.smembers(keys.statsRegistry());
       await c.del(keys.statsRegistry(), keys.statsUpdated(), ...buckets);

@@ -2,6 +2,7 @@
  * Invariant 2, "revoked means revoked": once a destroy or a revoke has resolved, a request
  * that loaded the session earlier and saves (or touches) it at its end cannot bring it back.
  */
+import { keysOf, sourceOf, scanOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import type { SessionData } from "express-session";
@@ -123,8 +124,8 @@ async function revokeDuring(
 
 async function expectGone(target: express.Express, s: RelsRedisStore, cookie: string, hex: string, user: string, m: RelsSessionsManager) {
   expect(await whoAmI(target, cookie), "the next request with the cookie has no session").toBeNull();
-  expect(await redis.exists(s.keys.session(hex)), "no session key in Redis").toBe(0);
-  expect(await redis.zscore(s.keys.userIndex(user), hex), "no index entry").toBeNull();
+  expect(await redis.exists(keysOf(s).session(hex)), "no session key in Redis").toBe(0);
+  expect(await redis.zscore(keysOf(s).userIndex(user), hex), "no index entry").toBeNull();
   expect(await m.activeSessions(user)).toEqual([]);
 }
 
@@ -182,7 +183,7 @@ describe("a request in flight cannot resurrect a destroyed session, with mirrorW
   it("when another request with the same cookie logs out (req.session.destroy)", async () => {
     const user = `u-${randomUUID()}`;
     const { cookie, sid, hex } = await login(mirrorApp, user);
-    expect(await redis.exists(mirrorStore.keys.legacy(sid)), "the plain-sid mirror exists").toBe(1);
+    expect(await redis.exists(keysOf(mirrorStore).legacy(sid)), "the plain-sid mirror exists").toBe(1);
     const slow = await revokeDuring(mirrorApp, "post", "/slow-write", cookie, () =>
       request(mirrorApp).post("/logout").set("Cookie", cookie).expect(200),
     );
@@ -191,7 +192,7 @@ describe("a request in flight cannot resurrect a destroyed session, with mirrorW
     await expectGone(mirrorApp, mirrorStore, cookie, hex, user, mirrorManager);
     // The refused save must not write the plain-sid mirror either: old-version processes read
     // it, and so does this store's own fallback when the private key is missing.
-    expect(await redis.exists(mirrorStore.keys.legacy(sid)), "no plain-sid mirror").toBe(0);
+    expect(await redis.exists(keysOf(mirrorStore).legacy(sid)), "no plain-sid mirror").toBe(0);
   });
 });
 
@@ -204,11 +205,11 @@ describe("touch after destroy does not recreate the session", () => {
       visits: 1,
     } as unknown as SessionData;
     await store.set(sid, sessionData);
-    expect(await redis.exists(store.keys.session(hex))).toBe(1);
+    expect(await redis.exists(keysOf(store).session(hex))).toBe(1);
     await store.destroy(sid);
     // A session object that was not read from the store: no throttle, the touch is sent.
     await store.touch(sid, sessionData);
-    expect(await redis.exists(store.keys.session(hex))).toBe(0);
+    expect(await redis.exists(keysOf(store).session(hex))).toBe(0);
     expect(await store.get(sid)).toBeNull();
   });
 

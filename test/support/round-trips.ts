@@ -7,12 +7,12 @@
  * whichever comes first. So `await get(a); await get(b)` is 2 round trips and
  * `Promise.all([get(a), get(b)])` is 1, however the commands are spread over microtasks.
  *
- * Script calls (`defineCommand`) are recorded under their script name (`relsSet`, …)
+ * Script calls (`defineCommand`) are recorded under their script name (`relsWrite`, …)
  * rather than as `evalsha`, so a test can tell a touch from a read.
  */
 import { createHash } from "node:crypto";
 import type { Command, Redis } from "ioredis";
-import { SCRIPTS } from "../../src/redis/scripts.js";
+import { SCRIPTS } from "../../src/record/scripts.js";
 
 export interface RoundTripCounter {
   /** Every command sent since the last reset, in order (lower-case names, or script names). */

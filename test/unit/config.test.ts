@@ -2,6 +2,8 @@
  * Settings validation (no Redis): exactly one of url / cluster / sentinel, and every bad
  * field named with what was expected and what was given, never a password.
  */
+import { keysOf, sourceOf } from "../support/internals.js";
+import { recordsOf } from "../../src/store.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, RelsSession, parseConfig } from "../../src/index.js";
 import type { ConfigIssue } from "../../src/index.js";
@@ -254,21 +256,21 @@ describe("RelsSession.configure", () => {
   it("accepts url, cluster (with scaleReads) and sentinel without connecting", () => {
     RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1/4", namespace: "cfg" } }, { env: NO_ENV });
     expect(RelsSession.config.redisOptions.url).toBe("redis://127.0.0.1:1/4");
-    expect(RelsSession.store().keys.namespace).toBe("cfg");
+    expect(keysOf(RelsSession.store()).namespace).toBe("cfg");
 
     RelsSession.configure({ ...base, redisOptions: { cluster: { nodes: NODES, scaleReads: "slave" } } }, { env: NO_ENV });
     expect(RelsSession.config.redisOptions.cluster).toMatchObject({ nodes: NODES, scaleReads: "slave" });
-    expect(RelsSession.store().source.isCluster).toBe(true);
+    expect(sourceOf(RelsSession.store()).isCluster).toBe(true);
 
     RelsSession.configure({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster" } } }, { env: NO_ENV });
     expect(RelsSession.config.redisOptions.sentinel).toMatchObject({ sentinels: SENTINELS, name: "mymaster" });
-    expect(RelsSession.store().source.isCluster).toBe(false);
+    expect(sourceOf(RelsSession.store()).isCluster).toBe(false);
   });
 
   it("applies the env given in the second argument", () => {
     RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1" } }, { env: { RELS_SESSION_SCAN_COUNT: "7" } });
     expect(RelsSession.config.env.RELS_SESSION_SCAN_COUNT).toBe(7);
-    expect(RelsSession.store().scanCount).toBe(7);
+    expect(recordsOf(RelsSession.store()).scanCount).toBe(7);
   });
 
   it("throws ConfigError for none-of, two-of and bad env, naming the path", () => {

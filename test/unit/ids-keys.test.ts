@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { InvalidSessionIdError, privateId, sessionHandle } from "../../src/index.js";
-import { escapeGlob, Keys } from "../../src/keys.js";
+import { escapeGlob, Keys } from "../../src/record/keys.js";
 
 describe("private ids", () => {
   it("is 2:: + sha256 hex of the sid, as Rack's", () => {
@@ -28,9 +28,9 @@ describe("private ids", () => {
 describe("keys", () => {
   const keys = new Keys("ns", "ns:");
 
-  it("puts a session and its tombstone in one slot, per session", () => {
+  it("puts a session and its revocation marker (migration only) in one slot, per session", () => {
     expect(keys.session("ab")).toBe("ns:{2::ab}");
-    expect(keys.tombstone("ab")).toBe("ns:tomb:{2::ab}");
+    expect(keys.revoked("ab")).toBe("ns:tomb:{2::ab}");
   });
 
   it("gives each user their own hash tag, whatever the id holds", () => {
@@ -54,7 +54,7 @@ describe("keys", () => {
   it("recognises only its own session keys", () => {
     const hex = "a".repeat(64);
     expect(keys.hexOfSessionKey(keys.session(hex))).toBe(hex);
-    expect(keys.hexOfSessionKey(keys.tombstone(hex))).toBeUndefined();
+    expect(keys.hexOfSessionKey(keys.revoked(hex))).toBeUndefined();
     expect(keys.hexOfSessionKey("ns:{2::nothex}")).toBeUndefined();
   });
 

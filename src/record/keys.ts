@@ -2,13 +2,14 @@
  * Every Redis key this library touches is built here and only here.
  *
  * Cluster safety comes from hash tags (the part in `{…}` picks the slot):
- * - a session and its tombstone share the tag `{2::<hex>}`: one slot per session;
+ * - a session (and, while migrating from plain-sid keys, its revocation marker) has the tag
+ *   `{2::<hex>}`: one slot per session;
  * - a user's index has the tag `{<encoded user id>}`: one slot per user;
  * - the stats counters share `{stats}`: one small slot for the whole namespace.
  * No tag is global to sessions, so sessions spread over every shard.
  */
-import { PRIVATE_ID_VERSION } from "./ids.js";
-import type { ClientPlatform } from "./meta.js";
+import { PRIVATE_ID_VERSION } from "../ids.js";
+import type { ClientPlatform } from "../meta.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
 /** Score and expiry of what never expires: the latest date a JavaScript Date can hold. */
@@ -41,17 +42,28 @@ export class Keys {
   readonly prefix: string;
 
   constructor(namespace: string = DEFAULT_NAMESPACE, prefix: string = `${namespace}:`) {
+    // Index and bucket keys are written into each session's header, which tabs and
+    // newlines delimit (record/format.ts).
+    if (/[\t\n]/.test(namespace)) throw new RangeError("The namespace must not contain a tab or a newline");
     this.namespace = namespace;
     this.prefix = prefix;
   }
 
-  /** A session (hash: `d` payload, `m` meta, `u` owner's index key, `b` stats bucket key). */
+  /** A session record (record/format.ts describes its layout). */
   session(hex: string): string {
-    return `${this.prefix}${SESSION_TAG_START}${hex}}`;
+    return `${this.sessionKeyHead}${hex}}`;
   }
 
-  /** Marks a destroyed session for a while, so a late save cannot bring it back. */
-  tombstone(hex: string): string {
+  /** `session(hex)` is this + hex + "}": what the cap script builds evicted sessions' keys from. */
+  get sessionKeyHead(): string {
+    return `${this.prefix}${SESSION_TAG_START}`;
+  }
+
+  /**
+   * While migrating from plain-sid keys only: marks a revoked session for as long as a
+   * plain-sid copy of it may live, so that copy is never read again.
+   */
+  revoked(hex: string): string {
     return `${this.prefix}tomb:${SESSION_TAG_START}${hex}}`;
   }
 

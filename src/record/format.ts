@@ -1,0 +1,116 @@
+/**
+ * How a session record is laid out in Redis (layout 3).
+ *
+ * One string key per session, `<prefix>{2::<hex>}`, holding a short header and the payload:
+ *
+ * ```
+ * "3" <expiresAt: 16 digits> <score: 16 digits> <index key> "\t" <bucket key> "\n" <payload>
+ * ```
+ *
+ * - `expiresAt`: the expiry Redis was last given, in ms since the epoch (0: none). Read back
+ *   with the payload, so `touch` can be throttled and `get` reports the live expiry.
+ * - `score`: the expiry under which the session is filed in its owner's index and its stats
+ *   bucket (0: not filed). It runs ahead of `expiresAt` by a slack, so a signed-in write or
+ *   touch refiles the session only when its expiry passes the score, not on every request.
+ * - the owner's index key and the stats bucket key, empty for an anonymous session: what a
+ *   revocation or a relink must update, readable by a Lua script without decoding the payload.
+ *
+ * The two numbers have a fixed width at fixed offsets, so a touch rewrites them in place
+ * (SETRANGE) without reading or rewriting the payload. A string key lets the hot path use
+ * plain `GET` and `SET … PX … XX`, which cost Redis a fraction of a script call.
+ *
+ * Layout 2 (up to 0.1) was a hash (`d` payload, `e` expiry, `m` meta, `u` index, `b` bucket);
+ * it is still read, and a session moves to layout 3 on its next write.
+ */
+
+export const LAYOUT_VERSION = "3";
+const NUMBER_WIDTH = 16;
+/** Byte offsets of the fixed fields (also used by the touch script: Lua counts from 1). */
+export const EXPIRES_AT_OFFSET = 1;
+export const SCORE_OFFSET = EXPIRES_AT_OFFSET + NUMBER_WIDTH;
+const LINKS_OFFSET = SCORE_OFFSET + NUMBER_WIDTH;
+const TAB = 9;
+const NEWLINE = 10;
+
+/** What the header says of a session. */
+export interface RecordHeader {
+  /** ms since the epoch; undefined when the session never expires. */
+  readonly expiresAt: number | undefined;
+  /** The expiry it is filed under in its index and bucket; 0 when not filed. */
+  readonly score: number;
+  /** Its owner's index key; "" for an anonymous session. */
+  readonly index: string;
+  /** Its stats bucket key; "" for an anonymous session. */
+  readonly bucket: string;
+}
+
+/** A record as read: its header and the serialized session. */
+export interface StoredRecord {
+  readonly header: RecordHeader;
+  readonly payload: Buffer;
+  /** Read from layout 2: the next write moves it. */
+  readonly layout: 2 | 3;
+}
+
+export const ANONYMOUS: Omit<RecordHeader, "expiresAt"> = { score: 0, index: "", bucket: "" };
+
+/** A fixed-width decimal (Lua reads it with tonumber; doubles hold every ms up to 2^53). */
+export function fixedNumber(value: number): string {
+  return String(Math.max(0, Math.ceil(value))).padStart(NUMBER_WIDTH, "0");
+}
+
+export function encodeHeader(header: RecordHeader): string {
+  return `${LAYOUT_VERSION}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${header.index}\t${header.bucket}\n`;
+}
+
+/**
+ * The value to store: header and payload. A text payload stays a string (ioredis sends it
+ * without a copy into a Buffer of ours); a binary one is joined to the header's bytes.
+ */
+export function encodeRecord(header: RecordHeader, payload: string | Buffer): string | Buffer {
+  const head = encodeHeader(header);
+  return typeof payload === "string" ? head + payload : Buffer.concat([Buffer.from(head, "utf8"), payload]);
+}
+
+/** The record in `value`, or undefined when it is not a layout-3 record (corrupt). */
+export function decodeRecord(value: Buffer): StoredRecord | undefined {
+  if (value.length <= LINKS_OFFSET || value[0] !== LAYOUT_VERSION.charCodeAt(0)) return undefined;
+  const end = value.indexOf(NEWLINE, LINKS_OFFSET);
+  const tab = value.indexOf(TAB, LINKS_OFFSET);
+  if (end < 0 || tab < 0 || tab > end) return undefined;
+  const expiresAt = Number(value.toString("latin1", EXPIRES_AT_OFFSET, SCORE_OFFSET));
+  const score = Number(value.toString("latin1", SCORE_OFFSET, LINKS_OFFSET));
+  if (!Number.isSafeInteger(expiresAt) || !Number.isSafeInteger(score)) return undefined;
+  return {
+    header: {
+      expiresAt: expiresAt === 0 ? undefined : expiresAt,
+      score,
+      index: tab === LINKS_OFFSET ? "" : value.toString("utf8", LINKS_OFFSET, tab),
+      bucket: tab + 1 === end ? "" : value.toString("utf8", tab + 1, end),
+    },
+    payload: value.subarray(end + 1),
+    layout: 3,
+  };
+}
+
+/** A layout-2 hash read with `HMGET d e u b`, as a record; undefined when it has no payload. */
+export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecord | undefined {
+  const [payload, expiresAt, index, bucket] = fields;
+  if (!payload) return undefined;
+  const expiry = expiresAt ? Number(expiresAt.toString("latin1")) : undefined;
+  const filed = index || bucket ? (expiry ?? 0) : 0;
+  return {
+    header: {
+      expiresAt: expiry !== undefined && Number.isFinite(expiry) ? expiry : undefined,
+      // Layout 2 filed sessions exactly at their expiry; "+inf" never expires.
+      score: Number.isFinite(filed) ? filed : 0,
+      index: index?.toString("utf8") ?? "",
+      bucket: bucket?.toString("utf8") ?? "",
+    },
+    payload,
+    layout: 2,
+  };
+}
+
+/** The fields of a layout-2 hash that `decodeLayout2` reads, in its order. */
+export const LAYOUT2_FIELDS = ["d", "e", "u", "b"] as const;

@@ -1,0 +1,19 @@
+import { clientPlatformSchema, type ClientPlatform } from "../meta.js";
+import { META_FIELD } from "./keys.js";
+
+/** Whose a signed-in session is, for which app and platform: where it is filed. */
+export interface SessionLink {
+  readonly userId: string;
+  readonly applicationName: string;
+  readonly clientPlatform: ClientPlatform;
+}
+
+/** The link carried by a session's metadata field (written by SessionsManager), if signed in. */
+export function linkOf(session: object): SessionLink | undefined {
+  const meta = (session as Record<string, unknown>)[META_FIELD];
+  if (meta === null || typeof meta !== "object") return undefined;
+  const { userId, applicationName, clientPlatform } = meta as Record<string, unknown>;
+  if (typeof userId !== "string" || userId === "" || typeof applicationName !== "string") return undefined;
+  const platform = clientPlatformSchema.safeParse(clientPlatform);
+  return { userId, applicationName, clientPlatform: platform.success ? platform.data : "web" };
+}

@@ -1,0 +1,367 @@
+import type { RedisClient, RedisSource } from "../redis/pool.js";
+import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
+import { ANONYMOUS, LAYOUT2_FIELDS, decodeLayout2, decodeRecord, encodeRecord, fixedNumber, type RecordHeader, type StoredRecord } from "./format.js";
+import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
+import type { SessionLink } from "./link.js";
+import { topologyOf, type Topology } from "./topology.js";
+
+/** What a read finds: a record, nothing, or something that is not a session record. */
+export type ReadResult = StoredRecord | null | typeof CORRUPT;
+export const CORRUPT = Symbol("not a session record");
+
+/**
+ * When a write may land:
+ * - `"exists"`: the session was read by this request; if it is gone (revoked, destroyed,
+ *   expired) the write is refused, however long the request ran;
+ * - `"absent"`: only where there is no session yet (moving a plain-sid session);
+ * - `"any"`: a session this request created (express-session's fresh random sid).
+ */
+export type WriteCondition = "exists" | "absent" | "any";
+
+export interface WriteRequest {
+  readonly hex: string;
+  readonly payload: string | Buffer;
+  /** Lifetime in whole ms; 0 for a session that never expires. */
+  readonly ttlMs: number;
+  /** Whose session it is (signed in), or undefined (anonymous). */
+  readonly link: SessionLink | undefined;
+  readonly condition: WriteCondition;
+  /** The header the session was read with: when its filing still holds, no script runs. */
+  readonly previous: RecordHeader | undefined;
+  readonly now: number;
+}
+
+export type WriteOutcome = "written" | "refused";
+
+/** One entry of a user's index: a session's private hex and the expiry it is filed under. */
+export interface IndexEntry {
+  readonly hex: string;
+  readonly expiresAt: Date;
+}
+
+export interface SessionRecordsOptions {
+  /** COUNT hint of each SCAN page. */
+  readonly scanCount: number;
+  /** Signing in beyond this many sessions of one user revokes those filed to expire soonest. 0: no cap. */
+  readonly maxSessionsPerUser: number;
+  /**
+   * While migrating from plain-sid keys: how long a revoked session's marker lives (the
+   * longest a plain-sid copy may). 0 outside migration: no marker is written.
+   */
+  readonly revokedMarkerMs: number;
+}
+
+/** A filing is refreshed once per this much of a session's lifetime, at most an hour. */
+const FILING_SLACK_FRACTION = 0.1;
+const FILING_SLACK_MAX_MS = 3_600_000;
+
+/**
+ * The data layer: the one owner of the session record in Redis.
+ *
+ * It knows the stored layout (format.ts), the keys (keys.ts), the scripts (scripts.ts) and
+ * the difference between a standalone server, where one script changes a session with its
+ * index entry and stats atomically, and Cluster, where the index and stats live in other
+ * slots and are changed by follow-ups (topology.ts). Callers pass objects and get typed
+ * results; nothing above this module builds a key or packs a script's arguments.
+ *
+ * Revocation needs no tombstone: a session that was read is saved only if it still exists
+ * (`SET … XX`, or the same check inside the script), so a destroy is final whatever a
+ * request still in flight does.
+ */
+export class SessionRecords {
+  readonly #source: RedisSource;
+  readonly #keys: Keys;
+  readonly #options: SessionRecordsOptions;
+  readonly #topology: Topology;
+  #maxSessionsPerUser: number;
+
+  constructor(source: RedisSource, keys: Keys, options: SessionRecordsOptions) {
+    this.#source = source;
+    this.#keys = keys;
+    this.#options = options;
+    this.#maxSessionsPerUser = options.maxSessionsPerUser;
+    this.#topology = topologyOf(source, keys, (hexes, owner) => this.destroy(hexes, { owner }));
+  }
+
+  get keys(): Keys {
+    return this.#keys;
+  }
+
+  get source(): RedisSource {
+    return this.#source;
+  }
+
+  get scanCount(): number {
+    return this.#options.scanCount;
+  }
+
+  /** The per-user cap the write script enforces (0: none); a manager may set its own. */
+  get maxSessionsPerUser(): number {
+    return this.#maxSessionsPerUser;
+  }
+
+  set maxSessionsPerUser(cap: number) {
+    this.#maxSessionsPerUser = cap;
+  }
+
+  // ---- one session ----------------------------------------------------------------------
+
+  /** The record of a session: one GET (layout 2 hashes cost one more command, once). */
+  read(hex: string): Promise<ReadResult> {
+    return this.#source.run((c) => this.#read(c, hex));
+  }
+
+  /** Several records in one round trip, in the order asked. */
+  readMany(hexes: readonly string[]): Promise<ReadResult[]> {
+    if (hexes.length === 0) return Promise.resolve([]);
+    return this.#source.run((c) => Promise.all(hexes.map((hex) => this.#read(c, hex))));
+  }
+
+  /**
+   * Write a session. The hot path is one plain `SET … PX` (with `XX` when the session was
+   * read): an anonymous session, or a signed-in one whose owner, bucket and filing still
+   * hold. Only a change of filing runs the write script, which also files the session under
+   * its owner's index and stats bucket and enforces the per-user cap, atomically.
+   */
+  async write(request: WriteRequest): Promise<WriteOutcome> {
+    const { hex, payload, ttlMs, link, condition, previous, now } = request;
+    const keys = this.#keys;
+    const index = link ? keys.userIndex(link.userId) : "";
+    const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform) : "";
+    const expiresAt = ttlMs > 0 ? now + ttlMs : undefined;
+    const expiry = expiresAt ?? NEVER_EXPIRES_MS;
+    const kept = previous ?? ANONYMOUS;
+    const filingHolds =
+      kept.index === index && kept.bucket === bucket && (index === "" && bucket === "" ? true : kept.score >= expiry);
+    // With nothing known of what is stored, only an anonymous session skips the script:
+    // the "any" write of a session express-session just created.
+    if (filingHolds && (previous !== undefined || index === "")) {
+      const value = encodeRecord({ expiresAt, score: kept.score, index, bucket }, payload);
+      const key = keys.session(hex);
+      const reply = await this.#source.run((c) => plainSet(c, key, value, ttlMs, condition));
+      return reply === "OK" ? "written" : "refused";
+    }
+
+    const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs);
+    const value = encodeRecord({ expiresAt, score, index, bucket }, payload);
+    const cascade = this.#topology.cascades;
+    const reply = await this.#source.run((c) =>
+      c.relsWrite(
+        keys.session(hex),
+        value,
+        ttlMs,
+        condition === "exists" ? "xx" : condition === "absent" ? "nx" : "any",
+        hex,
+        now,
+        cascade ? 1 : 0,
+        index,
+        bucket,
+        fixedNumber(score),
+        keys.statsRegistry(),
+        keys.statsUpdated(),
+        this.#maxSessionsPerUser,
+        keys.sessionKeyHead,
+      ),
+    );
+    if (reply[0] !== 1) return "refused";
+    const [, oldIndex, oldBucket] = reply;
+    await this.#topology.afterWrite({
+      hex,
+      old: { index: oldIndex, bucket: oldBucket },
+      filed: { index, bucket, score },
+      userId: link?.userId,
+      cap: this.#maxSessionsPerUser,
+      now,
+    });
+    return "written";
+  }
+
+  /**
+   * Extend a session's expiry (never recreating it): PEXPIRE and the header's expiry
+   * rewritten in place, the payload untouched (a concurrent save is never overwritten).
+   * The index and stats are refiled only when the new expiry passes the filed one.
+   */
+  async touch(hex: string, ttlMs: number, now: number): Promise<boolean> {
+    const expiresAt = now + ttlMs;
+    const score = filingScore(expiresAt, ttlMs);
+    const keys = this.#keys;
+    const reply = await this.#source.run((c) =>
+      c.relsTouch(
+        keys.session(hex),
+        ttlMs,
+        fixedNumber(expiresAt),
+        hex,
+        now,
+        fixedNumber(score),
+        this.#topology.cascades ? 1 : 0,
+        keys.statsRegistry(),
+        keys.statsUpdated(),
+      ),
+    );
+    if (reply[0] === 0) return false;
+    const [, index, bucket, refiled] = reply;
+    if (refiled === 1) await this.#topology.afterTouch({ hex, filed: { index, bucket, score }, now });
+    return true;
+  }
+
+  /**
+   * Destroy sessions, each with its index entry and stats count; returns how many ended.
+   * With `owner`, only sessions filed under that user's index are destroyed.
+   */
+  async destroy(hexes: readonly string[], options: { owner?: string | undefined } = {}): Promise<number> {
+    if (hexes.length === 0) return 0;
+    const keys = this.#keys;
+    const owner = options.owner === undefined ? "" : keys.userIndex(options.owner);
+    const markerMs = this.#options.revokedMarkerMs;
+    const now = Date.now();
+    const cascade = this.#topology.cascades;
+    const replies = await this.#source.run((c) =>
+      Promise.all(
+        hexes.map((hex) =>
+          c.relsDestroy(
+            keys.session(hex),
+            hex,
+            now,
+            cascade ? 1 : 0,
+            owner,
+            keys.statsUpdated(),
+            markerMs > 0 ? keys.revoked(hex) : "",
+            markerMs,
+          ),
+        ),
+      ),
+    );
+    await this.#topology.afterDestroy(
+      replies.map(([, index, bucket], i) => ({ hex: hexes[i]!, index, bucket })),
+      now,
+    );
+    return replies.reduce((n, [existed]) => n + existed, 0);
+  }
+
+  /** Whether a session was revoked while plain-sid copies may exist (migration only). */
+  async isRevoked(hex: string): Promise<boolean> {
+    if (this.#options.revokedMarkerMs === 0) return false;
+    return (await this.#source.run((c) => c.exists(this.#keys.revoked(hex)))) === 1;
+  }
+
+  // ---- every session --------------------------------------------------------------------
+
+  /**
+   * The private hex of every session, one SCAN page (COUNT `count`) at a time, over every
+   * master: at most one page in memory.
+   */
+  async *scan(count = this.#options.scanCount): AsyncGenerator<string[]> {
+    const pattern = this.#keys.sessionPattern();
+    for (const node of await this.#source.masters()) {
+      let cursor = "0";
+      do {
+        const [next, found] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", count));
+        cursor = next;
+        const hexes = found.map((key) => this.#keys.hexOfSessionKey(key)).filter((hex) => hex !== undefined);
+        if (hexes.length > 0) yield hexes;
+      } while (cursor !== "0");
+    }
+  }
+
+  // ---- a user's index -------------------------------------------------------------------
+
+  /**
+   * A page of a user's index, latest expiry first (for sessions of one lifetime: most
+   * recently active first), expired entries pruned on the way. One round trip.
+   */
+  async indexPage(userId: string, offset = 0, count = -1): Promise<IndexEntry[]> {
+    const index = this.#keys.userIndex(userId);
+    const flat = await this.#source.run((c) => c.relsIndexRange(index, Date.now(), offset, count));
+    const out: IndexEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const score = Number(flat[i + 1]);
+      out.push({ hex: flat[i]!, expiresAt: new Date(Number.isFinite(score) ? Math.min(score, NEVER_EXPIRES_MS) : NEVER_EXPIRES_MS) });
+    }
+    return out;
+  }
+
+  /** Remove entries whose sessions are gone or filed elsewhere (what a reader found stale). */
+  async dropIndexEntries(userId: string, hexes: readonly string[]): Promise<void> {
+    if (hexes.length === 0) return;
+    const index = this.#keys.userIndex(userId);
+    await this.#source.run((c) => c.zrem(index, ...hexes));
+  }
+
+  /** Whether `record` is filed under `userId`'s index (a stale entry may name another's session). */
+  isFiledUnder(record: StoredRecord, userId: string): boolean {
+    return record.header.index === this.#keys.userIndex(userId);
+  }
+
+  // ---- stats ----------------------------------------------------------------------------
+
+  /** Live sessions per bucket, expired members pruned first: one round trip. */
+  async bucketCounts(): Promise<{ updatedAt: number | null; buckets: Array<{ applicationName: string; platform: string; count: number }> }> {
+    const keys = this.#keys;
+    const flat = await this.#source.run((c) => c.relsStatsTotals(keys.statsRegistry(), keys.statsUpdated(), Date.now()));
+    const buckets: Array<{ applicationName: string; platform: string; count: number }> = [];
+    for (let i = 1; i + 1 < flat.length; i += 2) {
+      const bucket = keys.parseStatsBucket(String(flat[i]));
+      if (bucket) buckets.push({ ...bucket, count: Number(flat[i + 1]) });
+    }
+    const updated = flat[0];
+    return { updatedAt: updated ? Number(updated) : null, buckets };
+  }
+
+  /**
+   * Rebuild the stats buckets from the sessions themselves: drop every bucket, then rescan
+   * every master and file each signed-in session again. Each page is filed only for
+   * sessions that still exist after it was filed (a session revoked meanwhile is dropped
+   * again), so a reconcile racing sign-outs leaves no phantom count.
+   */
+  async reconcileStats(onProgress?: (scanned: number) => void): Promise<void> {
+    const keys = this.#keys;
+    await this.#source.run(async (c) => {
+      const buckets = await c.smembers(keys.statsRegistry());
+      await Promise.all([...buckets.map((b) => c.del(b)), c.del(keys.statsRegistry())]);
+    });
+    let scanned = 0;
+    for await (const hexes of this.scan()) {
+      const now = Date.now();
+      const records = await this.readMany(hexes);
+      const filed = records.flatMap((record, i) =>
+        record && record !== CORRUPT && record.header.bucket !== ""
+          ? [{ hex: hexes[i]!, bucket: record.header.bucket, score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0) }]
+          : [],
+      );
+      await this.#topology.refileStats(filed, now);
+      scanned += hexes.length;
+      onProgress?.(scanned);
+    }
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  async #read(client: RedisClient, hex: string): Promise<ReadResult> {
+    const key = this.#keys.session(hex);
+    let value: Buffer | null;
+    try {
+      value = await client.getBuffer(key);
+    } catch (error) {
+      if (!isWrongType(error)) throw error;
+      // Layout 2 (a hash) until its next write; any other type is not a session.
+      const fields = await client.hmgetBuffer(key, ...LAYOUT2_FIELDS).catch(nullOnWrongType);
+      return (fields && decodeLayout2(fields)) ?? CORRUPT;
+    }
+    if (value === null) return null;
+    return decodeRecord(value) ?? CORRUPT;
+  }
+}
+
+/** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
+function filingScore(expiry: number, ttlMs: number): number {
+  if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
+  return Math.min(NEVER_EXPIRES_MS, expiry + Math.min(ttlMs * FILING_SLACK_FRACTION, FILING_SLACK_MAX_MS));
+}
+
+function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number, condition: WriteCondition) {
+  const guard = condition === "exists" ? "XX" : condition === "absent" ? "NX" : undefined;
+  if (ttlMs > 0) return guard ? client.set(key, value, "PX", ttlMs, guard as "XX") : client.set(key, value, "PX", ttlMs);
+  return guard ? client.set(key, value, guard as "XX") : client.set(key, value);
+}
+
+export { type RecordHeader, type StoredRecord } from "./format.js";

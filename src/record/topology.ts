@@ -1,0 +1,159 @@
+import type { RedisClient, RedisSource } from "../redis/pool.js";
+import type { Keys } from "./keys.js";
+
+interface Filing {
+  readonly index: string;
+  readonly bucket: string;
+  readonly score: number;
+}
+
+export interface WriteFollowUp {
+  readonly hex: string;
+  /** Where the session was filed before the write ("" for nowhere). */
+  readonly old: { readonly index: string; readonly bucket: string };
+  readonly filed: Filing;
+  readonly userId: string | undefined;
+  readonly cap: number;
+  readonly now: number;
+}
+
+/**
+ * How the index entries and stats counts follow a session's changes: the one place where
+ * standalone and Cluster differ.
+ */
+export interface Topology {
+  /** Whether the session scripts update the index and stats themselves (standalone). */
+  readonly cascades: boolean;
+  afterWrite(change: WriteFollowUp): Promise<void>;
+  afterTouch(change: { hex: string; filed: Filing; now: number }): Promise<void>;
+  afterDestroy(ended: ReadonlyArray<{ hex: string; index: string; bucket: string }>, now: number): Promise<void>;
+  /** File sessions in their stats buckets again (reconcile), never counting one that is gone. */
+  refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void>;
+}
+
+type Revoke = (hexes: readonly string[], owner: string) => Promise<number>;
+
+export function topologyOf(source: RedisSource, keys: Keys, revoke: Revoke): Topology {
+  return source.isCluster ? new FollowUps(source, keys, revoke) : new Cascade(source, keys);
+}
+
+type Step = (c: RedisClient) => Promise<unknown>;
+
+/** Sends steps in one round trip (ioredis routes each command to its slot's node). */
+async function inParallel(source: RedisSource, steps: ReadonlyArray<Step | undefined>): Promise<unknown[]> {
+  const todo = steps.filter((s) => s !== undefined);
+  if (todo.length === 0) return [];
+  return source.run((c) => Promise.all(todo.map((step) => step(c))));
+}
+
+/** Standalone: the scripts did it all, atomically. */
+class Cascade implements Topology {
+  readonly cascades = true;
+  readonly #source: RedisSource;
+  readonly #keys: Keys;
+
+  constructor(source: RedisSource, keys: Keys) {
+    this.#source = source;
+    this.#keys = keys;
+  }
+
+  async afterWrite(): Promise<void> {}
+  async afterTouch(): Promise<void> {}
+  async afterDestroy(): Promise<void> {}
+
+  refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void> {
+    return refileStats(this.#source, this.#keys, filed, now);
+  }
+}
+
+/**
+ * Cluster: a session's index entry and stats count live in other slots, so they follow in
+ * a second round trip. A revocation deletes the session first and drops its entries after;
+ * a write files its entries after the session and then checks the session still exists,
+ * dropping them again if not. Whatever the interleaving, an entry never outlives its session
+ * for longer than that check (and a reader prunes an entry whose session is gone).
+ */
+class FollowUps implements Topology {
+  readonly cascades = false;
+  readonly #source: RedisSource;
+  readonly #keys: Keys;
+  readonly #revoke: Revoke;
+
+  constructor(source: RedisSource, keys: Keys, revoke: Revoke) {
+    this.#source = source;
+    this.#keys = keys;
+    this.#revoke = revoke;
+  }
+
+  async afterWrite(change: WriteFollowUp): Promise<void> {
+    const { hex, old, filed, now } = change;
+    const [victims] = await Promise.all([
+      filed.index
+        ? this.#source.run((c) => c.relsIndexPut(filed.index, hex, filed.score, now, change.cap))
+        : Promise.resolve<string[]>([]),
+      inParallel(this.#source, [
+        old.index && old.index !== filed.index ? (c) => c.zrem(old.index, hex) : undefined,
+        old.bucket && old.bucket !== filed.bucket ? this.#statsDrop(old.bucket, hex, now) : undefined,
+        filed.bucket ? this.#statsPut(filed.bucket, hex, filed.score, now) : undefined,
+      ]),
+    ]);
+    await this.#verify(hex, filed, now);
+    if (victims.length > 0 && change.userId !== undefined) await this.#revoke(victims, change.userId);
+  }
+
+  async afterTouch(change: { hex: string; filed: Filing; now: number }): Promise<void> {
+    const { hex, filed, now } = change;
+    await inParallel(this.#source, [
+      filed.index ? (c) => c.relsIndexPut(filed.index, hex, filed.score, now, 0) : undefined,
+      filed.bucket ? this.#statsPut(filed.bucket, hex, filed.score, now) : undefined,
+    ]);
+    await this.#verify(hex, filed, now);
+  }
+
+  async afterDestroy(ended: ReadonlyArray<{ hex: string; index: string; bucket: string }>, now: number): Promise<void> {
+    await inParallel(
+      this.#source,
+      ended.flatMap(({ hex, index, bucket }) => [
+        index ? (c: RedisClient) => c.zrem(index, hex) : undefined,
+        bucket ? this.#statsDrop(bucket, hex, now) : undefined,
+      ]),
+    );
+  }
+
+  refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void> {
+    return refileStats(this.#source, this.#keys, filed, now);
+  }
+
+  /** A revocation that ran between the write and its follow-up: take the entries back out. */
+  async #verify(hex: string, filed: Filing, now: number): Promise<void> {
+    if (!filed.index && !filed.bucket) return;
+    const exists = await this.#source.run((c) => c.exists(this.#keys.session(hex)));
+    if (exists === 1) return;
+    await this.afterDestroy([{ hex, index: filed.index, bucket: filed.bucket }], now);
+  }
+
+  #statsPut(bucket: string, hex: string, score: number, now: number): Step {
+    return (c) => c.relsStatsPut(bucket, this.#keys.statsRegistry(), this.#keys.statsUpdated(), hex, score, now);
+  }
+
+  #statsDrop(bucket: string, hex: string, now: number): Step {
+    return (c) => c.relsStatsDrop(bucket, this.#keys.statsUpdated(), hex, now);
+  }
+}
+
+/** File, then check each session still exists and drop the counts of those that ended meanwhile. */
+async function refileStats(
+  source: RedisSource,
+  keys: Keys,
+  filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>,
+  now: number,
+): Promise<void> {
+  if (filed.length === 0) return;
+  await source.run((c) =>
+    Promise.all(filed.map(({ hex, bucket, score }) => c.relsStatsPut(bucket, keys.statsRegistry(), keys.statsUpdated(), hex, score, now))),
+  );
+  const alive = await source.run((c) => Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))));
+  const gone = filed.filter((_, i) => alive[i] === 0);
+  if (gone.length === 0) return;
+  await source.run((c) => Promise.all(gone.map(({ hex, bucket }) => c.relsStatsDrop(bucket, keys.statsUpdated(), hex, now))));
+}
