@@ -355,7 +355,7 @@ export class SessionRecords {
 /** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
 function filingScore(expiry: number, ttlMs: number): number {
   if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
-  return Math.min(NEVER_EXPIRES_MS, expiry + Math.min(ttlMs * FILING_SLACK_FRACTION, FILING_SLACK_MAX_MS));
+  return Math.min(NEVER_EXPIRES_MS, Math.ceil(expiry + Math.min(ttlMs * FILING_SLACK_FRACTION, FILING_SLACK_MAX_MS)));
 }
 
 function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number, condition: WriteCondition) {

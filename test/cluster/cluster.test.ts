@@ -19,7 +19,7 @@ import {
   SessionStats,
   sessionHandle,
 } from "../../src/index.js";
-import { RedisPool } from "../../src/redis/pool.js";
+import { RedisPool, type RedisClient, type RedisSource, type SourceListeners } from "../../src/redis/pool.js";
 import { streamSessions } from "../../src/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import {
@@ -329,13 +329,15 @@ describe("cluster: the next reader repairs what a crash between two slots leaves
 
   // A crash after the session's script and before its index follow-up leaves a live session
   // that its owner's index does not know: not listed, and not revoked by logoutAllSessions.
-  it("a session whose index follow-up was lost is indexed again by its next touch, and revoked by logoutAllSessions", async () => {
+  it("a session whose index follow-up was lost is filed again by its next refiling touch, and revoked by logoutAllSessions", async () => {
     const { store, manager } = setup();
     const user = "lost-follow-up";
     const orphan = await signIn(manager, store, user);
     await redis().zrem(keysOf(store).userIndex(user), orphan.hex);
 
-    await store.touch(orphan.sid, sessionFor(600_000)); // the session's next request
+    // A later request whose touch takes the expiry past the filed one (a tenth of the
+    // lifetime ahead) refiles the session in its index.
+    await store.touch(orphan.sid, sessionFor(600_000 * 1.2));
     expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([orphan.handle]);
     expect(await manager.logoutAllSessions(user)).toBe(1);
     expect(await store.get(orphan.sid)).toBeNull();
@@ -427,4 +429,94 @@ describe("cluster: no command spans slots", () => {
     const after = await crossSlotErrors();
     expect(after[`${first!.host}:${first!.port}`]).toBe(1);
   });
+});
+
+// ---- races between slots ---------------------------------------------------------------------
+
+/**
+ * A real cluster pool whose next call, once answered, waits for `between` before its caller
+ * goes on: what a slow client looks like to a racing one. It forces the interleaving that
+ * 0.1 lost to, every run: a write's script lands, a revocation runs whole, and only then do
+ * the write's follow-ups reach the index and stats slots.
+ */
+class InterleavingSource implements RedisSource {
+  readonly #inner: RedisPool;
+  #between: (() => Promise<unknown>) | undefined;
+
+  constructor(inner: RedisPool) {
+    this.#inner = inner;
+  }
+
+  holdNextReply(between: () => Promise<unknown>): void {
+    this.#between = between;
+  }
+
+  get isCluster(): boolean {
+    return true;
+  }
+
+  async run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    const result = await this.#inner.run(operation);
+    const between = this.#between;
+    this.#between = undefined;
+    if (between) await between();
+    return result;
+  }
+
+  masters(): Promise<Redis[]> {
+    return this.#inner.masters();
+  }
+
+  subscribe(listeners: SourceListeners): () => void {
+    return this.#inner.subscribe(listeners);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+describe("cluster: a follow-up that lands after a racing revoke re-adds nothing", () => {
+  const now = new Date();
+  const metaOf = (user: string, sid: string, clientPlatform: string) => ({
+    sessionId: sessionHandle(sha256(sid)),
+    userId: user,
+    applicationName: "Race",
+    sessionKeyType: "cookie",
+    ...{ ip: null, userAgent: null, appVersion: null, installationId: null, device: null, courseId: null },
+    clientPlatform,
+    signInAt: now,
+    lastSeenAt: now,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 3_600_000),
+  });
+
+  async function race(step: "save" | "touch") {
+    const namespace = freshNamespace();
+    const source = new InterleavingSource(clusterPool());
+    const writer = new RelsRedisStore({ namespace, source, touchAfter: 0 });
+    const revoker = new RelsRedisStore({ namespace, source: clusterPool() });
+    const user = `race-${randomBytes(4).toString("hex")}`;
+    const sids = Array.from({ length: 20 }, newSid);
+    for (const sid of sids) await writer.set(sid, sessionFor(600_000, { _rels: metaOf(user, sid, "web") }));
+    for (const sid of sids) {
+      const session = (await writer.get(sid))!;
+      // The save moves the session to another stats bucket; the touch takes its expiry past
+      // its filing. Either way the index and stats slots get a follow-up.
+      source.holdNextReply(() => revoker.destroy(sid));
+      if (step === "save") {
+        (session as unknown as Record<string, unknown>)._rels = metaOf(user, sid, "ios_app");
+        await writer.set(sid, session);
+      } else {
+        await writer.touch(sid, sessionFor(3_600_000) as SessionData);
+      }
+    }
+    expect(await writer.length()).toBe(0);
+    expect(await redis().zcard(keysOf(writer).userIndex(user))).toBe(0);
+    expect((await new SessionStats(writer).totals()).totalSessions).toBe(0);
+    expect(await new RelsSessionsManager({ store: writer, applicationName: "Race" }).activeSessions(user)).toEqual([]);
+  }
+
+  it("a save whose follow-ups land after a revocation of its session leaves no entry and no count", () => race("save"), 60_000);
+  it("a touch whose refiling lands after a revocation of its session leaves no entry and no count", () => race("touch"), 60_000);
 });
