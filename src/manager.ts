@@ -4,7 +4,8 @@ import { RelsSessionError } from "./errors.js";
 import { privateHex, sessionHandle } from "./ids.js";
 import { META_FIELD } from "./keys.js";
 import { decodeSessionMeta, requestMetadata, type RequestMetadata, type SessionKeyType, type SessionMeta } from "./meta.js";
-import type { RelsRedisStore } from "./store.js";
+import type { Logger, RelsRedisStore } from "./store.js";
+import { SignInEvents, type SignInListener } from "./users/sign-in-events.js";
 import { UserSessions, userIdOf, type UserRef } from "./user-sessions.js";
 
 export interface RecordOptions {
@@ -26,6 +27,8 @@ export interface SessionsManagerOptions {
   lastSeenInterval?: number;
   /** Signing in beyond this many sessions revokes the least recently seen. */
   maxSessionsPerUser?: number;
+  /** Where a failing sign-in listener is reported (see `onSignIn`); without one, a process warning. */
+  logger?: Logger;
 }
 
 /** A session of `activeSessions`, with `current` set on the one of the request given. */
@@ -51,8 +54,13 @@ export class RelsSessionsManager {
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
   readonly #maxSessionsPerUser: number | undefined;
+  readonly #signIns: SignInEvents;
 
   constructor(options: SessionsManagerOptions) {
+    this.#signIns = new SignInEvents({
+      listSessions: (userId) => this.activeSessions(userId),
+      logger: options.logger,
+    });
     this.#store = options.store;
     this.#index = new UserSessions(options.store);
     this.#applicationName = options.applicationName;
@@ -100,6 +108,8 @@ export class RelsSessionsManager {
       };
       session[META_FIELD] = meta;
       if (this.#maxSessionsPerUser !== undefined) await this.#enforceCap(userId, handle, this.#maxSessionsPerUser);
+      // In the background, and only with listeners: a sign-in never waits for its event.
+      this.#signIns.emit(meta);
       return meta;
     }
 
@@ -121,6 +131,26 @@ export class RelsSessionsManager {
     };
     session[META_FIELD] = meta;
     return meta;
+  }
+
+  /**
+   * Subscribe to sign-ins: `listener` gets `{ userId, session, isNewDevice }` each time
+   * `recordAuthenticatedRequest` links a session to a user for the first time (a session
+   * of another user counts as a first time). It is called after the call returns, so it
+   * never delays the sign-in; with listeners, each sign-in reads the user's sessions once
+   * (to judge `isNewDevice`), and without any it reads nothing. A listener that throws or
+   * rejects is reported to `logger.error` and affects neither the request nor the other
+   * listeners. Returns the function that unsubscribes.
+   *
+   * @example
+   * ```ts
+   * manager.onSignIn(async ({ userId, session, isNewDevice }) => {
+   *   if (isNewDevice) await mailer.newSignIn(userId, describeSession(session), session.ip);
+   * });
+   * ```
+   */
+  onSignIn(listener: SignInListener): () => void {
+    return this.#signIns.on(listener);
   }
 
   /** Express middleware: records every request whose `getUser(req)` returns a user. */
