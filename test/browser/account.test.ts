@@ -25,7 +25,7 @@ const namespace = `t-browser-${randomUUID()}`;
 const ARTIFACTS = join("test-results", "screenshots");
 const README_SCREENSHOTS = join("docs", "screenshots");
 
-let browser: Browser;
+let browser: Browser | undefined;
 let server: Server;
 let base: string;
 const contexts: BrowserContext[] = [];
@@ -38,7 +38,6 @@ beforeAll(async () => {
     server.listen(0, "127.0.0.1", () => resolve());
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -65,6 +64,9 @@ afterAll(async () => {
 
 /** A device: its own cookies, user agent, screen and (behind the demo's loopback proxy trust) address. */
 async function device(options: { userAgent: string; width: number; height: number; mobile: boolean; ip: string }): Promise<Page> {
+  // Launched by the first test, so that a missing Chromium fails each test (with the reason)
+  // instead of leaving them reported as skipped.
+  browser ??= await launchChromium();
   const context = await browser.newContext({
     userAgent: options.userAgent,
     viewport: { width: options.width, height: options.height },

@@ -6,8 +6,11 @@
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 
-/** Where Debian's `chromium` package puts the browser. */
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+/**
+ * Where Debian's `chromium` package puts the browser; `CHROMIUM_PATH` names another
+ * Chromium-based binary (say, a CI image's Chrome) without touching the tests.
+ */
+export const CHROMIUM_PATH = process.env["CHROMIUM_PATH"]?.trim() || "/usr/bin/chromium";
 
 /**
  * Flags for a quiet, local-only browser: no GPU or sandbox (containers), no QUIC, and none
@@ -28,7 +31,8 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}: the browser tests need Debian's chromium package ` +
-        "(apt-get update && apt-get install -y chromium; .ci/run does this when it is missing)",
+        "(apt-get update && apt-get install -y chromium; .ci/run does this when it is missing), " +
+        "or set CHROMIUM_PATH to a Chromium or Chrome binary",
     );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
