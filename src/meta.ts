@@ -442,7 +442,13 @@ export interface RequestMetadata {
 export type AppInfo = NonNullable<SessionMeta["app"]>;
 
 /** What {@link describeDevice} derives from a request's headers. */
-export type DeviceMetadata = Required<Pick<RequestMetadata, "clientPlatform" | "browser" | "os" | "deviceType" | "app">>;
+export interface DeviceMetadata {
+  clientPlatform: ClientPlatform;
+  browser: Software | null;
+  os: Software | null;
+  deviceType: DeviceType;
+  app: AppInfo | null;
+}
 
 /** Header names as Node delivers them (lower-cased). */
 const METADATA_HEADERS = {

@@ -95,7 +95,8 @@ export class SignInEvents {
    */
   emit(session: SessionMeta): void {
     if (!this.listening) return;
-    void this.#deliver(session);
+    // #deliver catches every failure it can report; only a logger that itself throws is left.
+    void this.#deliver(session).catch(() => undefined);
   }
 
   async #deliver(session: SessionMeta): Promise<void> {
