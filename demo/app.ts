@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import express from "express";
 import type { NextFunction, Request, Response } from "express";
 import session from "express-session";
-import { RelsSession, SessionsManager } from "../src/index.js";
+import { describeSession, RelsSession, SessionsManager } from "../src/index.js";
 import { accountPage, isNoticeKey, MAX_USERNAME_LENGTH, signInPage } from "./pages.js";
 
 declare module "express-session" {
@@ -63,6 +63,11 @@ export function createDemoApp(): express.Express {
       cookie: { httpOnly: true, sameSite: "lax" },
     }),
   );
+  // Where a real app would mail "New sign-in to your account". The label and the handle,
+  // never the cookie's sid, are what may appear in a log.
+  SessionsManager.onSignIn(({ session, isNewDevice }) => {
+    if (isNewDevice) console.log(`[demo] sign-in from a new device: ${describeSession(session)} (session ${session.sessionId})`);
+  });
   // Keeps each signed-in session's metadata (IP, user agent, last seen) fresh.
   app.use(SessionsManager.trackSessions({ getUser: (req) => req.session.userId }));
 
