@@ -2,15 +2,16 @@
  * "Turtle", a tiny app that shows rels-session the way an application uses it: sign in by
  * name (no passwords, it is a demo), see every device you are signed in on, sign one out.
  *
- * Only the public API ("../src/index.js", i.e. `rels-session`) is used, and
+ * Only the public API ("../src/index.js", i.e. `rels-session`) is used (pages.ts renders,
+ * html.ts holds the escaping and the stylesheet), and
  * `RelsSession.configure()` must have been called before `createDemoApp()`: see server.ts.
  */
 import { randomBytes } from "node:crypto";
 import express from "express";
 import type { NextFunction, Request, Response } from "express";
 import session from "express-session";
-import { RelsSession, SessionsManager } from "../src/index.js";
-import type { ActiveSession, ClientPlatform } from "../src/index.js";
+import { describeSession, RelsSession, SessionsManager } from "../src/index.js";
+import { accountPage, isNoticeKey, MAX_USERNAME_LENGTH, signInPage } from "./pages.js";
 
 declare module "express-session" {
   interface SessionData {
@@ -20,10 +21,16 @@ declare module "express-session" {
 
 /** The session cookie's name. */
 export const COOKIE_NAME = "turtle.sid";
+/**
+ * "This browser was signed in": set at sign-in, cleared when this browser signs itself out.
+ * A request that carries it but no signed-in session was signed out from elsewhere, so the
+ * sign-in page says so, once. Its value is a constant: it identifies neither the user nor
+ * the session (never the sid), and it expires with the sign-in, so a session that simply
+ * ran out does not claim to have been signed out by someone.
+ */
+export const SIGNED_IN_FLAG = "turtle.signed-in";
 /** How long a sign-in lasts. */
 const SIGN_IN_LIFETIME_MS = 14 * 86_400_000;
-/** Longest user name accepted. */
-const MAX_USERNAME_LENGTH = 64;
 
 let randomSecret: string | undefined;
 
@@ -56,16 +63,21 @@ export function createDemoApp(): express.Express {
       cookie: { httpOnly: true, sameSite: "lax" },
     }),
   );
+  // Where a real app would mail "New sign-in to your account". The label and the handle,
+  // never the cookie's sid, are what may appear in a log.
+  SessionsManager.onSignIn(({ session, isNewDevice }) => {
+    if (isNewDevice) console.log(`[demo] sign-in from a new device: ${describeSession(session)} (session ${session.sessionId})`);
+  });
   // Keeps each signed-in session's metadata (IP, user agent, last seen) fresh.
   app.use(SessionsManager.trackSessions({ getUser: (req) => req.session.userId }));
 
   app.get("/", async (req, res) => {
     const userId = req.session.userId;
     if (userId === undefined) {
-      sendHtml(res, 200, signInPage());
+      sendHtml(res, 200, signInPage(signedOutElsewhere(req, res) ? { notice: "signed-out-elsewhere" } : {}));
       return;
     }
-    sendHtml(res, 200, await accountPage(req, userId));
+    sendHtml(res, 200, await account(req, userId));
   });
 
   app.get("/account", async (req, res) => {
@@ -74,14 +86,14 @@ export function createDemoApp(): express.Express {
       res.redirect(303, "/");
       return;
     }
-    sendHtml(res, 200, await accountPage(req, userId));
+    sendHtml(res, 200, await account(req, userId));
   });
 
   app.post("/login", async (req, res) => {
     const body = req.body as Record<string, unknown> | undefined;
     const username = typeof body?.username === "string" ? body.username.trim() : "";
     if (username === "" || [...username].length > MAX_USERNAME_LENGTH) {
-      sendHtml(res, 400, signInPage(`Enter a user name of 1 to ${MAX_USERNAME_LENGTH} characters.`));
+      sendHtml(res, 400, signInPage({ error: `Enter a user name of 1 to ${MAX_USERNAME_LENGTH} characters.` }));
       return;
     }
     // A new session id at sign-in: a session id known before it (fixation) is worth nothing.
@@ -92,6 +104,7 @@ export function createDemoApp(): express.Express {
       expiresAfter: SIGN_IN_LIFETIME_MS,
       signInAt: new Date(),
     });
+    res.cookie(SIGNED_IN_FLAG, "1", { httpOnly: true, sameSite: "lax", path: "/", maxAge: SIGN_IN_LIFETIME_MS });
     res.redirect(303, "/");
   });
 
@@ -119,9 +132,7 @@ export function createDemoApp(): express.Express {
     }
     if (target.current) {
       // Revoking the device you are using is signing out.
-      await destroy(req);
-      res.clearCookie(COOKIE_NAME, { path: "/" });
-      res.redirect(303, "/");
+      await signOut(req, res);
       return;
     }
     const ended = await SessionsManager.logoutSession(userId, handle);
@@ -129,9 +140,7 @@ export function createDemoApp(): express.Express {
   });
 
   app.post("/logout", async (req, res) => {
-    await destroy(req);
-    res.clearCookie(COOKIE_NAME, { path: "/" });
-    res.redirect(303, "/");
+    await signOut(req, res);
   });
 
   app.get("/stats", async (_req, res) => {
@@ -152,130 +161,37 @@ export function createDemoApp(): express.Express {
 }
 
 // -------------------------------------------------------------------------------------------
-// Pages
-// -------------------------------------------------------------------------------------------
-
-const NOTICES: Readonly<Record<string, string>> = {
-  revoked: "That session has been signed out. Its next request will land on the sign-in form.",
-  "revoked-others": "Every other session has been signed out.",
-  "nothing-to-revoke": "There was no other session to sign out.",
-  "not-found": "That session no longer exists (it may have expired or been signed out already).",
-};
-
-const PLATFORM_LABELS: Readonly<Record<ClientPlatform, string>> = {
-  ios_app: "iOS app",
-  android_app: "Android app",
-  mobile_web: "Mobile browser",
-  web: "Web browser",
-};
-
-function signInPage(error?: string): string {
-  return layout(
-    "Sign in",
-    `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ""}
-    <form method="post" action="/login" id="sign-in">
-      <label>User name <input name="username" autocomplete="username" required maxlength="${MAX_USERNAME_LENGTH}" autofocus></label>
-      <button type="submit">Sign in</button>
-    </form>
-    <p class="hint">No password: this is a demo. Sign in with the same name from a second browser to see both sessions.</p>`,
-  );
-}
-
-async function accountPage(req: Request, userId: string): Promise<string> {
-  const sessions = await SessionsManager.activeSessions(userId, { current: req });
-  const noticeKey = typeof req.query.notice === "string" ? req.query.notice : undefined;
-  const notice = noticeKey === undefined ? undefined : NOTICES[noticeKey];
-  const others = sessions.filter((s) => !s.current).length;
-  return layout(
-    "Your sessions",
-    `<p>Signed in as <strong id="user">${escapeHtml(userId)}</strong>.</p>
-    ${notice ? `<p class="notice" role="status">${escapeHtml(notice)}</p>` : ""}
-    <table id="sessions">
-      <thead><tr>
-        <th>Platform</th><th>App</th><th>IP</th><th>User agent</th>
-        <th>Signed in</th><th>Last seen</th><th>Expires</th><th></th>
-      </tr></thead>
-      <tbody>
-${sessions.map(sessionRow).join("\n")}
-      </tbody>
-    </table>
-    <div class="actions">
-      ${
-        others > 0
-          ? `<form method="post" action="/sessions/revoke-others"><button type="submit">Sign out all other sessions (${others})</button></form>`
-          : ""
-      }
-      <form method="post" action="/logout"><button type="submit">Sign out</button></form>
-    </div>
-    <p class="hint"><a href="/stats">Live session counts (JSON)</a></p>`,
-  );
-}
-
-function sessionRow(s: ActiveSession): string {
-  const app = [s.applicationName || "unknown", s.appVersion].filter(Boolean).join(" ");
-  const platform = [PLATFORM_LABELS[s.clientPlatform], s.device].filter(Boolean).join(", ");
-  const action = s.current
-    ? `<strong class="this-device">This device</strong>`
-    : `<form method="post" action="/sessions/${encodeURIComponent(s.sessionId)}/revoke"><button type="submit">Sign out</button></form>`;
-  return `        <tr data-session-id="${escapeHtml(s.sessionId)}" data-platform="${escapeHtml(s.clientPlatform)}" data-current="${s.current}"${s.current ? ' class="current"' : ""}>
-          <td>${escapeHtml(platform)}</td>
-          <td>${escapeHtml(app)}</td>
-          <td>${escapeHtml(s.ip ?? "unknown")}</td>
-          <td class="ua">${escapeHtml(s.userAgent ?? "none sent")}</td>
-          <td>${time(s.signInAt)}</td>
-          <td>${time(s.lastSeenAt)}</td>
-          <td>${time(s.expiresAt)}</td>
-          <td>${action}</td>
-        </tr>`;
-}
-
-function time(date: Date): string {
-  const iso = date.toISOString();
-  return `<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
-}
-
-function layout(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>${escapeHtml(title)} · Turtle demo</title>
-  <style>
-    body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
-    table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-    th, td { border-bottom: 1px solid #ddd; padding: .4rem .5rem; text-align: left; vertical-align: top; }
-    tr.current { background: #f1f8ee; }
-    td.ua { font-size: 12px; word-break: break-all; max-width: 24rem; }
-    .actions { display: flex; gap: .75rem; }
-    .notice { background: #eef4fb; padding: .5rem .75rem; }
-    .error { color: #a00; }
-    .hint { color: #666; }
-  </style>
-</head>
-<body>
-  <h1>🐢 ${escapeHtml(title)}</h1>
-  ${body}
-</body>
-</html>
-`;
-}
-
-// -------------------------------------------------------------------------------------------
 // Helpers
 // -------------------------------------------------------------------------------------------
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
+async function account(req: Request, userId: string): Promise<string> {
+  const sessions = await SessionsManager.activeSessions(userId, { current: req });
+  // The signed-out notice belongs to the sign-in page; a link cannot make a signed-in page claim it.
+  const notice = isNoticeKey(req.query.notice) && req.query.notice !== "signed-out-elsewhere" ? req.query.notice : undefined;
+  return accountPage(userId, sessions, notice, new Date());
+}
 
-/** Text → HTML text or attribute value (quoted). User names and user agents come from the client. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+/**
+ * A signed-out request that still carries the signed-in flag: its session ended without
+ * this browser signing out. Clears the flag, so the notice shows once.
+ */
+function signedOutElsewhere(req: Request, res: Response): boolean {
+  if (!hasCookie(req, SIGNED_IN_FLAG)) return false;
+  res.clearCookie(SIGNED_IN_FLAG, { path: "/" });
+  return true;
+}
+
+/** This browser signs itself out: the session, its cookie, and the flag (no notice for that). */
+async function signOut(req: Request, res: Response): Promise<void> {
+  await destroy(req);
+  res.clearCookie(COOKIE_NAME, { path: "/" });
+  res.clearCookie(SIGNED_IN_FLAG, { path: "/" });
+  res.redirect(303, "/");
+}
+
+function hasCookie(req: Request, name: string): boolean {
+  const header = req.headers.cookie ?? "";
+  return header.split(";").some((pair) => pair.trim().split("=", 1)[0] === name);
 }
 
 function sendHtml(res: Response, status: number, html: string): void {

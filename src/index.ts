@@ -24,10 +24,27 @@ export {
   META_FIELD_CAPS,
   requestMetadata,
   detectClientPlatform,
+  describeDevice,
+  DEVICE_TYPES,
+  deviceTypeSchema,
+  softwareSchema,
   decodeSessionMeta,
   encodeSessionMeta,
 } from "./meta.js";
-export type { SessionMeta, ClientPlatform, SessionKeyType, RequestLike, RequestMetadata } from "./meta.js";
+export type {
+  SessionMeta,
+  ClientPlatform,
+  SessionKeyType,
+  RequestLike,
+  RequestMetadata,
+  DeviceType,
+  Software,
+  AppInfo,
+  DeviceMetadata,
+} from "./meta.js";
+export { describeSession, UNKNOWN_DEVICE_LABEL } from "./users/describe.js";
+export type { DescribableSession } from "./users/describe.js";
+export type { SignInEvent, SignInListener } from "./users/sign-in-events.js";
 export { privateId, sessionHandle } from "./ids.js";
 export { META_FIELD } from "./record/keys.js";
 export type { Serializer, TextSerializer, SerializerName } from "./serializer.js";

@@ -5,7 +5,8 @@ import { privateHex, sessionHandle } from "./ids.js";
 import { META_FIELD } from "./record/keys.js";
 import { decodeSessionMeta, requestMetadata, type RequestMetadata, type SessionKeyType, type SessionMeta } from "./meta.js";
 import type { SessionRecords } from "./record/records.js";
-import { recordsOf, type RelsRedisStore } from "./store.js";
+import { recordsOf, type Logger, type RelsRedisStore } from "./store.js";
+import { SignInEvents, type SignInListener } from "./users/sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 
 export interface RecordOptions {
@@ -32,6 +33,8 @@ export interface SessionsManagerOptions {
    * concurrent sign-ins; it sets the store's `maxSessionsPerUser`.
    */
   maxSessionsPerUser?: number;
+  /** Where a failing sign-in listener is reported (see `onSignIn`); without one, a process warning. */
+  logger?: Logger;
 }
 
 /** A session of `activeSessions`, with `current` set on the one of the request given. */
@@ -56,8 +59,13 @@ export class RelsSessionsManager {
   readonly #index: UserSessions;
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
+  readonly #signIns: SignInEvents;
 
   constructor(options: SessionsManagerOptions) {
+    this.#signIns = new SignInEvents({
+      listSessions: (userId) => this.activeSessions(userId),
+      logger: options.logger,
+    });
     this.#records = recordsOf(options.store);
     this.#index = new UserSessions(options.store);
     this.#applicationName = options.applicationName;
@@ -106,6 +114,8 @@ export class RelsSessionsManager {
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
       session[META_FIELD] = meta;
+      // In the background, and only with listeners: a sign-in never waits for its event.
+      this.#signIns.emit(meta);
       return meta;
     }
 
@@ -127,6 +137,26 @@ export class RelsSessionsManager {
     };
     session[META_FIELD] = meta;
     return meta;
+  }
+
+  /**
+   * Subscribe to sign-ins: `listener` gets `{ userId, session, isNewDevice }` each time
+   * `recordAuthenticatedRequest` links a session to a user for the first time (a session
+   * of another user counts as a first time). It is called after the call returns, so it
+   * never delays the sign-in; with listeners, each sign-in reads the user's sessions once
+   * (to judge `isNewDevice`), and without any it reads nothing. A listener that throws or
+   * rejects is reported to `logger.error` and affects neither the request nor the other
+   * listeners. Returns the function that unsubscribes.
+   *
+   * @example
+   * ```ts
+   * manager.onSignIn(async ({ userId, session, isNewDevice }) => {
+   *   if (isNewDevice) await mailer.newSignIn(userId, describeSession(session), session.ip);
+   * });
+   * ```
+   */
+  onSignIn(listener: SignInListener): () => void {
+    return this.#signIns.on(listener);
   }
 
   /** Express middleware: records every request whose `getUser(req)` returns a user. */

@@ -71,7 +71,26 @@ export const META_FIELD_CAPS = {
    * for a prefixed identifier.
    */
   courseId: 128,
+  /**
+   * Browser, OS or app name as parsed from the User-Agent (`Samsung Internet for
+   * Android`, `Chrome OS`) or taken from the app's own product token (`Turtle`).
+   */
+  softwareName: 64,
+  /** Browser, OS or app version (`141.0.7390.41`, `10.15.7`, `5.12.0-beta.3`). */
+  softwareVersion: 64,
 } as const;
+
+/**
+ * What kind of device a session runs on: a desktop or laptop browser, a phone or
+ * tablet browser, the native apps, or `"unknown"` (bots, scripts, no User-Agent).
+ */
+export const DEVICE_TYPES = ["desktop", "mobile", "tablet", "app", "unknown"] as const;
+
+/** Schema for {@link DeviceType}. */
+export const deviceTypeSchema = z.enum(DEVICE_TYPES);
+
+/** See {@link DEVICE_TYPES}. */
+export type DeviceType = z.infer<typeof deviceTypeSchema>;
 
 /** A header- or session-derived string: at most `cap` code points, or null. */
 const cappedText = (cap: number) =>
@@ -81,6 +100,22 @@ const cappedText = (cap: number) =>
       message: `Expected at most ${cap} code points`,
     })
     .nullable();
+
+/** A browser, OS or app: a name, and its version when the client tells it. */
+export const softwareSchema = z.object({
+  /** `Chrome`, `Safari`, `Microsoft Edge`, `iOS`, `Windows`, `Turtle`… */
+  name: z
+    .string()
+    .min(1)
+    .refine((value) => codePointLength(value, META_FIELD_CAPS.softwareName + 1) <= META_FIELD_CAPS.softwareName, {
+      message: `Expected at most ${META_FIELD_CAPS.softwareName} code points`,
+    }),
+  /** As the client sent it (`141.0.0.0`, `18.6`, `NT 10.0`); null when it sent none. */
+  version: cappedText(META_FIELD_CAPS.softwareVersion),
+});
+
+/** A browser, OS or app with its version; see {@link softwareSchema}. */
+export type Software = z.infer<typeof softwareSchema>;
 
 /**
  * Schema of the metadata persisted with each authenticated session. Use
@@ -114,6 +149,28 @@ export const sessionMetaSchema = z.object({
   courseId: cappedText(META_FIELD_CAPS.courseId),
   /** Platform detected from the headers above; see {@link detectClientPlatform}. */
   clientPlatform: clientPlatformSchema,
+  /**
+   * Browser parsed from the User-Agent; null when none is recognised (apps, scripts).
+   * Absent from sessions recorded before device fields existed.
+   */
+  browser: softwareSchema.nullable().optional(),
+  /**
+   * Operating system, from the User-Agent (and, for the apps, `X-DEVICE`); null when
+   * unknown. Absent from sessions recorded before device fields existed.
+   */
+  os: softwareSchema.nullable().optional(),
+  /** See {@link DEVICE_TYPES}. Absent from sessions recorded before device fields existed. */
+  deviceType: deviceTypeSchema.optional(),
+  /**
+   * The native app, for requests that send `AppVersion` or `X-INSTALLATION-ID`: its
+   * name from the User-Agent's product token (`Turtle/5.12.0 (iPhone; …)`), null when
+   * that is a generic HTTP library (`okhttp`, `Dalvik`, `CFNetwork`), and its version
+   * from `AppVersion`. Null for browsers; absent from older sessions.
+   */
+  app: z
+    .object({ name: softwareSchema.shape.name.nullable(), version: cappedText(META_FIELD_CAPS.appVersion) })
+    .nullable()
+    .optional(),
   /** When the user authenticated in this session. */
   signInAt: z.date(),
   /** Last request seen with this session. */
@@ -147,6 +204,11 @@ export function encodeSessionMeta(meta: SessionMeta): string {
     device: meta.device,
     courseId: meta.courseId,
     clientPlatform: meta.clientPlatform,
+    // Undefined (a session recorded before device fields) is left out by JSON.stringify.
+    browser: meta.browser,
+    os: meta.os,
+    deviceType: meta.deviceType,
+    app: meta.app,
     signInAt: meta.signInAt.toISOString(),
     lastSeenAt: meta.lastSeenAt.toISOString(),
     createdAt: meta.createdAt.toISOString(),
@@ -175,6 +237,26 @@ const storedText = (cap: number) =>
     .transform((value) => cleanText(value, cap))
     .nullable()
     .catch(null);
+
+/** A stored browser or OS: re-cleaned like every stored string; unusable → null. */
+const storedSoftwareSchema = z
+  .object({
+    name: z.string().transform((value) => cleanText(value, META_FIELD_CAPS.softwareName)),
+    version: storedText(META_FIELD_CAPS.softwareVersion).optional().transform((value) => value ?? null),
+  })
+  .transform((value) => (value.name === null ? null : { name: value.name, version: value.version }))
+  .nullable()
+  .optional()
+  .catch(null);
+
+const storedAppSchema = z
+  .object({
+    name: storedText(META_FIELD_CAPS.softwareName).optional().transform((value) => value ?? null),
+    version: storedText(META_FIELD_CAPS.appVersion).optional().transform((value) => value ?? null),
+  })
+  .nullable()
+  .optional()
+  .catch(null);
 
 /** A course id may have been stored as a number by older writers. */
 const idLikeSchema = z.union([z.string(), z.number().transform(String)]);
@@ -216,6 +298,11 @@ const storedSessionMetaSchema = z.object({
     .nullable()
     .catch(null),
   clientPlatform: clientPlatformSchema.catch("web"),
+  // Optional: sessions recorded before device fields existed have none, and keep none.
+  browser: storedSoftwareSchema,
+  os: storedSoftwareSchema,
+  deviceType: deviceTypeSchema.optional().catch(undefined),
+  app: storedAppSchema,
   signInAt: storedDateSchema,
   lastSeenAt: storedDateSchema,
   createdAt: storedDateSchema,
@@ -263,6 +350,10 @@ export function decodeSessionMeta(raw: unknown, fallback: SessionMetaFallback = 
     device: stored.device,
     courseId: stored.courseId,
     clientPlatform: stored.clientPlatform,
+    browser: stored.browser,
+    os: stored.os,
+    deviceType: stored.deviceType,
+    app: stored.app,
     signInAt,
     lastSeenAt,
     createdAt,
@@ -333,6 +424,30 @@ export interface RequestMetadata {
   courseId: string | null;
   /** See {@link detectClientPlatform}. */
   clientPlatform: ClientPlatform;
+  /**
+   * See {@link SessionMeta}.browser. The four device fields are always set by
+   * {@link requestMetadata}; they are optional here so that metadata recorded before
+   * they existed still fits this shape.
+   */
+  browser?: Software | null | undefined;
+  /** See {@link SessionMeta}.os. */
+  os?: Software | null | undefined;
+  /** See {@link SessionMeta}.deviceType. */
+  deviceType?: DeviceType | undefined;
+  /** See {@link SessionMeta}.app. */
+  app?: AppInfo | null | undefined;
+}
+
+/** The native app a session runs in; see {@link SessionMeta}.app. */
+export type AppInfo = NonNullable<SessionMeta["app"]>;
+
+/** What {@link describeDevice} derives from a request's headers. */
+export interface DeviceMetadata {
+  clientPlatform: ClientPlatform;
+  browser: Software | null;
+  os: Software | null;
+  deviceType: DeviceType;
+  app: AppInfo | null;
 }
 
 /** Header names as Node delivers them (lower-cased). */
@@ -383,21 +498,29 @@ export function requestMetadata(req: RequestLike, previous?: RequestMetadata): R
   const courseId =
     cleanText(firstHeader(req, METADATA_HEADERS.courseId), META_FIELD_CAPS.courseId) ??
     courseFromSession(req.session);
+  const signals = { userAgent, appVersion, installationId, device };
+  // Parsing the User-Agent is the costliest step of every tracked request: reuse what
+  // the session's last request gave when none of the signals it depends on changed.
+  const reusable =
+    previous !== undefined &&
+    previous.deviceType !== undefined &&
+    previous.userAgent === userAgent &&
+    previous.appVersion === appVersion &&
+    previous.installationId === installationId &&
+    previous.device === device;
   return {
     ip: cleanText(req.ip, META_FIELD_CAPS.ip),
-    userAgent,
-    appVersion,
-    installationId,
-    device,
+    ...signals,
     courseId,
-    clientPlatform:
-      previous &&
-      previous.userAgent === userAgent &&
-      previous.appVersion === appVersion &&
-      previous.installationId === installationId &&
-      previous.device === device
-        ? previous.clientPlatform
-        : detectClientPlatform({ userAgent, appVersion, installationId, device }),
+    ...(reusable
+      ? {
+          clientPlatform: previous.clientPlatform,
+          browser: previous.browser ?? null,
+          os: previous.os ?? null,
+          deviceType: previous.deviceType ?? "unknown",
+          app: previous.app ?? null,
+        }
+      : describeDevice(signals)),
   };
 }
 
@@ -442,14 +565,69 @@ type AppOs = "ios" | "android";
 export function detectClientPlatform(
   signals: Pick<RequestMetadata, "userAgent" | "appVersion" | "installationId" | "device">,
 ): ClientPlatform {
+  return describeDevice(signals).clientPlatform;
+}
+
+/**
+ * Generic HTTP stacks the apps may send as their User-Agent: their product token
+ * names the library, not the app.
+ */
+const GENERIC_CLIENT_TOKENS: ReadonlySet<string> = new Set(["mozilla", "okhttp", "dalvik", "cfnetwork", "darwin", "dart", "ktor-client"]);
+
+/** `Turtle/5.12.0 (iPhone; …)` → `Turtle`: the first product token, when it is not a library's. */
+function appNameFromUserAgent(userAgent: string | null): string | null {
+  const token = /^([A-Za-z][\w.+-]*)(?:\/|\s|$)/.exec(userAgent ?? "")?.[1];
+  if (token === undefined || GENERIC_CLIENT_TOKENS.has(token.toLowerCase())) return null;
+  return cleanText(token, META_FIELD_CAPS.softwareName);
+}
+
+const OS_NAMES: Readonly<Record<AppOs, string>> = { ios: "iOS", android: "Android" };
+
+/**
+ * Everything the headers say about the client, from one parse of the User-Agent: the
+ * platform (see {@link detectClientPlatform}), browser, OS, device type and, for the
+ * native apps, the app's name and version. Best-effort and total: an unparseable or
+ * missing User-Agent gives nulls and `"unknown"`, never an error.
+ */
+export function describeDevice(
+  signals: Pick<RequestMetadata, "userAgent" | "appVersion" | "installationId" | "device">,
+): DeviceMetadata {
   const parser = parseUserAgent(signals.userAgent);
+  const parsedOs = software(parser?.getOSName(), parser?.getOSVersion());
+  const parsedBrowser = software(parser?.getBrowserName(), parser?.getBrowserVersion());
   if (hasText(signals.appVersion) || hasText(signals.installationId)) {
-    const os = osFromDevice(signals.device) ?? osFromParser(parser);
-    if (os === "ios") return "ios_app";
-    if (os === "android") return "android_app";
+    const appOs = osFromDevice(signals.device) ?? osFromParser(parser);
+    const app: AppInfo = {
+      name: appNameFromUserAgent(signals.userAgent),
+      version: signals.appVersion,
+    };
+    // The app's own OS when the headers reveal it, with the UA's version if that agrees.
+    const os =
+      appOs === null
+        ? parsedOs
+        : { name: OS_NAMES[appOs], version: osFromParser(parser) === appOs ? (parsedOs?.version ?? null) : null };
+    // A web view's browser is not the user's browser: an app session has none.
+    const clientPlatform: ClientPlatform =
+      appOs === "ios" ? "ios_app" : appOs === "android" ? "android_app" : platformOfBrowser(parser);
+    return { clientPlatform, browser: null, os, deviceType: "app", app };
   }
   const platformType = parser?.getPlatformType(true);
+  const deviceType: DeviceType =
+    platformType === "desktop" || platformType === "mobile" || platformType === "tablet" ? platformType : "unknown";
+  return { clientPlatform: platformOfBrowser(parser), browser: parsedBrowser, os: parsedOs, deviceType, app: null };
+}
+
+/** Browsers: a phone or tablet is `"mobile_web"`; desktops, bots and unknowns `"web"`. */
+function platformOfBrowser(parser: Parser | null): ClientPlatform {
+  const platformType = parser?.getPlatformType(true);
   return platformType === "mobile" || platformType === "tablet" ? "mobile_web" : "web";
+}
+
+/** bowser's name and version → a cleaned, capped {@link Software}, or null without a name. */
+function software(name: string | undefined, version: string | undefined): Software | null {
+  const cleanName = cleanText(name, META_FIELD_CAPS.softwareName);
+  if (cleanName === null) return null;
+  return { name: cleanName, version: cleanText(version, META_FIELD_CAPS.softwareVersion) };
 }
 
 function parseUserAgent(userAgent: string | null): Parser | null {

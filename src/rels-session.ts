@@ -74,6 +74,7 @@ export const RelsSession = {
       applicationName: resolved.applicationName,
       lastSeenInterval: resolved.sessions.lastSeenInterval,
       ...(resolved.sessions.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     const previous = current;
     current = { config: resolved, pool, store, manager, stats: new SessionStats(store) };
@@ -136,6 +137,8 @@ type Manager = RelsSessionsManager;
 export const SessionsManager = {
   recordAuthenticatedRequest: (...args: Parameters<Manager["recordAuthenticatedRequest"]>) =>
     RelsSession.manager().recordAuthenticatedRequest(...args),
+  /** Sign-ins of the current configuration's manager; subscribe again after `configure`. */
+  onSignIn: (...args: Parameters<Manager["onSignIn"]>) => RelsSession.manager().onSignIn(...args),
   trackSessions: (...args: Parameters<Manager["trackSessions"]>) => RelsSession.manager().trackSessions(...args),
   activeSessions: (...args: Parameters<Manager["activeSessions"]>) => RelsSession.manager().activeSessions(...args),
   sessionIdOf: (...args: Parameters<Manager["sessionIdOf"]>) => RelsSession.manager().sessionIdOf(...args),

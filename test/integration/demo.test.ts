@@ -48,10 +48,10 @@ interface Row {
   html: string;
 }
 
-/** The rows of the account page's session table. */
+/** The rows of the account page's device list, in page order. */
 function rows(html: string): Row[] {
   const found: Row[] = [];
-  for (const match of html.matchAll(/<tr data-session-id="([^"]*)" data-platform="([^"]*)" data-current="(true|false)"[^>]*>([\s\S]*?)<\/tr>/g)) {
+  for (const match of html.matchAll(/<li data-session-id="([^"]*)" data-platform="([^"]*)" data-current="(true|false)"[^>]*>([\s\S]*?)<\/li>/g)) {
     found.push({ sessionId: match[1]!, platform: match[2]!, current: match[3] === "true", html: match[4]! });
   }
   return found;
@@ -63,6 +63,7 @@ async function accountRows(b: Browser): Promise<Row[]> {
 }
 
 const SIGN_IN_FORM = '<form method="post" action="/login"';
+const SIGNED_OUT_ELSEWHERE = "You were signed out from another device.";
 
 async function stats(): Promise<StatsTotals> {
   const res = await request(app).get("/stats").expect(200).expect("Content-Type", /json/);
@@ -125,6 +126,14 @@ describe("demo app", () => {
     expect(phoneRow?.html).toContain("Mobile browser");
     expect(phoneRow?.html).toContain("203.0.113.7");
     expect(phoneRow?.html).toContain("This device");
+    expect(phoneRow?.html).toContain("Safari on iPhone");
+    expect(phoneRow?.html).toContain("Active now");
+    expect(desktopRow?.html).toContain("Chrome on Windows");
+    expect(desktopRow?.html).toMatch(/Active (just now|\d+ seconds? ago)/);
+    // The current device comes first, whatever was seen last.
+    expect(fromPhone[0]?.current).toBe(true);
+    // The raw user agent is only behind the Details toggle.
+    expect(desktopRow?.html.indexOf("Chrome/126.0.0.0")).toBeGreaterThan(desktopRow?.html.indexOf("<details") ?? Infinity);
     expect(phoneRow?.html).not.toContain("/revoke");
     expect(phoneRow?.html).toContain(APPLICATION);
     expect(desktopRow?.platform).toBe("web");
@@ -135,6 +144,7 @@ describe("demo app", () => {
     const fromDesktop = await accountRows(desktop);
     expect(fromDesktop.map((r) => r.sessionId).sort()).toEqual(fromPhone.map((r) => r.sessionId).sort());
     expect(fromDesktop.find((r) => r.current)?.sessionId).toBe(desktopRow?.sessionId);
+    expect(fromDesktop[0]?.sessionId).toBe(desktopRow?.sessionId);
 
     const during = await stats();
     expect(during.totalSessions).toBe(before.totalSessions + 2);
@@ -150,6 +160,9 @@ describe("demo app", () => {
     const signedOut = await desktop.get("/").expect(200);
     expect(signedOut.text).toContain(SIGN_IN_FORM);
     expect(signedOut.text).not.toContain(user);
+    expect(signedOut.text).toContain(SIGNED_OUT_ELSEWHERE);
+    // Once: the next visit is a plain sign-in page.
+    expect((await desktop.get("/").expect(200)).text).not.toContain(SIGNED_OUT_ELSEWHERE);
 
     const after = await accountRows(phone);
     expect(after.map((r) => r.sessionId)).toEqual([phoneRow!.sessionId]);
@@ -160,7 +173,10 @@ describe("demo app", () => {
     expect(await accountRows(phone)).toHaveLength(1);
 
     await phone.post("/logout").expect(303).expect("Location", "/");
-    expect((await phone.get("/").expect(200)).text).toContain(SIGN_IN_FORM);
+    const afterOwnLogout = (await phone.get("/").expect(200)).text;
+    expect(afterOwnLogout).toContain(SIGN_IN_FORM);
+    // Signing yourself out is not "signed out from another device".
+    expect(afterOwnLogout).not.toContain(SIGNED_OUT_ELSEWHERE);
     expect((await stats()).totalSessions).toBe(before.totalSessions);
   });
 
@@ -180,10 +196,33 @@ describe("demo app", () => {
     for (const x of [a, b, c]) await signIn(x, user);
     expect(await accountRows(a)).toHaveLength(3);
     await a.post("/sessions/revoke-others").expect(303).expect("Location", "/account?notice=revoked-others");
-    for (const x of [b, c]) expect((await x.get("/").expect(200)).text).toContain(SIGN_IN_FORM);
+    for (const x of [b, c]) {
+      const page = (await x.get("/").expect(200)).text;
+      expect(page).toContain(SIGN_IN_FORM);
+      expect(page).toContain(SIGNED_OUT_ELSEWHERE);
+    }
     const left = await accountRows(a);
     expect(left).toHaveLength(1);
     expect(left[0]?.current).toBe(true);
+  });
+
+  it("asks before signing a device out, and says so only for notices it knows", async () => {
+    const user = `turtle-${randomUUID()}`;
+    const [a, b] = [browser(DESKTOP_CHROME), browser(IPHONE_SAFARI)];
+    await signIn(a, user);
+    await signIn(b, user);
+    const page = (await a.get("/account?notice=signed-out-elsewhere").expect(200)).text;
+    const other = rows(page).find((r) => !r.current);
+    // The sign-out button sits inside a closed disclosure that asks first.
+    expect(other?.html).toMatch(/<details class="confirm"[^>]*>\s*<summary[^>]*>.*Sign out.*<\/summary>[\s\S]*Sign out Safari on iPhone\? It will need to sign in again\./);
+    expect(page).toContain("Sign out all other devices");
+    // A link cannot make a signed-in page claim a sign-out, nor put its own text in the page.
+    expect(page).not.toContain(SIGNED_OUT_ELSEWHERE);
+    expect((await a.get("/account?notice=%3Cb%3Ehi").expect(200)).text).not.toContain("<b>hi");
+    // The flag cookie says nothing about the session: a constant, never the sid.
+    const login = await browser(DESKTOP_CHROME).post("/login").type("form").send({ username: user }).expect(303);
+    const cookies = ([] as string[]).concat(login.headers["set-cookie"] ?? []);
+    expect(cookies.find((c) => c.startsWith("turtle.signed-in="))).toMatch(/^turtle\.signed-in=1; Max-Age=\d+; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
   });
 
   it("escapes user agents and user names in the page", async () => {

@@ -4,7 +4,9 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import {
   CLIENT_PLATFORMS,
+  DEVICE_TYPES,
   META_FIELD_CAPS,
+  describeDevice,
   decodeSessionMeta,
   detectClientPlatform,
   encodeSessionMeta,
@@ -32,6 +34,10 @@ function fullMeta(overrides: Partial<SessionMeta> = {}): SessionMeta {
     device: "iPhone15,2",
     courseId: "c0ffee00-1111-4222-8333-444455556666",
     clientPlatform: "ios_app",
+    browser: null,
+    os: { name: "iOS", version: "18.1" },
+    deviceType: "app",
+    app: { name: "Turtle", version: "5.12.0" },
     signInAt: new Date("2025-06-01T10:00:00.000Z"),
     lastSeenAt: new Date("2025-06-02T08:30:15.123Z"),
     createdAt: new Date("2025-06-01T09:59:59.999Z"),
@@ -134,11 +140,22 @@ describe("requestMetadata", () => {
       device: "Pixel 8",
       courseId: "course-7",
       clientPlatform: "android_app",
+      browser: null,
+      os: { name: "Android", version: null },
+      deviceType: "app",
+      // okhttp names the HTTP library, not the app: the label falls back to applicationName.
+      app: { name: null, version: "5.12.0" },
     });
   });
 
-  it("returns nulls and web for a bare request", () => {
-    expect(requestMetadata(req({}))).toEqual<RequestMetadata>(NO_REQUEST_METADATA);
+  it("returns nulls, web and an unknown device for a bare request", () => {
+    expect(requestMetadata(req({}))).toEqual<RequestMetadata>({
+      ...NO_REQUEST_METADATA,
+      browser: null,
+      os: null,
+      deviceType: "unknown",
+      app: null,
+    });
   });
 
   it("classifies a browser request", () => {
@@ -307,9 +324,42 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
 
   it("round-trips nulls and every platform and key type", () => {
     for (const clientPlatform of CLIENT_PLATFORMS) {
-      const meta = fullMeta({ ...META_DEFAULTS, clientPlatform });
+      const meta = fullMeta({ ...META_DEFAULTS, browser: null, os: null, app: null, clientPlatform });
       expect(decodeSessionMeta(encodeSessionMeta(meta))).toEqual(meta);
     }
+  });
+
+  it("round-trips every device type, and a browser with its version", () => {
+    for (const deviceType of DEVICE_TYPES) {
+      const meta = fullMeta({ deviceType, browser: { name: "Chrome", version: "141.0.0.0" }, os: { name: "Windows", version: "NT 10.0" }, app: null });
+      expect(decodeSessionMeta(encodeSessionMeta(meta))).toEqual(meta);
+    }
+  });
+
+  it("decodes a session recorded before the device fields existed, without inventing them", () => {
+    const { browser: _b, os: _o, deviceType: _d, app: _a, ...old } = fullMeta();
+    const json = JSON.parse(encodeSessionMeta(fullMeta())) as Record<string, unknown>;
+    for (const key of ["browser", "os", "deviceType", "app"]) delete json[key];
+    const decoded = decodeSessionMeta(json);
+    expect(decoded).toEqual(old);
+    expect(decoded && "deviceType" in decoded ? decoded.deviceType : undefined).toBeUndefined();
+    // Encoding it again does not write fields it never had.
+    expect(Object.keys(JSON.parse(encodeSessionMeta(decoded!)) as object)).not.toContain("browser");
+  });
+
+  it("re-cleans and re-caps stored device fields, and drops unusable ones", () => {
+    const stored = JSON.parse(encodeSessionMeta(fullMeta())) as Record<string, unknown>;
+    const decoded = decodeSessionMeta({
+      ...stored,
+      browser: { name: "\u202eChrome\u0000", version: "1".repeat(500) },
+      os: { name: "", version: "1" },
+      deviceType: "fridge",
+      app: "Turtle",
+    });
+    expect(decoded?.browser).toEqual({ name: "Chrome", version: "1".repeat(META_FIELD_CAPS.softwareVersion) });
+    expect(decoded?.os).toBeNull();
+    expect(decoded?.deviceType).toBeUndefined();
+    expect(decoded?.app).toBeNull();
   });
 
   it("stores dates as ISO-8601 strings and nothing but the schema's fields", () => {
@@ -318,6 +368,7 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
     expect(json["signInAt"]).toBe("2025-06-01T10:00:00.000Z");
     expect(json["expiresAt"]).toBe("2025-07-01T10:00:00.000Z");
     expect(Object.keys(json).sort()).toEqual(Object.keys(sessionMetaSchema.shape).sort());
+    expect(json["app"]).toEqual({ name: "Turtle", version: "5.12.0" });
   });
 
   it("accepts an already-parsed object, with Date or string dates", () => {
@@ -551,9 +602,90 @@ describe("requestMetadata with the previous request's metadata", () => {
     expect(again).toMatchObject({ ip: "192.0.2.9", clientPlatform: "web" });
   });
 
+  it("reuses the device fields too, and parses again for a session recorded without them", () => {
+    const first = requestMetadata({ headers: { "user-agent": iphone } });
+    const marked = { ...first, browser: { name: "Marked", version: null } };
+    expect(requestMetadata({ headers: { "user-agent": iphone } }, marked).browser).toEqual({ name: "Marked", version: null });
+    const { browser: _b, os: _o, deviceType: _d, app: _a, ...old } = marked;
+    expect(requestMetadata({ headers: { "user-agent": iphone } }, old)).toMatchObject({
+      browser: { name: "Safari", version: "18.1" },
+      os: { name: "iOS", version: "18.1" },
+      deviceType: "mobile",
+    });
+  });
+
   it("detects again when a signal changed", () => {
     const first = requestMetadata({ headers: { "user-agent": iphone } });
     const app = requestMetadata({ headers: { "user-agent": iphone, appversion: "5.1.0" } }, { ...first, clientPlatform: "web" });
     expect(app.clientPlatform).toBe("ios_app");
+  });
+});
+
+describe("describeDevice", () => {
+  const browser = (userAgent: string) => describeDevice({ userAgent, appVersion: null, installationId: null, device: null });
+
+  it.each<[keyof typeof UA, string | null, string | null, string]>([
+    ["windowsChrome", "Chrome", "Windows", "desktop"],
+    ["windowsEdge", "Microsoft Edge", "Windows", "desktop"],
+    ["windowsFirefox", "Firefox", "Windows", "desktop"],
+    ["macSafari", "Safari", "macOS", "desktop"],
+    ["linuxChrome", "Chrome", "Linux", "desktop"],
+    ["chromeOs", "Chrome", "Chrome OS", "desktop"],
+    ["iphoneSafari", "Safari", "iOS", "mobile"],
+    ["iphoneChrome", "Chrome", "iOS", "mobile"],
+    ["ipadSafariMobileMode", "Safari", "iOS", "tablet"],
+    ["pixelChrome", "Chrome", "Android", "mobile"],
+    ["samsungInternet", "Samsung Internet for Android", "Android", "mobile"],
+    ["androidTabletChrome", "Chrome", "Android", "tablet"],
+    ["curl", null, null, "unknown"],
+    ["okhttp", null, null, "unknown"],
+  ])("%s → %s on %s, %s", (name, browserName, osName, deviceType) => {
+    const device = browser(UA[name]);
+    expect(device.browser?.name ?? null).toBe(browserName);
+    expect(device.os?.name ?? null).toBe(osName);
+    expect(device.deviceType).toBe(deviceType);
+    expect(device.app).toBeNull();
+  });
+
+  it("keeps the versions the user agent tells", () => {
+    expect(browser(UA.iphoneChrome)).toMatchObject({
+      browser: { name: "Chrome", version: "141.0.7390.41" },
+      os: { name: "iOS", version: "18.6" },
+    });
+    expect(browser(UA.linuxFirefox).os).toEqual({ name: "Linux", version: null });
+  });
+
+  it("describes the apps from their own headers: app name, version, OS, no browser", () => {
+    expect(
+      describeDevice({ userAgent: UA.appIphone, appVersion: "5.12.0", installationId: "i-1", device: "iPhone15,2" }),
+    ).toEqual({
+      clientPlatform: "ios_app",
+      browser: null,
+      os: { name: "iOS", version: null },
+      deviceType: "app",
+      app: { name: "Turtle", version: "5.12.0" },
+    });
+    expect(describeDevice({ userAgent: UA.dalvik, appVersion: "3.2", installationId: null, device: null })).toEqual({
+      clientPlatform: "android_app",
+      browser: null,
+      os: { name: "Android", version: "14" },
+      deviceType: "app",
+      app: { name: null, version: "3.2" },
+    });
+  });
+
+  it("an app whose OS nothing reveals is still an app", () => {
+    expect(describeDevice({ userAgent: UA.okhttp, appVersion: "3.2", installationId: null, device: null })).toMatchObject({
+      clientPlatform: "web",
+      os: null,
+      deviceType: "app",
+      app: { name: null, version: "3.2" },
+    });
+  });
+
+  it("caps a browser name and version like every other field", () => {
+    const device = browser(`Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/${"9".repeat(200)}.0 Safari/537.36`);
+    expect(device.browser?.name).toBe("Chrome");
+    expect([...(device.browser?.version ?? "")].length).toBeLessThanOrEqual(META_FIELD_CAPS.softwareVersion);
   });
 });
