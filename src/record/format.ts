@@ -54,9 +54,12 @@ export interface StoredRecord {
 
 export const ANONYMOUS: Omit<RecordHeader, "expiresAt"> = { score: 0, index: "", bucket: "" };
 
+const ZEROS = "0".repeat(NUMBER_WIDTH);
+
 /** A fixed-width decimal (Lua reads it with tonumber; doubles hold every ms up to 2^53). */
 export function fixedNumber(value: number): string {
-  return String(Math.max(0, Math.ceil(value))).padStart(NUMBER_WIDTH, "0");
+  const digits = value > 0 ? String(Math.ceil(value)) : "0";
+  return ZEROS.slice(digits.length) + digits;
 }
 
 export function encodeHeader(header: RecordHeader): string {

@@ -336,19 +336,18 @@ export class SessionRecords {
 
   // ---- internals ------------------------------------------------------------------------
 
-  async #read(client: RedisClient, hex: string): Promise<ReadResult> {
+  /** One GET; no async frame of its own (it is on every request's path). */
+  #read(client: RedisClient, hex: string): Promise<ReadResult> {
     const key = this.#keys.session(hex);
-    let value: Buffer | null;
-    try {
-      value = await client.getBuffer(key);
-    } catch (error) {
-      if (!isWrongType(error)) throw error;
-      // Layout 2 (a hash) until its next write; any other type is not a session.
-      const fields = await client.hmgetBuffer(key, ...LAYOUT2_FIELDS).catch(nullOnWrongType);
-      return (fields && decodeLayout2(fields)) ?? CORRUPT;
-    }
-    if (value === null) return null;
-    return decodeRecord(value) ?? CORRUPT;
+    return client.getBuffer(key).then(
+      (value) => (value === null ? null : (decodeRecord(value) ?? CORRUPT)),
+      async (error: unknown) => {
+        if (!isWrongType(error)) throw error;
+        // Layout 2 (a hash) until its next write; any other type is not a session.
+        const fields = await client.hmgetBuffer(key, ...LAYOUT2_FIELDS).catch(nullOnWrongType);
+        return (fields && decodeLayout2(fields)) ?? CORRUPT;
+      },
+    );
   }
 }
 
