@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, sessionHandle, sessionIdOfRequest, type ActiveSession } from "../../src/index.js";
+import { runExample, readmeExample, type RunningExample } from "../support/example-process.js";
 import { buildFastifyApp, fastifySessionCookie, fastifySidOf } from "../support/fastify-app.js";
 import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
@@ -17,6 +18,7 @@ const clients: Redis[] = [];
 let store: RelsRedisStore;
 let manager: RelsSessionsManager;
 let app: FastifyInstance;
+let example: RunningExample | undefined;
 
 function storeOnOwnClient(): RelsRedisStore {
   const client = new Redis(url);
@@ -31,6 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  example?.stop();
   await app?.close();
   await Promise.all(clients.map((c) => c.quit()));
 });
@@ -149,6 +152,19 @@ describe("the manager through Fastify's request", () => {
     expect(await whoAmI(app, desktop)).toBe(userId);
   });
 
+  it("the preHandler hook keeps the metadata fresh: the session's row follows its latest request", async () => {
+    const userId = `u-${randomUUID()}`;
+    const cookie = await login(app, userId, UA.windowsChrome);
+    const headers = { cookie, "user-agent": UA.iphoneSafari };
+    expect((await app.inject({ method: "GET", url: "/me", headers })).json()).toEqual({ userId });
+    const listed = (await app.inject({ method: "GET", url: "/account", headers })).json() as ActiveSession[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ current: true, userAgent: UA.iphoneSafari, clientPlatform: "mobile_web" });
+    // And Redis holds it too, not only the request in flight.
+    const [row] = await manager.userSessions.sessions(userId);
+    expect(row?.meta.clientPlatform).toBe("mobile_web");
+  });
+
   it("logoutOtherSessions keeps the request's own session and ends the rest", async () => {
     const userId = `u-${randomUUID()}`;
     const first = await login(app, userId, UA.windowsChrome);
@@ -172,5 +188,44 @@ describe("the manager through Fastify's request", () => {
     expect(response.json()).toEqual({ revoked: true });
     expect(await whoAmI(app, cookie)).toBeNull();
     expect(await store.get(fastifySidOf(cookie))).toBeNull();
+  });
+});
+
+describe("README's \"Using it with Fastify\" example", () => {
+  it("runs as written: sign in on two devices, list, revoke one, log out", async () => {
+    example = await runExample(readmeExample("## Using it with Fastify"), { REDIS_URL: url, SESSION_SECRET: randomUUID() });
+    const { base } = example;
+    // The example's namespace is fixed ("rels:session"), on the test's own Redis; the user is unique.
+    const userId = `readme-${randomUUID()}`;
+    const signIn = async (userAgent: string) => {
+      const response = await fetch(`${base}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": userAgent },
+        body: JSON.stringify({ username: userId }),
+      });
+      expect(response.status, example?.output()).toBe(200);
+      expect(await response.json()).toEqual({ userId });
+      const setCookie = response.headers.get("set-cookie");
+      expect(setCookie, "the login response sets the session cookie").toMatch(/^sid=/);
+      return setCookie!.split(";")[0]!;
+    };
+    const phone = await signIn(UA.iphoneSafari);
+    const desktop = await signIn(UA.windowsChrome);
+    const me = async (cookie: string) => ((await (await fetch(`${base}/`, { headers: { cookie } })).json()) as { userId: string | null }).userId;
+    expect(await me(desktop)).toBe(userId);
+
+    const listed = (await (await fetch(`${base}/account`, { headers: { cookie: desktop } })).json()) as ActiveSession[];
+    expect(listed.map((s) => s.clientPlatform).sort()).toEqual(["mobile_web", "web"]);
+    const other = listed.find((s) => !s.current)!;
+    expect(other.clientPlatform).toBe("mobile_web");
+
+    const revoke = await fetch(`${base}/sessions/${other.sessionId}/revoke`, { method: "POST", headers: { cookie: desktop } });
+    expect(await revoke.json()).toEqual({ revoked: true });
+    expect(await me(phone)).toBeNull();
+    expect(await me(desktop)).toBe(userId);
+
+    const logout = await fetch(`${base}/logout`, { method: "POST", headers: { cookie: desktop } });
+    expect(await logout.json()).toEqual({ ok: true });
+    expect(await me(desktop)).toBeNull();
   });
 });

@@ -45,6 +45,11 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     cookie: { secure: false, maxAge },
     saveUninitialized: false,
   });
+  // As README's example: keep lastSeenAt, IP and device fresh on signed-in requests.
+  app.addHook("preHandler", async (request) => {
+    const userId = request.session.userId;
+    if (userId) await manager.recordAuthenticatedRequest(userId, request);
+  });
 
   app.post<{ Body: { userId: string } }>("/login", async (request) => {
     const userId = String(request.body.userId);
