@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, sessionHandle, sessionIdOfRequest, type ActiveSession } from "../../src/index.js";
 import { runExample, readmeExample, type RunningExample } from "../support/example-process.js";
 import { buildFastifyApp, fastifySessionCookie, fastifySidOf } from "../support/fastify-app.js";
+import { countRoundTrips } from "../support/round-trips.js";
 import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 
@@ -20,8 +21,7 @@ let manager: RelsSessionsManager;
 let app: FastifyInstance;
 let example: RunningExample | undefined;
 
-function storeOnOwnClient(): RelsRedisStore {
-  const client = new Redis(url);
+function storeOnOwnClient(client = new Redis(url)): RelsRedisStore {
   clients.push(client);
   return new RelsRedisStore({ namespace: `t-${randomUUID()}`, client });
 }
@@ -188,6 +188,75 @@ describe("the manager through Fastify's request", () => {
     expect(response.json()).toEqual({ revoked: true });
     expect(await whoAmI(app, cookie)).toBeNull();
     expect(await store.get(fastifySidOf(cookie))).toBeNull();
+  });
+});
+
+describe("revocation while a Fastify request is in flight", () => {
+  it("a request that loaded the session before another device revoked it cannot bring it back with its save", async () => {
+    let entered!: () => void;
+    let release!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const raceStore = storeOnOwnClient();
+    const raceManager = new RelsSessionsManager({ store: raceStore, applicationName: "FastifyTest" });
+    const raceApp = await buildFastifyApp({
+      store: raceStore,
+      manager: raceManager,
+      routes: (target) =>
+        // Holds the loaded session until released, then changes it: @fastify/session saves it.
+        target.post("/slow-write", async (request) => {
+          entered();
+          await gate;
+          request.session.set("visits", 1);
+          return { userId: request.session.userId ?? null };
+        }),
+    });
+    try {
+      const userId = `u-${randomUUID()}`;
+      const victim = await login(raceApp, userId, UA.iphoneSafari);
+      const other = await login(raceApp, userId, UA.windowsChrome);
+      const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
+      await inside;
+      const revoked = await raceApp.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
+      expect(revoked.json()).toEqual({ revoked: 1 });
+      release();
+      expect((await slow).json()).toEqual({ userId });
+      expect(await raceStore.get(fastifySidOf(victim)), "the late save resurrected a revoked session").toBeNull();
+      expect(await whoAmI(raceApp, victim)).toBeNull();
+    } finally {
+      release();
+      await raceApp.close();
+    }
+  });
+});
+
+describe("round trips of a Fastify request (counted, not timed)", () => {
+  it.each([
+    [true, 2, ["hmget", "relsSet"]],
+    [false, 1, ["hmget"]],
+  ] as const)("rolling: %s — an unchanged signed-in GET costs %i round trip(s)", async (rolling, roundTrips, commands) => {
+    const client = new Redis(url);
+    const countedStore = storeOnOwnClient(client);
+    const countedApp = await buildFastifyApp({
+      store: countedStore,
+      manager: new RelsSessionsManager({ store: countedStore, applicationName: "FastifyTest" }),
+      rolling,
+    });
+    try {
+      const userId = `u-${randomUUID()}`;
+      const cookie = await login(countedApp, userId);
+      const counter = countRoundTrips(client);
+      try {
+        // The login's user agent again: a new one would be a metadata change, hence a write.
+        const response = await countedApp.inject({ method: "GET", url: "/me", headers: { cookie, "user-agent": UA.windowsChrome } });
+        expect(response.json()).toEqual({ userId });
+        expect({ roundTrips: counter.roundTrips, commands: counter.commands }).toEqual({ roundTrips, commands });
+      } finally {
+        counter.restore();
+      }
+    } finally {
+      await countedApp.close();
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import type { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
 declare module "fastify" {
   interface Session {
     userId?: string;
+    visits?: number;
   }
 }
 
@@ -23,6 +24,10 @@ export interface FastifyAppOptions {
   manager: RelsSessionsManager;
   /** The cookie's (and so the Redis TTL's) lifetime, ms. */
   maxAge?: number;
+  /** @fastify/session's `rolling` (save on every response). @default true, as @fastify/session's */
+  rolling?: boolean;
+  /** A test's own routes, added before the app is made ready. */
+  routes?: (app: FastifyInstance) => void;
 }
 
 /**
@@ -44,6 +49,7 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     // Plain HTTP in tests: the default `secure: true` would never send the cookie.
     cookie: { secure: false, maxAge },
     saveUninitialized: false,
+    ...(options.rolling === undefined ? {} : { rolling: options.rolling }),
   });
   // As README's example: keep lastSeenAt, IP and device fresh on signed-in requests.
   app.addHook("preHandler", async (request) => {
@@ -93,6 +99,7 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     return { ok: true };
   });
 
+  options.routes?.(app);
   await app.ready();
   return app;
 }
