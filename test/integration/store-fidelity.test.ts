@@ -4,6 +4,8 @@
  * the shared test Redis, each store under its own random namespace.
  */
 import { randomUUID } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Cookie, type SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -287,6 +289,41 @@ describe("stores on the app's own client", () => {
     }
     expect(client.listenerCount("ready")).toBe(before);
     expect(await client.ping()).toBe("PONG");
+  });
+});
+
+/** V8's gc(), exposed at run time (vitest's workers do not start with --expose-gc). */
+function exposedGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+describe("a store that is dropped without close()", () => {
+  it("is garbage-collected, and dropped stores do not pile up listeners on the app's client", async () => {
+    const gc = exposedGc();
+    const client = newClient();
+    await client.ping();
+    const before = { ready: client.listenerCount("ready"), close: client.listenerCount("close") };
+    let collected = 0;
+    const registry = new FinalizationRegistry<void>(() => collected++);
+    const dropped = 20;
+    // Made and used in a scope of their own, so that nothing here keeps them.
+    await (async () => {
+      for (let i = 0; i < dropped; i++) {
+        const store = new RelsRedisStore({ namespace: `t-${randomUUID()}`, client });
+        await store.get(newSid());
+        registry.register(store);
+      }
+    })();
+    // Finalizers run after a collection, on a later turn: collect and poll, within a bound.
+    for (let round = 0; round < 30 && collected < dropped; round++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(collected, "dropped stores are collected (the client's listeners must not hold them)").toBe(dropped);
+    // At most one listener per event may stay for stores still alive elsewhere; none per dropped store.
+    expect(client.listenerCount("ready")).toBeLessThanOrEqual(before.ready + 1);
+    expect(client.listenerCount("close")).toBeLessThanOrEqual(before.close + 1);
   });
 });
 
