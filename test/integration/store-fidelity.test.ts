@@ -160,7 +160,8 @@ async function connectRedisLifecycle(store: RelsRedisStore, prefix: string, run:
 }
 
 describe("connect-redis 9's lifecycle", () => {
-  it("passes twice in a row on the same sids", async () => {
+  // 2,000 sequential saves: a generous "did not hang" bound for a busy machine.
+  it("passes twice in a row on the same sids", { timeout: 120_000 }, async () => {
     const { store, prefix } = storeWith();
     await connectRedisLifecycle(store, prefix, "first run");
     await connectRedisLifecycle(store, prefix, "second run");
