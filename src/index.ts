@@ -1,8 +1,8 @@
 export { RelsSession, SessionsManager } from "./rels-session.js";
 export { RelsRedisStore } from "./store.js";
 export type { RelsRedisStoreOptions, Logger, StoredSession } from "./store.js";
-export { RelsSessionsManager } from "./manager.js";
-export type { ActiveSession, RecordOptions, SessionsManagerOptions } from "./manager.js";
+export { RelsSessionsManager, sessionIdOfRequest } from "./manager.js";
+export type { ActiveSession, RecordOptions, SessionRequest, SessionsManagerOptions } from "./manager.js";
 export { UserSessions } from "./user-sessions.js";
 export type { UserRef, IndexEntry, IndexedSession } from "./user-sessions.js";
 export { SessionStats } from "./stats.js";

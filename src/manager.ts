@@ -42,8 +42,30 @@ export interface ActiveSession extends SessionMeta {
   readonly current: boolean;
 }
 
-/** What the manager needs of a request: express-session's fields and what metadata reads. */
-type SessionRequest = Pick<Request, "session" | "sessionID" | "ip" | "headers">;
+/**
+ * What the manager reads of a request: an Express request under express-session
+ * (`req.session`, `req.sessionID`) or a Fastify request under `@fastify/session`
+ * (`request.session`, whose `sessionId` is the sid), with `ip` and `headers` for the metadata.
+ */
+export interface SessionRequest {
+  /** `req.session` (express-session) or `request.session` (@fastify/session, carries `sessionId`). */
+  readonly session?: object | undefined;
+  /** express-session's sid. Fastify requests have none: their sid is `session.sessionId`. */
+  readonly sessionID?: string | undefined;
+  /** The client's address as the framework resolved it (Express `trust proxy`, Fastify `trustProxy`). */
+  readonly ip?: string | undefined;
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * The sid of the request's session, by duck typing: Express's `req.sessionID`, else
+ * @fastify/session's `request.session.sessionId`. Undefined when the request has no session.
+ */
+export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessionID">): string | undefined {
+  if (typeof req.sessionID === "string" && req.sessionID !== "") return req.sessionID;
+  const fromSession = (req.session as { sessionId?: unknown } | null | undefined)?.sessionId;
+  return typeof fromSession === "string" && fromSession !== "" ? fromSession : undefined;
+}
 
 const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "device", "courseId", "clientPlatform"] as const;
 
@@ -84,9 +106,12 @@ export class RelsSessionsManager {
    * only when something changed or `lastSeenAt` is due, so express-session writes only then.
    */
   async recordAuthenticatedRequest(user: UserRef, req: SessionRequest, options: RecordOptions = {}): Promise<SessionMeta> {
-    const session = req.session as unknown as (SessionData & Record<string, unknown>) | undefined;
-    if (!session || !req.sessionID) {
-      throw new RelsSessionError("recordAuthenticatedRequest needs req.session: mount express-session with RelsRedisStore first");
+    const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
+    const sid = sessionIdOfRequest(req);
+    if (!session || sid === undefined) {
+      throw new RelsSessionError(
+        "recordAuthenticatedRequest needs the request's session: mount express-session (or @fastify/session) with RelsRedisStore first",
+      );
     }
     const userId = userIdOf(user);
     const now = new Date();
@@ -95,7 +120,7 @@ export class RelsSessionsManager {
       session.cookie.originalMaxAge = options.expiresAfter;
     }
     const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + 86_400_000);
-    const handle = sessionHandle(privateHex(req.sessionID));
+    const handle = sessionHandle(privateHex(sid));
     const known = decodeSessionMeta(session[META_FIELD]);
     const fromRequest = requestMetadata(req, known ?? undefined);
 
@@ -203,7 +228,8 @@ export class RelsSessionsManager {
 
   /** Mark the current session (its in-flight metadata is newer than Redis's) and sort. */
   #present(userId: string, listed: SessionMeta[], current: SessionRequest | undefined, addOwn: boolean): ActiveSession[] {
-    const currentHandle = current?.sessionID ? sessionHandle(privateHex(current.sessionID)) : undefined;
+    const currentSid = current ? sessionIdOfRequest(current) : undefined;
+    const currentHandle = currentSid === undefined ? undefined : sessionHandle(privateHex(currentSid));
     // This request's own metadata may be newer than Redis's: its write comes at the end.
     const own = decodeSessionMeta((current?.session as Record<string, unknown> | undefined)?.[META_FIELD]);
     const mine = own && own.userId === userId && own.sessionId === currentHandle ? own : undefined;
@@ -218,8 +244,12 @@ export class RelsSessionsManager {
    * The handle (`SessionMeta.sessionId`) of the request's own session: what to compare
    * with the handles `activeSessions` lists. Never render `req.sessionID` itself.
    */
-  sessionIdOf(req: Pick<Request, "sessionID">): string {
-    return sessionHandle(privateHex(req.sessionID));
+  sessionIdOf(req: Pick<SessionRequest, "sessionID" | "session">): string {
+    const sid = sessionIdOfRequest(req);
+    if (sid === undefined) {
+      throw new RelsSessionError("sessionIdOf needs the request's session: mount express-session (or @fastify/session) with RelsRedisStore first");
+    }
+    return sessionHandle(privateHex(sid));
   }
 
   /**
@@ -244,7 +274,7 @@ export class RelsSessionsManager {
 
   /** Revoke every session of this user but the request's own. */
   async logoutOtherSessions(user: UserRef, req: SessionRequest): Promise<number> {
-    const keep = sessionHandle(privateHex(req.sessionID));
+    const keep = this.sessionIdOf(req);
     return this.#revokeWhere(user, (handle) => handle !== keep);
   }
 

@@ -1,0 +1,301 @@
+/**
+ * Fastify 5 + @fastify/cookie + @fastify/session on RelsRedisStore, end to end through
+ * `app.inject()`, against the shared test Redis (its own namespace, never flushed): sign
+ * in, read, regenerate, destroy, expiry, and the manager through Fastify's `request`.
+ */
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { RelsRedisStore, RelsSessionsManager, sessionHandle, sessionIdOfRequest, type ActiveSession } from "../../src/index.js";
+import { runExample, readmeExample, type RunningExample } from "../support/example-process.js";
+import { buildFastifyApp, fastifySessionCookie, fastifySidOf } from "../support/fastify-app.js";
+import { countRoundTrips } from "../support/round-trips.js";
+import { sha256 } from "../support/store-contract.js";
+import { UA } from "../support/user-agents.js";
+
+const url = inject("redisUrl");
+const clients: Redis[] = [];
+let store: RelsRedisStore;
+let manager: RelsSessionsManager;
+let app: FastifyInstance;
+let example: RunningExample | undefined;
+
+function storeOnOwnClient(client = new Redis(url)): RelsRedisStore {
+  clients.push(client);
+  return new RelsRedisStore({ namespace: `t-${randomUUID()}`, client });
+}
+
+beforeAll(async () => {
+  store = storeOnOwnClient();
+  manager = new RelsSessionsManager({ store, applicationName: "FastifyTest" });
+  app = await buildFastifyApp({ store, manager });
+});
+
+afterAll(async () => {
+  example?.stop();
+  await app?.close();
+  await Promise.all(clients.map((c) => c.quit()));
+});
+
+async function login(target: FastifyInstance, userId: string, userAgent: string = UA.windowsChrome): Promise<string> {
+  const response = await target.inject({ method: "POST", url: "/login", payload: { userId }, headers: { "user-agent": userAgent } });
+  expect(response.statusCode).toBe(200);
+  expect(response.json()).toEqual({ userId });
+  return fastifySessionCookie(response);
+}
+
+async function whoAmI(target: FastifyInstance, cookie: string): Promise<string | null> {
+  const response = await target.inject({ method: "GET", url: "/me", headers: { cookie } });
+  expect(response.statusCode).toBe(200);
+  return (response.json() as { userId: string | null }).userId;
+}
+
+describe("Fastify sessions on RelsRedisStore", () => {
+  it("signs in, reads the session back on the next request, and stores it under the private id only", async () => {
+    const userId = `u-${randomUUID()}`;
+    const cookie = await login(app, userId);
+    const sid = fastifySidOf(cookie);
+    expect(await whoAmI(app, cookie)).toBe(userId);
+
+    // Fastify's cookie shape (originalExpires, sameSite null, …) passes the stored-shape check.
+    const stored = (await store.get(sid)) as unknown as { userId: string; cookie: { expires: string; originalMaxAge: number } };
+    expect(stored.userId).toBe(userId);
+    expect(stored.cookie.originalMaxAge).toBe(3_600_000);
+    expect(new Date(stored.cookie.expires).getTime()).toBeGreaterThan(Date.now());
+    const raw = (await store.peekSession(sid)) as string;
+    expect(raw).not.toContain(sid);
+    expect((await store.ids()).includes(`2::${sha256(sid)}`)).toBe(true);
+  });
+
+  it("a request without a cookie, or with a forged one, is signed out", async () => {
+    expect((await app.inject({ method: "GET", url: "/me" })).json()).toEqual({ userId: null });
+    expect(await whoAmI(app, "sid=forged.signature")).toBeNull();
+  });
+
+  it("regenerate moves the user to a new sid and ends the old one", async () => {
+    const userId = `u-${randomUUID()}`;
+    const before = await login(app, userId);
+    const response = await app.inject({ method: "POST", url: "/rotate", headers: { cookie: before } });
+    expect(response.json()).toEqual({ userId });
+    const after = fastifySessionCookie(response);
+    expect(fastifySidOf(after)).not.toBe(fastifySidOf(before));
+    expect(await store.get(fastifySidOf(before))).toBeNull();
+    expect(await whoAmI(app, before)).toBeNull();
+    expect(await whoAmI(app, after)).toBe(userId);
+  });
+
+  it("destroy (logout) deletes the session: its cookie is signed out", async () => {
+    const userId = `u-${randomUUID()}`;
+    const cookie = await login(app, userId);
+    const response = await app.inject({ method: "POST", url: "/logout", headers: { cookie } });
+    expect(response.json()).toEqual({ ok: true });
+    expect(await store.get(fastifySidOf(cookie))).toBeNull();
+    expect(await whoAmI(app, cookie)).toBeNull();
+  });
+
+  it("a short maxAge (2 s) expires the session in Redis, and its cookie is then signed out", async () => {
+    const shortStore = storeOnOwnClient();
+    const shortApp = await buildFastifyApp({
+      store: shortStore,
+      manager: new RelsSessionsManager({ store: shortStore, applicationName: "FastifyTest" }),
+      // Long enough for the first read to find it on a busy machine, short enough to wait for.
+      maxAge: 2_000,
+    });
+    try {
+      const userId = `u-${randomUUID()}`;
+      const cookie = await login(shortApp, userId);
+      const sid = fastifySidOf(cookie);
+      expect(await shortStore.get(sid)).toMatchObject({ userId });
+      // Polled on the store (a request would roll the cookie forward); "did not hang" bound only.
+      const deadline = Date.now() + 10_000;
+      while ((await shortStore.get(sid)) !== null) {
+        expect(Date.now(), "the session outlived its 2 s maxAge by 10 s").toBeLessThan(deadline);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await whoAmI(shortApp, cookie)).toBeNull();
+    } finally {
+      await shortApp.close();
+    }
+  });
+});
+
+describe("the manager through Fastify's request", () => {
+  it("sessionIdOfRequest reads request.session.sessionId, and express's req.sessionID first", () => {
+    expect(sessionIdOfRequest({ session: { sessionId: "fastify-sid" } })).toBe("fastify-sid");
+    expect(sessionIdOfRequest({ sessionID: "express-sid", session: {} })).toBe("express-sid");
+    expect(sessionIdOfRequest({ session: {} })).toBeUndefined();
+    expect(sessionIdOfRequest({})).toBeUndefined();
+    expect(() => manager.sessionIdOf({ session: {} })).toThrow(/session/);
+  });
+
+  it("records sign-ins, lists them with `current`, and revokes one by its handle", async () => {
+    const userId = `u-${randomUUID()}`;
+    const phone = await login(app, userId, UA.iphoneSafari);
+    const desktop = await login(app, userId, UA.windowsChrome);
+
+    const listed = (await app.inject({ method: "GET", url: "/account", headers: { cookie: desktop } })).json() as ActiveSession[];
+    expect(listed).toHaveLength(2);
+    const own = listed.find((s) => s.current)!;
+    const other = listed.find((s) => !s.current)!;
+    expect(own.sessionId).toBe(sessionHandle(sha256(fastifySidOf(desktop))));
+    expect(other.sessionId).toBe(sessionHandle(sha256(fastifySidOf(phone))));
+    expect(own.clientPlatform).toBe("web");
+    expect(other.clientPlatform).toBe("mobile_web");
+    expect(own.userId).toBe(userId);
+    expect(own.applicationName).toBe("FastifyTest");
+    expect(own.ip).toBe("127.0.0.1");
+    expect(JSON.stringify(listed)).not.toContain(fastifySidOf(desktop));
+
+    const revoke = await app.inject({ method: "POST", url: `/sessions/${other.sessionId}/revoke`, headers: { cookie: desktop } });
+    expect(revoke.json()).toEqual({ revoked: true });
+    expect(await whoAmI(app, phone)).toBeNull();
+    expect(await whoAmI(app, desktop)).toBe(userId);
+  });
+
+  it("the preHandler hook keeps the metadata fresh: the session's row follows its latest request", async () => {
+    const userId = `u-${randomUUID()}`;
+    const cookie = await login(app, userId, UA.windowsChrome);
+    const headers = { cookie, "user-agent": UA.iphoneSafari };
+    expect((await app.inject({ method: "GET", url: "/me", headers })).json()).toEqual({ userId });
+    const listed = (await app.inject({ method: "GET", url: "/account", headers })).json() as ActiveSession[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ current: true, userAgent: UA.iphoneSafari, clientPlatform: "mobile_web" });
+    // And Redis holds it too, not only the request in flight.
+    const [row] = await manager.userSessions.sessions(userId);
+    expect(row?.meta.clientPlatform).toBe("mobile_web");
+  });
+
+  it("logoutOtherSessions keeps the request's own session and ends the rest", async () => {
+    const userId = `u-${randomUUID()}`;
+    const first = await login(app, userId, UA.windowsChrome);
+    const second = await login(app, userId, UA.iphoneSafari);
+    const third = await login(app, userId, UA.pixelChrome);
+
+    const response = await app.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: first } });
+    expect(response.json()).toEqual({ revoked: 2 });
+    expect(await whoAmI(app, first)).toBe(userId);
+    expect(await whoAmI(app, second)).toBeNull();
+    expect(await whoAmI(app, third)).toBeNull();
+    const listed = (await app.inject({ method: "GET", url: "/account", headers: { cookie: first } })).json() as ActiveSession[];
+    expect(listed.map((s) => s.current)).toEqual([true]);
+  });
+
+  it("revoking the request's own session ends it from the next request on", async () => {
+    const userId = `u-${randomUUID()}`;
+    const cookie = await login(app, userId);
+    const own = manager.sessionIdOf({ session: { sessionId: fastifySidOf(cookie) } });
+    const response = await app.inject({ method: "POST", url: `/sessions/${own}/revoke`, headers: { cookie } });
+    expect(response.json()).toEqual({ revoked: true });
+    expect(await whoAmI(app, cookie)).toBeNull();
+    expect(await store.get(fastifySidOf(cookie))).toBeNull();
+  });
+});
+
+describe("revocation while a Fastify request is in flight", () => {
+  it("a request that loaded the session before another device revoked it cannot bring it back with its save", async () => {
+    let entered!: () => void;
+    let release!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const raceStore = storeOnOwnClient();
+    const raceManager = new RelsSessionsManager({ store: raceStore, applicationName: "FastifyTest" });
+    const raceApp = await buildFastifyApp({
+      store: raceStore,
+      manager: raceManager,
+      routes: (target) =>
+        // Holds the loaded session until released, then changes it: @fastify/session saves it.
+        target.post("/slow-write", async (request) => {
+          entered();
+          await gate;
+          request.session.set("visits", 1);
+          return { userId: request.session.userId ?? null };
+        }),
+    });
+    try {
+      const userId = `u-${randomUUID()}`;
+      const victim = await login(raceApp, userId, UA.iphoneSafari);
+      const other = await login(raceApp, userId, UA.windowsChrome);
+      const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
+      await inside;
+      const revoked = await raceApp.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
+      expect(revoked.json()).toEqual({ revoked: 1 });
+      release();
+      expect((await slow).json()).toEqual({ userId });
+      expect(await raceStore.get(fastifySidOf(victim)), "the late save resurrected a revoked session").toBeNull();
+      expect(await whoAmI(raceApp, victim)).toBeNull();
+    } finally {
+      release();
+      await raceApp.close();
+    }
+  });
+});
+
+describe("round trips of a Fastify request (counted, not timed)", () => {
+  it.each([
+    [true, 2, ["hmget", "relsSet"]],
+    [false, 1, ["hmget"]],
+  ] as const)("rolling: %s — an unchanged signed-in GET costs %i round trip(s)", async (rolling, roundTrips, commands) => {
+    const client = new Redis(url);
+    const countedStore = storeOnOwnClient(client);
+    const countedApp = await buildFastifyApp({
+      store: countedStore,
+      manager: new RelsSessionsManager({ store: countedStore, applicationName: "FastifyTest" }),
+      rolling,
+    });
+    try {
+      const userId = `u-${randomUUID()}`;
+      const cookie = await login(countedApp, userId);
+      const counter = countRoundTrips(client);
+      try {
+        // The login's user agent again: a new one would be a metadata change, hence a write.
+        const response = await countedApp.inject({ method: "GET", url: "/me", headers: { cookie, "user-agent": UA.windowsChrome } });
+        expect(response.json()).toEqual({ userId });
+        expect({ roundTrips: counter.roundTrips, commands: counter.commands }).toEqual({ roundTrips, commands });
+      } finally {
+        counter.restore();
+      }
+    } finally {
+      await countedApp.close();
+    }
+  });
+});
+
+describe("README's \"Using it with Fastify\" example", () => {
+  it("runs as written: sign in on two devices, list, revoke one, log out", async () => {
+    example = await runExample(readmeExample("## Using it with Fastify"), { REDIS_URL: url, SESSION_SECRET: randomUUID() });
+    const { base } = example;
+    // The example's namespace is fixed ("rels:session"), on the test's own Redis; the user is unique.
+    const userId = `readme-${randomUUID()}`;
+    const signIn = async (userAgent: string) => {
+      const response = await fetch(`${base}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": userAgent },
+        body: JSON.stringify({ username: userId }),
+      });
+      expect(response.status, example?.output()).toBe(200);
+      expect(await response.json()).toEqual({ userId });
+      const setCookie = response.headers.get("set-cookie");
+      expect(setCookie, "the login response sets the session cookie").toMatch(/^sid=/);
+      return setCookie!.split(";")[0]!;
+    };
+    const phone = await signIn(UA.iphoneSafari);
+    const desktop = await signIn(UA.windowsChrome);
+    const me = async (cookie: string) => ((await (await fetch(`${base}/`, { headers: { cookie } })).json()) as { userId: string | null }).userId;
+    expect(await me(desktop)).toBe(userId);
+
+    const listed = (await (await fetch(`${base}/account`, { headers: { cookie: desktop } })).json()) as ActiveSession[];
+    expect(listed.map((s) => s.clientPlatform).sort()).toEqual(["mobile_web", "web"]);
+    const other = listed.find((s) => !s.current)!;
+    expect(other.clientPlatform).toBe("mobile_web");
+
+    const revoke = await fetch(`${base}/sessions/${other.sessionId}/revoke`, { method: "POST", headers: { cookie: desktop } });
+    expect(await revoke.json()).toEqual({ revoked: true });
+    expect(await me(phone)).toBeNull();
+    expect(await me(desktop)).toBe(userId);
+
+    const logout = await fetch(`${base}/logout`, { method: "POST", headers: { cookie: desktop } });
+    expect(await logout.json()).toEqual({ ok: true });
+    expect(await me(desktop)).toBeNull();
+  });
+});
