@@ -117,21 +117,11 @@ interface Loaded {
 const loaded = new WeakMap<object, Loaded>();
 
 /**
- * The same record, also carried by the session object itself under a symbol: express-session
- * rebuilds `req.session` with `for…in` (symbols are skipped: `createSession` carries the
- * WeakMap entry over instead), while frameworks and apps that copy a session with spread or
- * `Object.assign` (Fastify's session, for one) keep it. JSON and MessagePack never see it.
+ * Reads remembered by private hex, for frameworks that rebuild the session object they got
+ * from `get` (Fastify's session copies it key by key): the same record, found by the sid
+ * saved. Bounded; an entry goes when its session is destroyed by this process.
  */
-const LOADED = Symbol("rels-session.loaded");
-
-function loadedInfo(session: object): Loaded | undefined {
-  return loaded.get(session) ?? ((session as Record<symbol, unknown>)[LOADED] as Loaded | undefined);
-}
-
-function remember(session: object, info: Loaded): void {
-  loaded.set(session, info);
-  (session as Record<symbol, unknown>)[LOADED] = info;
-}
+const RECENT_READS_MAX = 10_000;
 
 /** The data layer behind each store, for the modules that work beside it (manager, stats, CLI). */
 const recordsByStore = new WeakMap<RelsRedisStore, SessionRecords>();
@@ -162,6 +152,7 @@ export class RelsRedisStore extends Store {
   readonly #touchAfter: number | "auto";
   readonly #maxPayloadBytes: number;
   readonly #logger: Logger | undefined;
+  readonly #recentReads = new Map<string, Loaded>();
   /** Held here so the client's event hub (which holds it weakly) lets a dropped store go. */
   readonly #listeners = { connect: () => this.emit("connect"), disconnect: () => this.emit("disconnect") };
   readonly #detach: () => void;
@@ -287,7 +278,7 @@ export class RelsRedisStore extends Store {
   override clear(): Promise<void>;
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
-      for await (const hexes of this.#records.scan()) await this.#records.destroy(hexes);
+      for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes);
       await this.#legacy?.clear();
     };
     return respond(wipe, callback);
@@ -298,7 +289,7 @@ export class RelsRedisStore extends Store {
    * that read learnt beside it (see `Loaded`).
    */
   override createSession(req: Request, session: SessionData) {
-    const info = loadedInfo(session);
+    const info = loaded.get(session);
     const created = super.createSession(req, session);
     if (info) loaded.set(created, info);
     return created;
@@ -312,11 +303,11 @@ export class RelsRedisStore extends Store {
     const record = await this.#records.read(hex);
     if (record === null) {
       const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
-      if (legacy) remember(legacy, { sid, hex, header: undefined, legacy: true });
+      if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true });
       return legacy;
     }
     const session = await this.#decodeRecord(hex, record);
-    if (session && record !== CORRUPT) remember(session, { sid, hex, header: record.header, legacy: false });
+    if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
     return session;
   }
 
@@ -340,7 +331,7 @@ export class RelsRedisStore extends Store {
   async deleteSessions(sids: readonly string[]): Promise<number> {
     const hexes = [...new Set(sids)].map((sid) => privateHex(sid));
     const [count] = await Promise.all([
-      this.#records.destroy(hexes),
+      this.#destroyRecords(hexes),
       // Every sid was checked by privateHex above.
       this.#legacy?.remove(sids),
     ]);
@@ -427,7 +418,7 @@ export class RelsRedisStore extends Store {
   /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
   async #discard(hex: string, reason: string): Promise<null> {
     this.#logger?.warn({ session: sessionHandle(hex), reason }, "rels-session: removed a corrupt session");
-    await this.#records.destroy([hex]).catch(() => undefined);
+    await this.#destroyRecords([hex]).catch(() => undefined);
     return null;
   }
 
@@ -436,8 +427,7 @@ export class RelsRedisStore extends Store {
    * revoked, however long the request ran); one this request created is saved as it is.
    */
   async #save(sid: string, session: SessionData, condition?: "absent"): Promise<boolean> {
-    const info = loadedInfo(session);
-    const hex = info?.sid === sid ? info.hex : privateHex(sid);
+    const { hex, info } = this.#loadedInfo(sid, session);
     const ttlMs = this.#ttlMs(session);
     if (ttlMs <= 0) {
       // express-session's contract: saving an already expired session deletes it (this is
@@ -449,7 +439,7 @@ export class RelsRedisStore extends Store {
     const bytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
     if (bytes > this.#maxPayloadBytes) throw new SessionPayloadTooLargeError(bytes, this.#maxPayloadBytes);
 
-    const fromPrivate = info?.sid === sid && !info.legacy;
+    const fromPrivate = info !== undefined && !info.legacy;
     const [outcome] = await Promise.all([
       this.#records.write({
         hex,
@@ -477,12 +467,35 @@ export class RelsRedisStore extends Store {
     }
     // A session still living under its plain-sid key has no private key to extend: move it,
     // unless a concurrent request already did (its save is newer than this copy).
-    const info = loadedInfo(session);
+    const { hex, info } = this.#loadedInfo(sid, session);
     if (info?.legacy && (await this.#save(sid, session, "absent"))) return;
     const now = Date.now();
-    const known = info?.sid === sid ? info.header?.expiresAt : undefined;
+    const known = info?.header?.expiresAt;
     if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
-    await this.#records.touch(info?.sid === sid ? info.hex : privateHex(sid), ttlMs, now);
+    await this.#records.touch(hex, ttlMs, now);
+  }
+
+  /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
+  #remember(session: SessionData, info: Loaded): void {
+    loaded.set(session, info);
+    this.#recentReads.delete(info.hex);
+    this.#recentReads.set(info.hex, info);
+    if (this.#recentReads.size > RECENT_READS_MAX) this.#recentReads.delete(this.#recentReads.keys().next().value!);
+  }
+
+  /** The private hex of `sid`, and what the read of the session saved as `sid` learnt, if this process read it. */
+  #loadedInfo(sid: string, session: SessionData): { hex: string; info: Loaded | undefined } {
+    const info = loaded.get(session);
+    if (info?.sid === sid) return { hex: info.hex, info };
+    const hex = privateHex(sid);
+    const recent = this.#recentReads.get(hex);
+    return { hex, info: recent?.sid === sid ? recent : undefined };
+  }
+
+  /** Destroy by private hex; what this process remembers of their reads goes too. */
+  #destroyRecords(hexes: readonly string[]): Promise<number> {
+    for (const hex of hexes) this.#recentReads.delete(hex);
+    return this.#records.destroy(hexes);
   }
 
   /**

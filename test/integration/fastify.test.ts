@@ -233,8 +233,8 @@ describe("revocation while a Fastify request is in flight", () => {
 
 describe("round trips of a Fastify request (counted, not timed)", () => {
   it.each([
-    [true, 2, ["hmget", "relsSet"]],
-    [false, 1, ["hmget"]],
+    [true, 2, ["get", "set"]],
+    [false, 1, ["get"]],
   ] as const)("rolling: %s — an unchanged signed-in GET costs %i round trip(s)", async (rolling, roundTrips, commands) => {
     const client = new Redis(url);
     const countedStore = storeOnOwnClient(client);

@@ -127,15 +127,23 @@ describe("revoked means revoked, with no time limit", () => {
     expect((await r.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([r.manager.sessionIdOf({ sessionID: second.sid })]);
   });
 
-  it("a store.set of a session read before its destroy is refused, even as a copy (spread) of it", async () => {
+  it("a copy of a session read before its revocation (what Fastify saves) cannot bring it back", async () => {
+    const r = rig();
+    const user = `u-${randomUUID()}`;
+    const { sid } = await login(r.app, user);
+    const loaded = (await r.store.get(sid))!;
+    expect(await r.manager.logoutAllSessions(user)).toBe(1);
+    await r.store.set(sid, { ...loaded, n: 2 } as SessionData);
+    expect(await r.store.get(sid)).toBeNull();
+    expect(await r.manager.activeSessions(user)).toEqual([]);
+  });
+
+  it("a session the app saves under a sid this process destroyed is stored (a new session, not a late save)", async () => {
     const r = rig();
     const sid = `s-${randomUUID()}`;
     await r.store.set(sid, sessionFor(60_000, { n: 1 }));
-    const loaded = (await r.store.get(sid))!;
+    await r.store.get(sid);
     await r.store.destroy(sid);
-    await r.store.set(sid, { ...loaded, n: 2 } as SessionData);
-    expect(await r.store.get(sid)).toBeNull();
-    // A session the app creates under a fresh sid is stored as it is.
     await r.store.set(sid, sessionFor(60_000, { n: 3 }));
     expect(await r.store.get(sid)).toMatchObject({ n: 3 });
   });
