@@ -11,6 +11,7 @@ import type { NextFunction, Request, Response } from "express";
 import session from "express-session";
 import { RelsSession, SessionsManager } from "../src/index.js";
 import type { ActiveSession, ClientPlatform } from "../src/index.js";
+import { metricsRoute } from "./metrics.js";
 
 declare module "express-session" {
   interface SessionData {
@@ -45,6 +46,9 @@ export function createDemoApp(): express.Express {
   app.set("trust proxy", "loopback");
 
   app.use(securityHeaders);
+  // Prometheus text (demo/metrics.ts). Before the session middleware: it needs no session,
+  // and must answer while Redis is down (the breaker gauge says so).
+  app.get("/metrics", metricsRoute());
   app.use(express.urlencoded({ extended: false, limit: "4kb" }));
   app.use(
     session({
@@ -56,6 +60,8 @@ export function createDemoApp(): express.Express {
       cookie: { httpOnly: true, sameSite: "lax" },
     }),
   );
+  // While Redis is down express-session leaves req.session unset: answer 503 + Retry-After.
+  app.use(RelsSession.requireSession());
   // Keeps each signed-in session's metadata (IP, user agent, last seen) fresh.
   app.use(SessionsManager.trackSessions({ getUser: (req) => req.session.userId }));
 

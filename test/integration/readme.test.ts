@@ -2,67 +2,23 @@
  * The README's "Use" example, run exactly as written (with `rels-session` resolved to src/
  * through tsconfig paths): sign in twice as one user, list, revoke.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { startReadmeExample, type RunningExample } from "../support/readme-example.js";
 
 const url = inject("redisUrl");
-let child: ChildProcess | undefined;
-let file: string | undefined;
+let example: RunningExample | undefined;
 
 afterAll(() => {
-  child?.kill("SIGKILL");
-  if (file) rmSync(file, { force: true });
+  example?.stop();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
-
-function exampleFromReadme(): string {
-  const readme = readFileSync("README.md", "utf8");
-  const use = readme.slice(readme.indexOf("## Use"));
-  const match = /```ts\n([\s\S]*?)```/.exec(use);
-  if (!match?.[1]) throw new Error("README has no ```ts block under ## Use");
-  return match[1];
-}
-
-async function waitUntilServing(base: string, output: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child?.exitCode !== null) throw new Error(`the example exited:\n${output()}`);
-    const ok = await fetch(`${base}/account`, { redirect: "manual" }).then(() => true, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the example did not start:\n${output()}`);
-}
 
 describe("README example", () => {
   it("runs as written: sign in on two devices, list, revoke one", async () => {
-    mkdirSync(".tmp", { recursive: true });
-    file = `.tmp/readme-example-${randomUUID()}.ts`;
-    writeFileSync(file, exampleFromReadme());
-    const port = await freePort();
     // The example's namespace is fixed ("rels:session"); the test user is unique, so it
     // only ever reads what it wrote through the example's own routes.
-    let output = "";
-    child = spawn(process.execPath, ["--import", "tsx", file], {
-      env: { ...process.env, REDIS_URL: url, PORT: String(port), SESSION_SECRET: randomUUID() },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-    const base = `http://127.0.0.1:${port}`;
-    await waitUntilServing(base, () => output);
+    example = await startReadmeExample(url);
+    const base = example.base;
 
     const user = `readme-${randomUUID()}`;
     const login = async (userAgent: string) => {
