@@ -20,8 +20,8 @@ export type RevocationKind = "sessions" | "all" | "others" | "cap";
 /** What a store operation's channel events carry (Node adds `result` or `error` on settle). */
 export interface StoreOperationContext {
   readonly operation: StoreOperation;
-  /** The session's handle; absent when the sid was refused (not a valid public sid). */
-  readonly handle?: string;
+  /** The session's handle (computed on first read); undefined when the sid was refused (not a valid public sid). */
+  readonly handle: string | undefined;
   result?: unknown;
   error?: unknown;
 }
@@ -79,9 +79,30 @@ export type TraceSubject = { readonly sid: string } | { readonly hex: string } |
 export function traced<T>(operation: StoreOperation, subject: TraceSubject, fn: () => Promise<T>): Promise<T> {
   const tracing = storeChannels[operation];
   if (!listened(tracing)) return fn();
-  const handle = handleOf(subject);
-  const context: StoreOperationContext = handle === undefined ? { operation } : { operation, handle };
-  return tracing.tracePromise(fn, context);
+  return tracing.tracePromise(fn, new TracedOperation(operation, subject));
+}
+
+/**
+ * A store operation's context. The handle costs two SHA-256s, and most subscribers (the
+ * metrics bridge) never read it: it is computed on first read of `handle`. The subject
+ * stays private (`#`), so neither a spread, nor JSON, nor `util.inspect` shows the sid.
+ */
+class TracedOperation implements StoreOperationContext {
+  readonly operation: StoreOperation;
+  readonly #subject: TraceSubject;
+  #handle: string | undefined | null = null;
+  result?: unknown;
+  error?: unknown;
+
+  constructor(operation: StoreOperation, subject: TraceSubject) {
+    this.operation = operation;
+    this.#subject = subject;
+  }
+
+  get handle(): string | undefined {
+    if (this.#handle === null) this.#handle = handleOf(this.#subject);
+    return this.#handle;
+  }
 }
 
 /** Run `fn` as one traced revocation; its result (how many ended) reaches subscribers as `result`. */

@@ -133,12 +133,14 @@ export function registerRelsSessionMetrics(source: MetricsSource, options: RelsS
     traced.subscribe(handlers);
     unsubscribers.push(() => traced.unsubscribe(handlers));
   }
+  // One attributes object per series, made once: record() runs twice per HTTP request.
+  const series = {} as Record<StoreOperation, { ok: Attributes; error: Attributes }>;
+  for (const operation of STORE_OPERATIONS) series[operation] = { ok: { operation, outcome: "ok" }, error: { operation, outcome: "error" } };
   const record = (operation: StoreOperation, context: StoreOperationContext) => {
     const at = started.get(context);
     if (at === undefined) return;
     started.delete(context);
-    const attributes: Attributes = { operation, outcome: context.error === undefined ? "ok" : "error" };
-    duration.record((performance.now() - at) / 1000, attributes);
+    duration.record((performance.now() - at) / 1000, series[operation][context.error === undefined ? "ok" : "error"]);
   };
 
   const revoking = tracingChannel<unknown, RevocationContext>(CHANNEL_NAMES.revoke);

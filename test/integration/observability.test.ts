@@ -74,7 +74,9 @@ function watch(names: readonly string[]): { seen: Seen[]; stop(): void } {
   const stops: Array<() => void> = [];
   for (const name of names) {
     const traced = tracingChannel<unknown, Record<string, unknown>>(name);
-    const at = (phase: string) => (context: Record<string, unknown>) => void seen.push({ channel: name, phase, context: { ...context } });
+    // `handle` is a getter (computed on first read): copy it beside the own fields.
+    const at = (phase: string) => (context: Record<string, unknown>) =>
+      void seen.push({ channel: name, phase, context: { ...context, ...("handle" in context ? { handle: context.handle } : {}) } });
     const handlers = { start: at("start"), end: at("end"), asyncStart: at("asyncStart"), asyncEnd: at("asyncEnd"), error: at("error") };
     traced.subscribe(handlers);
     stops.push(() => traced.unsubscribe(handlers));
