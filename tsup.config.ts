@@ -2,7 +2,8 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts" },
+    // opentelemetry: the metrics bridge, the only entry that imports @opentelemetry/api.
+    entry: { index: "src/index.ts", opentelemetry: "src/opentelemetry.ts" },
     format: ["esm", "cjs"],
     dts: true,
     sourcemap: true,

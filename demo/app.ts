@@ -11,6 +11,7 @@ import express from "express";
 import type { NextFunction, Request, Response } from "express";
 import session from "express-session";
 import { describeSession, RelsSession, SessionsManager } from "../src/index.js";
+import { metricsRoute } from "./metrics.js";
 import { accountPage, isNoticeKey, MAX_USERNAME_LENGTH, signInPage } from "./pages.js";
 
 declare module "express-session" {
@@ -52,6 +53,9 @@ export function createDemoApp(): express.Express {
   app.set("trust proxy", "loopback");
 
   app.use(securityHeaders);
+  // Prometheus text (demo/metrics.ts). Before the session middleware: it needs no session,
+  // and must answer while Redis is down (the breaker gauge says so).
+  app.get("/metrics", metricsRoute());
   app.use(express.urlencoded({ extended: false, limit: "4kb" }));
   app.use(
     session({
@@ -68,6 +72,8 @@ export function createDemoApp(): express.Express {
   SessionsManager.onSignIn(({ session, isNewDevice }) => {
     if (isNewDevice) console.log(`[demo] sign-in from a new device: ${describeSession(session)} (session ${session.sessionId})`);
   });
+  // While Redis is down express-session leaves req.session unset: answer 503 + Retry-After.
+  app.use(RelsSession.requireSession());
   // Keeps each signed-in session's metadata (IP, user agent, last seen) fresh.
   app.use(SessionsManager.trackSessions({ getUser: (req) => req.session.userId }));
 

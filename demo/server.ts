@@ -63,7 +63,7 @@ async function shutdown(code: number): Promise<void> {
   process.exitCode = code;
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     if (stopping) {
       // Ctrl-C reaches us twice at once (from the terminal and via npm/tsx): only a second

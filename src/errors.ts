@@ -63,3 +63,12 @@ export class SerializerUnavailableError extends RelsSessionError {
 export class NotConfiguredError extends RelsSessionError {
   override name = "NotConfiguredError";
 }
+
+/**
+ * A store (or manager) of a configuration that `RelsSession.configure()` has since replaced,
+ * or that `close()` ended: its connections are closed. It is a `RedisUnavailableError`
+ * because, for that store, Redis is gone for good.
+ */
+export class StoreReconfiguredError extends RedisUnavailableError {
+  override name = "StoreReconfiguredError";
+}

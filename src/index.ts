@@ -1,4 +1,17 @@
 export { RelsSession, SessionsManager } from "./rels-session.js";
+export { createRelsSession } from "./instance.js";
+export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
+export { requireSession, requireSessionOptionsSchema } from "./middleware/require-session.js";
+export type { RequireSessionOptions } from "./middleware/require-session.js";
+export { CHANNEL_NAMES, STORE_OPERATIONS } from "./observability/channels.js";
+export type {
+  StoreOperation,
+  StoreOperationContext,
+  RevocationKind,
+  RevocationContext,
+  BreakerStateMessage,
+} from "./observability/channels.js";
+export type { BreakerState } from "./redis/breaker.js";
 export { RelsRedisStore } from "./store.js";
 export type { RelsRedisStoreOptions, Logger, StoredSession } from "./store.js";
 export { RelsSessionsManager, sessionIdOfRequest } from "./manager.js";
@@ -56,5 +69,6 @@ export {
   InvalidSessionIdError,
   SerializerUnavailableError,
   NotConfiguredError,
+  StoreReconfiguredError,
 } from "./errors.js";
 export type { ConfigIssue } from "./errors.js";

@@ -3,6 +3,7 @@ import type { SessionData } from "express-session";
 import { RelsSessionError } from "./errors.js";
 import { privateHex, sessionHandle } from "./ids.js";
 import { META_FIELD } from "./record/keys.js";
+import { tracedRevocation } from "./observability/channels.js";
 import { decodeSessionMeta, requestMetadata, type RequestMetadata, type SessionKeyType, type SessionMeta } from "./meta.js";
 import type { SessionRecords } from "./record/records.js";
 import { recordsOf, type Logger, type RelsRedisStore } from "./store.js";
@@ -264,18 +265,18 @@ export class RelsSessionsManager {
   /** Revoke several; handles of other users' sessions revoke nothing. Returns how many ended. */
   async logoutSessions(user: UserRef, sessionIds: readonly string[]): Promise<number> {
     const wanted = new Set(sessionIds);
-    return this.#revokeWhere(user, (handle) => wanted.has(handle));
+    return tracedRevocation("sessions", () => this.#revokeWhere(user, (handle) => wanted.has(handle)));
   }
 
   /** Revoke every session of this user, the current one included. Two round trips. */
   async logoutAllSessions(user: UserRef): Promise<number> {
-    return this.#revokeWhere(user, () => true);
+    return tracedRevocation("all", () => this.#revokeWhere(user, () => true));
   }
 
   /** Revoke every session of this user but the request's own. */
   async logoutOtherSessions(user: UserRef, req: SessionRequest): Promise<number> {
     const keep = this.sessionIdOf(req);
-    return this.#revokeWhere(user, (handle) => handle !== keep);
+    return tracedRevocation("others", () => this.#revokeWhere(user, (handle) => handle !== keep));
   }
 
   /**

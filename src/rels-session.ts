@@ -1,130 +1,100 @@
-import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "./config.js";
-import { NotConfiguredError } from "./errors.js";
-import { RelsSessionsManager } from "./manager.js";
+import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
+import { currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
+import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
+import type { RelsSessionsManager } from "./manager.js";
 import type { SessionMeta } from "./meta.js";
-import { RedisPool, type RedisTarget } from "./redis/pool.js";
-import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats.js";
-import { RelsRedisStore, type Logger } from "./store.js";
-import { streamSessions } from "./stream.js";
-import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
+import { requireSession } from "./middleware/require-session.js";
+import type { BreakerState } from "./redis/breaker.js";
+import type { ReconcileOptions, StatsTotals } from "./stats.js";
+import type { RelsRedisStore } from "./store.js";
 
-interface Configured {
-  readonly config: ResolvedConfig;
-  readonly pool: RedisPool;
-  readonly store: RelsRedisStore;
-  readonly manager: RelsSessionsManager;
-  readonly stats: SessionStats;
-}
-
-let current: Configured | undefined;
-
-function configured(): Configured {
-  if (!current) throw new NotConfiguredError("Call RelsSession.configure({ applicationName, redisOptions }) first");
-  return current;
-}
-
-function targetOf(redis: ResolvedConfig["redisOptions"]): RedisTarget {
-  if (redis.cluster) {
-    const { nodes, ...options } = redis.cluster;
-    return { kind: "cluster", nodes: nodes as ClusterNode[], options: options as ClusterOptions };
-  }
-  if (redis.sentinel) {
-    const { sentinels, name, ...options } = redis.sentinel;
-    return { kind: "sentinel", sentinels, name, options: options as RedisOptions };
-  }
-  return { kind: "url", url: redis.url! };
-}
+const RECONFIGURED_MESSAGE =
+  "RelsSession was reconfigured: this store belongs to the configuration that RelsSession.configure() replaced, " +
+  "and its connections are closed. Mount the session middleware with the new RelsSession.store() " +
+  "(configure once per process, or use createRelsSession() for several)";
 
 /**
- * The process-wide entry point: one configuration, one pool, one store, one manager.
+ * The process-wide default instance of {@link createRelsSession}: one configuration, one
+ * pool, one store, one manager. Its state lives on `globalThis`, so the ESM and CommonJS
+ * builds of this package share it.
  *
  * @example
  * ```ts
  * RelsSession.configure({ applicationName: "Turtle", redisOptions: { url: "redis://localhost:6379/4" } });
  * app.use(session({ store: RelsSession.store(), secret, resave: false, saveUninitialized: false }));
+ * app.use(RelsSession.requireSession());
  * ```
  */
 export const RelsSession = {
   /**
    * Validate `config` (throws `ConfigError` naming each bad field) and set up the shared
    * pool, store and manager. Connections open on first use. Call it once per process:
-   * configuring again closes the old pool, and middleware already mounted with the old
-   * `store()` or `trackSessions()` keeps using it (tests call `close()` and rebuild the app).
+   * configuring again closes the old pool, and a store of the old configuration still
+   * mounted somewhere then fails with `StoreReconfiguredError`, which says so.
    */
-  configure(config: SessionStoreConfigInput, options: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): void {
-    const resolved = parseConfig(config, options.env);
-    const pool = new RedisPool({
-      target: targetOf(resolved.redisOptions),
-      size: resolved.connectionPoolOptions.size,
-      acquireTimeoutMs: resolved.connectionPoolOptions.timeout,
-      commandTimeoutMs: resolved.redisOptions.commandTimeout,
-      probeKey: `${resolved.redisOptions.namespace}:probe`,
-    });
-    const { serializer, scanCount, ...storeOptions } = resolved.store;
-    const store = new RelsRedisStore({
-      ...storeOptions,
-      source: pool,
-      namespace: resolved.redisOptions.namespace,
-      serializer: serializer ?? resolved.env.RELS_SESSION_SERIALIZER,
-      scanCount: scanCount ?? resolved.env.RELS_SESSION_SCAN_COUNT,
-      ...(options.logger ? { logger: options.logger } : {}),
-    } as ConstructorParameters<typeof RelsRedisStore>[0]);
-    const manager = new RelsSessionsManager({
-      store,
-      applicationName: resolved.applicationName,
-      lastSeenInterval: resolved.sessions.lastSeenInterval,
-      ...(resolved.sessions.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
-      ...(options.logger ? { logger: options.logger } : {}),
-    });
-    const previous = current;
-    current = { config: resolved, pool, store, manager, stats: new SessionStats(store) };
-    void previous?.pool.close().catch(() => undefined);
+  configure(config: SessionStoreConfigInput, options: CreateRelsSessionOptions = {}): void {
+    const next = createRelsSession(config, options);
+    const previous = swapDefaultInstance(next);
+    void previous?.retire(RECONFIGURED_MESSAGE).catch(() => undefined);
   },
 
   /** Whether `configure` has run. */
   get isConfigured(): boolean {
-    return current !== undefined;
+    return currentInstance() !== undefined;
+  },
+
+  /** The default instance itself (`{ store, manager, stats, close, … }`). */
+  instance(): RelsSessionInstance {
+    return defaultInstance();
   },
 
   /** The validated configuration in force. */
   get config(): ResolvedConfig {
-    return configured().config;
+    return defaultInstance().config;
+  },
+
+  /** The pool's circuit breaker state (`closed` while Redis answers); undefined before `configure`. */
+  get breakerState(): BreakerState | undefined {
+    return currentInstance()?.breakerState;
   },
 
   /** The one shared store: pass it to `session({ store })`. */
   store(): RelsRedisStore {
-    return configured().store;
+    return defaultInstance().store;
   },
 
   /** The shared manager behind `SessionsManager`. */
   manager(): RelsSessionsManager {
-    return configured().manager;
+    return defaultInstance().manager;
   },
+
+  /**
+   * Middleware answering 503 with `Retry-After` while the store is disconnected; mount it
+   * right after `session(...)`. See {@link requireSession}.
+   */
+  requireSession,
 
   /** Live counters. */
   stats: {
     /** `{ totalSessions, lastUpdatedAt, byApplication, byPlatform }`: one round trip. */
     totals(): Promise<StatsTotals> {
-      return configured().stats.totals();
+      return defaultInstance().stats.totals();
     },
   },
 
   /** Rescan every session and rebuild the counters; returns the new totals. */
   reconcileStats(options: ReconcileOptions = {}): Promise<StatsTotals> {
-    return configured().stats.reconcile(options);
+    return defaultInstance().reconcileStats(options);
   },
 
   /** Every signed-in session's metadata, in batches (default `RELS_SESSION_SCAN_COUNT`). */
   streamSessions(options: { batchSize?: number } = {}): AsyncGenerator<SessionMeta> {
-    const { store, config } = configured();
-    return streamSessions(store, options.batchSize ?? config.env.RELS_SESSION_SCAN_COUNT);
+    return defaultInstance().streamSessions(options);
   },
 
   /** Close every connection (tests, graceful shutdown). `configure` may be called again after. */
   async close(): Promise<void> {
-    const closing = current;
-    current = undefined;
-    await closing?.pool.close();
+    await swapDefaultInstance(undefined)?.close();
   },
 };
 
@@ -137,8 +107,6 @@ type Manager = RelsSessionsManager;
 export const SessionsManager = {
   recordAuthenticatedRequest: (...args: Parameters<Manager["recordAuthenticatedRequest"]>) =>
     RelsSession.manager().recordAuthenticatedRequest(...args),
-  /** Sign-ins of the current configuration's manager; subscribe again after `configure`. */
-  onSignIn: (...args: Parameters<Manager["onSignIn"]>) => RelsSession.manager().onSignIn(...args),
   trackSessions: (...args: Parameters<Manager["trackSessions"]>) => RelsSession.manager().trackSessions(...args),
   activeSessions: (...args: Parameters<Manager["activeSessions"]>) => RelsSession.manager().activeSessions(...args),
   sessionIdOf: (...args: Parameters<Manager["sessionIdOf"]>) => RelsSession.manager().sessionIdOf(...args),
@@ -146,4 +114,5 @@ export const SessionsManager = {
   logoutSessions: (...args: Parameters<Manager["logoutSessions"]>) => RelsSession.manager().logoutSessions(...args),
   logoutAllSessions: (...args: Parameters<Manager["logoutAllSessions"]>) => RelsSession.manager().logoutAllSessions(...args),
   logoutOtherSessions: (...args: Parameters<Manager["logoutOtherSessions"]>) => RelsSession.manager().logoutOtherSessions(...args),
+  onSignIn: (...args: Parameters<Manager["onSignIn"]>) => RelsSession.manager().onSignIn(...args),
 } as const;

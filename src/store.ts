@@ -9,6 +9,9 @@ import { linkOf } from "./record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
 import { isSessionShaped } from "./session-shape.js";
+import { assertIoredisClient } from "./client-check.js";
+import { defaultInstance } from "./default-instance.js";
+import { traced } from "./observability/channels.js";
 import { LegacyMigration } from "./legacy.js";
 
 /** pino-compatible: `logger.warn({ … }, "message")`. */
@@ -162,13 +165,11 @@ export class RelsRedisStore extends Store {
     const { client, source, logger, namespace: _namespace, ...rest } = options;
     const checked = storeOptionsSchema.safeParse(rest);
     if (!checked.success) throw new ConfigError(describeIssues(checked.error, rest, "store"));
-    if (!client && !source) {
-      throw new ConfigError([
-        { path: "store.client", message: "expected an ioredis client, or call RelsSession.configure() and use RelsSession.store()" },
-      ]);
-    }
-    this.#source = source ?? new ClientSource(client!);
-    const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+    if (client !== undefined) assertIoredisClient(client);
+    // Neither: the pool (and namespace) of RelsSession.configure(), or NotConfiguredError.
+    const shared = client || source ? undefined : defaultInstance();
+    this.#source = source ?? (client ? new ClientSource(client) : shared!.source);
+    const namespace = options.namespace ?? shared?.config.redisOptions.namespace ?? DEFAULT_NAMESPACE;
     const keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
     this.#serializer = resolveSerializer(options.serializer, options.compressThreshold);
     this.#ttl = options.ttl ?? DEFAULTS.ttlSeconds;
@@ -214,25 +215,25 @@ export class RelsRedisStore extends Store {
   override get(sid: string, callback: Callback<SessionData | null>): void;
   override get(sid: string): Promise<SessionData | null>;
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | void {
-    return respond(() => this.findSession(sid), callback);
+    return respond(() => traced("get", { sid }, () => this.findSession(sid)), callback);
   }
 
   override set(sid: string, session: SessionData, callback: Callback<void>): void;
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(async () => void (await this.#save(sid, session)), callback);
+    return respond(() => traced("set", { sid }, async () => void (await this.#save(sid, session))), callback);
   }
 
   override destroy(sid: string, callback: Callback<void>): void;
   override destroy(sid: string): Promise<void>;
   override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
-    return respond(async () => void (await this.deleteSessions([sid])), callback);
+    return respond(() => traced("destroy", { sid }, async () => void (await this.deleteSessions([sid]))), callback);
   }
 
   override touch(sid: string, session: SessionData, callback: Callback<void>): void;
   override touch(sid: string, session: SessionData): Promise<void>;
   override touch(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => this.#touch(sid, session), callback);
+    return respond(() => traced("touch", { sid }, () => this.#touch(sid, session)), callback);
   }
 
   /** Every session, each with `id` set to its private id (the sid is not stored). */

@@ -10,6 +10,8 @@
  * rolling-window bookkeeping, which is measurable on a path that runs twice per HTTP
  * request, and it cannot see connection events. This is two counters and a timestamp.
  */
+import { publishBreakerState } from "../observability/channels.js";
+
 export type BreakerState = "closed" | "open" | "half-open";
 
 export interface BreakerOptions {
@@ -72,6 +74,7 @@ export class CircuitBreaker {
   }
 
   #set(state: BreakerState): void {
+    publishBreakerState({ state, previous: this.#state });
     this.#state = state;
     this.#onChange(state);
   }

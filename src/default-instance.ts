@@ -1,0 +1,45 @@
+import { NotConfiguredError } from "./errors.js";
+import type { RelsSessionInstance } from "./instance.js";
+
+/**
+ * The process-wide default instance (`RelsSession`), kept on `globalThis` under a
+ * registered symbol: the ESM and CommonJS builds are two module copies, and an app whose
+ * CommonJS part calls `configure()` must find it configured from its ESM part too.
+ * The `v1` names the shape of what is stored, should it ever change.
+ */
+const STATE_KEY = Symbol.for("rels-session.default-instance.v1");
+
+interface DefaultState {
+  current: RelsSessionInstance | undefined;
+}
+
+type WithState = typeof globalThis & { [STATE_KEY]?: DefaultState };
+
+function state(): DefaultState {
+  const global = globalThis as WithState;
+  return (global[STATE_KEY] ??= { current: undefined });
+}
+
+export const NOT_CONFIGURED_MESSAGE =
+  "rels-session is not configured: call RelsSession.configure({ applicationName, redisOptions }) first, " +
+  "or give the store an ioredis client (new RelsRedisStore({ client })), or use createRelsSession()";
+
+/** The default instance, or undefined before `configure`. */
+export function currentInstance(): RelsSessionInstance | undefined {
+  return state().current;
+}
+
+/** The default instance; throws `NotConfiguredError` before `configure`. */
+export function defaultInstance(): RelsSessionInstance {
+  const current = state().current;
+  if (!current) throw new NotConfiguredError(NOT_CONFIGURED_MESSAGE);
+  return current;
+}
+
+/** Make `next` the default instance; returns the one it replaces. */
+export function swapDefaultInstance(next: RelsSessionInstance | undefined): RelsSessionInstance | undefined {
+  const shared = state();
+  const previous = shared.current;
+  shared.current = next;
+  return previous;
+}

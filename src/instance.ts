@@ -1,0 +1,123 @@
+import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
+import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "./config.js";
+import { RelsSessionsManager } from "./manager.js";
+import type { SessionMeta } from "./meta.js";
+import { requireSession } from "./middleware/require-session.js";
+import type { BreakerState } from "./redis/breaker.js";
+import { RedisPool, type RedisTarget } from "./redis/pool.js";
+import { RetirableSource } from "./redis/retirable-source.js";
+import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats.js";
+import { RelsRedisStore, type Logger } from "./store.js";
+import { streamSessions } from "./stream.js";
+
+/** What `createRelsSession` takes besides the configuration. */
+export interface CreateRelsSessionOptions {
+  /** pino-compatible logger given to the store (told, without the sid, of corrupt sessions). */
+  logger?: Logger;
+  /** Where `RELS_SESSION_*` overrides are read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * One configuration of rels-session: its pool, store, manager and stats. Apps with two
+ * Redis deployments, and tests, make one each with `createRelsSession`; `RelsSession` is
+ * the process-wide default instance.
+ */
+export interface RelsSessionInstance {
+  /** The validated configuration. */
+  readonly config: ResolvedConfig;
+  /** Pass it to `session({ store })`. */
+  readonly store: RelsRedisStore;
+  /** record / list / revoke. */
+  readonly manager: RelsSessionsManager;
+  /** Live counters: `stats.totals()` is one round trip. */
+  readonly stats: SessionStats;
+  /** The pool's circuit breaker: `closed` while Redis answers. */
+  readonly breakerState: BreakerState;
+  /** Rescan every session and rebuild the counters; returns the new totals. */
+  reconcileStats(options?: ReconcileOptions): Promise<StatsTotals>;
+  /** Every signed-in session's metadata, in batches (default `RELS_SESSION_SCAN_COUNT`). */
+  streamSessions(options?: { batchSize?: number }): AsyncGenerator<SessionMeta>;
+  /** The 503 middleware (see {@link requireSession}); the same for every instance. */
+  readonly requireSession: typeof requireSession;
+  /** Close every connection; the store's later calls fail with `StoreReconfiguredError`. Safe to call twice. */
+  close(): Promise<void>;
+  /** @internal What the store's calls say from now on; closes the pool (`RelsSession.configure` again). */
+  retire(reason: string): Promise<void>;
+  /** @internal The store's Redis, for `new RelsRedisStore()` without `client`. */
+  readonly source: RetirableSource;
+}
+
+function targetOf(redis: ResolvedConfig["redisOptions"]): RedisTarget {
+  if (redis.cluster) {
+    const { nodes, ...options } = redis.cluster;
+    return { kind: "cluster", nodes: nodes as ClusterNode[], options: options as ClusterOptions };
+  }
+  if (redis.sentinel) {
+    const { sentinels, name, ...options } = redis.sentinel;
+    return { kind: "sentinel", sentinels, name, options: options as RedisOptions };
+  }
+  return { kind: "url", url: redis.url! };
+}
+
+const CLOSED_MESSAGE =
+  "This rels-session store was closed (close() or RelsSession.close()); configure again and use the new store";
+
+/**
+ * Validate `config` (throws `ConfigError` naming each bad field) and set up a pool, store,
+ * manager and stats of their own. Connections open on first use.
+ *
+ * @example
+ * ```ts
+ * const sessions = createRelsSession({ applicationName: "Turtle", redisOptions: { url } });
+ * app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
+ * app.use(sessions.requireSession());
+ * ```
+ */
+export function createRelsSession(config: SessionStoreConfigInput, options: CreateRelsSessionOptions = {}): RelsSessionInstance {
+  const resolved = parseConfig(config, options.env);
+  const pool = new RedisPool({
+    target: targetOf(resolved.redisOptions),
+    size: resolved.connectionPoolOptions.size,
+    acquireTimeoutMs: resolved.connectionPoolOptions.timeout,
+    commandTimeoutMs: resolved.redisOptions.commandTimeout,
+    probeKey: `${resolved.redisOptions.namespace}:probe`,
+  });
+  const source = new RetirableSource(pool);
+  const { serializer, scanCount, ...storeOptions } = resolved.store;
+  const store = new RelsRedisStore({
+    ...storeOptions,
+    source,
+    namespace: resolved.redisOptions.namespace,
+    serializer: serializer ?? resolved.env.RELS_SESSION_SERIALIZER,
+    scanCount: scanCount ?? resolved.env.RELS_SESSION_SCAN_COUNT,
+    ...(options.logger ? { logger: options.logger } : {}),
+  } as ConstructorParameters<typeof RelsRedisStore>[0]);
+  const manager = new RelsSessionsManager({
+    store,
+    applicationName: resolved.applicationName,
+    lastSeenInterval: resolved.sessions.lastSeenInterval,
+    ...(resolved.sessions.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const stats = new SessionStats(store);
+  const retire = async (reason: string) => {
+    source.retire(reason);
+    await source.close();
+  };
+  return {
+    config: resolved,
+    store,
+    manager,
+    stats,
+    source,
+    get breakerState() {
+      return source.breakerState;
+    },
+    reconcileStats: (reconcileOptions = {}) => stats.reconcile(reconcileOptions),
+    streamSessions: (streamOptions = {}) => streamSessions(store, streamOptions.batchSize ?? resolved.env.RELS_SESSION_SCAN_COUNT),
+    requireSession,
+    close: () => retire(CLOSED_MESSAGE),
+    retire,
+  };
+}

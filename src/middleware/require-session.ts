@@ -1,0 +1,86 @@
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
+import { z } from "zod";
+import { ConfigError } from "../errors.js";
+
+/** Options of {@link requireSession}. */
+export const requireSessionOptionsSchema = z.strictObject({
+  /**
+   * Seconds sent in `Retry-After`. The store's circuit breaker probes Redis every second
+   * and reconnects back off up to 2 s, so a few seconds is when a retry has a chance.
+   * @default 5
+   */
+  retryAfterSeconds: z.number().int().min(1).max(3600).optional(),
+  /**
+   * Also answer 503 (rather than pass the error on, which Express turns into a 500) when
+   * the session middleware itself failed because Redis is unavailable: the moment between
+   * Redis going away and the store telling express-session it is disconnected.
+   * @default true
+   */
+  handleStoreErrors: z.boolean().optional(),
+});
+export type RequireSessionOptions = z.input<typeof requireSessionOptionsSchema>;
+
+const REQUIRE_SESSION_DEFAULTS = {
+  retryAfterSeconds: 5,
+  handleStoreErrors: true,
+} as const satisfies Required<RequireSessionOptions>;
+
+/** What the 503 says. It names no host, no session and nothing from the request. */
+const MESSAGE = "Sessions are temporarily unavailable. Please try again in a moment.";
+
+/** The error names that mean "Redis cannot be reached": by name, so both builds' classes match. */
+const UNAVAILABLE_ERRORS = new Set(["RedisUnavailableError", "StoreReconfiguredError"]);
+
+/**
+ * Express middleware to mount right after `session(...)`: while the store is disconnected
+ * express-session serves requests with `req.session` undefined, and every route that reads
+ * it would throw (a 500). This answers `503 Service Unavailable` with `Retry-After`
+ * instead, as JSON or HTML by the request's `Accept`.
+ *
+ * Returns two handlers (Express accepts the array in `app.use`): the check, and an error
+ * handler for store failures raised by the session middleware before it.
+ */
+export function requireSession(options: RequireSessionOptions = {}): [RequestHandler, ErrorRequestHandler] {
+  const parsed = requireSessionOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => ({ path: ["requireSession", ...issue.path].join("."), message: issue.message })));
+  }
+  const retryAfter = parsed.data.retryAfterSeconds ?? REQUIRE_SESSION_DEFAULTS.retryAfterSeconds;
+  const handleStoreErrors = parsed.data.handleStoreErrors ?? REQUIRE_SESSION_DEFAULTS.handleStoreErrors;
+
+  const check: RequestHandler = (req, res, next) => {
+    if ((req as { session?: unknown }).session !== undefined) {
+      next();
+      return;
+    }
+    unavailable(req, res, retryAfter);
+  };
+  const onStoreError: ErrorRequestHandler = (err: unknown, req, res, next) => {
+    if (!handleStoreErrors || res.headersSent || !isUnavailable(err)) {
+      next(err);
+      return;
+    }
+    unavailable(req, res, retryAfter);
+  };
+  return [check, onStoreError];
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof Error && UNAVAILABLE_ERRORS.has(err.name);
+}
+
+function unavailable(req: Request, res: Response, retryAfter: number): void {
+  res.status(503).set("Retry-After", String(retryAfter)).set("Cache-Control", "no-store");
+  // `accepts` prefers the first type on a tie (`*/*` or no Accept): HTML for browsers and
+  // curl, JSON for clients that ask for it.
+  if (req.accepts(["html", "json"]) === "json") {
+    res.json({ error: "session_unavailable", message: MESSAGE, retryAfter });
+    return;
+  }
+  res
+    .type("html")
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title></head>` +
+        `<body><h1>Temporarily unavailable</h1><p>${MESSAGE}</p></body></html>`,
+    );
+}

@@ -1,0 +1,50 @@
+import { StoreReconfiguredError } from "../errors.js";
+import type { BreakerState } from "./breaker.js";
+import type { Redis } from "ioredis";
+import type { RedisClient, RedisPool, RedisSource, SourceListeners } from "./pool.js";
+
+/**
+ * The pool of one `createRelsSession()` instance, as its store sees it. When the instance
+ * is replaced (`RelsSession.configure()` again) or closed, every later call fails with a
+ * `StoreReconfiguredError` that says so, instead of the pool's bare "closed": the usual
+ * cause is middleware still mounted with the old `store()`, and the message must lead there.
+ */
+export class RetirableSource implements RedisSource {
+  readonly #pool: RedisPool;
+  #retired: string | undefined;
+
+  constructor(pool: RedisPool) {
+    this.#pool = pool;
+  }
+
+  get isCluster(): boolean {
+    return this.#pool.isCluster;
+  }
+
+  get breakerState(): BreakerState {
+    return this.#pool.breakerState;
+  }
+
+  /** Why calls fail from now on; the pool is closed by the caller. */
+  retire(reason: string): void {
+    this.#retired ??= reason;
+  }
+
+  run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
+    return this.#pool.run(operation);
+  }
+
+  masters(): Promise<Redis[]> {
+    if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
+    return this.#pool.masters();
+  }
+
+  subscribe(listeners: SourceListeners): () => void {
+    return this.#pool.subscribe(listeners);
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
