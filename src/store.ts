@@ -3,7 +3,7 @@ import type { Request } from "express";
 import { storeOptionsSchema, describeIssues } from "./config.js";
 import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "./errors.js";
 import { privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
-import { DEFAULT_NAMESPACE, Keys, META_FIELD } from "./record/keys.js";
+import { DEFAULT_NAMESPACE, Keys } from "./record/keys.js";
 import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "./record/records.js";
 import { linkOf } from "./record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";

@@ -2,7 +2,6 @@
  * Provides one Redis for the whole run (REDIS_URL, else a private redis-server, else
  * Testcontainers; see test/helpers/redis.ts). Tests get its URL with `inject("redisUrl")`.
  */
-import { keysOf, sourceOf, scanOf } from "./support/internals.js";
 import type { TestProject } from "vitest/node";
 import { provideRedis } from "./helpers/redis.js";
 

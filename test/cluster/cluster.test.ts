@@ -6,7 +6,7 @@
  * a user's sessions spread over every master, scans of every shard, repair of what a crash
  * between two slots leaves behind, no cross-slot command, and a failover under load.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomBytes } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";

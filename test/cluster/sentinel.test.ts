@@ -5,7 +5,7 @@
  * `RelsSession.configure({ redisOptions: { sentinel } })`; then SENTINEL FAILOVER while
  * requests run, twice (there and back), with the same store all along.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";

@@ -2,7 +2,7 @@
  * The round-trip budgets of DESIGN.md ("Budgets"), counted on the store's own ioredis
  * client with countRoundTrips: round trips, not time, so nothing here is a timed test.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import type { Request } from "express";

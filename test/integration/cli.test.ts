@@ -1,4 +1,4 @@
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -3,7 +3,7 @@
  * plain-sid keys with revocations, odd `ttl` values, and sorted sets that must not outgrow
  * their live sessions.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import type { SessionData } from "express-session";

@@ -2,7 +2,7 @@
  * express 5 + express-session + RelsRedisStore, end to end over HTTP (supertest), against
  * the shared test Redis. Each run writes under its own namespace and never flushes.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import type { Request } from "express";

@@ -3,7 +3,7 @@
  * once with a store on an ioredis client of the app's own, once through
  * `RelsSession.configure()` and its shared pool. Each test gets a fresh namespace.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf, sourceOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";

@@ -2,7 +2,7 @@
  * Invariant 2, "revoked means revoked": once a destroy or a revoke has resolved, a request
  * that loaded the session earlier and saves (or touches) it at its end cannot bring it back.
  */
-import { keysOf, sourceOf, scanOf } from "../support/internals.js";
+import { keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import type { SessionData } from "express-session";

@@ -4,7 +4,6 @@
  * each acknowledged session is kept with the moment its `set` resolved, so a suite can ask
  * which of them survived.
  */
-import { keysOf, sourceOf, scanOf } from "./internals.js";
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
 import { expect } from "vitest";

@@ -2,7 +2,7 @@
  * The store's contract, written once and run against every setup (standalone, prefixed,
  * msgpack, compressed, Cluster, Sentinel): `describeStoreContract(name, makeStore)`.
  */
-import { keysOf, sourceOf, scanOf } from "./internals.js";
+import { keysOf, sourceOf } from "./internals.js";
 import { createHash, randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { SessionData } from "express-session";
