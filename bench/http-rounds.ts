@@ -5,7 +5,7 @@
  * the private redis-server's.
  */
 import type { Redis } from "ioredis";
-import { HTTP_CONTENDERS, HTTP_PLAN, type BenchOptions, type HttpServerConfig, type HttpWorkload } from "./options.js";
+import { HTTP_CONTENDERS, httpWorkloadsFor, type BenchOptions, type HttpServerConfig, type HttpWorkload } from "./options.js";
 import { httpServerMessageSchema, type HttpServerMessage } from "./protocol.js";
 import { BenchChildError, Child } from "./children.js";
 import { redisCpuUs } from "./redis-cpu.js";
@@ -27,10 +27,10 @@ async function serverCpuUs(child: Child<HttpServerMessage>, name: string): Promi
 }
 
 export async function runHttpRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples): Promise<void> {
-  const contenders = HTTP_CONTENDERS.filter((c) => HTTP_PLAN[c].some((w) => options.only.includes(w)));
+  const contenders = HTTP_CONTENDERS.filter((c) => httpWorkloadsFor(c, options.only).length > 0);
   for (let round = 0; round < options.rounds; round++) {
     for (const contender of rotate(contenders, round)) {
-      const planned = HTTP_PLAN[contender].filter((w) => options.only.includes(w));
+      const planned = httpWorkloadsFor(contender, options.only);
       const workloads = round % 2 ? [...planned].reverse() : planned;
       const config: HttpServerConfig = { url, contender, namespace: `bench:${runId}:http-${contender}:${round}` };
       const name = `http server ${contender}`;
@@ -43,7 +43,7 @@ export async function runHttpRounds(options: BenchOptions, url: string, info: Re
           const { method, path, record } = REQUEST[workload];
           const users = Array.from({ length: options.connections }, (_, i) => `bench-${round}-${workload}-${i}`);
           const cookies = await signIn(base, users, record);
-          await load(base, method, path, cookies, options.warmupSeconds);
+          await load(base, method, path, cookies, options.httpWarmupSeconds);
           const cpuBefore = await serverCpuUs(child, name);
           const redisBefore = await redisCpuUs(info);
           const result = await load(base, method, path, cookies, options.httpSeconds);

@@ -34,6 +34,11 @@ export const HTTP_PLAN: Readonly<Record<HttpContender, readonly HttpWorkload[]>>
   memory: ["unchanged", "modify", "tracked"],
 };
 
+/** What `contender` runs of `only`; connect-redis's "modify" comes along with "tracked", as its comparison. */
+export function httpWorkloadsFor(contender: HttpContender, only: readonly Workload[]): HttpWorkload[] {
+  return HTTP_PLAN[contender].filter((w) => only.includes(w) || (contender === "connect-redis" && w === "modify" && only.includes("tracked")));
+}
+
 export const WORKLOADS = [...STORE_WORKLOADS, ...HTTP_WORKLOADS, "round-trips"] as const;
 export const workloadSchema = z.enum(WORKLOADS);
 export type Workload = z.infer<typeof workloadSchema>;
@@ -54,8 +59,14 @@ export const benchOptionsSchema = z.object({
   storeSeconds: positive,
   /** Measured seconds of one HTTP workload against one server child. */
   httpSeconds: positive,
-  /** Unmeasured seconds before each measurement (fresh processes need their JIT warmed). */
+  /** Unmeasured seconds before each store-level measurement (fresh processes need their JIT warmed). */
   warmupSeconds: positive,
+  /**
+   * Unmeasured seconds of load before each HTTP measurement. Longer than at store level: a
+   * server does a few hundred requests a second on a loaded 2-core machine, and its CPU per
+   * request was still falling after 4 s of load when measured with 1 s.
+   */
+  httpWarmupSeconds: positive,
   /** Concurrent callers at store level. */
   concurrency: positiveInt,
   /** Keep-alive connections of the HTTP load (one signed-in session each). */
@@ -75,6 +86,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   storeSeconds: 2,
   httpSeconds: 3,
   warmupSeconds: 1,
+  httpWarmupSeconds: 2,
   concurrency: 100,
   connections: 50,
   payload: 1024,
@@ -88,11 +100,18 @@ export const QUICK_DEFAULTS: BenchOptions = {
   storeSeconds: 0.5,
   httpSeconds: 1,
   warmupSeconds: 0.3,
+  httpWarmupSeconds: 0.5,
 };
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only=<workload>[,<workload>…]] [--rounds=N]
-  [--store-seconds=S] [--http-seconds=S] [--warmup-seconds=S] [--concurrency=C] [--connections=N] [--payload=BYTES]
+  [--store-seconds=S] [--http-seconds=S] [--warmup-seconds=S] [--http-warmup-seconds=S]
+  [--concurrency=C] [--connections=N] [--payload=BYTES]
 workloads: ${WORKLOADS.join(", ")} (or the groups ${Object.keys(ONLY_GROUPS).join(", ")})`;
+
+/** A bad command line: printed without a stack trace. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
 
 /** The command line → options (`--quick` changes the defaults; explicit flags win). */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
@@ -105,6 +124,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
       "store-seconds": { type: "string" },
       "http-seconds": { type: "string" },
       "warmup-seconds": { type: "string" },
+      "http-warmup-seconds": { type: "string" },
       concurrency: { type: "string" },
       connections: { type: "string" },
       payload: { type: "string" },
@@ -114,16 +134,20 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
   if (values.help) return "help";
   const defaults = values.quick ? QUICK_DEFAULTS : BENCH_DEFAULTS;
   const only = values.only?.split(",").flatMap((name): string[] => [...(ONLY_GROUPS[name.trim()] ?? [name.trim()])]);
-  return benchOptionsSchema.parse({
+  const parsed = benchOptionsSchema.safeParse({
     rounds: values.rounds ?? defaults.rounds,
     storeSeconds: values["store-seconds"] ?? defaults.storeSeconds,
     httpSeconds: values["http-seconds"] ?? defaults.httpSeconds,
     warmupSeconds: values["warmup-seconds"] ?? defaults.warmupSeconds,
+    httpWarmupSeconds: values["http-warmup-seconds"] ?? defaults.httpWarmupSeconds,
     concurrency: values.concurrency ?? defaults.concurrency,
     connections: values.connections ?? defaults.connections,
     payload: values.payload ?? defaults.payload,
     only: only ?? defaults.only,
   });
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `--${issue.path.join(".")}: ${issue.message}`).join("\n");
+  throw new UsageError(`${problems}\n${USAGE}`);
 }
 
 /** What bench/store-child.ts is started with (JSON in argv[2]). */

@@ -7,6 +7,7 @@ import type { Metric, Samples, Spread } from "./samples.js";
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const us = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+const rounds = (n: number) => `${n} round${n === 1 ? "" : "s"}`;
 const ratio = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : n.toFixed(2));
 
 export function heading(title: string): void {
@@ -75,22 +76,22 @@ export const HTTP_TITLES: Readonly<Record<HttpWorkload, string>> = {
   tracked: "(3) modifying request with trackSessions after a recorded sign-in: POST /visit-tracked",
 };
 
-export function storeReport(samples: Samples, workloads: readonly StoreWorkload[], rounds: number, seconds: number, concurrency: number): void {
+export function storeReport(samples: Samples, workloads: readonly StoreWorkload[], roundCount: number, seconds: number, concurrency: number): void {
   const baselines = [same("connect-redis", "connect-redis"), same("ioredis corked", "ioredis-corked"), same("ioredis plain", "ioredis-plain")];
   for (const workload of workloads) {
-    heading(`Store level, ${STORE_TITLES[workload]} — ${concurrency} callers, ${rounds} rounds × ${seconds} s`);
+    heading(`Store level, ${STORE_TITLES[workload]} — ${concurrency} callers, ${rounds(roundCount)} × ${seconds} s`);
     workloadTable(samples, workload, STORE_CONTENDERS, baselines, "pairs");
   }
 }
 
-export function httpReport(samples: Samples, workloads: readonly HttpWorkload[], rounds: number, seconds: number, connections: number): void {
+export function httpReport(samples: Samples, workloads: readonly HttpWorkload[], roundCount: number, seconds: number, connections: number): void {
   const baselines: Baseline[] = [
     // connect-redis has no tracking: its modifying request is what a tracked one is compared with.
     { label: "connect-redis", contender: "connect-redis", workloadFor: (w) => (w === "tracked" ? "modify" : w) },
     same("MemoryStore", "memory"),
   ];
   for (const workload of workloads) {
-    heading(`End to end, ${HTTP_TITLES[workload]} — ${connections} keep-alive connections, ${rounds} rounds × ${seconds} s`);
+    heading(`End to end, ${HTTP_TITLES[workload]} — ${connections} keep-alive connections, ${rounds(roundCount)} × ${seconds} s`);
     workloadTable(
       samples,
       workload,

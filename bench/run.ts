@@ -14,7 +14,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { spawnRedisServer, type SpawnedRedis } from "../test/helpers/redis.js";
-import { HTTP_WORKLOADS, STORE_WORKLOADS, USAGE, parseBenchArgs, type BenchOptions } from "./options.js";
+import { HTTP_CONTENDERS, HTTP_WORKLOADS, STORE_WORKLOADS, httpWorkloadsFor, USAGE, UsageError, parseBenchArgs, type BenchOptions } from "./options.js";
 import { Samples } from "./samples.js";
 import { runStoreRounds } from "./store-rounds.js";
 import { runHttpRounds } from "./http-rounds.js";
@@ -32,7 +32,7 @@ function describe(options: BenchOptions, redisVersion: string, url: string): voi
     ["redis", `${redisVersion}, private redis-server at ${url}`],
     ["rounds", `${options.rounds}, every contender in a process of its own each round, order rotated`],
     ["store level", `${options.concurrency} concurrent callers, ${options.storeSeconds} s measured after ${options.warmupSeconds} s warm-up, ${options.payload} B JSON session`],
-    ["end to end", `${options.connections} keep-alive connections (autocannon, in this process), ${options.httpSeconds} s measured after ${options.warmupSeconds} s warm-up`],
+    ["end to end", `${options.connections} keep-alive connections (autocannon, in this process), ${options.httpSeconds} s measured after ${options.httpWarmupSeconds} s warm-up`],
     ["workloads", options.only.join(", ")],
   ];
   for (const [key, value] of facts) console.log(`${key.padEnd(13)} ${value}`);
@@ -67,7 +67,8 @@ async function main(): Promise<void> {
 
     const samples = new Samples();
     const storeWorkloads = STORE_WORKLOADS.filter((w) => options.only.includes(w));
-    const httpWorkloads = HTTP_WORKLOADS.filter((w) => options.only.includes(w));
+    // Everything any HTTP contender runs (connect-redis's "modify" comes along with "tracked").
+    const httpWorkloads = HTTP_WORKLOADS.filter((w) => HTTP_CONTENDERS.some((c) => httpWorkloadsFor(c, options.only).includes(w)));
     if (storeWorkloads.length > 0) {
       process.stderr.write("\nstore level\n");
       await runStoreRounds(options, redis.url, info, runId, samples);
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(error);
+    console.error(error instanceof UsageError ? error.message : error);
     process.exit(1);
   },
 );
