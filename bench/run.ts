@@ -20,8 +20,18 @@ import { runStoreRounds } from "./store-rounds.js";
 import { runHttpRounds } from "./http-rounds.js";
 import { heading, httpReport, storeReport, targetsReport } from "./report.js";
 import { BenchChildError, Child } from "./children.js";
+import { redisCpuUs } from "./redis-cpu.js";
 
-function describe(options: BenchOptions, redisVersion: string, url: string): void {
+/** Redis's CPU per second while nobody uses it: the floor under every Redis µs/op figure. */
+async function redisIdleUsPerSecond(info: Redis): Promise<number> {
+  const before = await redisCpuUs(info);
+  const started = performance.now();
+  // A measurement window, not a wait for readiness.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return ((await redisCpuUs(info)) - before) / ((performance.now() - started) / 1000);
+}
+
+function describe(options: BenchOptions, redisVersion: string, url: string, idleUs: number): void {
   const args = process.argv.slice(2).join(" ");
   heading("rels-session benchmark");
   const facts: Array<[string, string]> = [
@@ -29,7 +39,7 @@ function describe(options: BenchOptions, redisVersion: string, url: string): voi
     ["node", `${process.version} (${process.platform}/${process.arch})`],
     ["cpus", `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? "?"}`],
     ["load average", loadavg().map((l) => l.toFixed(2)).join(" ")],
-    ["redis", `${redisVersion}, private redis-server at ${url}`],
+    ["redis", `${redisVersion}, private redis-server at ${url}; idle, it used ${Math.round(idleUs)} µs of CPU per second`],
     ["rounds", `${options.rounds}, every contender in a process of its own each round, order rotated`],
     ["store level", `${options.concurrency} concurrent callers, ${options.storeSeconds} s measured after ${options.warmupSeconds} s warm-up, ${options.payload} B JSON session`],
     ["end to end", `${options.connections} keep-alive connections (autocannon, in this process), ${options.httpSeconds} s measured after ${options.httpWarmupSeconds} s warm-up`],
@@ -63,7 +73,7 @@ async function main(): Promise<void> {
     info = new Redis(redis.url, { lazyConnect: true });
     await info.connect();
     const version = /redis_version:(\S+)/.exec(await info.info("server"))?.[1] ?? "?";
-    describe(options, version, redis.url);
+    describe(options, version, redis.url, await redisIdleUsPerSecond(info));
 
     const samples = new Samples();
     const storeWorkloads = STORE_WORKLOADS.filter((w) => options.only.includes(w));

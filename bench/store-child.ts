@@ -17,6 +17,8 @@ const SESSIONS_PER_CALLER = 10;
 const SEED_CHUNK = 200;
 
 const config = storeChildConfigSchema.parse(JSON.parse(process.argv[2] ?? "null"));
+// The parent is gone (killed hard): nobody will read our figures, and nobody would stop us.
+process.on("disconnect", () => process.exit(1));
 
 /** `concurrency` callers looping over `sids` until `seconds` have passed; ops done and the elapsed seconds. */
 async function drive(op: (sid: string) => Promise<void>, sids: readonly string[], seconds: number): Promise<{ ops: number; seconds: number }> {
