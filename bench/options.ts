@@ -78,8 +78,9 @@ export const benchOptionsSchema = z.object({
 export type BenchOptions = z.infer<typeof benchOptionsSchema>;
 
 /**
- * The full run: 5 rounds of 35 child processes in all; about 6 minutes on a quiet 2-core
- * machine, more when others load it (starting a child is most of the difference).
+ * The full run: 5 rounds, 36 child processes in all; 5.3 minutes of warming up and
+ * measuring, plus starting children: about 6–7 minutes on a quiet 2-core machine, 7.6 at
+ * a load average of 14.
  */
 export const BENCH_DEFAULTS: BenchOptions = {
   rounds: 5,
