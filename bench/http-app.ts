@@ -1,0 +1,96 @@
+/**
+ * The Express 5 + express-session app every end-to-end contender serves; only the store
+ * (and, for rels, session tracking) differs.
+ *
+ * - `POST /login?user=U` regenerates the session and signs U in; with `&record=1` it also
+ *   records the sign-in (`recordAuthenticatedRequest`) where the store supports it;
+ * - `GET /me` reads the session and changes nothing (express-session then calls `touch`);
+ * - `POST /visit` changes one field (express-session then calls `set`);
+ * - `POST /visit-tracked` is `/visit` behind `trackSessions` (rels only; elsewhere plain `/visit`).
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import session, { type Store } from "express-session";
+import type { HttpContender } from "./options.js";
+import { SESSION_MAX_AGE_MS } from "./fixtures.js";
+
+interface BenchSession {
+  userId?: string;
+  visits?: number;
+}
+
+const fields = (req: Request) => req.session as unknown as BenchSession;
+
+/** Records a sign-in, and the middleware that records every tracked request. */
+interface Tracking {
+  recordSignIn(user: string, req: Request): Promise<unknown>;
+  track: RequestHandler;
+}
+
+export interface BenchApp {
+  readonly app: express.Express;
+  close(): Promise<void>;
+}
+
+async function storeFor(contender: HttpContender, url: string, namespace: string): Promise<{ store: Store; tracking?: Tracking; close(): Promise<void> }> {
+  switch (contender) {
+    case "memory":
+      return { store: new session.MemoryStore(), close: async () => undefined };
+    case "connect-redis": {
+      const { createClient } = await import("redis");
+      const { RedisStore } = await import("connect-redis");
+      const client = createClient({ url });
+      client.on("error", (error: unknown) => console.error(`connect-redis server: ${String(error)}`));
+      await client.connect();
+      return { store: new RedisStore({ client, prefix: `${namespace}:` }), close: async () => void (await client.close()) };
+    }
+    case "rels": {
+      const { Redis } = await import("ioredis");
+      const { RelsRedisStore, RelsSessionsManager } = await import("../src/index.js");
+      const client = new Redis(url, { lazyConnect: true });
+      await client.connect();
+      const store = new RelsRedisStore({ client, namespace });
+      const manager = new RelsSessionsManager({ store, applicationName: "bench" });
+      const tracking: Tracking = {
+        recordSignIn: (user, req) => manager.recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() }),
+        track: manager.trackSessions({ getUser: (req) => fields(req).userId ?? null }),
+      };
+      return { store, tracking, close: async () => void (await client.quit()) };
+    }
+  }
+}
+
+export async function createBenchApp(contender: HttpContender, url: string, namespace: string): Promise<BenchApp> {
+  const { store, tracking, close } = await storeFor(contender, url, namespace);
+  const app = express();
+  app.use(
+    session({
+      store,
+      secret: "bench-secret-not-a-secret",
+      name: "sid",
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: SESSION_MAX_AGE_MS, httpOnly: true },
+    }),
+  );
+  app.post("/login", (req: Request, res: Response, next: NextFunction) => {
+    const user = String(req.query.user ?? "");
+    if (!user) return void res.status(400).send("user missing");
+    req.session.regenerate((error: unknown) => {
+      if (error) return next(error);
+      fields(req).userId = user;
+      if (req.query.record !== "1" || !tracking) return void res.send("ok");
+      tracking.recordSignIn(user, req).then(() => res.send("ok"), next);
+    });
+  });
+  app.get("/me", (req: Request, res: Response) => {
+    res.send(fields(req).userId ?? "");
+  });
+  const visit = (req: Request, res: Response) => {
+    fields(req).visits = (fields(req).visits ?? 0) + 1;
+    res.send("ok");
+  };
+  app.post("/visit", visit);
+  if (tracking) app.post("/visit-tracked", tracking.track, visit);
+  else app.post("/visit-tracked", visit);
+  return { app, close };
+}
