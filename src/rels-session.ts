@@ -2,11 +2,11 @@ import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "
 import { NotConfiguredError } from "./errors.js";
 import { RelsSessionsManager } from "./manager.js";
 import type { SessionMeta } from "./meta.js";
-import { RedisPool, type RedisTarget } from "./redis/pool.js";
+import { RedisPool } from "./redis/pool.js";
+import { targetOf } from "./redis/target.js";
 import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats.js";
 import { RelsRedisStore, type Logger } from "./store.js";
 import { streamSessions } from "./stream.js";
-import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
 
 interface Configured {
   readonly config: ResolvedConfig;
@@ -21,18 +21,6 @@ let current: Configured | undefined;
 function configured(): Configured {
   if (!current) throw new NotConfiguredError("Call RelsSession.configure({ applicationName, redisOptions }) first");
   return current;
-}
-
-function targetOf(redis: ResolvedConfig["redisOptions"]): RedisTarget {
-  if (redis.cluster) {
-    const { nodes, ...options } = redis.cluster;
-    return { kind: "cluster", nodes: nodes as ClusterNode[], options: options as ClusterOptions };
-  }
-  if (redis.sentinel) {
-    const { sentinels, name, ...options } = redis.sentinel;
-    return { kind: "sentinel", sentinels, name, options: options as RedisOptions };
-  }
-  return { kind: "url", url: redis.url! };
 }
 
 /**
