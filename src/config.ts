@@ -65,7 +65,12 @@ function milliseconds(floor: number, zeroAllowed = false) {
 
 const redisUrl = z
   .string()
-  .refine((value) => /^rediss?:\/\/[^\s]*$/.test(value), { message: "expected a redis:// or rediss:// URL" });
+  .refine((value) => /^rediss?:\/\/[^\s]*$/.test(value), { message: "expected a redis:// or rediss:// URL" })
+  // ioredis parses with WHATWG URL: a password with an unencoded `/`, `?` or `#` makes the
+  // URL invalid (and ioredis would throw for every connection attempt).
+  .refine((value) => !/^rediss?:\/\//.test(value) || URL.canParse(value), {
+    message: "expected a URL that parses; percent-encode special characters of the password (/ as %2F, ? as %3F, # as %23), or give it as redisOptions.password",
+  });
 
 const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
 

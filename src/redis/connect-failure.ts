@@ -67,5 +67,11 @@ export function connectionError(target: RedisTarget, error: Error | undefined, w
   if (error instanceof RedisConnectionError) return error;
   if (!error) return new RedisConnectionError(address, "timed out", `no answer within ${waitedMs} ms`);
   // The message of an error thrown by us or ioredis holds no credentials; a URL in it is masked anyway.
-  return new RedisConnectionError(address, reasonOf(error), maskUrlCredentials(error.message), { cause: error });
+  return new RedisConnectionError(address, reasonOf(error), maskUrlCredentials(detailOf(error)), { cause: error });
+}
+
+/** The error's message, with the node error a Cluster keeps inside ("Failed to refresh slots cache."). */
+function detailOf(error: Error): string {
+  const inner = (error as { lastNodeError?: unknown }).lastNodeError;
+  return inner instanceof Error ? `${error.message} Last node error: ${inner.message}` : error.message;
 }

@@ -453,6 +453,15 @@ describe("no password in any error, whatever characters it holds", () => {
     }
   });
 
+  it("a url ioredis cannot parse (unencoded / in the password) is refused up front, without the password", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://admin:pa/ss@cache:6379" } }, NO_ENV));
+    const issue = issueAt(error, "redisOptions.url");
+    expect(issue.message).toMatch(/percent-encode/);
+    expect(issue.message).toContain("redis://***@cache:6379");
+    expect(error.message).not.toContain("pa/ss");
+    expect(parseConfig({ ...base, redisOptions: { url: "redis://admin:pa%2Fss@cache:6379" } }, NO_ENV).redisOptions.url).toContain("%2F");
+  });
+
   it("maskUrlCredentials keeps scheme, host and path", () => {
     expect(maskUrlCredentials("redis://admin:pa/ss@cache:6379/2")).toBe("redis://***@cache:6379/2");
     expect(maskUrlCredentials("rediss://:hunter 2@cache")).toBe("rediss://***@cache");
