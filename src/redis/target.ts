@@ -24,7 +24,10 @@ export function targetOf(redis: RedisSettings): RedisTarget {
   }
   if (redis.sentinel) {
     const { sentinels, name, ...options } = redis.sentinel;
-    return { kind: "sentinel", sentinels, name, options: { ...connection, ...(options as RedisOptions) } };
+    // ioredis uses `tls` for the master only with enableTLSForSentinelMode; the sentinels
+    // themselves take `sentinelTLS` (passed through inside `sentinel`).
+    const tlsMode: RedisOptions = connection.tls ? { enableTLSForSentinelMode: true } : {};
+    return { kind: "sentinel", sentinels, name, options: { ...connection, ...tlsMode, ...(options as RedisOptions) } };
   }
   return { kind: "url", url: redis.url!, options: connection };
 }

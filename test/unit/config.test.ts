@@ -394,7 +394,7 @@ describe("connection settings", () => {
     const sentinel = targetOf(
       parseConfig({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "m" }, password: "pw", db: 2, tls: {} } }, NO_ENV).redisOptions,
     );
-    expect(sentinel).toMatchObject({ kind: "sentinel", options: { password: "pw", db: 2, tls: {} } });
+    expect(sentinel).toMatchObject({ kind: "sentinel", options: { password: "pw", db: 2, tls: {}, enableTLSForSentinelMode: true } });
     const cluster = targetOf(
       parseConfig({ ...base, redisOptions: { cluster: { nodes: NODES, redisOptions: { connectionName: "x" } }, password: "pw", tls: {} } }, NO_ENV)
         .redisOptions,
