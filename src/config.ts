@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import { maskUrlCredentials } from "./redact.js";
 import { DEFAULT_NAMESPACE } from "./record/keys.js";
 
 /**
@@ -7,11 +8,89 @@ import { DEFAULT_NAMESPACE } from "./record/keys.js";
  * config validation (`z.object({ sessions: SessionStoreConfigSchema })`).
  */
 
+/**
+ * Every default of the settings below, in one place: the schemas read them, and so may the
+ * store and the manager (`DEFAULTS.store.scanCount`, `DEFAULTS.sessions.lastSeenInterval`).
+ * Durations are in milliseconds unless the name says seconds (the store's, which keep
+ * connect-redis's meanings).
+ */
+export const DEFAULTS = {
+  namespace: DEFAULT_NAMESPACE,
+  commandTimeout: 1000,
+  connectionPool: { size: 1, timeout: 5000 },
+  sessions: { lastSeenInterval: 60_000 },
+  store: {
+    ttlSeconds: 86_400,
+    scanCount: 50,
+    serializer: "json",
+    touchAfter: "auto",
+    maxPayloadBytes: 1_048_576,
+    tombstoneTtlSeconds: 300,
+    legacyTtlSeconds: 30 * 86_400,
+  },
+  env: { RELS_SESSION_SCAN_COUNT: 50, RELS_SESSION_SERIALIZER: "json" },
+} as const;
+
+/**
+ * The smallest value each millisecond duration takes. Below it, the value was almost
+ * certainly written in seconds (`timeout: 5`), which would fail only in production.
+ */
+export const DURATION_FLOORS_MS = {
+  commandTimeout: 100,
+  connectTimeout: 100,
+  connectionPoolTimeout: 100,
+  /** 0 turns TCP keep-alive off. */
+  keepAlive: 1000,
+  /** 0 refreshes `lastSeenAt` on every request. */
+  lastSeenInterval: 1000,
+} as const;
+
+/**
+ * A duration in milliseconds of at least `floor` (or exactly 0 when `zeroAllowed`).
+ * The error names the floor and guesses the value the user meant.
+ */
+function milliseconds(floor: number, zeroAllowed = false) {
+  return z
+    .number()
+    .int()
+    .superRefine((value, ctx) => {
+      if (value >= floor || (zeroAllowed && value === 0)) return;
+      const hint = value > 0 ? `; this is in milliseconds: did you mean ${value * 1000}?` : "";
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a duration of at least ${floor} ms${zeroAllowed ? " (or 0)" : ""}${hint}`,
+      });
+    });
+}
+
 const redisUrl = z
   .string()
-  .refine((value) => /^rediss?:\/\/[^\s]*$/.test(value), { message: "expected a redis:// or rediss:// URL" });
+  .refine((value) => /^rediss?:\/\/[^\s]*$/.test(value), { message: "expected a redis:// or rediss:// URL" })
+  // ioredis parses with WHATWG URL: a password with an unencoded `/`, `?` or `#` makes the
+  // URL invalid (and ioredis would throw for every connection attempt).
+  .refine((value) => !/^rediss?:\/\//.test(value) || URL.canParse(value), {
+    message: "expected a URL that parses; percent-encode special characters of the password (/ as %2F, ? as %3F, # as %23), or give it as redisOptions.password",
+  });
 
 const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
+
+/** A PEM text, or its bytes (e.g. `readFileSync("ca.pem")`). */
+const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
+
+/** TLS settings, as Node's `tls.connect` takes them. `rediss://` alone means TLS with the system CAs. */
+export const tlsOptionsSchema = z.strictObject({
+  /** CA certificate(s) to trust instead of the system ones: a private CA. */
+  ca: z.union([pem, z.array(pem).min(1)]).optional(),
+  /** Client certificate, for servers that require one (`tls-auth-clients yes`). */
+  cert: pem.optional(),
+  /** The client certificate's private key. */
+  key: pem.optional(),
+  /** Host name the server's certificate must name, when it is not the host connected to (SNI). */
+  servername: z.string().min(1).optional(),
+  /** `false` accepts any certificate: for tests only, never in production. @default true */
+  rejectUnauthorized: z.boolean().optional(),
+});
+export type TlsOptions = z.input<typeof tlsOptionsSchema>;
 
 /** ioredis Cluster: `nodes` plus any ioredis `ClusterOptions` (e.g. `scaleReads`), passed through. */
 export const clusterOptionsSchema = z
@@ -26,18 +105,44 @@ export const sentinelOptionsSchema = z
   })
   .loose();
 
+/**
+ * How each connection is made, for every target: the url's server, the Sentinel group's
+ * master (and replicas), each Cluster node. A setting given here wins over the URL's.
+ */
+export const connectionOptionsSchema = z.strictObject({
+  /** TLS, with a private CA or a client certificate. */
+  tls: tlsOptionsSchema.optional(),
+  /** ACL user (Redis 6+). */
+  username: z.string().min(1).optional(),
+  /** AUTH password. Never shown in an error. */
+  password: z.string().min(1).optional(),
+  /** Database number; not for Cluster, which has only database 0. A number the server refuses fails the first call. */
+  db: z.number().int().min(0).optional(),
+  /** How long opening one connection may take, in ms (at least 100). @default connectionPoolOptions.timeout */
+  connectTimeout: milliseconds(DURATION_FLOORS_MS.connectTimeout).optional(),
+  /** IP version of the host name lookup: 4, 6, or 0 for either. @default 0 */
+  family: z.union([z.literal(0), z.literal(4), z.literal(6)]).optional(),
+  /** Initial delay of TCP keep-alive probes, in ms (at least 1000); 0 turns them off. @default 0 */
+  keepAlive: milliseconds(DURATION_FLOORS_MS.keepAlive, true).optional(),
+});
+export type ConnectionOptions = z.input<typeof connectionOptionsSchema>;
+
 export const redisOptionsSchema = z
   .strictObject({
-    /** `redis://[:password@]host:port/db` or `rediss://…` for TLS. */
+    /** `redis://[[user]:password@]host:port/db` or `rediss://…` for TLS. */
     url: redisUrl.optional(),
     cluster: clusterOptionsSchema.optional(),
     sentinel: sentinelOptionsSchema.optional(),
     /** Prefix of every key this library writes. @default "rels:session" */
-    namespace: z.string().min(1).default(DEFAULT_NAMESPACE),
-    /** Deadline of every Redis command, in ms. @default 1000 */
-    commandTimeout: z.number().int().positive().default(1000),
+    namespace: z.string().min(1).default(DEFAULTS.namespace),
+    /** Deadline of every Redis command, in ms (at least 100). @default 1000 */
+    commandTimeout: milliseconds(DURATION_FLOORS_MS.commandTimeout).default(DEFAULTS.commandTimeout),
+    ...connectionOptionsSchema.shape,
   })
   .superRefine((value, ctx) => {
+    if (value.cluster !== undefined && value.db !== undefined && value.db !== 0) {
+      ctx.addIssue({ code: "custom", path: ["db"], message: "expected no db with cluster: Redis Cluster has only database 0" });
+    }
     const given = (["url", "cluster", "sentinel"] as const).filter((k) => value[k] !== undefined);
     if (given.length === 1) return;
     const message = `expected exactly one of url, cluster, sentinel; got ${given.length === 0 ? "none" : given.join(", ")}`;
@@ -50,9 +155,9 @@ export const connectionPoolOptionsSchema = z.strictObject({
    * ioredis connections kept open. Each is multiplexed, so one carries a busy process; see
    * the README for the measurements behind the default. @default 1
    */
-  size: z.number().int().min(1).max(64).default(1),
-  /** How long opening a connection may take, in ms. @default 5000 */
-  timeout: z.number().int().positive().default(5000),
+  size: z.number().int().min(1).max(64).default(DEFAULTS.connectionPool.size),
+  /** How long opening a connection may take, in ms (at least 100). @default 5000 */
+  timeout: milliseconds(DURATION_FLOORS_MS.connectionPoolTimeout).default(DEFAULTS.connectionPool.timeout),
 });
 
 const ttlSeconds = z.number().int().positive();
@@ -96,8 +201,11 @@ export const storeOptionsSchema = z.strictObject({
 });
 
 export const sessionsOptionsSchema = z.strictObject({
-  /** `lastSeenAt` is refreshed at most this often, in ms: the write that refresh costs. @default 60000 */
-  lastSeenInterval: z.number().int().nonnegative().default(60_000),
+  /**
+   * `lastSeenAt` is refreshed at most this often, in ms (0, or at least 1000): the write that
+   * refresh costs. @default 60000
+   */
+  lastSeenInterval: milliseconds(DURATION_FLOORS_MS.lastSeenInterval, true).default(DEFAULTS.sessions.lastSeenInterval),
   /** Signing in beyond this many sessions revokes the least recently seen. Off by default. */
   maxSessionsPerUser: z.number().int().positive().optional(),
 });
@@ -107,9 +215,9 @@ export const SessionStoreConfigSchema = z.strictObject({
   /** Which app this process is; recorded in each session's metadata and the stats. */
   applicationName: z.string().trim().min(1, { message: "expected a non-empty string" }),
   redisOptions: redisOptionsSchema,
-  connectionPoolOptions: connectionPoolOptionsSchema.default({ size: 1, timeout: 5000 }),
+  connectionPoolOptions: connectionPoolOptionsSchema.default({ ...DEFAULTS.connectionPool }),
   store: storeOptionsSchema.default({}),
-  sessions: sessionsOptionsSchema.default({ lastSeenInterval: 60_000 }),
+  sessions: sessionsOptionsSchema.default({ ...DEFAULTS.sessions }),
 });
 
 export type SessionStoreConfigInput = z.input<typeof SessionStoreConfigSchema>;
@@ -117,8 +225,8 @@ export type SessionStoreConfig = z.output<typeof SessionStoreConfigSchema>;
 
 /** Settings that come from the environment. */
 export const envSchema = z.object({
-  RELS_SESSION_SCAN_COUNT: z.coerce.number().int().positive().max(100_000).default(50),
-  RELS_SESSION_SERIALIZER: z.enum(["json", "msgpack"]).default("json"),
+  RELS_SESSION_SCAN_COUNT: z.coerce.number().int().positive().max(100_000).default(DEFAULTS.env.RELS_SESSION_SCAN_COUNT),
+  RELS_SESSION_SERIALIZER: z.enum(["json", "msgpack"]).default(DEFAULTS.env.RELS_SESSION_SERIALIZER),
 });
 export type EnvConfig = z.output<typeof envSchema>;
 
@@ -172,10 +280,13 @@ function show(value: unknown, path: string): string {
   if (SECRET_FIELD.test(path.split(".").pop() ?? "")) return "***";
   let text: string;
   try {
-    text = JSON.stringify(value, (key, field: unknown) => (key !== "" && SECRET_FIELD.test(key) ? "***" : field)) ?? String(value);
+    text =
+      JSON.stringify(value, (key, field: unknown) => {
+        if (key !== "" && SECRET_FIELD.test(key)) return "***";
+        return typeof field === "string" ? maskUrlCredentials(field) : field;
+      }) ?? String(value);
   } catch {
-    text = String(value);
+    text = maskUrlCredentials(String(value));
   }
-  text = text.replace(/\/\/[^@/\s"]*@/g, "//***@");
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

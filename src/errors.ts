@@ -72,3 +72,34 @@ export class NotConfiguredError extends RelsSessionError {
 export class StoreReconfiguredError extends RedisUnavailableError {
   override name = "StoreReconfiguredError";
 }
+
+/** Why a connection to Redis failed, as far as the error behind it tells. */
+export type ConnectFailureReason =
+  | "connection refused"
+  | "unknown host"
+  | "TLS certificate rejected"
+  | "TLS handshake failed"
+  | "authentication failed"
+  | "database refused"
+  | "not a cluster"
+  | "not a sentinel"
+  | "timed out"
+  | "connection failed";
+
+/**
+ * Redis could not be connected to. The message names where (host:port, never credentials)
+ * and why; the error that told us is `cause`. A {@link RedisUnavailableError}, so code that
+ * handles "Redis is down" handles this too.
+ */
+export class RedisConnectionError extends RedisUnavailableError {
+  override name = "RedisConnectionError";
+  /** `host:port` (or the Sentinel group / Cluster seed nodes) that was tried, without credentials. */
+  readonly address: string;
+  readonly reason: ConnectFailureReason;
+
+  constructor(address: string, reason: ConnectFailureReason, detail: string, options?: ErrorOptions) {
+    super(`Cannot connect to Redis at ${address}: ${reason}${detail ? ` (${detail})` : ""}`, options);
+    this.address = address;
+    this.reason = reason;
+  }
+}

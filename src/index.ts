@@ -26,9 +26,13 @@ export {
   connectionPoolOptionsSchema,
   storeOptionsSchema,
   sessionsOptionsSchema,
+  connectionOptionsSchema,
+  tlsOptionsSchema,
   parseConfig,
+  DEFAULTS,
+  DURATION_FLOORS_MS,
 } from "./config.js";
-export type { SessionStoreConfig, SessionStoreConfigInput, ResolvedConfig } from "./config.js";
+export type { SessionStoreConfig, SessionStoreConfigInput, ResolvedConfig, ConnectionOptions, TlsOptions } from "./config.js";
 export {
   sessionMetaSchema,
   clientPlatformSchema,
@@ -65,10 +69,11 @@ export {
   RelsSessionError,
   ConfigError,
   RedisUnavailableError,
+  RedisConnectionError,
   SessionPayloadTooLargeError,
   InvalidSessionIdError,
   SerializerUnavailableError,
   NotConfiguredError,
   StoreReconfiguredError,
 } from "./errors.js";
-export type { ConfigIssue } from "./errors.js";
+export type { ConfigIssue, ConnectFailureReason } from "./errors.js";

@@ -1,10 +1,10 @@
-import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
 import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "./config.js";
 import { RelsSessionsManager } from "./manager.js";
 import type { SessionMeta } from "./meta.js";
 import { requireSession } from "./middleware/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
-import { RedisPool, type RedisTarget } from "./redis/pool.js";
+import { RedisPool } from "./redis/pool.js";
+import { targetOf } from "./redis/target.js";
 import { RetirableSource } from "./redis/retirable-source.js";
 import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats.js";
 import { RelsRedisStore, type Logger } from "./store.js";
@@ -48,17 +48,6 @@ export interface RelsSessionInstance {
   readonly source: RetirableSource;
 }
 
-function targetOf(redis: ResolvedConfig["redisOptions"]): RedisTarget {
-  if (redis.cluster) {
-    const { nodes, ...options } = redis.cluster;
-    return { kind: "cluster", nodes: nodes as ClusterNode[], options: options as ClusterOptions };
-  }
-  if (redis.sentinel) {
-    const { sentinels, name, ...options } = redis.sentinel;
-    return { kind: "sentinel", sentinels, name, options: options as RedisOptions };
-  }
-  return { kind: "url", url: redis.url! };
-}
 
 const CLOSED_MESSAGE =
   "This rels-session store was closed (close() or RelsSession.close()); configure again and use the new store";

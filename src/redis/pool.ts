@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
 import { createPool, type Pool } from "generic-pool";
 import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
-import { RedisUnavailableError } from "../errors.js";
+import { RedisUnavailableError, type RedisConnectionError } from "../errors.js";
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from "./breaker.js";
+import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
 import { defineScripts } from "../record/scripts.js";
 
@@ -62,6 +63,9 @@ export const POOL_DEFAULTS = {
   backoff: { baseMs: 50, maxMs: 2000 },
 } as const;
 
+/** See `disconnectTimeout` in #createClient. */
+const DISCONNECT_TIMEOUT_MS = 100;
+
 /** Redis replies that mean "not now" rather than "wrong command". */
 const TRANSIENT_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY)\b/;
 
@@ -86,6 +90,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
   readonly #pool: Pool<RedisClient>;
   readonly #breaker: CircuitBreaker;
   readonly #leases: RedisClient[] = [];
+  /** What ioredis last reported per client, so a failed connect can say why. */
+  readonly #lastError = new WeakMap<RedisClient, Error>();
+  /** A client that must not be used: its server refused the database asked for. */
+  readonly #refused = new WeakMap<RedisClient, RedisConnectionError>();
   #opening: Promise<void> | undefined;
   #probe: NodeJS.Timeout | undefined;
   #next = 0;
@@ -107,7 +115,12 @@ export class RedisPool extends EventEmitter implements RedisSource {
       {
         create: async () => this.#createClient(),
         destroy: async (client) => {
-          await client.quit().catch(() => client.disconnect());
+          // An ended client is left alone: ioredis's disconnect() on a closed socket arms a
+          // 2 s timer (disconnectTimeout) that nothing clears, keeping a CLI alive after close.
+          if (client.status === "end") return;
+          await client.quit().catch(() => {
+            if (client.status !== "end") client.disconnect();
+          });
         },
         validate: async (client) => client.status !== "end",
       },
@@ -134,7 +147,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
    */
   run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new RedisUnavailableError("The Redis pool is closed"));
-    if (!this.#breaker.allow()) return Promise.reject(new RedisUnavailableError("Redis is unavailable (circuit open); failing fast"));
+    if (!this.#breaker.allow()) return Promise.reject(this.#circuitOpen());
     // The hot path: a ready client, no async frame of our own around the command.
     const client = this.#pick();
     if (client) return this.#send(client, operation);
@@ -230,11 +243,30 @@ export class RedisPool extends EventEmitter implements RedisSource {
       this.#opening = undefined;
       throw error;
     });
-    await withDeadline(this.#opening, this.#options.commandTimeoutMs, "opening the Redis pool");
+    const { target, commandTimeoutMs } = this.#options;
+    await withDeadline(this.#opening, commandTimeoutMs, `opening the Redis pool for ${addressOf(target)}`);
     const ready = this.#leases.find((c) => c.status === "ready") ?? this.#leases[0];
     if (!ready) throw new RedisUnavailableError("The Redis pool has no connection");
-    if (ready.status !== "ready") await withDeadline(readyPromise(ready), this.#options.commandTimeoutMs, "connecting");
+    const refused = this.#refused.get(ready);
+    if (refused) throw refused;
+    if (ready.status === "ready") return ready;
+    // Fails at the first error ioredis reports (refused, unknown host, TLS, AUTH, SELECT), not
+    // after the whole deadline; with none, the deadline's error names the last one seen.
+    try {
+      await withDeadline(readyOrFailure(ready), commandTimeoutMs, "connecting");
+    } catch (error) {
+      const reported = error instanceof RedisUnavailableError ? this.#lastError.get(ready) : (error as Error);
+      throw this.#refused.get(ready) ?? connectionError(target, reported, commandTimeoutMs);
+    }
     return ready;
+  }
+
+  /** Failing fast while the circuit is open, with the last reason a connection gave, if any. */
+  #circuitOpen(): RedisUnavailableError {
+    const last = this.#leases.map((c) => this.#refused.get(c) ?? this.#lastError.get(c)).find((e) => e !== undefined);
+    if (!last) return new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
+    const cause = connectionError(this.#options.target, last, this.#options.commandTimeoutMs);
+    return new RedisUnavailableError(`Redis is unavailable (circuit open); failing fast. Last error: ${cause.message}`, { cause });
   }
 
   async #open(): Promise<void> {
@@ -255,6 +287,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
       maxRetriesPerRequest: 1,
       connectTimeout: this.#options.acquireTimeoutMs,
       retryStrategy,
+      // How long a disconnect waits for the server to close the socket before destroying
+      // it. ioredis arms this timer even for a socket already closed (a failed handshake
+      // closes twice) and never unrefs it: with its 2 s default a CLI lingered 2 s on exit.
+      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     };
     let client: RedisClient;
     switch (target.kind) {
@@ -282,13 +318,26 @@ export class RedisPool extends EventEmitter implements RedisSource {
         break;
     }
     defineScripts(client);
-    client.on("ready", () => this.#breaker.success());
+    client.on("ready", () => {
+      // ioredis reports a refused SELECT and then declares the connection ready in
+      // database 0, where the CLI's `revoke --all` would act on another app's sessions.
+      // Closed here rather than on the error: mid-handshake, ioredis would close it twice,
+      // and each close of a closed socket arms a 2 s timer that keeps the process alive.
+      if (this.#refused.has(client)) return client.disconnect();
+      this.#lastError.delete(client);
+      this.#breaker.success();
+    });
     client.on("close", () => {
       if (!this.#closed) this.#breaker.open();
     });
     // ioredis logs unhandled "error" events to the console; the breaker and the typed
-    // errors of each call are how failures surface instead.
-    client.on("error", () => undefined);
+    // errors of each call are how failures surface instead, naming the last one seen.
+    client.on("error", (error: Error) => {
+      this.#lastError.set(client, error);
+      // Reconnecting cannot help a database number the server refuses: the client is closed
+      // once ready (below) and every call fails with this error.
+      if (isSelectFailure(error) && !this.#refused.has(client)) this.#refused.set(client, connectionError(target, error, commandTimeoutMs));
+    });
     return client;
   }
 
@@ -404,13 +453,28 @@ function asUnavailable(error: unknown): RedisUnavailableError | undefined {
   return new RedisUnavailableError(`Redis is unavailable: ${error.message}`, { cause: error });
 }
 
-/** One listener per client however many calls wait for it (no MaxListenersExceededWarning). */
+/** One set of listeners per client however many calls wait for it (no MaxListenersExceededWarning). */
 const readiness = new WeakMap<RedisClient, Promise<void>>();
 
-function readyPromise(client: RedisClient): Promise<void> {
+/** Resolves when `client` is ready; rejects with the next error it reports, or when it ends. */
+function readyOrFailure(client: RedisClient): Promise<void> {
   let ready = readiness.get(client);
   if (!ready) {
-    ready = new Promise<void>((resolve) => client.once("ready", () => resolve())).finally(() => readiness.delete(client));
+    ready = new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        client.off("ready", onReady);
+        client.off("error", onError);
+        client.off("end", onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => settle();
+      const onError = (error: Error) => settle(error);
+      const onEnd = () => settle(new Error("Connection closed, no reconnection"));
+      client.on("ready", onReady);
+      client.on("error", onError);
+      client.on("end", onEnd);
+    }).finally(() => readiness.delete(client));
     readiness.set(client, ready);
   }
   return ready;

@@ -5,7 +5,9 @@
 import { keysOf, sourceOf } from "../support/internals.js";
 import { recordsOf } from "../../src/store.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, RelsSession, parseConfig } from "../../src/index.js";
+import { ConfigError, DEFAULTS, DURATION_FLOORS_MS, RelsSession, parseConfig } from "../../src/index.js";
+import { maskUrlCredentials } from "../../src/redact.js";
+import { targetOf } from "../../src/redis/target.js";
 import type { ConfigIssue } from "../../src/index.js";
 
 const NO_ENV: NodeJS.ProcessEnv = {};
@@ -305,5 +307,167 @@ describe("strict settings", () => {
     expect(parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger } }, NO_ENV).store.logger).toBe(logger);
     const error = configErrorOf(() => parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger: console.log } }, NO_ENV));
     expect(error.issues.map((i) => i.path)).toContain("store.logger");
+  });
+});
+
+describe("durations: milliseconds, with a floor that catches seconds", () => {
+  const url = { url: "redis://localhost" };
+  it("refuses a pool timeout of 5 (seconds, as the Ruby gem writes it), naming the field and the likely value", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: url, connectionPoolOptions: { timeout: 5 } }, NO_ENV));
+    const issue = issueAt(error, "connectionPoolOptions.timeout");
+    expect(issue.message).toContain("milliseconds: did you mean 5000?");
+    expect(issue.message).toContain("(given: 5)");
+  });
+
+  it("refuses every other millisecond duration below its floor, with the same hint", () => {
+    const cases = [
+      ["redisOptions.commandTimeout", { redisOptions: { ...url, commandTimeout: 1 } }, 1000],
+      ["redisOptions.connectTimeout", { redisOptions: { ...url, connectTimeout: 10 } }, 10_000],
+      ["redisOptions.keepAlive", { redisOptions: { ...url, keepAlive: 30 } }, 30_000],
+      ["sessions.lastSeenInterval", { redisOptions: url, sessions: { lastSeenInterval: 60 } }, 60_000],
+    ] as const;
+    for (const [path, settings, meant] of cases) {
+      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, ...settings }, NO_ENV)), path);
+      expect(issue.message).toContain(`did you mean ${meant}?`);
+    }
+    const negative = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: { ...url, commandTimeout: -5 } }, NO_ENV)), "redisOptions.commandTimeout");
+    expect(negative.message).toMatch(/at least 100 ms/);
+    expect(negative.message).not.toContain("did you mean");
+  });
+
+  it("accepts each floor, and 0 where 0 means off (keepAlive) or every request (lastSeenInterval)", () => {
+    const config = parseConfig(
+      {
+        ...base,
+        redisOptions: { ...url, commandTimeout: DURATION_FLOORS_MS.commandTimeout, connectTimeout: 100, keepAlive: 0 },
+        connectionPoolOptions: { timeout: DURATION_FLOORS_MS.connectionPoolTimeout },
+        sessions: { lastSeenInterval: 0 },
+      },
+      NO_ENV,
+    );
+    expect(config.redisOptions.commandTimeout).toBe(100);
+    expect(config.sessions.lastSeenInterval).toBe(0);
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { ...url, commandTimeout: 0 } }, NO_ENV));
+    issueAt(error, "redisOptions.commandTimeout");
+  });
+
+  it("fills every default from the one DEFAULTS constant", () => {
+    const config = parseConfig({ ...base, redisOptions: url }, NO_ENV);
+    expect(config.redisOptions.commandTimeout).toBe(DEFAULTS.commandTimeout);
+    expect(config.redisOptions.namespace).toBe(DEFAULTS.namespace);
+    expect(config.connectionPoolOptions).toEqual(DEFAULTS.connectionPool);
+    expect(config.sessions).toEqual(DEFAULTS.sessions);
+    expect(config.env).toEqual(DEFAULTS.env);
+  });
+});
+
+describe("connection settings", () => {
+  const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+  it("accepts TLS (PEM text or bytes), ACL user, password, db, connectTimeout, family and keepAlive, and passes them to ioredis", () => {
+    const config = parseConfig(
+      {
+        ...base,
+        redisOptions: {
+          url: "redis://cache:6380",
+          tls: { ca: [ca, Buffer.from(ca)], cert: ca, key: Buffer.from("k"), servername: "cache.internal", rejectUnauthorized: true },
+          username: "app",
+          password: "s3cret",
+          db: 4,
+          connectTimeout: 2000,
+          family: 4,
+          keepAlive: 10_000,
+        },
+      },
+      NO_ENV,
+    );
+    const target = targetOf(config.redisOptions);
+    expect(target).toMatchObject({
+      kind: "url",
+      url: "redis://cache:6380",
+      options: { username: "app", password: "s3cret", db: 4, connectTimeout: 2000, family: 4, keepAlive: 10_000 },
+    });
+    expect(target.kind === "url" ? target.options?.tls : undefined).toMatchObject({ servername: "cache.internal", rejectUnauthorized: true, cert: ca });
+    // Nothing given, nothing passed: the url's own password and db stay in force.
+    expect(targetOf(parseConfig({ ...base, redisOptions: { url: "redis://:pw@cache/2" } }, NO_ENV).redisOptions).options).toEqual({});
+  });
+
+  it("applies them to each Sentinel-group and Cluster connection; Cluster takes no db", () => {
+    const sentinel = targetOf(
+      parseConfig({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "m" }, password: "pw", db: 2, tls: {} } }, NO_ENV).redisOptions,
+    );
+    expect(sentinel).toMatchObject({ kind: "sentinel", options: { password: "pw", db: 2, tls: {}, enableTLSForSentinelMode: true } });
+    const cluster = targetOf(
+      parseConfig({ ...base, redisOptions: { cluster: { nodes: NODES, redisOptions: { connectionName: "x" } }, password: "pw", tls: {} } }, NO_ENV)
+        .redisOptions,
+    );
+    expect(cluster).toMatchObject({ kind: "cluster", options: { redisOptions: { password: "pw", tls: {}, connectionName: "x" } } });
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { cluster: { nodes: NODES }, db: 3 } }, NO_ENV));
+    expect(issueAt(error, "redisOptions.db").message).toMatch(/only database 0/);
+  });
+
+  it("refuses a misspelt TLS setting, a bad family and a negative db, naming each", () => {
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://cache", tls: { caFile: "/etc/ca.pem" }, family: 5, db: -1 } }, NO_ENV),
+    );
+    expect(error.message).toMatch(/caFile/);
+    issueAt(error, "redisOptions.family");
+    issueAt(error, "redisOptions.db");
+  });
+
+  it("never shows a password given in the wrong shape, nor a TLS key", () => {
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://cache", password: 12345678, tls: { key: 987654321 } } }, NO_ENV),
+    );
+    expect(issueAt(error, "redisOptions.password").message).toContain("(given: ***)");
+    expect(issueAt(error, "redisOptions.tls.key").message).toContain("(given: ***)");
+    expect(error.message).not.toContain("12345678");
+    expect(error.message).not.toContain("987654321");
+  });
+});
+
+describe("no password in any error, whatever characters it holds", () => {
+  // A URL parser ends the userinfo at the first `/`, `?` or `#` and rejects spaces: masking
+  // must run to the last `@` instead.
+  const passwords = ["hunter 2", "pa/ss", "p@ss/w?rd#1"];
+
+  it("a URL given where the redisOptions object belongs", () => {
+    for (const password of passwords) {
+      for (const url of [`redis://:${password}@cache:6379`, `redis://admin:${password}@cache:6379/2`]) {
+        const error = configErrorOf(() => parseConfig({ ...base, redisOptions: url }, NO_ENV));
+        issueAt(error, "redisOptions");
+        expect(error.message).not.toContain(password);
+        expect(error.message).toContain("cache:6379");
+      }
+    }
+  });
+
+  it("an invalid url (a space makes it one) and a cluster node URL", () => {
+    const spaced = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://:hunter 2@cache:6379" } }, NO_ENV));
+    expect(issueAt(spaced, "redisOptions.url").message).toContain("redis://***@cache:6379");
+    expect(spaced.message).not.toContain("hunter");
+    for (const password of passwords) {
+      const error = configErrorOf(() =>
+        parseConfig({ ...base, redisOptions: { url: "redis://localhost", cluster: { nodes: [`redis://admin:${password}@10.0.1.1:7000`] } } }, NO_ENV),
+      );
+      issueAt(error, "redisOptions.cluster");
+      expect(error.message).not.toContain(password);
+    }
+  });
+
+  it("a url ioredis cannot parse (unencoded / in the password) is refused up front, without the password", () => {
+    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://admin:pa/ss@cache:6379" } }, NO_ENV));
+    const issue = issueAt(error, "redisOptions.url");
+    expect(issue.message).toMatch(/percent-encode/);
+    expect(issue.message).toContain("redis://***@cache:6379");
+    expect(error.message).not.toContain("pa/ss");
+    expect(parseConfig({ ...base, redisOptions: { url: "redis://admin:pa%2Fss@cache:6379" } }, NO_ENV).redisOptions.url).toContain("%2F");
+  });
+
+  it("maskUrlCredentials keeps scheme, host and path", () => {
+    expect(maskUrlCredentials("redis://admin:pa/ss@cache:6379/2")).toBe("redis://***@cache:6379/2");
+    expect(maskUrlCredentials("rediss://:hunter 2@cache")).toBe("rediss://***@cache");
+    expect(maskUrlCredentials("redis://cache:6379/2")).toBe("redis://cache:6379/2");
+    expect(maskUrlCredentials("no url here @ all")).toBe("no url here @ all");
   });
 });

@@ -1,0 +1,81 @@
+import { recordsOf, type RelsRedisStore } from "../store.js";
+
+/**
+ * What the CLI learns from the keyspace itself: totals for progress, and where sessions are
+ * when the namespace asked for holds none.
+ */
+
+/** Every key of the database over every master: the upper bound progress is shown against. */
+export async function keyspaceSize(store: RelsRedisStore): Promise<number> {
+  const { source } = recordsOf(store);
+  const sizes = await Promise.all((await source.masters()).map((node) => source.run(() => node.dbsize())));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Count session keys, as `store.length()` does, telling `onPage(found, examined)` after
+ * each SCAN page; `examined` is COUNT per page, SCAN's own measure of the work done.
+ */
+export async function countSessions(store: RelsRedisStore, onPage: (found: number, examined: number) => void): Promise<number> {
+  const { source, keys, scanCount } = recordsOf(store);
+  const pattern = keys.sessionPattern();
+  let found = 0;
+  let examined = 0;
+  for (const node of await source.masters()) {
+    let cursor = "0";
+    do {
+      const [next, page] = await source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", scanCount));
+      cursor = next;
+      found += page.filter((key) => keys.hexOfSessionKey(key) !== undefined).length;
+      examined += scanCount;
+      onPage(found, examined);
+    } while (cursor !== "0");
+  }
+  return found;
+}
+
+/** How much of the keyspace the search for other namespaces may walk, per master. */
+const SEARCH_PAGES = 20;
+const SEARCH_COUNT = 1000;
+/** Session keys (`<prefix>{2::<hex>}`) and stats registries (`<ns>:stats:{stats}:buckets`). */
+const SESSION_KEY = /^(.*):\{2::[0-9a-f]{64}\}$/;
+const STATS_REGISTRY = /^(.*):stats:\{stats\}:buckets$/;
+
+/**
+ * Whether the store's namespace holds anything of this library's: its stats registry, or a
+ * session key within the same bounded SCAN as {@link otherNamespaces}.
+ */
+export async function namespaceHasData(store: RelsRedisStore): Promise<boolean> {
+  const { source, keys } = recordsOf(store);
+  if ((await source.run((c) => c.exists(keys.statsRegistry()))) > 0) return true;
+  return boundedScan(store, keys.sessionPattern(), (key) => keys.hexOfSessionKey(key) !== undefined);
+}
+
+/** SCAN every master for `pattern`, at most SEARCH_PAGES pages each; true once `wanted` says so. */
+async function boundedScan(store: RelsRedisStore, pattern: string, wanted: (key: string) => boolean): Promise<boolean> {
+  const { source } = recordsOf(store);
+  for (const node of await source.masters()) {
+    let cursor = "0";
+    let pages = 0;
+    do {
+      const [next, page] = await source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", SEARCH_COUNT));
+      cursor = next;
+      if (page.some(wanted)) return true;
+    } while (cursor !== "0" && ++pages < SEARCH_PAGES);
+  }
+  return false;
+}
+
+/**
+ * Namespaces of this library other than the store's that hold sessions, found by a bounded
+ * SCAN (at most 20,000 keys per master): a hint, not an inventory.
+ */
+export async function otherNamespaces(store: RelsRedisStore): Promise<string[]> {
+  const found = new Set<string>();
+  await boundedScan(store, "*{*", (key) => {
+    const namespace = SESSION_KEY.exec(key)?.[1] ?? STATS_REGISTRY.exec(key)?.[1];
+    if (namespace !== undefined && namespace !== recordsOf(store).keys.namespace) found.add(namespace);
+    return false;
+  });
+  return [...found].sort();
+}
