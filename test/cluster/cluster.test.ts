@@ -31,7 +31,7 @@ import {
   lostSessions,
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
-import { describeStoreContract, newSid, sessionFor, sha256, viaRelsSessionConfigure, type MakeStore } from "../support/store-contract.js";
+import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance, type MakeStore } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
@@ -79,8 +79,8 @@ const pooled: MakeStore = async (options) => ({ store: new RelsRedisStore({ ...o
 describeStoreContract("cluster, shared pool", pooled);
 
 describeStoreContract(
-  "cluster, RelsSession.configure({ redisOptions: { cluster } })",
-  viaRelsSessionConfigure({
+  "cluster, createRelsSession({ redisOptions: { cluster } })",
+  viaConfiguredInstance({
     applicationName: "ClusterApp",
     redisOptions: () => ({ cluster: { nodes, scaleReads: "master" }, commandTimeout: 2000 }),
     redis,
@@ -101,7 +101,7 @@ describeManagerContract("cluster, store on the shared pool", async () => {
   };
 });
 
-describeManagerContract("cluster, RelsSession.configure({ redisOptions: { cluster } })", async () => {
+describeManagerContract("cluster, createRelsSession({ redisOptions: { cluster } })", async () => {
   RelsSession.configure(
     { applicationName: "Turtle", redisOptions: { cluster: { nodes }, namespace: freshNamespace(), commandTimeout: 2000 } },
     { env: {} },

@@ -21,7 +21,7 @@ import {
   firstSuccess,
   lostSessions,
 } from "../support/failover-load.js";
-import { describeStoreContract, newSid, sessionFor, sha256, viaRelsSessionConfigure } from "../support/store-contract.js";
+import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance } from "../support/store-contract.js";
 
 const freshNamespace = () => `s-${randomBytes(6).toString("hex")}`;
 
@@ -71,8 +71,8 @@ describeStoreContract("sentinel, shared pool", async (options) => ({
 }));
 
 describeStoreContract(
-  "sentinel, RelsSession.configure({ redisOptions: { sentinel } })",
-  viaRelsSessionConfigure({
+  "sentinel, createRelsSession({ redisOptions: { sentinel } })",
+  viaConfiguredInstance({
     applicationName: "SentinelApp",
     redisOptions: () => ({ sentinel: { sentinels, name }, commandTimeout: 2000 }),
     redis,

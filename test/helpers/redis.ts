@@ -225,7 +225,21 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
       master: () => sentinelMaster(sentinels, name),
       async failover() {
         const before = await handle.master();
-        await firstAnswer(sentinels, (s) => redisCall(s, "SENTINEL", "FAILOVER", name));
+        // NOGOODSLAVE: no sentinel sees a replica fit to promote yet (on a loaded machine its
+        // view of the replica lags after a restart or a previous failover). That is readiness,
+        // reported by Sentinel itself: ask again until one takes the failover.
+        await waitUntil(
+          "a sentinel to accept SENTINEL FAILOVER (a replica fit to promote)",
+          () =>
+            firstAnswer(sentinels, (s) => redisCall(s, "SENTINEL", "FAILOVER", name)).then(
+              () => true,
+              (err: unknown) => {
+                if (/NOGOODSLAVE/.test(errorMessage(err))) return errorMessage(err);
+                throw err;
+              },
+            ),
+          { timeoutMs: 30_000, diagnostics: () => logTails(servers, 8) },
+        );
         await waitUntil(
           `sentinel failover away from ${addr(before)}`,
           async () => {

@@ -2,22 +2,20 @@
  * The store's contract, written once and run against every setup (standalone, prefixed,
  * msgpack, compressed, Cluster, Sentinel): `describeStoreContract(name, makeStore)`.
  */
-import { keysOf, sourceOf } from "./internals.js";
+import { keysOf } from "./internals.js";
 import { createHash, randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { SessionData } from "express-session";
 import { describe, expect, it, afterAll, vi } from "vitest";
-import type {
-  RelsRedisStore} from "../../src/index.js";
+import type { RelsRedisStore } from "../../src/index.js";
 import {
+  createRelsSession,
   InvalidSessionIdError,
-  RelsSession,
   SessionPayloadTooLargeError,
   type Logger,
   type RelsRedisStoreOptions,
   type SessionStoreConfigInput,
 } from "../../src/index.js";
-import type { RedisPool } from "../../src/redis/pool.js";
 
 export interface StoreUnderTest {
   store: RelsRedisStore;
@@ -38,15 +36,16 @@ export interface ConfiguredStoreSetup {
 }
 
 /**
- * Stores made through `RelsSession.configure`, as an app sets it up. `RelsSession` holds one
- * configuration and closes the previous pool when configured again, but a contract test
- * may keep two stores alive at once (say `store` and `other`); so each configured pool is
- * kept open until the end of the file.
+ * Stores made from a configuration, as `RelsSession.configure` makes them (through
+ * `createRelsSession`, which it calls). A contract test may keep two stores alive at once
+ * (say `store` and `other`), so each is an instance of its own, closed at the end of the file.
  */
-export function viaRelsSessionConfigure(setup: ConfiguredStoreSetup): MakeStore {
+export function viaConfiguredInstance(setup: ConfiguredStoreSetup): MakeStore {
   return async (options) => {
     const { namespace, logger, ...storeOptions } = options;
-    RelsSession.configure(
+    // One instance per store: what RelsSession.configure() builds, without replacing the
+    // process-wide default (a test may hold two stores at once).
+    const instance = createRelsSession(
       {
         applicationName: setup.applicationName,
         redisOptions: { ...setup.redisOptions(), namespace: namespace ?? `t-${randomBytes(6).toString("hex")}` },
@@ -54,12 +53,8 @@ export function viaRelsSessionConfigure(setup: ConfiguredStoreSetup): MakeStore 
       },
       { env: {}, ...(logger ? { logger } : {}) },
     );
-    const store = RelsSession.store();
-    const pool = sourceOf(store) as RedisPool;
-    const close = pool.close.bind(pool);
-    pool.close = async () => undefined;
-    setup.opened.push(close);
-    return { store, redis: setup.redis() };
+    setup.opened.push(() => instance.close());
+    return { store: instance.store, redis: setup.redis() };
   };
 }
 
