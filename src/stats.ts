@@ -33,7 +33,7 @@ export class SessionStats {
   async totals(): Promise<StatsTotals> {
     const keys = this.#store.keys;
     const flat = await this.#store.source.run((c) => c.relsStatsTotals(keys.statsRegistry(), keys.statsUpdated(), Date.now()));
-    const byApplication: Record<string, number> = {};
+    const byApplication = Object.create(null) as Record<string, number>; // app names such as "__proto__" are plain keys
     const byPlatform = Object.fromEntries(CLIENT_PLATFORMS.map((p) => [p, 0])) as Record<ClientPlatform, number>;
     let totalSessions = 0;
     for (let i = 1; i + 1 < flat.length; i += 2) {
