@@ -1,13 +1,15 @@
 /**
  * `npx tsx bench/decode.ts`: the cost of decoding one stored session (~1 KB of JSON) with
- * the serializer the store uses, in µs per decode. No Redis: only `parse`.
+ * the serializer the store uses, in µs of CPU time per decode (CPU time, not wall time: on a
+ * shared machine, time spent descheduled would drown the differences). No Redis: only `parse`.
  *
  *   --iterations N  decodes per measurement (default 200000)
  *   --repeats R     measurements; the median is reported (default 7)
  *
  * Rows: the JSON reader and the legacy (connect-redis format) reader on a plain session, on
- * one whose text holds a `\u` escape (the slower, safe path), and `JSON.parse` alone as the
- * floor. Figures only; nothing is asserted.
+ * one holding a control character (`\u0007`, as JSON.stringify writes it: still the fast
+ * path), on one with an escaped letter (`\u0061`: the reviver path that drops escaped
+ * prototype keys), and `JSON.parse` alone as the floor. Figures only; nothing is asserted.
  */
 import { parseArgs } from "node:util";
 import { legacySerializer, resolveSerializer, type Serializer } from "../src/serializer.js";
@@ -34,14 +36,16 @@ function sessionText(extra: Record<string, unknown> = {}): string {
 }
 
 const plain = Buffer.from(sessionText(), "utf8");
-const escaped = Buffer.from(sessionText({ note: "tab\there" }).replace("tab\\there", "tab\\u0009here"), "utf8");
+const control = Buffer.from(sessionText({ note: "bell\u0007here" }), "utf8");
+const letter = Buffer.from(sessionText({ note: "plain" }).replace('"plain"', '"pl\\u0061in"'), "utf8");
 
 function measure(parse: (raw: Buffer) => unknown, raw: Buffer): number {
   const samples: number[] = [];
   for (let r = 0; r < repeats; r++) {
-    const start = process.hrtime.bigint();
+    const start = process.cpuUsage();
     for (let i = 0; i < iterations; i++) parse(raw);
-    samples.push(Number(process.hrtime.bigint() - start) / 1000 / iterations);
+    const used = process.cpuUsage(start);
+    samples.push((used.user + used.system) / iterations);
   }
   samples.sort((a, b) => a - b);
   return samples[Math.floor(samples.length / 2)]!;
@@ -53,11 +57,14 @@ const rows: Array<[string, (raw: Buffer) => unknown, Buffer]> = [
   ["JSON.parse alone (floor)", (raw) => JSON.parse(raw.toString("utf8")), plain],
   ["json reader, plain session", (raw) => json.parse(raw), plain],
   ["legacy reader, plain session", (raw) => legacy.parse(raw), plain],
-  ["json reader, text with a \\u escape", (raw) => json.parse(raw), escaped],
-  ["legacy reader, text with a \\u escape", (raw) => legacy.parse(raw), escaped],
+  ["json reader, \\u0007 in a value", (raw) => json.parse(raw), control],
+  ["legacy reader, \\u0007 in a value", (raw) => legacy.parse(raw), control],
+  ["json reader, escaped letter \\u0061", (raw) => json.parse(raw), letter],
+  ["legacy reader, escaped letter \\u0061", (raw) => legacy.parse(raw), letter],
 ];
 
-console.log(`decode of a ${plain.length}-byte session; median of ${repeats} × ${iterations} decodes, node ${process.version}`);
+if (!control.includes("\\u0007") || !letter.includes("\\u0061")) throw new Error("bench payloads lost their escapes");
+console.log(`decode of a ${plain.length}-byte session; CPU µs, median of ${repeats} × ${iterations} decodes, node ${process.version}`);
 for (const [name, parse, raw] of rows) {
   for (let i = 0; i < 20_000; i++) parse(raw); // warm-up: let the JIT settle first
   console.log(`${name.padEnd(40)} ${measure(parse, raw).toFixed(2)} µs`);
