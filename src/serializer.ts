@@ -201,7 +201,8 @@ export function resolveSerializer(
   let base: Serializer;
   if (choice === undefined || choice === "json") base = jsonSerializer;
   else if (choice === "msgpack") base = msgpackSerializer();
-  else if ("binary" in choice) base = choice;
+  // The app's own decoder may keep an own `__proto__` (JSON.parse does): strip, as for text serializers.
+  else if ("binary" in choice) base = { binary: choice.binary, stringify: (value) => choice.stringify(value), parse: (raw) => stripUnsafeKeys(choice.parse(raw)) };
   else base = textSerializer(choice);
   const writer = compressThreshold === undefined ? base : withCompression(base, compressThreshold, maxPayloadBytes);
   const readBuiltin = builtinReader(maxPayloadBytes);

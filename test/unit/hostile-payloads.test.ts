@@ -25,6 +25,14 @@ const readers: Array<[string, Serializer]> = [
   ["store reader (compressed)", resolveSerializer("json", { compressThreshold: 64 })],
   ["legacy reader (default, connect-redis JSON)", legacySerializer(undefined)],
   ["legacy reader (app's JSON)", legacySerializer(JSON)],
+  [
+    "store reader (the app's own binary serializer)",
+    resolveSerializer({
+      binary: true,
+      stringify: (value: object) => Buffer.from(JSON.stringify(value)),
+      parse: (raw: string | Buffer) => JSON.parse(raw.toString()) as unknown,
+    }),
+  ],
 ];
 
 /** Escape spellings of the keys JSON.parse would create as own properties. */
