@@ -8,7 +8,7 @@
  *
  * Rows: the JSON reader and the legacy (connect-redis format) reader on a plain session, on
  * one holding a control character (`\u0007`, as JSON.stringify writes it: still the fast
- * path), on one with an escaped letter (`\u0061`: the reviver path that drops escaped
+ * path), on one with an escaped letter (`\u0061`: the clean-up walk that drops escaped
  * prototype keys), and `JSON.parse` alone as the floor. Figures only; nothing is asserted.
  */
 import { parseArgs } from "node:util";

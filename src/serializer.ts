@@ -21,15 +21,14 @@ export type SerializerName = "json" | "msgpack";
 
 const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
-/** JSON.parse reviver that drops prototype-polluting keys. */
-function dropUnsafeKeys(key: string, value: unknown): unknown {
-  return UNSAFE_KEYS.has(key) ? undefined : value;
-}
-
 /** msgpackr decodes a `__proto__` key as `__proto_` (its own guard); that is dropped too. */
 const MSGPACK_UNSAFE_KEYS = new Set([...UNSAFE_KEYS, "__proto_"]);
 
-/** Recursively remove prototype-polluting own keys (for decoders without a reviver). */
+/**
+ * Recursively remove prototype-polluting own keys. Also how the JSON reader cleans a payload
+ * that may hold one: a walk over the parsed object costs about 2 µs on a 1 KB session, a
+ * `JSON.parse` reviver about 17 µs (V8 calls back into JavaScript for every value).
+ */
 export function stripUnsafeKeys(value: unknown, unsafe: ReadonlySet<string> = UNSAFE_KEYS): unknown {
   if (value === null || typeof value !== "object") return value;
   for (const key of Object.keys(value)) {
@@ -49,21 +48,21 @@ const ESCAPED_LETTER = /\\u00[4-7][0-9A-Fa-f]/;
  * Could this JSON text hold an unsafe key? One spelt out, or one spelt with escapes
  * (`"\u005f_proto__"` decodes to `__proto__`): `\u` escapes are the only way JSON can spell
  * a letter differently. JSON.stringify never escapes a letter (only control characters and
- * lone surrogates), so ordinary sessions, even with such characters, keep the reviver-free
- * parse. The substring search first: it adds about 0.05 µs to a 1 KB session, where
+ * lone surrogates), so ordinary sessions, even with such characters, are parsed without the
+ * clean-up walk. The substring search first: it adds about 0.05 µs to a 1 KB session, where
  * putting the escape in the first regex added 0.5 µs.
  */
 function mayHoldUnsafeKey(text: string): boolean {
   return (text.includes("\\u") && ESCAPED_LETTER.test(text)) || UNSAFE_JSON_KEY.test(text);
 }
 
-/** The default. A reviver runs only when the text could hold an unsafe key, keeping parse fast. */
+/** The default. The clean-up walk runs only when the text could hold an unsafe key, keeping parse fast. */
 export const jsonSerializer: Serializer = {
   binary: false,
   stringify: (value) => JSON.stringify(value),
   parse(raw) {
     const text = typeof raw === "string" ? raw : raw.toString("utf8");
-    return mayHoldUnsafeKey(text) ? JSON.parse(text, dropUnsafeKeys) : JSON.parse(text);
+    return mayHoldUnsafeKey(text) ? stripUnsafeKeys(JSON.parse(text)) : JSON.parse(text);
   },
 };
 
