@@ -34,6 +34,42 @@ export function assertPublicSid(sid: unknown): asserts sid is string {
   }
 }
 
+/**
+ * What a sid may look like to be used as a plain-sid key (`<prefix><sid>`, connect-redis's
+ * layout) in the migration modes. express-session's sids are base64url; a uuid or other
+ * custom `genid` fits too. Everything else is refused because every key this library owns,
+ * under any prefix, has a `:`, `{` or `}` after the prefix (`{2::<hex>}`, `tomb:…`, `user:{…}`,
+ * `stats:…`, `2:secure_store_enabled`): a sid without them cannot name one of those keys.
+ */
+const PLAIN_SID_SHAPE = /^[A-Za-z0-9_.-]{1,256}$/;
+
+/**
+ * Sids that fit the shape but name a key of the library's own under the default prefix:
+ * the circuit breaker's probe writes `<namespace>:probe` (see `RelsSession.configure`).
+ */
+const RESERVED_PLAIN_SIDS: ReadonlySet<string> = new Set(["probe"]);
+
+/**
+ * Refuse a sid as a plain-sid key (legacy fallback reads, mirror writes, moves, deletes)
+ * unless it is made of `[A-Za-z0-9_.-]`, at most 256 characters, and not reserved. Call it
+ * before building `Keys.legacy(sid)`: a sid such as `{2::<hex>}`, `user:{alice}` or
+ * `2:secure_store_enabled` would otherwise read, overwrite or delete a key that is not a
+ * session. The message never holds the sid.
+ */
+export function assertPlainSidSafe(sid: unknown): asserts sid is string {
+  assertPublicSid(sid);
+  if (!isPlainSidSafe(sid)) {
+    throw new InvalidSessionIdError(
+      "Session id cannot be used as a plain-sid key: only [A-Za-z0-9_.-] are accepted while migrating from plain-sid keys",
+    );
+  }
+}
+
+/** Whether {@link assertPlainSidSafe} accepts `sid`, for callers that skip rather than throw. */
+export function isPlainSidSafe(sid: unknown): sid is string {
+  return typeof sid === "string" && PLAIN_SID_SHAPE.test(sid) && !RESERVED_PLAIN_SIDS.has(sid);
+}
+
 /** `2::<hex>` from the 64 hex digits of a private id. */
 export function privateIdOfHex(hex: string): string {
   return `${PRIVATE_ID_VERSION}::${hex}`;

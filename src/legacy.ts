@@ -1,4 +1,5 @@
 import type { SessionData } from "express-session";
+import { isPlainSidSafe } from "./ids.js";
 import { escapeGlob } from "./record/keys.js";
 import type { SessionRecords } from "./record/records.js";
 import { nullOnWrongType } from "./redis/wrong-type.js";
@@ -7,11 +8,6 @@ import type { Serializer } from "./serializer.js";
 /** How long a process trusts what it read of the migration flag. */
 const FLAG_CACHE_MS = 60_000;
 
-/**
- * What a plain-sid key may be named after: express-session's sids (base64url) and the like.
- * Anything else (`{`, `}`, `:`, spaces…) could name one of the library's own keys.
- */
-const PLAIN_SID = /^[A-Za-z0-9_.-]{1,256}$/;
 
 /**
  * Moving from plain-sid keys (connect-redis with the same prefix) to private-id keys.
@@ -24,7 +20,8 @@ const PLAIN_SID = /^[A-Za-z0-9_.-]{1,256}$/;
  * (a mixed-version rollout) keeps deleting the flag, so migration is never declared done
  * while it still writes plain keys.
  *
- * A revocation by private id cannot name the plain copy, so while migrating it leaves a
+ * Only sids that cannot name one of the library's own keys (`isPlainSidSafe`) are looked up
+ * under a plain key. A revocation by private id cannot name the plain copy, so while migrating it leaves a
  * marker (records.ts `revokedMarkerMs`) as long-lived as any plain copy, and a plain copy
  * whose session is marked is never read again.
  */
@@ -58,7 +55,7 @@ export class LegacyMigration {
     hex: string,
     decode: (raw: string | Buffer, serializer: Serializer) => SessionData | null,
   ): Promise<SessionData | null> {
-    if (!PLAIN_SID.test(sid) || (await this.#done())) return null;
+    if (!isPlainSidSafe(sid) || (await this.#done())) return null;
     const keys = this.#records.keys;
     const key = keys.legacy(sid);
     const [raw, revoked] = await this.#records.source.run((c) =>
@@ -87,7 +84,7 @@ export class LegacyMigration {
       if (this.#mirrorWrites) {
         if (flagDue) steps.push(c.del(flag));
       } else {
-        if (!this.#flag?.done && PLAIN_SID.test(sid)) steps.push(c.del(keys.legacy(sid)));
+        if (!this.#flag?.done && isPlainSidSafe(sid)) steps.push(c.del(keys.legacy(sid)));
         if (flagDue) steps.push(c.set(flag, String(now), "NX"));
       }
       return Promise.all(steps);
@@ -100,7 +97,7 @@ export class LegacyMigration {
    * that ran in between (and deleted the plain key) is not undone.
    */
   async mirror(sid: string, hex: string, session: SessionData, ttlMs: number): Promise<void> {
-    if (!PLAIN_SID.test(sid)) return;
+    if (!isPlainSidSafe(sid)) return;
     const keys = this.#records.keys;
     const key = keys.legacy(sid);
     const payload = this.#serializer.stringify(session);
@@ -111,7 +108,7 @@ export class LegacyMigration {
   }
 
   async remove(sids: readonly string[]): Promise<void> {
-    const plain = sids.filter((sid) => PLAIN_SID.test(sid));
+    const plain = sids.filter(isPlainSidSafe);
     if (plain.length === 0) return;
     const keys = this.#records.keys;
     await this.#records.source.run((c) => Promise.all(plain.map((sid) => c.del(keys.legacy(sid)))));
@@ -126,7 +123,7 @@ export class LegacyMigration {
       do {
         const [next, found] = await this.#records.source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", this.#records.scanCount));
         cursor = next;
-        const plain = found.filter((key) => PLAIN_SID.test(key.slice(keys.prefix.length)));
+        const plain = found.filter((key) => isPlainSidSafe(key.slice(keys.prefix.length)));
         if (plain.length > 0) await this.#records.source.run(() => Promise.all(plain.map((key) => node.del(key))));
       } while (cursor !== "0");
     }

@@ -15,6 +15,10 @@ export function isSessionShaped(value: unknown): value is SessionData {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const cookie = (value as { cookie?: unknown }).cookie;
   if (cookie === null || typeof cookie !== "object" || Array.isArray(cookie)) return false;
+  // The serializers strip these; this is the last gate before express-session, whose Cookie
+  // and Session constructors copy keys by assignment, so an own `__proto__` that reached
+  // them would become the object's prototype.
+  if (Object.hasOwn(value, "__proto__") || Object.hasOwn(cookie, "__proto__")) return false;
   const { originalMaxAge, expires } = cookie as { originalMaxAge?: unknown; expires?: unknown };
   if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge)) return false;
   if (expires !== undefined && expires !== null && expires !== false) {

@@ -171,12 +171,16 @@ export class RelsRedisStore extends Store {
     this.#source = source ?? (client ? new ClientSource(client) : shared!.source);
     const namespace = options.namespace ?? shared?.config.redisOptions.namespace ?? DEFAULT_NAMESPACE;
     const keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
-    this.#serializer = resolveSerializer(options.serializer, options.compressThreshold);
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
+    // The cap bounds what a write may hold before compression, and how far a read inflates.
+    this.#serializer = resolveSerializer(options.serializer, {
+      ...(options.compressThreshold === undefined ? {} : { compressThreshold: options.compressThreshold }),
+      maxPayloadBytes: this.#maxPayloadBytes,
+    });
     this.#ttl = options.ttl ?? DEFAULTS.ttlSeconds;
     this.#disableTTL = options.disableTTL ?? false;
     this.#disableTouch = options.disableTouch ?? false;
     this.#touchAfter = options.touchAfter ?? "auto";
-    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
     this.#logger = logger;
     const migrating = options.legacyFallback === true || options.mirrorWrites === true;
     const legacyTtlMs =

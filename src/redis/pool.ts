@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { createPool, type Pool } from "generic-pool";
 import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
 import { RedisUnavailableError, type RedisConnectionError } from "../errors.js";
-import { CircuitBreaker, type BreakerOptions, type BreakerState } from "./breaker.js";
+import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
 import { defineScripts } from "../record/scripts.js";
@@ -98,6 +98,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
   #probe: NodeJS.Timeout | undefined;
   #next = 0;
   #closed = false;
+  /** This process's own event-loop stalls: a command that timed out during one is not Redis's fault. */
+  readonly #stalls = new EventLoopStallWatch();
 
   constructor(options: PoolOptions) {
     super();
@@ -110,6 +112,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
           this.#scheduleProbe();
         } else if (state === "closed") this.emit("connect");
       },
+      this.#stalls,
     );
     this.#pool = createPool<RedisClient>(
       {
@@ -194,6 +197,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#probe);
+    this.#stalls.stop();
     await this.#opening?.catch(() => undefined);
     for (const client of this.#leases.splice(0)) await this.#pool.release(client).catch(() => undefined);
     await this.#pool.drain();
@@ -270,6 +274,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   }
 
   async #open(): Promise<void> {
+    this.#stalls.start();
     this.#pool.start();
     const clients = await Promise.all(Array.from({ length: this.#options.size }, () => this.#pool.acquire()));
     this.#leases.push(...clients);
@@ -347,7 +352,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
       this.#breaker.release();
       return error;
     }
-    this.#breaker.failure();
+    this.#breaker.commandFailed(error);
     return unavailable;
   }
 }
