@@ -1,8 +1,8 @@
 export { RelsSession, SessionsManager } from "./rels-session.js";
 export { createRelsSession } from "./instance.js";
 export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
-export { requireSession, requireSessionOptionsSchema } from "./middleware/require-session.js";
-export type { RequireSessionOptions } from "./middleware/require-session.js";
+export { requireSession, requireSessionOptionsSchema } from "./express/require-session.js";
+export type { RequireSessionOptions } from "./express/require-session.js";
 export { CHANNEL_NAMES, STORE_OPERATIONS } from "./observability/channels.js";
 export type {
   StoreOperation,
@@ -12,14 +12,14 @@ export type {
   BreakerStateMessage,
 } from "./observability/channels.js";
 export type { BreakerState } from "./redis/breaker.js";
-export { RelsRedisStore } from "./store.js";
-export type { RelsRedisStoreOptions, Logger, StoredSession } from "./store.js";
-export { RelsSessionsManager, sessionIdOfRequest } from "./manager.js";
-export type { ActiveSession, RecordOptions, SessionRequest, SessionsManagerOptions } from "./manager.js";
-export { UserSessions } from "./user-sessions.js";
-export type { UserRef, IndexEntry, IndexedSession } from "./user-sessions.js";
-export { SessionStats } from "./stats.js";
-export type { StatsTotals, ReconcileOptions } from "./stats.js";
+export { RelsRedisStore } from "./express/store.js";
+export type { RelsRedisStoreOptions, Logger, StoredSession } from "./express/store.js";
+export { RelsSessionsManager, sessionIdOfRequest } from "./users/manager.js";
+export type { ActiveSession, RecordOptions, SessionRequest, SessionsManagerOptions } from "./users/manager.js";
+export { UserSessions } from "./users/user-sessions.js";
+export type { UserRef, IndexEntry, IndexedSession } from "./users/user-sessions.js";
+export { SessionStats } from "./stats/stats.js";
+export type { StatsTotals, ReconcileOptions } from "./stats/stats.js";
 export {
   SessionStoreConfigSchema,
   redisOptionsSchema,
@@ -47,7 +47,7 @@ export {
   softwareSchema,
   decodeSessionMeta,
   encodeSessionMeta,
-} from "./meta.js";
+} from "./users/meta.js";
 export type {
   SessionMeta,
   ClientPlatform,
@@ -58,13 +58,13 @@ export type {
   Software,
   AppInfo,
   DeviceMetadata,
-} from "./meta.js";
+} from "./users/meta.js";
 export { describeSession, UNKNOWN_DEVICE_LABEL } from "./users/describe.js";
 export type { DescribableSession } from "./users/describe.js";
 export type { SignInEvent, SignInListener } from "./users/sign-in-events.js";
 export { privateId, sessionHandle } from "./ids.js";
 export { META_FIELD } from "./record/keys.js";
-export type { Serializer, TextSerializer, SerializerName } from "./serializer.js";
+export type { Serializer, TextSerializer, SerializerName } from "./express/serializer.js";
 export {
   RelsSessionError,
   ConfigError,

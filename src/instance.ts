@@ -1,14 +1,14 @@
 import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "./config.js";
-import { RelsSessionsManager } from "./manager.js";
-import type { SessionMeta } from "./meta.js";
-import { requireSession } from "./middleware/require-session.js";
+import { RelsSessionsManager } from "./users/manager.js";
+import type { SessionMeta } from "./users/meta.js";
+import { requireSession } from "./express/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
 import { RedisPool } from "./redis/pool.js";
 import { targetOf } from "./redis/target.js";
 import { RetirableSource } from "./redis/retirable-source.js";
-import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats.js";
-import { RelsRedisStore, type Logger } from "./store.js";
-import { streamSessions } from "./stream.js";
+import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats/stats.js";
+import { RelsRedisStore, type Logger } from "./express/store.js";
+import { streamSessions } from "./users/stream.js";
 
 /** What `createRelsSession` takes besides the configuration. */
 export interface CreateRelsSessionOptions {

@@ -1,12 +1,12 @@
 import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
 import { currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
-import type { RelsSessionsManager } from "./manager.js";
-import type { SessionMeta } from "./meta.js";
-import { requireSession } from "./middleware/require-session.js";
+import type { RelsSessionsManager } from "./users/manager.js";
+import type { SessionMeta } from "./users/meta.js";
+import { requireSession } from "./express/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
-import type { ReconcileOptions, StatsTotals } from "./stats.js";
-import type { RelsRedisStore } from "./store.js";
+import type { ReconcileOptions, StatsTotals } from "./stats/stats.js";
+import type { RelsRedisStore } from "./express/store.js";
 
 const RECONFIGURED_MESSAGE =
   "RelsSession was reconfigured: this store belongs to the configuration that RelsSession.configure() replaced, " +

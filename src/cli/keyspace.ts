@@ -1,4 +1,4 @@
-import { recordsOf, type RelsRedisStore } from "../store.js";
+import { recordsOf, type RelsRedisStore } from "../express/store.js";
 
 /**
  * What the CLI learns from the keyspace itself: totals for progress, and where sessions are

@@ -13,7 +13,7 @@ import { metrics, ValueType, type Attributes, type Meter } from "@opentelemetry/
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
 import type { BreakerState } from "../redis/breaker.js";
-import type { StatsTotals } from "../stats.js";
+import type { StatsTotals } from "../stats/stats.js";
 import {
   CHANNEL_NAMES,
   STORE_OPERATIONS,

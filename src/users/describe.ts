@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describeDevice, type DeviceMetadata, type SessionMeta } from "../meta.js";
+import { describeDevice, type DeviceMetadata, type SessionMeta } from "./meta.js";
 
 /** What {@link describeSession} reads of a session's metadata. */
 export type DescribableSession = Pick<

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { describeDevice, type SessionMeta } from "../meta.js";
-import type { Logger } from "../store.js";
+import { describeDevice, type SessionMeta } from "./meta.js";
+import type { Logger } from "../express/store.js";
 
 /** What a sign-in listener receives. */
 export interface SignInEvent {

@@ -20,7 +20,7 @@ import {
   sessionHandle,
 } from "../../src/index.js";
 import { RedisPool, type RedisClient, type RedisSource, type SourceListeners } from "../../src/redis/pool.js";
-import { streamSessions } from "../../src/stream.js";
+import { streamSessions } from "../../src/users/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import {
   describeOutcome,

@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import type { SessionData } from "express-session";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSession, RelsSessionsManager, SessionStats } from "../../src/index.js";
-import { streamSessions } from "../../src/stream.js";
+import { streamSessions } from "../../src/users/stream.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 
 const url = inject("redisUrl");

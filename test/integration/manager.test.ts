@@ -8,9 +8,9 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { privateId, SessionsManager } from "../../src/index.js";
-import { RelsSessionsManager } from "../../src/manager.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
 import { RelsSession } from "../../src/rels-session.js";
-import { RelsRedisStore } from "../../src/store.js";
+import { RelsRedisStore } from "../../src/express/store.js";
 import { describeManagerContract } from "../support/manager-contract.js";
 import { newSid, sessionFor } from "../support/store-contract.js";
 

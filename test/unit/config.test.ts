@@ -3,7 +3,7 @@
  * field named with what was expected and what was given, never a password.
  */
 import { keysOf, sourceOf } from "../support/internals.js";
-import { recordsOf } from "../../src/store.js";
+import { recordsOf } from "../../src/express/store.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, DEFAULTS, DURATION_FLOORS_MS, RelsSession, parseConfig } from "../../src/index.js";
 import { maskUrlCredentials } from "../../src/redact.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { requestMetadata, type RequestLike, type SessionMeta } from "../../src/meta.js";
+import { requestMetadata, type RequestLike, type SessionMeta } from "../../src/users/meta.js";
 import { describeSession, UNKNOWN_DEVICE_LABEL } from "../../src/users/describe.js";
 import { UA } from "../support/user-agents.js";
 

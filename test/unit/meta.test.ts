@@ -12,8 +12,8 @@ import {
   encodeSessionMeta,
   requestMetadata,
   sessionMetaSchema,
-} from "../../src/meta.js";
-import type { ClientPlatform, RequestLike, RequestMetadata, SessionMeta } from "../../src/meta.js";
+} from "../../src/users/meta.js";
+import type { ClientPlatform, RequestLike, RequestMetadata, SessionMeta } from "../../src/users/meta.js";
 import { META_DEFAULTS, NO_REQUEST_METADATA } from "../support/session-meta.js";
 import { UA } from "../support/user-agents.js";
 

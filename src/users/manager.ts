@@ -1,13 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { SessionData } from "express-session";
-import { RelsSessionError } from "./errors.js";
-import { privateHex, sessionHandle } from "./ids.js";
-import { META_FIELD } from "./record/keys.js";
-import { tracedRevocation } from "./observability/channels.js";
+import { RelsSessionError } from "../errors.js";
+import { privateHex, sessionHandle } from "../ids.js";
+import { META_FIELD } from "../record/keys.js";
+import { tracedRevocation } from "../observability/channels.js";
 import { decodeSessionMeta, requestMetadata, type RequestMetadata, type SessionKeyType, type SessionMeta } from "./meta.js";
-import type { SessionRecords } from "./record/records.js";
-import { recordsOf, type Logger, type RelsRedisStore } from "./store.js";
-import { SignInEvents, type SignInListener } from "./users/sign-in-events.js";
+import type { SessionRecords } from "../record/records.js";
+import { recordsOf, type Logger, type RelsRedisStore } from "../express/store.js";
+import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 
 export interface RecordOptions {

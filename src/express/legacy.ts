@@ -1,8 +1,8 @@
 import type { SessionData } from "express-session";
-import { isPlainSidSafe } from "./ids.js";
-import { escapeGlob } from "./record/keys.js";
-import type { SessionRecords } from "./record/records.js";
-import { nullOnWrongType } from "./redis/wrong-type.js";
+import { isPlainSidSafe } from "../ids.js";
+import { escapeGlob } from "../record/keys.js";
+import type { SessionRecords } from "../record/records.js";
+import { nullOnWrongType } from "../redis/wrong-type.js";
 import type { Serializer } from "./serializer.js";
 
 /** How long a process trusts what it read of the migration flag. */

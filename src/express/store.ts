@@ -1,17 +1,17 @@
 import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
-import { storeOptionsSchema, describeIssues } from "./config.js";
-import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "./errors.js";
-import { privateHex, privateIdOfHex, sessionHandle } from "./ids.js";
-import { DEFAULT_NAMESPACE, Keys } from "./record/keys.js";
-import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "./record/records.js";
-import { linkOf } from "./record/link.js";
-import { ClientSource, type RedisClient, type RedisSource } from "./redis/pool.js";
+import { storeOptionsSchema, describeIssues } from "../config.js";
+import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "../errors.js";
+import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
+import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
+import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "../record/records.js";
+import { linkOf } from "../record/link.js";
+import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
 import { isSessionShaped } from "./session-shape.js";
-import { assertIoredisClient } from "./client-check.js";
-import { defaultInstance } from "./default-instance.js";
-import { traced } from "./observability/channels.js";
+import { assertIoredisClient } from "../client-check.js";
+import { defaultInstance } from "../default-instance.js";
+import { traced } from "../observability/channels.js";
 import { LegacyMigration } from "./legacy.js";
 
 /** pino-compatible: `logger.warn({ … }, "message")`. */

@@ -1,8 +1,8 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta.js";
-import { sessionHandle } from "./ids.js";
-import { META_FIELD, NEVER_EXPIRES_MS } from "./record/keys.js";
-import { CORRUPT } from "./record/records.js";
-import { recordsOf, type RelsRedisStore } from "./store.js";
+import { sessionHandle } from "../ids.js";
+import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
+import { CORRUPT } from "../record/records.js";
+import { recordsOf, type RelsRedisStore } from "../express/store.js";
 
 /**
  * Every signed-in session's metadata, over every master, one SCAN page (`batchSize`

@@ -1,8 +1,8 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta.js";
-import { sessionHandle } from "./ids.js";
-import { META_FIELD, NEVER_EXPIRES_MS } from "./record/keys.js";
-import { CORRUPT, type IndexEntry, type SessionRecords } from "./record/records.js";
-import { recordsOf, type RelsRedisStore } from "./store.js";
+import { sessionHandle } from "../ids.js";
+import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
+import { CORRUPT, type IndexEntry, type SessionRecords } from "../record/records.js";
+import { recordsOf, type RelsRedisStore } from "../express/store.js";
 
 /** A user, as the app names them: an id, or an object with one. */
 export type UserRef = string | number | { readonly id: string | number };

@@ -1,6 +1,6 @@
-import { CLIENT_PLATFORMS, type ClientPlatform } from "./meta.js";
-import type { SessionRecords } from "./record/records.js";
-import { recordsOf, type RelsRedisStore } from "./store.js";
+import { CLIENT_PLATFORMS, type ClientPlatform } from "../users/meta.js";
+import type { SessionRecords } from "../record/records.js";
+import { recordsOf, type RelsRedisStore } from "../express/store.js";
 
 export interface StatsTotals {
   /** Live signed-in sessions (those a `SessionsManager` recorded). */
