@@ -25,8 +25,19 @@ export const DEFAULTS = {
     serializer: "json",
     touchAfter: "auto",
     maxPayloadBytes: 1_048_576,
-    tombstoneTtlSeconds: 300,
+    /**
+     * A bound on any one user's sessions, so a scripted client signing in without end cannot
+     * grow an index (and an account page) without limit; 0 turns it off.
+     */
+    maxSessionsPerUser: 1000,
     legacyTtlSeconds: 30 * 86_400,
+    /** `touchAfter: "auto"`: a tenth of the lifetime, at most an hour. */
+    autoTouchFraction: 0.1,
+    autoTouchMaxMs: 3_600_000,
+    /** A touch throttle never spans more than this much of the lifetime. */
+    touchAfterMaxFraction: 0.5,
+    durableRevocation: "auto",
+    durableRevocationTimeoutMs: 500,
   },
   env: { RELS_SESSION_SCAN_COUNT: 50, RELS_SESSION_SERIALIZER: "json" },
 } as const;
@@ -192,6 +203,14 @@ export const storeOptionsSchema = z.strictObject({
   touchAfter: z.union([z.number().nonnegative(), z.literal("auto")]).optional(),
   maxPayloadBytes: z.number().int().positive().optional(),
   maxSessionsPerUser: z.number().int().nonnegative().optional(),
+  /**
+   * Acknowledge a revocation (destroy, every logout*, CLI revoke) only once a replica has it
+   * (`WAIT 1 <durableRevocationTimeout>`), so a failover cannot bring revoked sessions back.
+   * `"auto"`: on while the master reports a connected replica. @default "auto"
+   */
+  durableRevocation: z.union([z.boolean(), z.literal("auto")]).optional(),
+  /** How long a revocation waits for a replica, in ms. @default 500 */
+  durableRevocationTimeout: milliseconds(10).optional(),
   tombstoneTtl: z.number().int().nonnegative().optional(),
   legacyFallback: z.boolean().optional(),
   mirrorWrites: z.boolean().optional(),

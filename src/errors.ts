@@ -103,3 +103,19 @@ export class RedisConnectionError extends RedisUnavailableError {
     this.reason = reason;
   }
 }
+
+/**
+ * A revocation that Redis applied but no replica confirmed within `durableRevocation`'s
+ * timeout: a failover now could bring the sessions back. Retrying is safe (revoking twice
+ * is revoking once).
+ */
+export class RevocationNotReplicatedError extends RelsSessionError {
+  override name = "RevocationNotReplicatedError";
+  /** How many sessions the master ended. */
+  readonly revoked: number;
+
+  constructor(revoked: number, timeoutMs: number) {
+    super(`${revoked} session(s) revoked on the master, but no replica confirmed it within ${timeoutMs} ms; retry to be sure it survives a failover`);
+    this.revoked = revoked;
+  }
+}

@@ -75,5 +75,6 @@ export {
   SerializerUnavailableError,
   NotConfiguredError,
   StoreReconfiguredError,
+  RevocationNotReplicatedError,
 } from "./errors.js";
 export type { ConfigIssue, ConnectFailureReason } from "./errors.js";

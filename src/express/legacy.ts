@@ -45,6 +45,11 @@ export class LegacyMigration {
     return this.#mirrorWrites;
   }
 
+  /** The plain-sid key of `sid`, or "" for a sid that must not name one (see `isPlainSidSafe`). */
+  plainKeyOf(sid: string): string {
+    return isPlainSidSafe(sid) ? this.#records.keys.legacy(sid) : "";
+  }
+
   /**
    * The plain-sid session, or null (also once migration is done, for a sid that cannot
    * name a plain key, and for a session revoked since). A copy this process cannot read is

@@ -1,6 +1,6 @@
 import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
-import { storeOptionsSchema, describeIssues } from "../config.js";
+import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from "../config.js";
 import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "../errors.js";
 import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
@@ -64,9 +64,21 @@ export interface RelsRedisStoreOptions {
   /**
    * Signing in beyond this many sessions of one user revokes the ones due to expire soonest
    * (for rolling sessions: the least recently active), atomically with the sign-in's write.
-   * @default 0 (no cap)
+   * 0 turns the bound off.
+   * @default 1000
    */
   maxSessionsPerUser?: number;
+  /**
+   * Acknowledge a revocation (destroy, every `logout*`, a CLI revoke) only once a replica has
+   * it (`WAIT 1 <timeout>`), so that a failover cannot bring revoked sessions back. `"auto"`:
+   * on while the master reports a connected replica (checked at most every 10 s). When no
+   * replica confirms in time, the call rejects with `RevocationNotReplicatedError` (the
+   * master has applied it; retrying is safe).
+   * @default "auto"
+   */
+  durableRevocation?: boolean | "auto";
+  /** How long a revocation waits for a replica, in ms. @default 500 */
+  durableRevocationTimeout?: number;
   /**
    * @deprecated Ignored since 0.2: a revoked session can no longer be saved by a request
    * still in flight, however long it runs, so no tombstone is needed.
@@ -96,16 +108,7 @@ export interface StoredSession {
   readonly session: SessionData;
 }
 
-const DEFAULTS = {
-  ttlSeconds: 86_400,
-  scanCount: 50,
-  maxPayloadBytes: 1_048_576,
-  legacyTtlSeconds: 30 * 86_400,
-  autoTouchFraction: 0.1,
-  autoTouchMaxMs: 3_600_000,
-  /** A touch throttle never spans more than this much of the lifetime. */
-  touchAfterMaxFraction: 0.5,
-} as const;
+const DEFAULTS = CONFIG_DEFAULTS.store;
 
 /** What the read of a session learnt, kept beside it (and beside the `req.session` built from it). */
 interface Loaded {
@@ -187,8 +190,12 @@ export class RelsRedisStore extends Store {
       (options.legacyTtl ?? Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000;
     this.#records = new SessionRecords(this.#source, keys, {
       scanCount: options.scanCount ?? DEFAULTS.scanCount,
-      maxSessionsPerUser: options.maxSessionsPerUser ?? 0,
+      maxSessionsPerUser: options.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
       revokedMarkerMs: migrating ? legacyTtlMs : 0,
+      durableRevocation: {
+        mode: durableMode(options.durableRevocation ?? DEFAULTS.durableRevocation),
+        timeoutMs: options.durableRevocationTimeout ?? DEFAULTS.durableRevocationTimeoutMs,
+      },
     });
     recordsByStore.set(this, this.#records);
     this.#legacy = migrating
@@ -454,6 +461,7 @@ export class RelsRedisStore extends Store {
         condition: condition ?? (fromPrivate ? "exists" : "any"),
         previous: fromPrivate ? info.header : undefined,
         now: Date.now(),
+        ...(this.#legacy?.mirrors ? { plain: this.#legacy.plainKeyOf(sid) } : {}),
       }),
       this.#legacy?.besideWrite(sid),
     ]);
@@ -530,6 +538,10 @@ export class RelsRedisStore extends Store {
         : this.#touchAfter * 1000;
     return Math.min(wanted, ttlMs * DEFAULTS.touchAfterMaxFraction);
   }
+}
+
+function durableMode(value: boolean | "auto"): "auto" | "on" | "off" {
+  return value === "auto" ? "auto" : value ? "on" : "off";
 }
 
 /**

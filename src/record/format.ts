@@ -4,7 +4,7 @@
  * One string key per session, `<prefix>{2::<hex>}`, holding a short header and the payload:
  *
  * ```
- * "3" <expiresAt: 16 digits> <score: 16 digits> <index key> "\t" <bucket key> "\n" <payload>
+ * "3" <expiresAt: 16 digits> <score: 16 digits> <index key> "\t" <bucket key> ["\t" <plain key>] "\n" <payload>
  * ```
  *
  * - `expiresAt`: the expiry Redis was last given, in ms since the epoch (0: none). Read back
@@ -14,6 +14,9 @@
  *   touch refiles the session only when its expiry passes the score, not on every request.
  * - the owner's index key and the stats bucket key, empty for an anonymous session: what a
  *   revocation or a relink must update, readable by a Lua script without decoding the payload.
+ * - while mirroring to plain-sid keys (`mirrorWrites`) only: the plain copy's key, so that a
+ *   revocation by private id ends that copy too. The sid is in that key's name, which the
+ *   mirror itself already put in Redis; outside migration the field is absent.
  *
  * The two numbers have a fixed width at fixed offsets, so a touch rewrites them in place
  * (SETRANGE) without reading or rewriting the payload. A string key lets the hot path use
@@ -42,6 +45,8 @@ export interface RecordHeader {
   readonly index: string;
   /** Its stats bucket key; "" for an anonymous session. */
   readonly bucket: string;
+  /** Its plain-sid copy's key while mirroring (`mirrorWrites`); "" otherwise. */
+  readonly plain: string;
 }
 
 /** A record as read: its header and the serialized session. */
@@ -52,7 +57,7 @@ export interface StoredRecord {
   readonly layout: 2 | 3;
 }
 
-export const ANONYMOUS: Omit<RecordHeader, "expiresAt"> = { score: 0, index: "", bucket: "" };
+export const ANONYMOUS: Omit<RecordHeader, "expiresAt"> = { score: 0, index: "", bucket: "", plain: "" };
 
 const ZEROS = "0".repeat(NUMBER_WIDTH);
 
@@ -63,7 +68,8 @@ export function fixedNumber(value: number): string {
 }
 
 export function encodeHeader(header: RecordHeader): string {
-  return `${LAYOUT_VERSION}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${header.index}\t${header.bucket}\n`;
+  const plain = header.plain === "" ? "" : `\t${header.plain}`;
+  return `${LAYOUT_VERSION}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${header.index}\t${header.bucket}${plain}\n`;
 }
 
 /**
@@ -84,12 +90,15 @@ export function decodeRecord(value: Buffer): StoredRecord | undefined {
   const expiresAt = Number(value.toString("latin1", EXPIRES_AT_OFFSET, SCORE_OFFSET));
   const score = Number(value.toString("latin1", SCORE_OFFSET, LINKS_OFFSET));
   if (!Number.isSafeInteger(expiresAt) || !Number.isSafeInteger(score)) return undefined;
+  const second = value.indexOf(TAB, tab + 1);
+  const bucketEnd = second >= 0 && second < end ? second : end;
   return {
     header: {
       expiresAt: expiresAt === 0 ? undefined : expiresAt,
       score,
       index: tab === LINKS_OFFSET ? "" : value.toString("utf8", LINKS_OFFSET, tab),
-      bucket: tab + 1 === end ? "" : value.toString("utf8", tab + 1, end),
+      bucket: tab + 1 === bucketEnd ? "" : value.toString("utf8", tab + 1, bucketEnd),
+      plain: bucketEnd === end ? "" : value.toString("utf8", bucketEnd + 1, end),
     },
     payload: value.subarray(end + 1),
     layout: 3,
@@ -109,6 +118,7 @@ export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecor
       score: Number.isFinite(filed) ? filed : 0,
       index: index?.toString("utf8") ?? "",
       bucket: bucket?.toString("utf8") ?? "",
+      plain: "",
     },
     payload,
     layout: 2,

@@ -1,3 +1,5 @@
+import { RevocationNotReplicatedError } from "../errors.js";
+import { Cluster, type Redis } from "ioredis";
 import type { RedisClient, RedisSource } from "../redis/pool.js";
 import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
 import { ANONYMOUS, LAYOUT2_FIELDS, decodeLayout2, decodeRecord, encodeRecord, fixedNumber, type RecordHeader, type StoredRecord } from "./format.js";
@@ -28,6 +30,8 @@ export interface WriteRequest {
   readonly condition: WriteCondition;
   /** The header the session was read with: when its filing still holds, no script runs. */
   readonly previous: RecordHeader | undefined;
+  /** Its plain-sid copy's key, while mirroring (`mirrorWrites`): a revocation ends that copy too. */
+  readonly plain?: string;
   readonly now: number;
 }
 
@@ -49,7 +53,15 @@ export interface SessionRecordsOptions {
    * longest a plain-sid copy may). 0 outside migration: no marker is written.
    */
   readonly revokedMarkerMs: number;
+  /**
+   * Acknowledge a revocation only once a replica has it (`WAIT 1 <timeoutMs>`): on, off, or
+   * "auto" (on while the master reports a connected replica, checked at most every 10 s).
+   */
+  readonly durableRevocation: { readonly mode: "auto" | "on" | "off"; readonly timeoutMs: number };
 }
+
+/** How long what `INFO replication` said is trusted. */
+const REPLICAS_CHECK_MS = 10_000;
 
 /** A filing is refreshed once per this much of a session's lifetime, at most an hour. */
 const FILING_SLACK_FRACTION = 0.1;
@@ -74,6 +86,7 @@ export class SessionRecords {
   readonly #options: SessionRecordsOptions;
   readonly #topology: Topology;
   #maxSessionsPerUser: number;
+  #replicas: { readonly present: boolean; readonly at: number } | undefined;
 
   constructor(source: RedisSource, keys: Keys, options: SessionRecordsOptions) {
     this.#source = source;
@@ -125,6 +138,7 @@ export class SessionRecords {
    */
   async write(request: WriteRequest): Promise<WriteOutcome> {
     const { hex, payload, ttlMs, link, condition, previous, now } = request;
+    const plain = request.plain ?? "";
     const keys = this.#keys;
     const index = link ? keys.userIndex(link.userId) : "";
     const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform) : "";
@@ -132,18 +146,21 @@ export class SessionRecords {
     const expiry = expiresAt ?? NEVER_EXPIRES_MS;
     const kept = previous ?? ANONYMOUS;
     const filingHolds =
-      kept.index === index && kept.bucket === bucket && (index === "" && bucket === "" ? true : kept.score >= expiry);
+      kept.index === index &&
+      kept.bucket === bucket &&
+      kept.plain === plain &&
+      (index === "" && bucket === "" ? true : kept.score >= expiry);
     // With nothing known of what is stored, only an anonymous session skips the script:
     // the "any" write of a session express-session just created.
     if (filingHolds && (previous !== undefined || index === "")) {
-      const value = encodeRecord({ expiresAt, score: kept.score, index, bucket }, payload);
+      const value = encodeRecord({ expiresAt, score: kept.score, index, bucket, plain }, payload);
       const key = keys.session(hex);
       const reply = await this.#source.run((c) => plainSet(c, key, value, ttlMs, condition));
       return reply === "OK" ? "written" : "refused";
     }
 
     const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs);
-    const value = encodeRecord({ expiresAt, score, index, bucket }, payload);
+    const value = encodeRecord({ expiresAt, score, index, bucket, plain }, payload);
     const cascade = this.#topology.cascades;
     const reply = await this.#source.run((c) =>
       c.relsWrite(
@@ -215,27 +232,56 @@ export class SessionRecords {
     const markerMs = this.#options.revokedMarkerMs;
     const now = Date.now();
     const cascade = this.#topology.cascades;
-    const replies = await this.#source.run((c) =>
-      Promise.all(
-        hexes.map((hex) =>
-          c.relsDestroy(
-            keys.session(hex),
-            hex,
-            now,
-            cascade ? 1 : 0,
-            owner,
-            keys.statsUpdated(),
-            markerMs > 0 ? keys.revoked(hex) : "",
-            markerMs,
+    const durable = await this.#waitsForReplicas();
+    const { timeoutMs } = this.#options.durableRevocation;
+    const [replies, acked] = await this.#source.run((c) =>
+      Promise.all([
+        Promise.all(
+          hexes.map((hex) =>
+            c.relsDestroy(
+              keys.session(hex),
+              hex,
+              now,
+              cascade ? 1 : 0,
+              owner,
+              keys.statsUpdated(),
+              markerMs > 0 ? keys.revoked(hex) : "",
+              markerMs,
+            ),
           ),
         ),
-      ),
+        // WAIT counts the replicas that have every write of its own connection so far: sent on
+        // the same connection(s) right behind the destroys, it covers them.
+        durable ? Promise.all(connectionsOf(c).map((node) => node.wait(1, timeoutMs))) : Promise.resolve([]),
+      ]),
     );
     await this.#topology.afterDestroy(
-      replies.map(([, index, bucket], i) => ({ hex: hexes[i]!, index, bucket })),
+      replies.map(([, index, bucket, plain], i) => ({ hex: hexes[i]!, index, bucket, plain })),
       now,
     );
-    return replies.reduce((n, [existed]) => n + existed, 0);
+    const revoked = replies.reduce((n, [existed]) => n + existed, 0);
+    if (revoked > 0 && acked.some((n) => n < 1)) throw new RevocationNotReplicatedError(revoked, timeoutMs);
+    return revoked;
+  }
+
+  /**
+   * Learn (at most every 10 s) whether revocations must wait for a replica, so a caller can
+   * ask in the same round trip as its own first read (the manager does, with the index).
+   */
+  async prepareRevocation(): Promise<void> {
+    await this.#waitsForReplicas();
+  }
+
+  async #waitsForReplicas(): Promise<boolean> {
+    const { mode } = this.#options.durableRevocation;
+    if (mode !== "auto") return mode === "on";
+    const now = Date.now();
+    if (this.#replicas && now - this.#replicas.at < REPLICAS_CHECK_MS) return this.#replicas.present;
+    const masters = await this.#source.masters();
+    const infos = await this.#source.run(() => Promise.all(masters.map((node) => node.info("replication"))));
+    const present = infos.every((info) => Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0) > 0);
+    this.#replicas = { present, at: now };
+    return present;
   }
 
   /** Whether a session was revoked while plain-sid copies may exist (migration only). */
@@ -355,6 +401,11 @@ export class SessionRecords {
 function filingScore(expiry: number, ttlMs: number): number {
   if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
   return Math.min(NEVER_EXPIRES_MS, Math.ceil(expiry + Math.min(ttlMs * FILING_SLACK_FRACTION, FILING_SLACK_MAX_MS)));
+}
+
+/** The connections a client's writes went out on: the client itself, or a Cluster's masters. */
+function connectionsOf(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes("master") : [client];
 }
 
 function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number, condition: WriteCondition) {

@@ -42,22 +42,28 @@ end
 local function stats_drop(bucket, updated, member, now)
   if redis.call('ZREM', bucket, member) == 1 then redis.call('SET', updated, now) end
 end
--- {index, bucket, score} of the record at key; false when there is none.
+-- {index, bucket, score, plain} of the record at key; false when there is none.
 -- Layout 2 (a hash) is answered from its fields; a value of any other shape has no links.
 local function links_of(key)
   local v = redis.pcall('GET', key)
   if type(v) == 'table' and v.err then
     local f = redis.pcall('HMGET', key, 'u', 'b', 'e')
-    if f.err then return {'', '', 0} end
+    if f.err then return {'', '', 0, ''} end
     if f[1] == false and f[2] == false and f[3] == false and redis.call('EXISTS', key) == 0 then return false end
-    return {f[1] or '', f[2] or '', tonumber(f[3]) or 0}
+    return {f[1] or '', f[2] or '', tonumber(f[3]) or 0, ''}
   end
   if not v then return false end
-  if string.sub(v, 1, 1) ~= '3' then return {'', '', 0} end
-  local tab = string.find(v, '\\t', 34, true)
+  if string.sub(v, 1, 1) ~= '3' then return {'', '', 0, ''} end
   local nl = string.find(v, '\\n', 34, true)
-  if not tab or not nl or tab > nl then return {'', '', 0} end
-  return {string.sub(v, 34, tab - 1), string.sub(v, tab + 1, nl - 1), tonumber(string.sub(v, 18, 33)) or 0}
+  local tab = string.find(v, '\\t', 34, true)
+  if not tab or not nl or tab > nl then return {'', '', 0, ''} end
+  local bucket_end, plain = nl, ''
+  local second = string.find(v, '\\t', tab + 1, true)
+  if second and second < nl then
+    bucket_end = second
+    plain = string.sub(v, second + 1, nl - 1)
+  end
+  return {string.sub(v, 34, tab - 1), string.sub(v, tab + 1, bucket_end - 1), tonumber(string.sub(v, 18, 33)) or 0, plain}
 end
 -- Beyond cap entries, drop the ones filed to expire soonest (but keep): each is revoked
 -- if this index owns it, and its entry removed either way. Returns the members dropped.
@@ -76,6 +82,7 @@ local function trim_to_cap(index, keep, cap, head, updated, now, cascade)
         if l and l[1] == index then
           redis.call('DEL', key)
           if l[2] ~= '' then stats_drop(l[2], updated, member, now) end
+          if l[4] ~= '' then redis.call('DEL', l[4]) end
         end
       end
       table.insert(dropped, member)
@@ -153,17 +160,18 @@ return {1, l[1], l[2], 1}
 
 /**
  * relsDestroy(session; member, now, cascade, owner, updated, marker, markerMs)
- * → {existed, index, bucket}
+ * → {existed, index, bucket, plain}
  *
  * With \`owner\` (an index key) only a session filed under that index is destroyed: a stale
- * index entry can never revoke another user's session. \`marker\` (migration only) is a key
+ * index entry can never revoke another user's session. Its plain-sid copy (mirroring only)
+ * goes with it. \`marker\` (migration only) is a key
  * that outlives the session, so a plain-sid copy of it is never read again.
  */
 const DESTROY = `#!lua flags=allow-oom
 ${HELPERS}
 local l = links_of(KEYS[1])
-if not l then return {0, '', ''} end
-if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', ''} end
+if not l then return {0, '', '', ''} end
+if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', '', ''} end
 if ARGV[6] ~= '' then
   local ms = math.max(tonumber(ARGV[7]), redis.call('PTTL', KEYS[1]))
   redis.call('SET', ARGV[6], '1', 'PX', ms)
@@ -172,8 +180,9 @@ local existed = redis.call('DEL', KEYS[1])
 if ARGV[3] == '1' then
   if l[1] ~= '' then redis.call('ZREM', l[1], ARGV[1]) end
   if l[2] ~= '' then stats_drop(l[2], ARGV[5], ARGV[1], ARGV[2]) end
+  if l[4] ~= '' then redis.call('DEL', l[4]) end
 end
-return {existed, l[1], l[2]}
+return {existed, l[1], l[2], l[4]}
 `;
 
 /**
@@ -252,7 +261,7 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     relsWrite(session: string, ...args: Arg[]): Result<[0] | [2] | [1, string, string, string[]], Context>;
     relsTouch(session: string, ...args: Arg[]): Result<[0] | [1, string, string, 0 | 1], Context>;
-    relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string], Context>;
+    relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string, string], Context>;
     relsIndexPut(index: string, ...args: Arg[]): Result<string[], Context>;
     relsStatsPut(bucket: string, registry: string, updated: string, ...args: Arg[]): Result<number, Context>;
     relsStatsDrop(bucket: string, updated: string, ...args: Arg[]): Result<number, Context>;

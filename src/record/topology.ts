@@ -26,12 +26,20 @@ export interface Topology {
   readonly cascades: boolean;
   afterWrite(change: WriteFollowUp): Promise<void>;
   afterTouch(change: { hex: string; filed: Filing; now: number }): Promise<void>;
-  afterDestroy(ended: ReadonlyArray<{ hex: string; index: string; bucket: string }>, now: number): Promise<void>;
+  afterDestroy(ended: ReadonlyArray<Ended>, now: number): Promise<void>;
   /** File sessions in their stats buckets again (reconcile), never counting one that is gone. */
   refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void>;
 }
 
 type Revoke = (hexes: readonly string[], owner: string) => Promise<number>;
+
+/** A destroyed session and what it was filed under (its plain-sid copy: mirroring only). */
+interface Ended {
+  readonly hex: string;
+  readonly index: string;
+  readonly bucket: string;
+  readonly plain?: string;
+}
 
 export function topologyOf(source: RedisSource, keys: Keys, revoke: Revoke): Topology {
   return source.isCluster ? new FollowUps(source, keys, revoke) : new Cascade(source, keys);
@@ -110,12 +118,13 @@ class FollowUps implements Topology {
     await this.#verify(hex, filed, now);
   }
 
-  async afterDestroy(ended: ReadonlyArray<{ hex: string; index: string; bucket: string }>, now: number): Promise<void> {
+  async afterDestroy(ended: ReadonlyArray<Ended>, now: number): Promise<void> {
     await inParallel(
       this.#source,
-      ended.flatMap(({ hex, index, bucket }) => [
+      ended.flatMap(({ hex, index, bucket, plain }) => [
         index ? (c: RedisClient) => c.zrem(index, hex) : undefined,
         bucket ? this.#statsDrop(bucket, hex, now) : undefined,
+        plain ? (c: RedisClient) => c.del(plain) : undefined,
       ]),
     );
   }

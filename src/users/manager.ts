@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../config.js";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { SessionData } from "express-session";
 import { RelsSessionError } from "../errors.js";
@@ -92,7 +93,7 @@ export class RelsSessionsManager {
     this.#records = recordsOf(options.store);
     this.#index = new UserSessions(options.store);
     this.#applicationName = options.applicationName;
-    this.#lastSeenInterval = options.lastSeenInterval ?? 60_000;
+    this.#lastSeenInterval = options.lastSeenInterval ?? DEFAULTS.sessions.lastSeenInterval;
     if (options.maxSessionsPerUser !== undefined) this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
   }
 
@@ -288,7 +289,11 @@ export class RelsSessionsManager {
     let revoked = 0;
     let offset = 0;
     for (;;) {
-      const entries = await this.#records.indexPage(owner, offset, REVOKE_PAGE);
+      // The first page's read also learns whether revocations wait for a replica: one round trip.
+      const [entries] = await Promise.all([
+        this.#records.indexPage(owner, offset, REVOKE_PAGE),
+        offset === 0 ? this.#records.prepareRevocation() : undefined,
+      ]);
       const hexes = entries.map((e) => e.hex).filter((hex) => revoke(sessionHandle(hex)));
       const ended = await this.#records.destroy(hexes, { owner });
       revoked += ended;

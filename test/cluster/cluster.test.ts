@@ -29,6 +29,7 @@ import {
   failoverUnderLoad,
   firstSuccess,
   lostSessions,
+  resurrected,
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
 import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance, type MakeStore } from "../support/store-contract.js";
@@ -374,6 +375,9 @@ describe("cluster: failover under load", () => {
     // nothing acknowledged during or after the switch is lost either.
     expect(await lostSessions(store, outcome.ackedDuring), "acknowledged during the failover, lost").toEqual([]);
     expect(await lostSessions(store, outcome.ackedAfter), "acknowledged after the failover, lost").toEqual([]);
+    const back = await resurrected(store, outcome.revoked);
+    console.log(`[cluster failover] acknowledged revocations lost: ${back.length} of ${outcome.revoked.size}`);
+    expect(back, "acknowledged revocations that came back").toEqual([]);
     await expectStoreServes(store, 30);
   }, 60_000);
 });

@@ -20,6 +20,7 @@ import {
   failoverUnderLoad,
   firstSuccess,
   lostSessions,
+  resurrected,
 } from "../support/failover-load.js";
 import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance } from "../support/store-contract.js";
 
@@ -164,6 +165,10 @@ describe("sentinel: failover under load", () => {
       // lost: replication is asynchronous and Sentinel does not fence the old master. Reported only.
       const lostDuring = await lostSessions(store, outcome.ackedDuring);
       console.log(`[sentinel failover ${round}] acknowledged while the switch ran, then lost: ${lostDuring.length} of ${outcome.ackedDuring.size}`);
+      // Revocations wait for the replica (durableRevocation "auto"): none acknowledged is lost.
+      const back = await resurrected(store, outcome.revoked);
+      console.log(`[sentinel failover ${round}] acknowledged revocations lost: ${back.length} of ${outcome.revoked.size}`);
+      expect(back, "acknowledged revocations that came back").toEqual([]);
       await expectStoreServes(store, 20);
       // Written through the store after the switch: on the new master.
       const sid = newSid();

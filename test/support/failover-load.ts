@@ -27,6 +27,8 @@ export interface LoadOutcome {
   ackedDuring: Map<string, number>;
   /** Sessions whose `set` resolved once `failover()` had resolved. */
   ackedAfter: Map<string, number>;
+  /** Sessions whose `destroy` resolved (an acknowledged revocation), by when: before, during, after. */
+  revoked: Map<string, "before" | "during" | "after">;
   failoverMs: number;
 }
 
@@ -57,6 +59,7 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
     ackedBefore: new Map(),
     ackedDuring: new Map(),
     ackedAfter: new Map(),
+    revoked: new Map(),
     failoverMs: 0,
   };
   let failoverStartedAt = Number.POSITIVE_INFINITY;
@@ -115,8 +118,18 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
           break;
         default: {
           const sid = newSid();
-          await timed("set (disposable)", () => store.set(sid, sessionFor(60_000)));
-          await timed("destroy", () => store.destroy(sid));
+          const stored = await timed("set (disposable)", async () => {
+            await store.set(sid, sessionFor(60_000));
+            return true;
+          });
+          const revoked = await timed("destroy", async () => {
+            await store.destroy(sid);
+            return true;
+          });
+          if (stored && revoked) {
+            const now = performance.now();
+            outcome.revoked.set(sid, now < failoverStartedAt ? "before" : now < failoverEndedAt ? "during" : "after");
+          }
         }
       }
       // Pacing, so a few thousand operations cover the seconds the switch takes.
@@ -148,8 +161,15 @@ export function describeOutcome(outcome: LoadOutcome): string {
   return (
     `${outcome.ops} ops, failover ${Math.round(outcome.failoverMs)} ms, slowest op ${Math.round(outcome.maxMs)} ms, ` +
     `failures ${JSON.stringify(outcome.failures)}, ` +
-    `sessions acknowledged before / during / after: ${outcome.ackedBefore.size} / ${outcome.ackedDuring.size} / ${outcome.ackedAfter.size}`
+    `sessions acknowledged before / during / after: ${outcome.ackedBefore.size} / ${outcome.ackedDuring.size} / ${outcome.ackedAfter.size}, ` +
+    `revocations acknowledged: ${outcome.revoked.size}`
   );
+}
+
+/** Acknowledged revocations whose session the store serves again (after a failover: lost). */
+export async function resurrected(store: RelsRedisStore, revoked: ReadonlyMap<string, string>): Promise<string[]> {
+  const found = await store.findSessions([...revoked.keys()]);
+  return [...revoked.keys()].filter((sid) => found.get(sid) !== null);
 }
 
 /** Nothing hung, and every failure was a typed `RelsSessionError`. */
