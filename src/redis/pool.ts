@@ -67,7 +67,7 @@ export const POOL_DEFAULTS = {
 const DISCONNECT_TIMEOUT_MS = 100;
 
 /** Redis replies that mean "not now" rather than "wrong command". */
-const TRANSIENT_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY)\b/;
+const TRANSIENT_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY|UNBLOCKED)\b/;
 
 /** Exponential backoff with "equal jitter": never 0 ms, never in lockstep with other processes. */
 export function jitteredBackoff(attempt: number, baseMs: number, maxMs: number): number {
