@@ -26,7 +26,42 @@ export function isSessionShaped(value: unknown): value is SessionData {
     if (!Number.isFinite(new Date(expires).getTime())) return false;
   }
   // Let express-session's own Cookie judge the rest (maxAge, sameSite, priority, path,
-  // domain): what it would throw on mid-request is corrupt here.
+  // domain): what it would throw on mid-request is corrupt here. Its verdict depends only on
+  // those fields, which are the same for nearly every session of an app: it is cached by
+  // their values (the expiry, judged above, left out).
+  const shape = cookieShape(cookie as Record<string, unknown>);
+  const known = shape === undefined ? undefined : verdicts.get(shape);
+  if (known !== undefined) return known;
+  const verdict = cookieAccepted(cookie, expires);
+  if (shape !== undefined) {
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    verdicts.set(shape, verdict);
+  }
+  return verdict;
+}
+
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 256;
+/** Judged above; their values do not change express-session's verdict on the rest. */
+const JUDGED = new Set(["expires", "originalMaxAge"]);
+
+/** The cookie's fields but its expiry, as a cache key; undefined when one is not a primitive. */
+function cookieShape(cookie: Record<string, unknown>): string | undefined {
+  let shape = "";
+  for (const key in cookie) {
+    const value = cookie[key];
+    if (JUDGED.has(key)) {
+      shape += `${key}:${typeof value};`;
+      continue;
+    }
+    if (value !== null && typeof value === "object") return undefined;
+    if (typeof value === "function") return undefined;
+    shape += `${key}=${typeof value}:${String(value)};`;
+  }
+  return shape;
+}
+
+function cookieAccepted(cookie: object, expires: unknown): boolean {
   try {
     // As express-session's createSession does: the stored expiry becomes a Date afterwards.
     const probe = new ExpressCookie({ ...cookie, expires: null });
