@@ -491,7 +491,8 @@ export class RelsRedisStore extends Store {
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
   #remember(session: SessionData, info: Loaded): void {
     loaded.set(session, info);
-    this.#recentReads.delete(info.hex);
+    // Oldest first out (insertion order): a session read again keeps its first place, which
+    // only matters past RECENT_READS_MAX reads in flight at once.
     this.#recentReads.set(info.hex, info);
     if (this.#recentReads.size > RECENT_READS_MAX) this.#recentReads.delete(this.#recentReads.keys().next().value!);
   }
