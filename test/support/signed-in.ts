@@ -17,8 +17,10 @@ export function newSid(): string {
  * `recordAuthenticatedRequest` itself (a request with no headers), not from a copy of its shape.
  */
 export async function signedInSession(manager: RelsSessionsManager, sid: string, userId: string, ttlMs = 3_600_000): Promise<SessionData> {
+  // `userId` at the top, as an app's own sign-in code keeps it (test/support/express-app.ts).
   const session = {
     cookie: { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs), httpOnly: true, path: "/" },
+    userId,
   } as unknown as SessionData;
   await manager.recordAuthenticatedRequest(userId, { sessionID: sid, session, headers: {} });
   return session;
