@@ -159,7 +159,8 @@ async function main(): Promise<void> {
     redis = await spawnRedisServer();
     client = new Redis(redis.url, { lazyConnect: true });
     await client.connect();
-    const store = new RelsRedisStore({ client, namespace: "bench-heavy" });
+    // No per-user bound: the point is an account far past the default 1,000.
+    const store = new RelsRedisStore({ client, namespace: "bench-heavy", maxSessionsPerUser: 0 });
     const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
     const user = "heavy";
 

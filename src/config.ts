@@ -103,9 +103,21 @@ export const tlsOptionsSchema = z.strictObject({
 });
 export type TlsOptions = z.input<typeof tlsOptionsSchema>;
 
+/**
+ * ioredis's `keyPrefix` prefixes command keys but not SCAN patterns or keys built inside Lua:
+ * sessions would be invisible to scans and half-prefixed. The namespace does its job.
+ */
+const noKeyPrefix = z
+  .undefined({ message: "keyPrefix is not supported (scans and scripts would not see it): use redisOptions.namespace or store.prefix" })
+  .optional();
+
 /** ioredis Cluster: `nodes` plus any ioredis `ClusterOptions` (e.g. `scaleReads`), passed through. */
 export const clusterOptionsSchema = z
-  .object({ nodes: z.array(z.union([redisUrl, hostPort])).min(1, { message: "expected at least one node" }) })
+  .object({
+    nodes: z.array(z.union([redisUrl, hostPort])).min(1, { message: "expected at least one node" }),
+    keyPrefix: noKeyPrefix,
+    redisOptions: z.object({ keyPrefix: noKeyPrefix }).loose().optional(),
+  })
   .loose();
 
 /** ioredis Sentinel: `sentinels`, the master group `name`, plus any ioredis options, passed through. */
@@ -113,6 +125,7 @@ export const sentinelOptionsSchema = z
   .object({
     sentinels: z.array(hostPort).min(1, { message: "expected at least one sentinel" }),
     name: z.string().min(1),
+    keyPrefix: noKeyPrefix,
   })
   .loose();
 

@@ -298,6 +298,8 @@ export class RelsSessionsManager {
       const ended = await this.#records.destroy(hexes, { owner });
       revoked += ended;
       if (entries.length < REVOKE_PAGE) return revoked;
+      // Between pages, other requests run (see UserSessions.sessions).
+      await new Promise((resolve) => setImmediate(resolve));
       // Destroyed sessions left the index; the ones kept (and stale entries an owner check
       // refused) did not.
       offset += entries.length - ended;

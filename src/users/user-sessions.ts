@@ -82,6 +82,9 @@ export class UserSessions {
       const page = await this.page(user, cursor === undefined ? {} : { cursor });
       out.push(...page.sessions);
       cursor = page.nextCursor;
+      // Let other requests run between pages: one account's many sessions must not hold
+      // the event loop for the whole listing.
+      if (cursor !== undefined) await new Promise((resolve) => setImmediate(resolve));
     } while (cursor !== undefined);
     return out;
   }

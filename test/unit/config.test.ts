@@ -471,3 +471,19 @@ describe("no password in any error, whatever characters it holds", () => {
     expect(maskUrlCredentials("no url here @ all")).toBe("no url here @ all");
   });
 });
+
+describe("ioredis keyPrefix through configure()", () => {
+  it("is refused for cluster, cluster.redisOptions and sentinel, naming the field and what to use instead", () => {
+    const nodes = [{ host: "127.0.0.1", port: 7000 }];
+    const sentinels = [{ host: "127.0.0.1", port: 26379 }];
+    for (const [redisOptions, path] of [
+      [{ cluster: { nodes, keyPrefix: "app:" } }, "redisOptions.cluster.keyPrefix"],
+      [{ cluster: { nodes, redisOptions: { keyPrefix: "app:" } } }, "redisOptions.cluster.redisOptions.keyPrefix"],
+      [{ sentinel: { sentinels, name: "m", keyPrefix: "app:" } }, "redisOptions.sentinel.keyPrefix"],
+    ] as const) {
+      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions }, NO_ENV)), path);
+      expect(issue.message).toMatch(/keyPrefix is not supported.*namespace/);
+    }
+    expect(() => parseConfig({ ...base, redisOptions: { cluster: { nodes } } }, NO_ENV)).not.toThrow();
+  });
+});
