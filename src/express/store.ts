@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
 import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from "../config.js";
@@ -96,6 +97,16 @@ export interface RelsRedisStoreOptions {
   legacyTtl?: number;
   logger?: Logger;
 }
+
+/**
+ * The options are validated by `storeOptionsSchema` (config.ts) and typed, with their docs,
+ * above; their defaults live once, in config.ts's `DEFAULTS`. This fails to compile when the
+ * two lists of names drift apart.
+ */
+type SchemaOptionNames = keyof z.input<typeof storeOptionsSchema>;
+type TypedOptionNames = Exclude<keyof RelsRedisStoreOptions, "client" | "source" | "namespace">;
+const _sameOptionNames: [SchemaOptionNames, TypedOptionNames] extends [TypedOptionNames, SchemaOptionNames] ? true : never = true;
+void _sameOptionNames;
 
 type Callback<T> = (error: unknown, value?: T) => void;
 

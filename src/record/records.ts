@@ -261,7 +261,9 @@ export class SessionRecords {
       now,
     );
     const revoked = replies.reduce((n, [existed]) => n + existed, 0);
-    if (revoked > 0 && acked.some((n) => n < 1)) throw new RevocationNotReplicatedError(revoked, timeoutMs);
+    // Even a destroy that found nothing is only final once a replica confirms what this
+    // master holds: during a failover it may be the wrong master.
+    if (acked.some((n) => n < 1)) throw new RevocationNotReplicatedError(revoked, timeoutMs);
     return revoked;
   }
 

@@ -290,6 +290,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
       commandTimeout: commandTimeoutMs,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // A command in flight when the connection drops is failed, never sent again after the
+      // reconnect: after a failover that would reach another server, and a WAIT re-sent there
+      // would confirm a revocation the new master never saw.
+      autoResendUnfulfilledCommands: false,
       connectTimeout: this.#options.acquireTimeoutMs,
       retryStrategy,
       // How long a disconnect waits for the server to close the socket before destroying
