@@ -2,7 +2,8 @@
  * Redis Sentinel: one master, one replica and three sentinels, spawned once for the file.
  *
  * The store contract runs on the shared pool in sentinel mode and through
- * `RelsSession.configure({ redisOptions: { sentinel } })`; then SENTINEL FAILOVER while
+ * `RelsSession.configure({ redisOptions: { sentinel } })`, the manager contract through
+ * `createRelsSession({ redisOptions: { sentinel } })`; then SENTINEL FAILOVER while
  * requests run, twice (there and back), with the same store all along.
  */
 import { keysOf } from "../support/internals.js";
@@ -10,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RelsRedisStore, RelsSession } from "../../src/index.js";
+import { createRelsSession, RelsRedisStore, RelsSession } from "../../src/index.js";
 import { RedisPool } from "../../src/redis/pool.js";
 import { startRedisSentinel, type RedisEndpoint, type RedisSentinelHandle } from "../helpers/redis.js";
 import {
@@ -22,6 +23,7 @@ import {
   lostSessions,
   resurrected,
 } from "../support/failover-load.js";
+import { describeManagerContract } from "../support/manager-contract.js";
 import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance } from "../support/store-contract.js";
 
 const freshNamespace = () => `s-${randomBytes(6).toString("hex")}`;
@@ -80,6 +82,17 @@ describeStoreContract(
     opened,
   }),
 );
+
+// ---- the manager contract ------------------------------------------------------------------
+
+// A private Redis: nothing to clean up but the instance's connections.
+describeManagerContract("sentinel, createRelsSession({ redisOptions: { sentinel } })", async () => {
+  const instance = createRelsSession(
+    { applicationName: "SentinelApp", redisOptions: { sentinel: { sentinels, name }, commandTimeout: 2000, namespace: freshNamespace() } },
+    { env: {} },
+  );
+  return { store: instance.store, manager: instance.manager, applicationName: "SentinelApp", close: () => instance.close() };
+});
 
 // ---- failover under load --------------------------------------------------------------------
 
