@@ -4,28 +4,16 @@
  * their live sessions.
  */
 import { keysOf } from "../support/internals.js";
+import { storesForThisFile } from "../support/stores.js";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import type { SessionData } from "express-session";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { RelsRedisStore, RelsSession, RelsSessionsManager, SessionStats } from "../../src/index.js";
+import { describe, expect, inject, it } from "vitest";
+import { RelsSession, RelsSessionsManager, SessionStats, type RelsRedisStore } from "../../src/index.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 
 const url = inject("redisUrl");
-const clients: Redis[] = [];
-const inspector = new Redis(url);
-
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.quit()));
-  await inspector.quit();
-});
-
-function storeWith(options: ConstructorParameters<typeof RelsRedisStore>[0] = {}): RelsRedisStore {
-  const client = new Redis(url);
-  clients.push(client);
-  return new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client });
-}
+const { inspector, storeWith } = storesForThisFile();
 
 /** Sign `userId` in on a fresh sid, as express-session would save it at the end of the request. */
 async function signIn(store: RelsRedisStore, manager: RelsSessionsManager, userId: string, maxAgeMs = 60_000) {

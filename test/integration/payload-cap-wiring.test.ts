@@ -5,31 +5,16 @@
  * the serializer applies its default (1 MiB) and these fail.
  */
 import { keysOf } from "../support/internals.js";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { storesForThisFile } from "../support/stores.js";
+import { newSid, sha256 } from "../support/store-contract.js";
 import { deflateRawSync } from "node:zlib";
 import type { SessionData } from "express-session";
-import { Redis } from "ioredis";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { RelsRedisStore, SessionPayloadTooLargeError } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
+import { SessionPayloadTooLargeError } from "../../src/index.js";
 
-const url = inject("redisUrl");
-const clients: Redis[] = [];
-const inspector = new Redis(url);
+const { inspector, storeWith } = storesForThisFile();
 const CAP = 4096;
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.quit()));
-  await inspector.quit();
-});
-
-function storeWith(options: ConstructorParameters<typeof RelsRedisStore>[0] = {}): RelsRedisStore {
-  const client = new Redis(url);
-  clients.push(client);
-  return new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client });
-}
-
-const newSid = (): string => randomBytes(24).toString("base64url");
-const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 function sessionOf(blob: string): SessionData {
   return {

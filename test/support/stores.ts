@@ -1,0 +1,33 @@
+/**
+ * Stores on the suite's Redis for a test file, each on a client of its own and a fresh
+ * namespace, plus a plain client to look at what they wrote; all closed when the file ends.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, inject } from "vitest";
+import { RelsRedisStore, type RelsRedisStoreOptions } from "../../src/index.js";
+
+export interface FileStores {
+  /** A plain client on the same Redis. */
+  readonly inspector: Redis;
+  /** A new store (its own client, a fresh namespace unless `options` names one). */
+  storeWith(options?: Omit<RelsRedisStoreOptions, "client" | "source">): RelsRedisStore;
+}
+
+export function storesForThisFile(): FileStores {
+  const url = inject("redisUrl");
+  const clients: Redis[] = [];
+  const inspector = new Redis(url);
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.quit()));
+    await inspector.quit();
+  });
+  return {
+    inspector,
+    storeWith(options = {}) {
+      const client = new Redis(url);
+      clients.push(client);
+      return new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client });
+    },
+  };
+}
