@@ -1,5 +1,5 @@
 /**
- * The round-trip budgets of DESIGN.md ("Budgets"), counted on the store's own ioredis
+ * The round-trip budgets of ARCHITECTURE.md ("Round-trip budgets"), counted on the store's own ioredis
  * client with countRoundTrips: round trips, not time, so nothing here is a timed test.
  */
 import { keysOf } from "../support/internals.js";
