@@ -98,17 +98,18 @@ export class LegacyMigration {
 
   /**
    * After a private-key write succeeded, write the plain copy too, in connect-redis's
-   * format, in the same round trip as a check that the private key still exists: a destroy
-   * that ran in between (and deleted the plain key) is not undone.
+   * format, then check that the private key still exists: a destroy that ran in between
+   * (and deleted the plain key) is not undone.
    */
   async mirror(sid: string, hex: string, session: SessionData, ttlMs: number): Promise<void> {
     if (!isPlainSidSafe(sid)) return;
     const keys = this.#records.keys;
     const key = keys.legacy(sid);
     const payload = this.#serializer.stringify(session);
-    const [, alive] = await this.#records.source.run((c) =>
-      Promise.all([ttlMs > 0 ? c.set(key, payload, "PX", ttlMs) : c.set(key, payload), c.exists(keys.session(hex))]),
-    );
+    // The check follows the write (on Cluster the two keys live on different nodes, so it
+    // must wait for the write's reply): a destroy that ran before the check is seen by it.
+    await this.#records.source.run((c) => (ttlMs > 0 ? c.set(key, payload, "PX", ttlMs) : c.set(key, payload)));
+    const alive = await this.#records.source.run((c) => c.exists(keys.session(hex)));
     if (alive === 0) await this.#records.source.run((c) => c.del(key));
   }
 

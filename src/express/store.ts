@@ -473,6 +473,7 @@ export class RelsRedisStore extends Store {
         previous: fromPrivate ? info.header : undefined,
         now: Date.now(),
         ...(this.#legacy?.mirrors ? { plain: this.#legacy.plainKeyOf(sid) } : {}),
+        ...(info?.legacy === true ? { fromPlainCopy: true } : {}),
       }),
       this.#legacy?.besideWrite(sid),
     ]);
@@ -502,8 +503,8 @@ export class RelsRedisStore extends Store {
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
   #remember(session: SessionData, info: Loaded): void {
     loaded.set(session, info);
-    // Oldest first out (insertion order): a session read again keeps its first place, which
-    // only matters past RECENT_READS_MAX reads in flight at once.
+    // Least recently read first out: a session read again moves to the end.
+    this.#recentReads.delete(info.hex);
     this.#recentReads.set(info.hex, info);
     if (this.#recentReads.size > RECENT_READS_MAX) this.#recentReads.delete(this.#recentReads.keys().next().value!);
   }

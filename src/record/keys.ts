@@ -45,6 +45,7 @@ export class Keys {
     // Index and bucket keys are written into each session's header, which tabs and
     // newlines delimit (record/format.ts).
     if (/[\t\n]/.test(namespace)) throw new RangeError("The namespace must not contain a tab or a newline");
+    if (/[\t\n]/.test(prefix)) throw new RangeError("The prefix must not contain a tab or a newline");
     this.namespace = namespace;
     this.prefix = prefix;
   }

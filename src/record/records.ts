@@ -32,6 +32,11 @@ export interface WriteRequest {
   readonly previous: RecordHeader | undefined;
   /** Its plain-sid copy's key, while mirroring (`mirrorWrites`): a revocation ends that copy too. */
   readonly plain?: string;
+  /**
+   * Read from its plain-sid key (migration): saved only if no revocation marked it since,
+   * through the write script (a revocation could not see the private key it lacked).
+   */
+  readonly fromPlainCopy?: boolean;
   readonly now: number;
 }
 
@@ -152,7 +157,7 @@ export class SessionRecords {
       (index === "" && bucket === "" ? true : kept.score >= expiry);
     // With nothing known of what is stored, only an anonymous session skips the script:
     // the "any" write of a session express-session just created.
-    if (filingHolds && (previous !== undefined || index === "")) {
+    if (filingHolds && (previous !== undefined || index === "") && request.fromPlainCopy !== true) {
       const value = encodeRecord({ expiresAt, score: kept.score, index, bucket, plain }, payload);
       const key = keys.session(hex);
       const reply = await this.#source.run((c) => plainSet(c, key, value, ttlMs, condition));
@@ -178,6 +183,7 @@ export class SessionRecords {
         keys.statsUpdated(),
         this.#maxSessionsPerUser,
         keys.sessionKeyHead,
+        request.fromPlainCopy === true ? keys.revoked(hex) : "",
       ),
     );
     if (reply[0] !== 1) return "refused";

@@ -94,9 +94,12 @@ end
 
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
- *           registry, updated, cap, sessionKeyHead)
+ *           registry, updated, cap, sessionKeyHead, revokedMarker)
  * → {0} refused (condition "xx", no session) | {2} refused (condition "nx", a session)
  *   | {1, oldIndex, oldBucket, {evicted…}}
+ *
+ * `revokedMarker` (migration only, the session's own slot): refused while it exists — the
+ * save of a session read from its plain-sid key after it was revoked.
  *
  * The write of a session whose filing changes: signed in, relinked, signed out, or its
  * expiry past its score. Files it under its owner's index and its bucket, drops it from the
@@ -104,6 +107,7 @@ end
  */
 const WRITE = `#!lua
 ${HELPERS}
+if ARGV[14] ~= '' and redis.call('EXISTS', ARGV[14]) == 1 then return {0} end
 local old = links_of(KEYS[1])
 if ARGV[3] == 'xx' and not old then return {0} end
 if ARGV[3] == 'nx' and old then return {2} end
@@ -140,7 +144,8 @@ local head = redis.pcall('GETRANGE', KEYS[1], 0, 32)
 local l
 if type(head) == 'table' and head.err then
   -- layout 2: the expiry is a field, the links too
-  if redis.pcall('HSET', KEYS[1], 'e', expires).err then return {1, '', '', 0} end
+  local set = redis.pcall('HSET', KEYS[1], 'e', expires)
+  if type(set) == 'table' and set.err then return {1, '', '', 0} end
   l = links_of(KEYS[1])
 else
   if string.sub(head, 1, 1) ~= '3' then return {1, '', '', 0} end
@@ -170,7 +175,13 @@ return {1, l[1], l[2], 1}
 const DESTROY = `#!lua flags=allow-oom
 ${HELPERS}
 local l = links_of(KEYS[1])
-if not l then return {0, '', '', ''} end
+if not l then
+  -- No private record: the session may live under its plain-sid key alone (migration).
+  -- The marker still ends it, unless this was an owner-checked revocation (which never
+  -- names a session it cannot see).
+  if ARGV[6] ~= '' and ARGV[4] == '' then redis.call('SET', ARGV[6], '1', 'PX', ARGV[7]) end
+  return {0, '', '', ''}
+end
 if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', '', ''} end
 if ARGV[6] ~= '' then
   local ms = math.max(tonumber(ARGV[7]), redis.call('PTTL', KEYS[1]))

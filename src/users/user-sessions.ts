@@ -1,7 +1,7 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta.js";
 import { sessionHandle } from "../ids.js";
 import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
-import { CORRUPT, type IndexEntry, type SessionRecords } from "../record/records.js";
+import { CORRUPT, type IndexEntry, type SessionRecords, type StoredRecord } from "../record/records.js";
 import { recordsOf, type RelsRedisStore } from "../express/store.js";
 
 /** A user, as the app names them: an id, or an object with one. */
@@ -96,16 +96,21 @@ export class UserSessions {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const record = records[i];
+      // Stale: the session is gone, is not a record, or is filed under someone else. A
+      // record this process cannot decode (say, MessagePack without msgpackr) is left out
+      // of the list but keeps its entry, so the user can still revoke it.
+      if (!record || record === CORRUPT || !this.#records.isFiledUnder(record, userId)) {
+        stale.push(entry.hex);
+        continue;
+      }
       const meta = await this.#metaOf(userId, entry, record);
-      if (meta === null) stale.push(entry.hex);
-      else live.push({ hex: entry.hex, expiresAt: meta.expiresAt, meta });
+      if (meta !== null) live.push({ hex: entry.hex, expiresAt: meta.expiresAt, meta });
     }
     await this.#records.dropIndexEntries(userId, stale);
     return live;
   }
 
-  async #metaOf(userId: string, entry: IndexEntry, record: Awaited<ReturnType<SessionRecords["read"]>> | undefined) {
-    if (!record || record === CORRUPT || !this.#records.isFiledUnder(record, userId)) return null;
+  async #metaOf(userId: string, entry: IndexEntry, record: StoredRecord) {
     const session = await this.#store.decodeStored(entry.hex, record);
     if (!session) return null;
     // The header's expiry follows every touch; the metadata's only the last write.

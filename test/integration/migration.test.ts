@@ -228,3 +228,23 @@ describe("a sid that could name one of the library's own keys", () => {
     });
   }
 });
+
+describe("legacyFallback: a session read from its plain-sid key, then destroyed", () => {
+  // The read found no private key; the destroy (by sid) deletes the plain copy and marks the
+  // session revoked. A save or a touch from the request that read it must not bring it back.
+  for (const step of ["save", "touch"] as const) {
+    it(`is not brought back by a ${step} from the request that read it`, async () => {
+      const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}`, legacyFallback: true, touchAfter: 0 });
+      const sid = newSid();
+      const plain = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 };
+      await redis.set(keysOf(store).legacy(sid), JSON.stringify(plain), "PX", 60_000);
+      const loaded = (await store.get(sid))!;
+      expect(loaded, "the fallback read finds the plain copy").toMatchObject({ n: 1 });
+      await store.destroy(sid);
+      if (step === "save") await store.set(sid, loaded);
+      else await store.touch(sid, loaded);
+      expect(await store.get(sid)).toBeNull();
+      expect(await redis.exists(keysOf(store).session(sha256(sid)))).toBe(0);
+    });
+  }
+});

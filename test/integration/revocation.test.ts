@@ -260,3 +260,59 @@ describe("upgrading from 0.1: sessions in layout 2 (a hash)", () => {
     expect((await new SessionStats(r.store).totals()).totalSessions).toBe(0);
   });
 });
+
+describe("upgrading from 0.1: a touch of a signed-in layout-2 session", () => {
+  it("extends it and refiles its index entry (no script error), so it stays listed and revocable", async () => {
+    const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}`, touchAfter: 0 });
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const keys = keysOf(store);
+    const user = `u-${randomUUID()}`;
+    const sid = `old-${randomUUID()}`;
+    const hex = sha256(sid);
+    const expiresAt = Date.now() + 60_000;
+    const meta = {
+      sessionId: manager.sessionIdOf({ sessionID: sid }),
+      userId: user,
+      applicationName: "Turtle",
+      clientPlatform: "web",
+      createdAt: new Date().toISOString(),
+    };
+    const session = { cookie: { originalMaxAge: 60_000, expires: new Date(expiresAt).toISOString() }, _rels: meta };
+    const key = keys.session(hex);
+    const index = keys.userIndex(user);
+    await redis.hset(key, { d: JSON.stringify(session), e: String(expiresAt), m: JSON.stringify(meta), u: index, b: keys.statsBucket("Turtle", "web") });
+    await redis.pexpireat(key, expiresAt);
+    await redis.zadd(index, expiresAt, hex);
+
+    const loaded = (await store.get(sid))!;
+    await store.touch(sid, { ...loaded, cookie: { ...loaded.cookie, expires: new Date(Date.now() + 3_600_000) } } as SessionData);
+    expect(await redis.pttl(key)).toBeGreaterThan(60_000);
+    expect(Number(await redis.zscore(index, hex))).toBeGreaterThan(Date.now() + 60_000);
+    expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([meta.sessionId]);
+    expect(await manager.logoutAllSessions(user)).toBe(1);
+  });
+});
+
+describe("the recent-reads map is least recently read first out", () => {
+  it("a copy of a session read again after 9,999 other reads still cannot bring it back once revoked", async () => {
+    const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}` });
+    const other = new RelsRedisStore({ client, namespace: keysOf(store).namespace });
+    const sid = `s-${randomUUID()}`;
+    await store.set(sid, sessionFor(60_000, { n: 1 }));
+    await store.get(sid);
+    const others = Array.from({ length: 9_999 }, (_, i) => `o-${i}-${randomUUID()}`);
+    for (let i = 0; i < others.length; i += 500) {
+      await Promise.all(others.slice(i, i + 500).map((o) => store.set(o, sessionFor(60_000))));
+      await Promise.all(others.slice(i, i + 500).map((o) => store.get(o)));
+    }
+    // A request reads it again (and copies it, as Fastify does); then one more session is
+    // read, the 10,001st: the map's bound evicts its least recently read entry.
+    const copy = { ...(await store.get(sid))! };
+    const oneMore = `m-${randomUUID()}`;
+    await store.set(oneMore, sessionFor(60_000));
+    await store.get(oneMore);
+    await other.destroy(sid);
+    await store.set(sid, copy as SessionData);
+    expect(await store.get(sid)).toBeNull();
+  }, 60_000);
+});
