@@ -120,6 +120,32 @@ describe("Fastify sessions on RelsRedisStore", () => {
   });
 });
 
+describe("Fastify's cookie shapes pass the store's stored-session check", () => {
+  it.each([
+    ["sameSite strict", { sameSite: "strict" }, 3_600_000],
+    ["secure auto over HTTP (secure false, sameSite lax)", { secure: "auto" }, 3_600_000],
+    ["partitioned, with a domain and a path", { partitioned: true, domain: "127.0.0.1", path: "/" }, 3_600_000],
+    ["a browser-session cookie (no maxAge: no expires)", {}, null],
+  ] as const)("%s", async (_name, cookieOptions, maxAge) => {
+    const shapeStore = storeOnOwnClient();
+    const shapeApp = await buildFastifyApp({
+      store: shapeStore,
+      manager: new RelsSessionsManager({ store: shapeStore, applicationName: "FastifyTest" }),
+      cookie: { ...cookieOptions },
+      maxAge,
+    });
+    try {
+      const userId = `u-${randomUUID()}`;
+      const cookie = await login(shapeApp, userId);
+      // Read back as stored, through the shape check: a reject would be a miss.
+      expect(await shapeStore.get(fastifySidOf(cookie))).toMatchObject({ userId });
+      expect(await whoAmI(shapeApp, cookie)).toBe(userId);
+    } finally {
+      await shapeApp.close();
+    }
+  });
+});
+
 describe("the manager through Fastify's request", () => {
   it("sessionIdOfRequest reads request.session.sessionId, and express's req.sessionID first", () => {
     expect(sessionIdOfRequest({ session: { sessionId: "fastify-sid" } })).toBe("fastify-sid");

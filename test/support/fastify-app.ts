@@ -5,6 +5,7 @@
  */
 import fastifyCookie from "@fastify/cookie";
 import fastifySession from "@fastify/session";
+import type { FastifySessionOptions } from "@fastify/session";
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import type { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
@@ -22,10 +23,12 @@ export const FASTIFY_SESSION_COOKIE = "sid";
 export interface FastifyAppOptions {
   store: RelsRedisStore;
   manager: RelsSessionsManager;
-  /** The cookie's (and so the Redis TTL's) lifetime, ms. */
-  maxAge?: number;
+  /** The cookie's (and so the Redis TTL's) lifetime, ms; `null`: a browser-session cookie (no expiry, the store's `ttl`). */
+  maxAge?: number | null;
   /** @fastify/session's `rolling` (save on every response). @default true, as @fastify/session's */
   rolling?: boolean;
+  /** Cookie options merged over the app's (`secure: false`, `maxAge`). */
+  cookie?: FastifySessionOptions["cookie"];
   /** A test's own routes, added before the app is made ready. */
   routes?: (app: FastifyInstance) => void;
 }
@@ -39,7 +42,9 @@ export interface FastifyAppOptions {
  */
 export async function buildFastifyApp(options: FastifyAppOptions): Promise<FastifyInstance> {
   const { store, manager } = options;
-  const maxAge = options.maxAge ?? 3_600_000;
+  const maxAge = options.maxAge === undefined ? 3_600_000 : options.maxAge;
+  const lifetime = maxAge === null ? {} : { maxAge };
+  const record = maxAge === null ? {} : { expiresAfter: maxAge };
   const app = Fastify();
   await app.register(fastifyCookie);
   await app.register(fastifySession, {
@@ -47,7 +52,7 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     secret: "rels-session-fastify-test-secret-of-32+chars",
     cookieName: FASTIFY_SESSION_COOKIE,
     // Plain HTTP in tests: the default `secure: true` would never send the cookie.
-    cookie: { secure: false, maxAge },
+    cookie: { secure: false, ...lifetime, ...options.cookie },
     saveUninitialized: false,
     ...(options.rolling === undefined ? {} : { rolling: options.rolling }),
   });
@@ -61,7 +66,7 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     const userId = String(request.body.userId);
     await request.session.regenerate();
     request.session.userId = userId;
-    await manager.recordAuthenticatedRequest(userId, request, { expiresAfter: maxAge });
+    await manager.recordAuthenticatedRequest(userId, request, record);
     return { userId };
   });
 
@@ -72,7 +77,7 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     if (!userId) return reply.code(401).send({ userId: null });
     await request.session.regenerate();
     request.session.userId = userId;
-    await manager.recordAuthenticatedRequest(userId, request, { expiresAfter: maxAge });
+    await manager.recordAuthenticatedRequest(userId, request, record);
     return { userId };
   });
 
