@@ -8,12 +8,12 @@ import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type express from "express";
-import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDemoApp } from "../../demo/app.js";
 import { RelsSession } from "../../src/index.js";
 import { freePort } from "../support/example-process.js";
+import { deleteNamespace } from "../support/cleanup.js";
 
 const url = inject("redisUrl");
 const namespace = `t-demo-ops-${randomUUID()}`;
@@ -29,17 +29,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await RelsSession.close();
-  const redis = new Redis(url);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await deleteNamespace(url, namespace);
 });
 
 /** The value of the sample `name{labels}` in Prometheus text, or undefined. */

@@ -4,12 +4,12 @@
  */
 import { randomUUID } from "node:crypto";
 import type express from "express";
-import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDemoApp } from "../../demo/app.js";
 import { RelsSession } from "../../src/index.js";
 import type { StatsTotals } from "../../src/index.js";
+import { deleteNamespace } from "../support/cleanup.js";
 
 const IPHONE_SAFARI =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
@@ -77,18 +77,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await RelsSession.close();
-  // Our namespace only: never anything else on a Redis we may not own.
-  const redis = new Redis(url);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    await redis.quit();
-  }
+  await deleteNamespace(url, namespace);
 });
 
 describe("demo app", () => {

@@ -11,13 +11,13 @@ import { setTimeout as delay } from "node:timers/promises";
 import type express from "express";
 import type { SessionData } from "express-session";
 import { MeterProvider, MetricReader, type DataPoint, type MetricData } from "@opentelemetry/sdk-metrics";
-import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CHANNEL_NAMES, STORE_OPERATIONS, createRelsSession, privateId, sessionHandle, type RelsSessionInstance } from "../../src/index.js";
 import { registerRelsSessionMetrics } from "../../src/opentelemetry.js";
 import { spawnRedisServer } from "../helpers/redis.js";
 import { expectSessionCookie, signInApp, sidOf } from "../support/express-app.js";
+import { deleteNamespace } from "../support/cleanup.js";
 
 const url = inject("redisUrl");
 const namespace = `t-obs-${randomUUID()}`;
@@ -38,17 +38,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await sessions.close();
-  const redis = new Redis(url);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await deleteNamespace(url, namespace);
 });
 
 async function signIn(userId: string, userAgent: string): Promise<string> {
