@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { Store, type SessionData } from "express-session";
 import type { Request } from "express";
 import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from "../config.js";
-import { ConfigError, RelsSessionError, SerializerUnavailableError, SessionPayloadTooLargeError } from "../errors.js";
+import { ConfigError, RelsSessionError, SerializerUnavailableError } from "../errors.js";
 import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
 import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "../record/records.js";
@@ -167,7 +167,6 @@ export class RelsRedisStore extends Store {
   readonly #disableTTL: boolean;
   readonly #disableTouch: boolean;
   readonly #touchAfter: number | "auto";
-  readonly #maxPayloadBytes: number;
   readonly #logger: Logger | undefined;
   readonly #recentReads = new Map<string, Loaded>();
   /** Held here so the client's event hub (which holds it weakly) lets a dropped store go. */
@@ -185,11 +184,11 @@ export class RelsRedisStore extends Store {
     this.#source = source ?? (client ? new ClientSource(client) : shared!.source);
     const namespace = options.namespace ?? shared?.config.redisOptions.namespace ?? DEFAULT_NAMESPACE;
     const keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
-    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
+    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
     // The cap bounds what a write may hold before compression, and how far a read inflates.
     this.#serializer = resolveSerializer(options.serializer, {
       ...(options.compressThreshold === undefined ? {} : { compressThreshold: options.compressThreshold }),
-      maxPayloadBytes: this.#maxPayloadBytes,
+      maxPayloadBytes,
     });
     this.#ttl = options.ttl ?? DEFAULTS.ttlSeconds;
     this.#disableTTL = options.disableTTL ?? false;
@@ -458,9 +457,9 @@ export class RelsRedisStore extends Store {
       await this.deleteSessions([sid]);
       return false;
     }
+    // The serializer refuses a session over maxPayloadBytes (uncompressed) with
+    // SessionPayloadTooLargeError: nothing is written.
     const payload = this.#serializer.stringify(session);
-    const bytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
-    if (bytes > this.#maxPayloadBytes) throw new SessionPayloadTooLargeError(bytes, this.#maxPayloadBytes);
 
     const fromPrivate = info !== undefined && !info.legacy;
     const [outcome] = await Promise.all([
