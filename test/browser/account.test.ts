@@ -12,13 +12,13 @@ import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDemoApp } from "../../demo/app.js";
 import { RelsSession } from "../../src/index.js";
 import { UA } from "../support/user-agents.js";
 import { launchChromium } from "./chromium.js";
+import { deleteNamespace } from "../support/cleanup.js";
 
 const url = inject("redisUrl");
 const namespace = `t-browser-${randomUUID()}`;
@@ -48,18 +48,7 @@ afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));
   }
   await RelsSession.close();
-  // Our namespace only: never anything else on a Redis we may not own.
-  const redis = new Redis(url);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    await redis.quit();
-  }
+  await deleteNamespace(url, namespace);
 });
 
 /** A device: its own cookies, user agent, screen and (behind the demo's loopback proxy trust) address. */
