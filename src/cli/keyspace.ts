@@ -17,19 +17,14 @@ export async function keyspaceSize(store: RelsRedisStore): Promise<number> {
  * each SCAN page; `examined` is COUNT per page, SCAN's own measure of the work done.
  */
 export async function countSessions(store: RelsRedisStore, onPage: (found: number, examined: number) => void): Promise<number> {
-  const { source, keys, scanCount } = recordsOf(store);
-  const pattern = keys.sessionPattern();
+  const records = recordsOf(store);
+  const { keys, scanCount } = records;
   let found = 0;
   let examined = 0;
-  for (const node of await source.masters()) {
-    let cursor = "0";
-    do {
-      const [next, page] = await source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", scanCount));
-      cursor = next;
-      found += page.filter((key) => keys.hexOfSessionKey(key) !== undefined).length;
-      examined += scanCount;
-      onPage(found, examined);
-    } while (cursor !== "0");
+  for await (const page of records.scanKeys(keys.sessionPattern())) {
+    found += page.filter((key) => keys.hexOfSessionKey(key) !== undefined).length;
+    examined += scanCount;
+    onPage(found, examined);
   }
   return found;
 }
@@ -53,16 +48,8 @@ export async function namespaceHasData(store: RelsRedisStore): Promise<boolean> 
 
 /** SCAN every master for `pattern`, at most SEARCH_PAGES pages each; true once `wanted` says so. */
 async function boundedScan(store: RelsRedisStore, pattern: string, wanted: (key: string) => boolean): Promise<boolean> {
-  const { source } = recordsOf(store);
-  for (const node of await source.masters()) {
-    let cursor = "0";
-    let pages = 0;
-    do {
-      const [next, page] = await source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", SEARCH_COUNT));
-      cursor = next;
-      if (page.some(wanted)) return true;
-    } while (cursor !== "0" && ++pages < SEARCH_PAGES);
-  }
+  const pages = recordsOf(store).scanKeys(pattern, { count: SEARCH_COUNT, maxPagesPerMaster: SEARCH_PAGES });
+  for await (const page of pages) if (page.some(wanted)) return true;
   return false;
 }
 

@@ -123,15 +123,9 @@ export class LegacyMigration {
   /** `store.clear()` while migrating: the plain copies go too, or their users would be signed in again. */
   async clear(): Promise<void> {
     const keys = this.#records.keys;
-    const pattern = `${escapeGlob(keys.prefix)}*`;
-    for (const node of await this.#records.source.masters()) {
-      let cursor = "0";
-      do {
-        const [next, found] = await this.#records.source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", this.#records.scanCount));
-        cursor = next;
-        const plain = found.filter((key) => isPlainSidSafe(key.slice(keys.prefix.length)));
-        if (plain.length > 0) await this.#records.source.run(() => Promise.all(plain.map((key) => node.del(key))));
-      } while (cursor !== "0");
+    for await (const found of this.#records.scanKeys(`${escapeGlob(keys.prefix)}*`)) {
+      const plain = found.filter((key) => isPlainSidSafe(key.slice(keys.prefix.length)));
+      if (plain.length > 0) await this.#records.source.run((c) => Promise.all(plain.map((key) => c.del(key))));
     }
   }
 

@@ -377,8 +377,8 @@ export class RelsRedisStore extends Store {
   }
 
   /**
-   * Decode a record the data layer read (for the manager and the stream): the session, or
-   * null for a miss. A corrupt record is removed.
+   * @internal Decode a record the data layer read (for the index and the stream): the
+   * session, or null for a miss. A corrupt record is removed.
    */
   decodeStored(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
     return this.#decodeRecord(hex, record);

@@ -293,11 +293,6 @@ export class SessionRecords {
     return present;
   }
 
-  /** Whether a session was revoked while plain-sid copies may exist (migration only). */
-  async isRevoked(hex: string): Promise<boolean> {
-    if (this.#options.revokedMarkerMs === 0) return false;
-    return (await this.#source.run((c) => c.exists(this.#keys.revoked(hex)))) === 1;
-  }
 
   // ---- every session --------------------------------------------------------------------
 
@@ -306,15 +301,28 @@ export class SessionRecords {
    * master: at most one page in memory.
    */
   async *scan(count = this.#options.scanCount): AsyncGenerator<string[]> {
-    const pattern = this.#keys.sessionPattern();
+    for await (const found of this.scanKeys(this.#keys.sessionPattern(), { count })) {
+      const hexes = found.map((key) => this.#keys.hexOfSessionKey(key)).filter((hex) => hex !== undefined);
+      if (hexes.length > 0) yield hexes;
+    }
+  }
+
+  /**
+   * The keys matching `pattern`, one SCAN page at a time (empty pages included), over every
+   * master; `maxPagesPerMaster` bounds a search. The one SCAN loop of the library.
+   */
+  async *scanKeys(pattern: string, options: { count?: number; maxPagesPerMaster?: number } = {}): AsyncGenerator<string[]> {
+    const count = options.count ?? this.#options.scanCount;
+    const maxPages = options.maxPagesPerMaster ?? Number.POSITIVE_INFINITY;
     for (const node of await this.#source.masters()) {
       let cursor = "0";
+      let pages = 0;
       do {
         const [next, found] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", count));
         cursor = next;
-        const hexes = found.map((key) => this.#keys.hexOfSessionKey(key)).filter((hex) => hex !== undefined);
-        if (hexes.length > 0) yield hexes;
-      } while (cursor !== "0");
+        pages += 1;
+        yield found;
+      } while (cursor !== "0" && pages < maxPages);
     }
   }
 
@@ -383,13 +391,26 @@ export class SessionRecords {
           ? [{ hex: hexes[i]!, bucket: record.header.bucket, score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0) }]
           : [],
       );
-      await this.#topology.refileStats(filed, now);
+      await this.#refileStats(filed, now);
       scanned += hexes.length;
       onProgress?.(scanned);
     }
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** File, then check each session still exists and drop the counts of those that ended meanwhile. */
+  async #refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void> {
+    if (filed.length === 0) return;
+    const keys = this.#keys;
+    await this.#source.run((c) =>
+      Promise.all(filed.map(({ hex, bucket, score }) => c.relsStatsPut(bucket, keys.statsRegistry(), keys.statsUpdated(), hex, score, now))),
+    );
+    const alive = await this.#source.run((c) => Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))));
+    const gone = filed.filter((_, i) => alive[i] === 0);
+    if (gone.length === 0) return;
+    await this.#source.run((c) => Promise.all(gone.map(({ hex, bucket }) => c.relsStatsDrop(bucket, keys.statsUpdated(), hex, now))));
+  }
 
   /** One GET; no async frame of its own (it is on every request's path). */
   #read(client: RedisClient, hex: string): Promise<ReadResult> {

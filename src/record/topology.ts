@@ -27,8 +27,6 @@ export interface Topology {
   afterWrite(change: WriteFollowUp): Promise<void>;
   afterTouch(change: { hex: string; filed: Filing; now: number }): Promise<void>;
   afterDestroy(ended: ReadonlyArray<Ended>, now: number): Promise<void>;
-  /** File sessions in their stats buckets again (reconcile), never counting one that is gone. */
-  refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void>;
 }
 
 type Revoke = (hexes: readonly string[], owner: string) => Promise<number>;
@@ -42,7 +40,7 @@ interface Ended {
 }
 
 export function topologyOf(source: RedisSource, keys: Keys, revoke: Revoke): Topology {
-  return source.isCluster ? new FollowUps(source, keys, revoke) : new Cascade(source, keys);
+  return source.isCluster ? new FollowUps(source, keys, revoke) : new Cascade();
 }
 
 type Step = (c: RedisClient) => Promise<unknown>;
@@ -57,21 +55,9 @@ async function inParallel(source: RedisSource, steps: ReadonlyArray<Step | undef
 /** Standalone: the scripts did it all, atomically. */
 class Cascade implements Topology {
   readonly cascades = true;
-  readonly #source: RedisSource;
-  readonly #keys: Keys;
-
-  constructor(source: RedisSource, keys: Keys) {
-    this.#source = source;
-    this.#keys = keys;
-  }
-
   async afterWrite(): Promise<void> {}
   async afterTouch(): Promise<void> {}
   async afterDestroy(): Promise<void> {}
-
-  refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void> {
-    return refileStats(this.#source, this.#keys, filed, now);
-  }
 }
 
 /**
@@ -129,10 +115,6 @@ class FollowUps implements Topology {
     );
   }
 
-  refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void> {
-    return refileStats(this.#source, this.#keys, filed, now);
-  }
-
   /** A revocation that ran between the write and its follow-up: take the entries back out. */
   async #verify(hex: string, filed: Filing, now: number): Promise<void> {
     if (!filed.index && !filed.bucket) return;
@@ -148,21 +130,4 @@ class FollowUps implements Topology {
   #statsDrop(bucket: string, hex: string, now: number): Step {
     return (c) => c.relsStatsDrop(bucket, this.#keys.statsUpdated(), hex, now);
   }
-}
-
-/** File, then check each session still exists and drop the counts of those that ended meanwhile. */
-async function refileStats(
-  source: RedisSource,
-  keys: Keys,
-  filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>,
-  now: number,
-): Promise<void> {
-  if (filed.length === 0) return;
-  await source.run((c) =>
-    Promise.all(filed.map(({ hex, bucket, score }) => c.relsStatsPut(bucket, keys.statsRegistry(), keys.statsUpdated(), hex, score, now))),
-  );
-  const alive = await source.run((c) => Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))));
-  const gone = filed.filter((_, i) => alive[i] === 0);
-  if (gone.length === 0) return;
-  await source.run((c) => Promise.all(gone.map(({ hex, bucket }) => c.relsStatsDrop(bucket, keys.statsUpdated(), hex, now))));
 }
