@@ -3,24 +3,14 @@
  * (issue 8, heavy accounts). Figures for 60,000 sessions: `npx tsx bench/heavy-account.ts`.
  */
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
 import { signInMany } from "../support/signed-in.js";
+import { clientsForThisFile } from "../support/stores.js";
 
-const url = inject("redisUrl");
 const SESSIONS = 3_000;
 const LIMIT = 50;
-let client: Redis;
-
-beforeAll(async () => {
-  client = new Redis(url);
-  await client.ping();
-});
-
-afterAll(async () => {
-  await client.quit();
-});
+const { client } = clientsForThisFile();
 
 describe(`an account with ${SESSIONS} sessions`, () => {
   it("activeSessionsPage pages through all of them, and logoutAllSessions revokes them all", async () => {

@@ -10,28 +10,16 @@
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import type { SessionData } from "express-session";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
 import { login, signInApp, whoAmI, type LoggedIn } from "../support/express-app.js";
 import { keysOf } from "../support/internals.js";
 import { newSid, signedInSession } from "../support/signed-in.js";
 import { sha256 } from "../support/store-contract.js";
+import { clientsForThisFile } from "../support/stores.js";
 
-const url = inject("redisUrl");
-let client: Redis;
-/** Reads and plants keys the way another process would; never FLUSHes. */
-let redis: Redis;
-
-beforeAll(async () => {
-  client = new Redis(url);
-  redis = new Redis(url);
-  await Promise.all([client.ping(), redis.ping()]);
-});
-
-afterAll(async () => {
-  await Promise.all([client.quit(), redis.quit()]);
-});
+/** `redis` reads and plants keys the way another process would; never FLUSHes. */
+const { client, redis } = clientsForThisFile();
 
 type StoreOptions = ConstructorParameters<typeof RelsRedisStore>[0];
 

@@ -12,26 +12,15 @@ import type express from "express";
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats } from "../../src/index.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { appSession, login, signInApp, whoAmI } from "../support/express-app.js";
 import { keysOf } from "../support/internals.js";
 import { sessionFor, sha256 } from "../support/store-contract.js";
+import { clientsForThisFile } from "../support/stores.js";
 
-const url = inject("redisUrl");
-let client: Redis;
-let redis: Redis;
-
-beforeAll(async () => {
-  client = new Redis(url);
-  redis = new Redis(url);
-  await Promise.all([client.ping(), redis.ping()]);
-});
-
-afterAll(async () => {
-  await Promise.all([client.quit(), redis.quit()]);
-});
+const { client, redis } = clientsForThisFile();
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

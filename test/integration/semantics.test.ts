@@ -11,22 +11,14 @@ import express from "express";
 import session from "express-session";
 import { Cluster, Redis } from "ioredis";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { ConfigError, RelsRedisStore, RelsSessionsManager, SessionStats } from "../../src/index.js";
 import { expectSessionCookie, whoAmI } from "../support/express-app.js";
 import { signInMany } from "../support/signed-in.js";
+import { clientsForThisFile } from "../support/stores.js";
 
 const url = inject("redisUrl");
-let client: Redis;
-
-beforeAll(async () => {
-  client = new Redis(url);
-  await client.ping();
-});
-
-afterAll(async () => {
-  await client.quit();
-});
+const { client } = clientsForThisFile();
 
 describe("a numeric touchAfter at or above the session lifetime", () => {
   it("keeps an active user signed in under rolling: true (4 s cookie, touchAfter: 5)", async () => {

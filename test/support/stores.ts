@@ -31,3 +31,17 @@ export function storesForThisFile(): FileStores {
     },
   };
 }
+
+/**
+ * Two plain clients on the suite's Redis for a test file: `client` for the stores under test,
+ * `redis` to plant and inspect keys as another process would. Both closed when the file ends.
+ */
+export function clientsForThisFile(): { client: Redis; redis: Redis } {
+  const url = inject("redisUrl");
+  const client = new Redis(url);
+  const redis = new Redis(url);
+  afterAll(async () => {
+    await Promise.all([client.quit(), redis.quit()]);
+  });
+  return { client, redis };
+}
