@@ -124,6 +124,12 @@ function byteLength(payload: string | Buffer): number {
   return typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
 }
 
+/** Whether `payload` is over `maxBytes`; a string of at most a third as many characters cannot be (UTF-8 spends at most 3 bytes per UTF-16 unit). */
+function isOver(payload: string | Buffer, maxBytes: number): boolean {
+  if (typeof payload === "string" && payload.length * 3 <= maxBytes) return false;
+  return byteLength(payload) > maxBytes;
+}
+
 /**
  * Inflate a stored payload (without its marker byte), never past `maxBytes`: zlib stops and
  * throws as soon as the output would exceed it, so a 100 KB payload that inflates to 100 MB
@@ -211,7 +217,7 @@ export function resolveSerializer(
     stringify(value) {
       // withCompression has checked the uncompressed size already; a plain payload is checked here.
       const payload = writer.stringify(value);
-      if (compressThreshold === undefined && byteLength(payload) > maxPayloadBytes) {
+      if (compressThreshold === undefined && isOver(payload, maxPayloadBytes)) {
         throw new SessionPayloadTooLargeError(byteLength(payload), maxPayloadBytes);
       }
       return payload;

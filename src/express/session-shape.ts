@@ -10,8 +10,13 @@ const ExpressCookie = Cookie as unknown as new (options: object) => {
  * What express-session needs to use a session without throwing mid-request: an object
  * with a cookie whose `originalMaxAge` is a number or null and whose `expires`, if any,
  * is a date.
+ *
+ * `liveExpiry`, when given, is the expiry Redis holds for the session (ms since the epoch,
+ * within a Date's range): a touch extends it in the record's header, not in the payload, so
+ * a cookie with an expiry is given this one, as MemoryStore reports a touched expiry. The
+ * stored expiry is then replaced rather than parsed.
  */
-export function isSessionShaped(value: unknown): value is SessionData {
+export function isSessionShaped(value: unknown, liveExpiry?: number): value is SessionData {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const cookie = (value as { cookie?: unknown }).cookie;
   if (cookie === null || typeof cookie !== "object" || Array.isArray(cookie)) return false;
@@ -19,56 +24,74 @@ export function isSessionShaped(value: unknown): value is SessionData {
   // and Session constructors copy keys by assignment, so an own `__proto__` that reached
   // them would become the object's prototype.
   if (Object.hasOwn(value, "__proto__") || Object.hasOwn(cookie, "__proto__")) return false;
-  const { originalMaxAge, expires } = cookie as { originalMaxAge?: unknown; expires?: unknown };
+  const fields = cookie as { originalMaxAge?: unknown; expires?: unknown };
+  const { originalMaxAge, expires } = fields;
   if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge)) return false;
   if (expires !== undefined && expires !== null && expires !== false) {
     if (typeof expires !== "string" && !(expires instanceof Date)) return false;
-    if (!Number.isFinite(new Date(expires).getTime())) return false;
+    if (liveExpiry !== undefined && expires !== "") fields.expires = new Date(liveExpiry).toISOString();
+    else if (!Number.isFinite(new Date(expires).getTime())) return false;
   }
-  // Let express-session's own Cookie judge the rest (maxAge, sameSite, priority, path,
-  // domain): what it would throw on mid-request is corrupt here. Its verdict depends only on
-  // those fields, which are the same for nearly every session of an app: it is cached by
-  // their values (the expiry, judged above, left out).
-  const shape = cookieShape(cookie as Record<string, unknown>);
-  const known = shape === undefined ? undefined : verdicts.get(shape);
-  if (known !== undefined) return known;
-  const verdict = cookieAccepted(cookie, expires);
-  if (shape !== undefined) {
-    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
-    verdicts.set(shape, verdict);
-  }
-  return verdict;
+  return acceptedByExpressSession(cookie as Record<string, unknown>);
 }
 
-const verdicts = new Map<string, boolean>();
-const MAX_VERDICTS = 256;
-/** Judged above; their values do not change express-session's verdict on the rest. */
-const JUDGED = new Set(["expires", "originalMaxAge"]);
-
-/** The cookie's fields but its expiry, as a cache key; undefined when one is not a primitive. */
-function cookieShape(cookie: Record<string, unknown>): string | undefined {
-  let shape = "";
-  for (const key in cookie) {
-    const value = cookie[key];
-    if (JUDGED.has(key)) {
-      shape += `${key}:${typeof value};`;
-      continue;
-    }
-    if (value !== null && typeof value === "object") return undefined;
-    if (typeof value === "function") return undefined;
-    shape += `${key}=${typeof value}:${String(value)};`;
-  }
-  return shape;
-}
-
-function cookieAccepted(cookie: object, expires: unknown): boolean {
+/**
+ * Whether express-session's own Cookie accepts the rest of the fields (maxAge, sameSite,
+ * priority, path, domain): what it would throw on mid-request is corrupt here. Its verdict
+ * depends only on those fields, which are the same for nearly every session of an app, so
+ * the cookies it accepted are remembered by their fields (the expiry, judged above, left
+ * out) and compared without building anything: a few property reads per session read.
+ */
+function acceptedByExpressSession(cookie: Record<string, unknown>): boolean {
+  for (const known of accepted) if (sameFields(cookie, known)) return true;
+  const fields = fieldsOf(cookie);
+  const expires = cookie.expires;
+  let verdict: boolean;
   try {
     // As express-session's createSession does: the stored expiry becomes a Date afterwards.
     const probe = new ExpressCookie({ ...cookie, expires: null });
     if (expires) probe.expires = new Date(expires as string | Date);
     probe.serialize("s", "v");
-    return true;
+    verdict = true;
   } catch {
-    return false;
+    verdict = false;
   }
+  if (verdict && fields !== undefined) {
+    if (accepted.length >= MAX_ACCEPTED) accepted.shift();
+    accepted.push(fields);
+  }
+  return verdict;
+}
+
+/** A cookie's fields but the two judged on every read, as [key, value] in their order. */
+type CookieFields = ReadonlyArray<readonly [string, unknown]>;
+
+const accepted: CookieFields[] = [];
+/** Distinct cookie settings remembered; an app has one or a few. */
+const MAX_ACCEPTED = 16;
+
+function isJudged(key: string): boolean {
+  return key === "expires" || key === "originalMaxAge";
+}
+
+/** The fields to remember, or undefined when one is not a primitive (such a cookie is judged every time). */
+function fieldsOf(cookie: Record<string, unknown>): CookieFields | undefined {
+  const fields: Array<readonly [string, unknown]> = [];
+  for (const key in cookie) {
+    if (isJudged(key)) continue;
+    const value = cookie[key];
+    if ((value !== null && typeof value === "object") || typeof value === "function") return undefined;
+    fields.push([key, value]);
+  }
+  return fields;
+}
+
+function sameFields(cookie: Record<string, unknown>, known: CookieFields): boolean {
+  let i = 0;
+  for (const key in cookie) {
+    if (isJudged(key)) continue;
+    const field = known[i++];
+    if (field === undefined || field[0] !== key || !Object.is(field[1], cookie[key])) return false;
+  }
+  return i === known.length;
 }

@@ -14,6 +14,7 @@ import { assertIoredisClient } from "../client-check.js";
 import { defaultInstance } from "../default-instance.js";
 import { traced } from "../observability/channels.js";
 import { LegacyMigration } from "./legacy.js";
+import { RecentMap } from "../recent-map.js";
 
 /** pino-compatible: `logger.warn({ … }, "message")`. */
 export interface Logger {
@@ -136,7 +137,8 @@ const loaded = new WeakMap<object, Loaded>();
 /**
  * Reads remembered by private hex, for frameworks that rebuild the session object they got
  * from `get` (Fastify's session copies it key by key): the same record, found by the sid
- * saved. Bounded; an entry goes when its session is destroyed by this process.
+ * saved. Bounded: the last this many reads are always remembered (see `RecentMap`); an entry
+ * goes when its session is destroyed by this process.
  */
 const RECENT_READS_MAX = 10_000;
 
@@ -168,7 +170,7 @@ export class RelsRedisStore extends Store {
   readonly #disableTouch: boolean;
   readonly #touchAfter: number | "auto";
   readonly #logger: Logger | undefined;
-  readonly #recentReads = new Map<string, Loaded>();
+  readonly #recentReads = new RecentMap<string, Loaded>(RECENT_READS_MAX);
   /** Held here so the client's event hub (which holds it weakly) lets a dropped store go. */
   readonly #listeners = { connect: () => this.emit("connect"), disconnect: () => this.emit("disconnect") };
   readonly #detach: () => void;
@@ -328,7 +330,8 @@ export class RelsRedisStore extends Store {
       if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true });
       return legacy;
     }
-    const session = await this.#decodeRecord(hex, record);
+    const session = this.#decodeRecord(record);
+    if (typeof session === "string") return this.#discard(hex, session);
     if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
     return session;
   }
@@ -345,7 +348,7 @@ export class RelsRedisStore extends Store {
     const unique = [...new Set(sids)];
     const hexes = unique.map((sid) => privateHex(sid));
     const records = await this.#records.readMany(hexes);
-    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.#decodeRecord(hexes[i]!, record))));
+    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.decodeStored(hexes[i]!, record))));
     return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
   }
 
@@ -380,8 +383,9 @@ export class RelsRedisStore extends Store {
    * @internal Decode a record the data layer read (for the index and the stream): the
    * session, or null for a miss. A corrupt record is removed.
    */
-  decodeStored(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
-    return this.#decodeRecord(hex, record);
+  async decodeStored(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
+    const session = this.#decodeRecord(record);
+    return typeof session === "string" ? this.#discard(hex, session) : session;
   }
 
   async *#streamSessions(): AsyncGenerator<StoredSession> {
@@ -390,7 +394,7 @@ export class RelsRedisStore extends Store {
       for (let i = 0; i < hexes.length; i++) {
         const hex = hexes[i]!;
         const record = records[i];
-        const session = record === null || record === undefined ? null : await this.#decodeRecord(hex, record);
+        const session = record === null || record === undefined ? null : await this.decodeStored(hex, record);
         if (session) yield { privateId: privateIdOfHex(hex), session };
       }
     }
@@ -398,23 +402,23 @@ export class RelsRedisStore extends Store {
 
   // ---- internals -------------------------------------------------------------------------
 
-  async #decodeRecord(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
-    if (record === CORRUPT) return this.#discard(hex, "not a session record");
+  /**
+   * The session a record holds; null when this process cannot read its format (left in
+   * place); a string, the reason, when it is corrupt (the caller removes it).
+   */
+  #decodeRecord(record: Exclude<ReadResult, null>): SessionData | null | string {
+    if (record === CORRUPT) return "not a session record";
     let value: unknown;
     try {
       value = this.#serializer.parse(record.payload);
     } catch (error) {
-      if (!(error instanceof SerializerUnavailableError)) return this.#discard(hex, "unreadable payload");
+      if (!(error instanceof SerializerUnavailableError)) return "unreadable payload";
       this.#warnUnreadable();
       return null;
     }
-    if (!isSessionShaped(value)) return this.#discard(hex, "unreadable payload");
-    // A touch extends the expiry in the header, not the payload: report the one Redis holds,
-    // as MemoryStore does.
-    const expiresAt = record.header.expiresAt;
-    const cookie = value.cookie as { expires?: unknown };
-    if (expiresAt !== undefined && cookie.expires) cookie.expires = new Date(expiresAt).toISOString();
-    return value;
+    // A touch extends the expiry in the header, not the payload: the session reports the one
+    // Redis holds, as MemoryStore does.
+    return isSessionShaped(value, record.header.expiresAt) ? value : "unreadable payload";
   }
 
   #decodeLegacy(raw: string | Buffer, serializer: Serializer): SessionData | null {
@@ -462,20 +466,18 @@ export class RelsRedisStore extends Store {
     const payload = this.#serializer.stringify(session);
 
     const fromPrivate = info !== undefined && !info.legacy;
-    const [outcome] = await Promise.all([
-      this.#records.write({
-        hex,
-        payload,
-        ttlMs: this.#disableTTL ? 0 : ttlMs,
-        link: linkOf(session),
-        condition: condition ?? (fromPrivate ? "exists" : "any"),
-        previous: fromPrivate ? info.header : undefined,
-        now: Date.now(),
-        ...(this.#legacy?.mirrors ? { plain: this.#legacy.plainKeyOf(sid) } : {}),
-        ...(info?.legacy === true ? { fromPlainCopy: true } : {}),
-      }),
-      this.#legacy?.besideWrite(sid),
-    ]);
+    const written = this.#records.write({
+      hex,
+      payload,
+      ttlMs: this.#disableTTL ? 0 : ttlMs,
+      link: linkOf(session),
+      condition: condition ?? (fromPrivate ? "exists" : "any"),
+      previous: fromPrivate ? info.header : undefined,
+      now: Date.now(),
+      ...(this.#legacy?.mirrors ? { plain: this.#legacy.plainKeyOf(sid) } : {}),
+      ...(info?.legacy === true ? { fromPlainCopy: true } : {}),
+    });
+    const outcome = this.#legacy ? (await Promise.all([written, this.#legacy.besideWrite(sid)]))[0] : await written;
     if (outcome !== "written") return false;
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
     if (this.#legacy?.mirrors) await this.#legacy.mirror(sid, hex, session, this.#disableTTL ? 0 : ttlMs);
@@ -502,10 +504,7 @@ export class RelsRedisStore extends Store {
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
   #remember(session: SessionData, info: Loaded): void {
     loaded.set(session, info);
-    // Least recently read first out: a session read again moves to the end.
-    this.#recentReads.delete(info.hex);
     this.#recentReads.set(info.hex, info);
-    if (this.#recentReads.size > RECENT_READS_MAX) this.#recentReads.delete(this.#recentReads.keys().next().value!);
   }
 
   /** The private hex of `sid`, and what the read of the session saved as `sid` learnt, if this process read it. */

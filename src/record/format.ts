@@ -34,6 +34,9 @@ export const SCORE_OFFSET = EXPIRES_AT_OFFSET + NUMBER_WIDTH;
 const LINKS_OFFSET = SCORE_OFFSET + NUMBER_WIDTH;
 const TAB = 9;
 const NEWLINE = 10;
+const DIGIT_0 = 48;
+/** The largest time a JavaScript Date holds, in ms since the epoch. */
+const MAX_DATE_MS = 8.64e15;
 
 /** What the header says of a session. */
 export interface RecordHeader {
@@ -87,9 +90,10 @@ export function decodeRecord(value: Buffer): StoredRecord | undefined {
   const end = value.indexOf(NEWLINE, LINKS_OFFSET);
   const tab = value.indexOf(TAB, LINKS_OFFSET);
   if (end < 0 || tab < 0 || tab > end) return undefined;
-  const expiresAt = Number(value.toString("latin1", EXPIRES_AT_OFFSET, SCORE_OFFSET));
-  const score = Number(value.toString("latin1", SCORE_OFFSET, LINKS_OFFSET));
-  if (!Number.isSafeInteger(expiresAt) || !Number.isSafeInteger(score)) return undefined;
+  const expiresAt = readFixedNumber(value, EXPIRES_AT_OFFSET);
+  const score = readFixedNumber(value, SCORE_OFFSET);
+  // An expiry past what a Date holds could not be reported (toISOString throws).
+  if (expiresAt === undefined || score === undefined || expiresAt > MAX_DATE_MS || score > Number.MAX_SAFE_INTEGER) return undefined;
   const second = value.indexOf(TAB, tab + 1);
   const bucketEnd = second >= 0 && second < end ? second : end;
   return {
@@ -105,6 +109,20 @@ export function decodeRecord(value: Buffer): StoredRecord | undefined {
   };
 }
 
+/**
+ * The fixed-width decimal at `offset`, read digit by digit (a read is on every request: this
+ * spares two string conversions); undefined when one of its bytes is not a digit.
+ */
+function readFixedNumber(value: Buffer, offset: number): number | undefined {
+  let n = 0;
+  for (let i = offset; i < offset + NUMBER_WIDTH; i++) {
+    const digit = value[i]! - DIGIT_0;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
 /** A layout-2 hash read with `HMGET d e u b`, as a record; undefined when it has no payload. */
 export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecord | undefined {
   const [payload, expiresAt, index, bucket] = fields;
@@ -113,7 +131,7 @@ export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecor
   const filed = index || bucket ? (expiry ?? 0) : 0;
   return {
     header: {
-      expiresAt: expiry !== undefined && Number.isFinite(expiry) ? expiry : undefined,
+      expiresAt: expiry !== undefined && Number.isFinite(expiry) && Math.abs(expiry) <= MAX_DATE_MS ? expiry : undefined,
       // Layout 2 filed sessions exactly at their expiry; "+inf" never expires.
       score: Number.isFinite(filed) ? filed : 0,
       index: index?.toString("utf8") ?? "",

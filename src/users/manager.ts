@@ -10,6 +10,7 @@ import type { SessionRecords } from "../record/records.js";
 import { recordsOf, type Logger, type RelsRedisStore } from "../express/store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
+import { RecentMap } from "../recent-map.js";
 
 export interface RecordOptions {
   /** How the client holds the session. @default "cookie" */
@@ -69,6 +70,12 @@ export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessio
   return typeof fromSession === "string" && fromSession !== "" ? fromSession : undefined;
 }
 
+/**
+ * Metadata decoded on tracked requests, by its stored JSON (see `#storedMeta`). Each session
+ * has one entry until its metadata changes (at most once per `lastSeenInterval`).
+ */
+const DECODED_META_MAX = 4096;
+
 const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "device", "courseId", "clientPlatform"] as const;
 
 /**
@@ -84,6 +91,7 @@ export class RelsSessionsManager {
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
+  readonly #decoded = new RecentMap<string, SessionMeta>(DECODED_META_MAX);
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
@@ -106,6 +114,7 @@ export class RelsSessionsManager {
    * Link the request's session to `user` and keep its metadata fresh. Call it at sign-in
    * (after `req.session.regenerate()`) and on authenticated requests; it changes the session
    * only when something changed or `lastSeenAt` is due, so express-session writes only then.
+   * The metadata it returns is frozen: unchanged, it is shared with the session's next requests.
    */
   async recordAuthenticatedRequest(user: UserRef, req: SessionRequest, options: RecordOptions = {}): Promise<SessionMeta> {
     const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
@@ -123,7 +132,7 @@ export class RelsSessionsManager {
     }
     const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + 86_400_000);
     const handle = sessionHandle(privateHex(sid));
-    const known = decodeSessionMeta(session[META_FIELD]);
+    const known = this.#storedMeta(session[META_FIELD]);
     const fromRequest = requestMetadata(req, known ?? undefined);
 
     if (!known || known.userId !== userId || known.sessionId !== handle) {
@@ -140,7 +149,7 @@ export class RelsSessionsManager {
       };
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
-      session[META_FIELD] = meta;
+      session[META_FIELD] = deepFreeze(meta);
       // In the background, and only with listeners: a sign-in never waits for its event.
       this.#signIns.emit(meta);
       return meta;
@@ -162,7 +171,29 @@ export class RelsSessionsManager {
       lastSeenAt: now,
       expiresAt,
     };
-    session[META_FIELD] = meta;
+    session[META_FIELD] = deepFreeze(meta);
+    return meta;
+  }
+
+  /**
+   * The metadata stored in a session, decoded. Decoding validates and re-cleans every field
+   * (zod), about 40 µs: on a tracked request, where the same metadata comes back from Redis
+   * request after request, it is decoded once and found again by its JSON (about 2 µs). The
+   * decoded object is frozen, as it is shared by every request of that session.
+   */
+  #storedMeta(raw: unknown): SessionMeta | null {
+    if (raw === undefined || raw === null) return null;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(raw);
+    } catch {
+      // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; decoded as it is.
+    }
+    if (json === undefined) return decodeSessionMeta(raw);
+    const known = this.#decoded.get(json);
+    if (known) return known;
+    const meta = decodeSessionMeta(raw);
+    if (meta) this.#decoded.set(json, deepFreeze(meta));
     return meta;
   }
 
@@ -311,3 +342,9 @@ export class RelsSessionsManager {
 const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };
+
+/** Freeze the metadata and the objects in it (a Date stays a Date: its setters are not guarded). */
+function deepFreeze(meta: SessionMeta): SessionMeta {
+  for (const value of Object.values(meta)) if (value !== null && typeof value === "object" && !(value instanceof Date)) Object.freeze(value);
+  return Object.freeze(meta);
+}

@@ -317,6 +317,20 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
         expect(await store.get(wrongType)).toBeNull();
       });
 
+      it("treats a record header whose expiry no Date can hold, or whose numbers are not digits, as a miss", async () => {
+        const { store, redis } = await make();
+        const payload = JSON.stringify({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() } });
+        // 8640000000000001 ms is a safe integer one past the last ms a Date holds.
+        const headers = [`38640000000000001${"0".repeat(16)}\t\n`, `3${"0".repeat(15)}x${"0".repeat(16)}\t\n`, `3${"1".repeat(16)}${"9".repeat(16)}\t\n`];
+        for (const header of headers) {
+          const sid = newSid();
+          const key = keysOf(store).session(sha256(sid));
+          await redis.set(key, header + payload, "PX", 60_000);
+          expect(await store.get(sid)).toBeNull();
+          expect(await redis.exists(key)).toBe(0);
+        }
+      });
+
       it("treats a cookie with badly typed fields as corrupt (express-session would throw mid-request)", async () => {
         const { store, redis } = await make();
         const cases = [
