@@ -39,26 +39,17 @@ export {
   CLIENT_PLATFORMS,
   SESSION_KEY_TYPES,
   META_FIELD_CAPS,
-  requestMetadata,
-  detectClientPlatform,
-  describeDevice,
   DEVICE_TYPES,
   deviceTypeSchema,
   softwareSchema,
   decodeSessionMeta,
   encodeSessionMeta,
-} from "./users/meta.js";
-export type {
-  SessionMeta,
-  ClientPlatform,
-  SessionKeyType,
-  RequestLike,
-  RequestMetadata,
-  DeviceType,
-  Software,
-  AppInfo,
-  DeviceMetadata,
-} from "./users/meta.js";
+} from "./users/meta-schema.js";
+export type { SessionMeta, ClientPlatform, SessionKeyType, DeviceType, Software, AppInfo } from "./users/meta-schema.js";
+export { requestMetadata } from "./users/meta-request.js";
+export type { RequestLike, RequestMetadata } from "./users/meta-request.js";
+export { detectClientPlatform, describeDevice } from "./users/device.js";
+export type { DeviceMetadata } from "./users/device.js";
 export { describeSession, UNKNOWN_DEVICE_LABEL } from "./users/describe.js";
 export type { DescribableSession } from "./users/describe.js";
 export type { SignInEvent, SignInListener } from "./users/sign-in-events.js";

@@ -1,6 +1,6 @@
 import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "./config.js";
 import { RelsSessionsManager } from "./users/manager.js";
-import type { SessionMeta } from "./users/meta.js";
+import type { SessionMeta } from "./users/meta-schema.js";
 import { requireSession } from "./express/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
 import { RedisPool } from "./redis/pool.js";

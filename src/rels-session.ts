@@ -2,7 +2,7 @@ import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
 import { currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
 import type { RelsSessionsManager } from "./users/manager.js";
-import type { SessionMeta } from "./users/meta.js";
+import type { SessionMeta } from "./users/meta-schema.js";
 import { requireSession } from "./express/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
 import type { ReconcileOptions, StatsTotals } from "./stats/stats.js";

@@ -1,4 +1,4 @@
-import { clientPlatformSchema, type ClientPlatform } from "../users/meta.js";
+import { clientPlatformSchema, type ClientPlatform } from "../users/meta-schema.js";
 import { META_FIELD } from "./keys.js";
 
 /** Whose a signed-in session is, for which app and platform: where it is filed. */

@@ -1,4 +1,4 @@
-import { CLIENT_PLATFORMS, type ClientPlatform } from "../users/meta.js";
+import { CLIENT_PLATFORMS, type ClientPlatform } from "../users/meta-schema.js";
 import type { SessionRecords } from "../record/records.js";
 import { recordsOf, type RelsRedisStore } from "../express/store.js";
 

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { describeDevice, type DeviceMetadata, type SessionMeta } from "./meta.js";
+import { describeDevice, type DeviceMetadata } from "./device.js";
+import type { SessionMeta } from "./meta-schema.js";
 
 /** What {@link describeSession} reads of a session's metadata. */
 export type DescribableSession = Pick<

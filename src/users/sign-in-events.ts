@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { describeDevice, type SessionMeta } from "./meta.js";
+import { describeDevice } from "./device.js";
+import type { SessionMeta } from "./meta-schema.js";
 import type { Logger } from "../express/store.js";
 
 /** What a sign-in listener receives. */

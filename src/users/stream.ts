@@ -1,4 +1,4 @@
-import { decodeSessionMeta, type SessionMeta } from "./meta.js";
+import { decodeSessionMeta, type SessionMeta } from "./meta-schema.js";
 import { sessionHandle } from "../ids.js";
 import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT } from "../record/records.js";

@@ -1,9 +1,10 @@
 /**
  * What session metadata holds where nothing was sent or recorded, written out once here
- * (not taken from src/users/meta.ts) for the tests that expect it: the decoder's unit tests and
- * the manager contract's sparse old payloads.
+ * (not taken from src/users/meta-schema.ts or meta-request.ts) for the tests that expect it:
+ * the decoder's unit tests and the manager contract's sparse old payloads.
  */
-import type { RequestMetadata, SessionMeta } from "../../src/users/meta.js";
+import type { RequestMetadata } from "../../src/users/meta-request.js";
+import type { SessionMeta } from "../../src/users/meta-schema.js";
 
 /** What a request that sends no headers and no address yields: no signals, a web client. */
 export const NO_REQUEST_METADATA = {

@@ -1,6 +1,6 @@
 /**
  * Real User-Agent strings as current browsers and clients send them (2025–2026), written
- * once for every test that sends one: the platform-detection table of test/unit/meta.test.ts,
+ * once for every test that sends one: the platform-detection table of test/unit/device.test.ts,
  * the manager contract's devices, the Cluster suite's browser, the budgets' bulk sessions.
  */
 export const UA = {

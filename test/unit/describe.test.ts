@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { requestMetadata, type RequestLike, type SessionMeta } from "../../src/users/meta.js";
+import { requestMetadata, type RequestLike } from "../../src/users/meta-request.js";
+import type { SessionMeta } from "../../src/users/meta-schema.js";
 import { describeSession, UNKNOWN_DEVICE_LABEL } from "../../src/users/describe.js";
 import { UA } from "../support/user-agents.js";
 

@@ -11,7 +11,7 @@ import { recordsOf, type RelsRedisStore } from "../../../src/express/store.js";
 import type { RedisClient } from "../../../src/redis/pool.js";
 import { SessionStats } from "../../../src/stats/stats.js";
 import type { RelsSessionsManager } from "../../../src/users/manager.js";
-import { CLIENT_PLATFORMS, type ClientPlatform, type SessionMeta } from "../../../src/users/meta.js";
+import { CLIENT_PLATFORMS, type ClientPlatform, type SessionMeta } from "../../../src/users/meta-schema.js";
 import { keysOf, scanOf, sourceOf } from "../internals.js";
 
 export interface ManagerContractTarget {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, type Device, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
 import { codePoints, collect, expectEnded, expectSignedIn, type ManagerContractSetup, newUser, openHarness, storeAsLayout2, totalSessions } from "../harness.js";
 import type { ActiveSession } from "../../../../src/users/manager.js";
-import type { SessionMeta } from "../../../../src/users/meta.js";
+import type { SessionMeta } from "../../../../src/users/meta-schema.js";
 import { streamSessions } from "../../../../src/users/stream.js";
 import { UserSessions } from "../../../../src/users/user-sessions.js";
 import { META_DEFAULTS } from "../../session-meta.js";

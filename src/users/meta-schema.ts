@@ -1,13 +1,12 @@
 /**
- * Session metadata: what is persisted next to each authenticated session (who,
- * from where, on which client, when), how it is encoded for Redis, and how it is
- * derived from an incoming request. Pure functions only; no Redis here.
+ * Session metadata as it is stored: the `SessionMeta` schema with its enums and caps,
+ * and how it is encoded for Redis and tolerantly decoded back. Pure functions only; no
+ * Redis here.
  *
  * @module
  */
-import type { Parser } from "bowser";
-import { getParser } from "bowser";
 import { z } from "zod";
+import { cleanText, codePointLength } from "./text.js";
 
 /** Client platforms a session can be attributed to. */
 export const CLIENT_PLATFORMS = ["ios_app", "android_app", "mobile_web", "web"] as const;
@@ -184,6 +183,9 @@ export const sessionMetaSchema = z.object({
 /** Metadata persisted with each authenticated session. */
 export type SessionMeta = z.infer<typeof sessionMetaSchema>;
 
+/** The native app a session runs in; see {@link SessionMeta}.app. */
+export type AppInfo = NonNullable<SessionMeta["app"]>;
+
 /**
  * Serialises session metadata for storage: JSON, with every date as an ISO-8601
  * string. Only the fields of {@link SessionMeta} are written, so stray properties
@@ -259,7 +261,7 @@ const storedAppSchema = z
   .catch(null);
 
 /** A course id may have been stored as a number by older writers. */
-const idLikeSchema = z.union([z.string(), z.number().transform(String)]);
+export const idLikeSchema = z.union([z.string(), z.number().transform(String)]);
 
 const storedDateSchema = z
   .union([
@@ -390,306 +392,4 @@ function toSafeRecord(raw: unknown): Record<string, unknown> | null {
     return null;
   }
   return record;
-}
-
-/**
- * The subset of an Express `Request` that {@link requestMetadata} reads; an Express
- * `Request` is assignable to it.
- */
-export interface RequestLike {
-  /** Client address as Express resolved it, honouring the app's `trust proxy`. */
-  ip?: string | undefined;
-  /** Request headers, names lower-cased as Node delivers them. */
-  headers: Record<string, string | string[] | undefined>;
-  /** The express-session object, consulted for the course when no header names one. */
-  session?: object | undefined;
-}
-
-/** Request-derived part of {@link SessionMeta}. Every string is cleaned, capped, or null. */
-export interface RequestMetadata {
-  /** `req.ip`, capped to {@link META_FIELD_CAPS}.ip. */
-  ip: string | null;
-  /** `User-Agent`, capped to {@link META_FIELD_CAPS}.userAgent. */
-  userAgent: string | null;
-  /** `AppVersion`, capped to {@link META_FIELD_CAPS}.appVersion. */
-  appVersion: string | null;
-  /** `X-INSTALLATION-ID`, capped to {@link META_FIELD_CAPS}.installationId. */
-  installationId: string | null;
-  /** `X-DEVICE`, capped to {@link META_FIELD_CAPS}.device. */
-  device: string | null;
-  /**
-   * `X-COURSE-ID`, else the session's `course_uuid`, else its `course_id`; capped
-   * to {@link META_FIELD_CAPS}.courseId.
-   */
-  courseId: string | null;
-  /** See {@link detectClientPlatform}. */
-  clientPlatform: ClientPlatform;
-  /**
-   * See {@link SessionMeta}.browser. The four device fields are always set by
-   * {@link requestMetadata}; they are optional here so that metadata recorded before
-   * they existed still fits this shape.
-   */
-  browser?: Software | null | undefined;
-  /** See {@link SessionMeta}.os. */
-  os?: Software | null | undefined;
-  /** See {@link SessionMeta}.deviceType. */
-  deviceType?: DeviceType | undefined;
-  /** See {@link SessionMeta}.app. */
-  app?: AppInfo | null | undefined;
-}
-
-/** The native app a session runs in; see {@link SessionMeta}.app. */
-export type AppInfo = NonNullable<SessionMeta["app"]>;
-
-/** What {@link describeDevice} derives from a request's headers. */
-export interface DeviceMetadata {
-  clientPlatform: ClientPlatform;
-  browser: Software | null;
-  os: Software | null;
-  deviceType: DeviceType;
-  app: AppInfo | null;
-}
-
-/** Header names as Node delivers them (lower-cased). */
-const METADATA_HEADERS = {
-  userAgent: "user-agent",
-  appVersion: "appversion",
-  installationId: "x-installation-id",
-  device: "x-device",
-  courseId: "x-course-id",
-} as const;
-
-const sessionCourseSchema = z.object({
-  course_uuid: idLikeSchema.optional().catch(undefined),
-  course_id: idLikeSchema.optional().catch(undefined),
-});
-
-/**
- * Extracts the metadata to store with a session from the request that signs in or
- * uses it.
- *
- * The IP is `req.ip`, so Express's `trust proxy` setting decides which
- * `X-Forwarded-For` entry (if any) is believed; this function never reads that
- * header itself, because only the app knows how many proxies it sits behind.
- * Every header- and session-derived value is trimmed, stripped of control and
- * bidirectional/format characters, capped to {@link META_FIELD_CAPS} (by code
- * point, never splitting a surrogate pair), and `null` when empty.
- *
- * @example
- * ```ts
- * app.set("trust proxy", 1);
- * app.post("/login", (req, res) => {
- *   const { ip, userAgent, clientPlatform } = requestMetadata(req);
- * });
- * ```
- *
- * @param previous - The metadata of this session's last request, if known: when the
- *   signals the platform depends on are unchanged, its platform is reused instead of
- *   parsing the user agent again (the costliest step, on every tracked request).
- */
-export function requestMetadata(req: RequestLike, previous?: RequestMetadata): RequestMetadata {
-  const userAgent = cleanText(firstHeader(req, METADATA_HEADERS.userAgent), META_FIELD_CAPS.userAgent);
-  const appVersion = cleanText(firstHeader(req, METADATA_HEADERS.appVersion), META_FIELD_CAPS.appVersion);
-  const installationId = cleanText(
-    firstHeader(req, METADATA_HEADERS.installationId),
-    META_FIELD_CAPS.installationId,
-  );
-  const device = cleanText(firstHeader(req, METADATA_HEADERS.device), META_FIELD_CAPS.device);
-  const courseId =
-    cleanText(firstHeader(req, METADATA_HEADERS.courseId), META_FIELD_CAPS.courseId) ??
-    courseFromSession(req.session);
-  const signals = { userAgent, appVersion, installationId, device };
-  // Parsing the User-Agent is the costliest step of every tracked request: reuse what
-  // the session's last request gave when none of the signals it depends on changed.
-  const reusable =
-    previous !== undefined &&
-    previous.deviceType !== undefined &&
-    previous.userAgent === userAgent &&
-    previous.appVersion === appVersion &&
-    previous.installationId === installationId &&
-    previous.device === device;
-  return {
-    ip: cleanText(req.ip, META_FIELD_CAPS.ip),
-    ...signals,
-    courseId,
-    ...(reusable
-      ? {
-          clientPlatform: previous.clientPlatform,
-          browser: previous.browser ?? null,
-          os: previous.os ?? null,
-          deviceType: previous.deviceType ?? "unknown",
-          app: previous.app ?? null,
-        }
-      : describeDevice(signals)),
-  };
-}
-
-function firstHeader(req: RequestLike, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function courseFromSession(session: object | undefined): string | null {
-  if (session === undefined) return null;
-  const parsed = sessionCourseSchema.safeParse(session);
-  if (!parsed.success) return null;
-  return (
-    cleanText(parsed.data.course_uuid, META_FIELD_CAPS.courseId) ??
-    cleanText(parsed.data.course_id, META_FIELD_CAPS.courseId)
-  );
-}
-
-/**
- * X-DEVICE model hints. The apps send a model identifier or name there, which
- * bowser does not parse; these few prefixes cover Apple identifiers and the common
- * Android makers. Anything else falls through to the User-Agent.
- */
-const IOS_DEVICE_HINT = /\b(?:iphone|ipad|ipod|ipados|ios)(?![a-z])/i;
-const ANDROID_DEVICE_HINT = /\b(?:android|pixel|samsung|galaxy|sm-[a-z]\d|xiaomi|redmi|oneplus|motorola)(?![a-z])/i;
-
-type AppOs = "ios" | "android";
-
-/**
- * Classifies the client a request comes from.
- *
- * A request from the native apps (it sends `AppVersion` or `X-INSTALLATION-ID`) is
- * `"ios_app"` or `"android_app"`, judged from `X-DEVICE` first and then from the
- * User-Agent's OS as parsed by bowser. If neither reveals the OS (an `okhttp/4.12.0`
- * UA with no device), the request is classified like a browser. For browsers,
- * bowser's platform type decides: mobile or tablet → `"mobile_web"`; desktop,
- * bots, unparseable or missing UAs → `"web"`.
- *
- * Note: iPadOS Safari requests the desktop site by default and sends a Macintosh
- * User-Agent, so by UA alone an iPad browser is `"web"`.
- */
-export function detectClientPlatform(
-  signals: Pick<RequestMetadata, "userAgent" | "appVersion" | "installationId" | "device">,
-): ClientPlatform {
-  return describeDevice(signals).clientPlatform;
-}
-
-/**
- * Generic HTTP stacks the apps may send as their User-Agent: their product token
- * names the library, not the app.
- */
-const GENERIC_CLIENT_TOKENS: ReadonlySet<string> = new Set(["mozilla", "okhttp", "dalvik", "cfnetwork", "darwin", "dart", "ktor-client"]);
-
-/** `Turtle/5.12.0 (iPhone; …)` → `Turtle`: the first product token, when it is not a library's. */
-function appNameFromUserAgent(userAgent: string | null): string | null {
-  const token = /^([A-Za-z][\w.+-]*)(?:\/|\s|$)/.exec(userAgent ?? "")?.[1];
-  if (token === undefined || GENERIC_CLIENT_TOKENS.has(token.toLowerCase())) return null;
-  return cleanText(token, META_FIELD_CAPS.softwareName);
-}
-
-const OS_NAMES: Readonly<Record<AppOs, string>> = { ios: "iOS", android: "Android" };
-
-/**
- * Everything the headers say about the client, from one parse of the User-Agent: the
- * platform (see {@link detectClientPlatform}), browser, OS, device type and, for the
- * native apps, the app's name and version. Best-effort and total: an unparseable or
- * missing User-Agent gives nulls and `"unknown"`, never an error.
- */
-export function describeDevice(
-  signals: Pick<RequestMetadata, "userAgent" | "appVersion" | "installationId" | "device">,
-): DeviceMetadata {
-  const parser = parseUserAgent(signals.userAgent);
-  const parsedOs = software(parser?.getOSName(), parser?.getOSVersion());
-  const parsedBrowser = software(parser?.getBrowserName(), parser?.getBrowserVersion());
-  if (hasText(signals.appVersion) || hasText(signals.installationId)) {
-    const appOs = osFromDevice(signals.device) ?? osFromParser(parser);
-    const app: AppInfo = {
-      name: appNameFromUserAgent(signals.userAgent),
-      version: signals.appVersion,
-    };
-    // The app's own OS when the headers reveal it, with the UA's version if that agrees.
-    const os =
-      appOs === null
-        ? parsedOs
-        : { name: OS_NAMES[appOs], version: osFromParser(parser) === appOs ? (parsedOs?.version ?? null) : null };
-    // A web view's browser is not the user's browser: an app session has none.
-    const clientPlatform: ClientPlatform =
-      appOs === "ios" ? "ios_app" : appOs === "android" ? "android_app" : platformOfBrowser(parser);
-    return { clientPlatform, browser: null, os, deviceType: "app", app };
-  }
-  const platformType = parser?.getPlatformType(true);
-  const deviceType: DeviceType =
-    platformType === "desktop" || platformType === "mobile" || platformType === "tablet" ? platformType : "unknown";
-  return { clientPlatform: platformOfBrowser(parser), browser: parsedBrowser, os: parsedOs, deviceType, app: null };
-}
-
-/** Browsers: a phone or tablet is `"mobile_web"`; desktops, bots and unknowns `"web"`. */
-function platformOfBrowser(parser: Parser | null): ClientPlatform {
-  const platformType = parser?.getPlatformType(true);
-  return platformType === "mobile" || platformType === "tablet" ? "mobile_web" : "web";
-}
-
-/** bowser's name and version → a cleaned, capped {@link Software}, or null without a name. */
-function software(name: string | undefined, version: string | undefined): Software | null {
-  const cleanName = cleanText(name, META_FIELD_CAPS.softwareName);
-  if (cleanName === null) return null;
-  return { name: cleanName, version: cleanText(version, META_FIELD_CAPS.softwareVersion) };
-}
-
-function parseUserAgent(userAgent: string | null): Parser | null {
-  // bowser throws on an empty UA; a blank one carries no information either.
-  if (!hasText(userAgent)) return null;
-  try {
-    return getParser(userAgent);
-  } catch {
-    // Classification is best-effort and must never fail a sign-in.
-    return null;
-  }
-}
-
-function osFromDevice(device: string | null): AppOs | null {
-  if (!hasText(device)) return null;
-  if (IOS_DEVICE_HINT.test(device)) return "ios";
-  if (ANDROID_DEVICE_HINT.test(device)) return "android";
-  return null;
-}
-
-function osFromParser(parser: Parser | null): AppOs | null {
-  const os = parser?.getOSName(true);
-  if (os === "ios") return "ios";
-  if (os === "android") return "android";
-  return null;
-}
-
-function hasText(value: string | null): value is string {
-  return value !== null && value.trim() !== "";
-}
-
-/**
- * C0/DEL/C1 controls, format characters (bidi overrides and isolates, zero-width
- * characters, BOM, tag characters), line/paragraph separators and lone
- * surrogates: invisible or reordering characters that let a client make a stored
- * value display as something it is not, or break logs and JSON consumers.
- */
-const UNSAFE_CHARACTERS = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
-
-/** Strip unsafe characters, trim, cap to `cap` code points; empty → null. */
-function cleanText(value: string | null | undefined, cap: number): string | null {
-  if (value === undefined || value === null) return null;
-  const cleaned = truncateCodePoints(value.replace(UNSAFE_CHARACTERS, "").trim(), cap).trimEnd();
-  return cleaned === "" ? null : cleaned;
-}
-
-/** First `max` code points of `value`; never ends inside a surrogate pair. */
-function truncateCodePoints(value: string, max: number): string {
-  // A string has at least as many code units as code points.
-  if (value.length <= max) return value;
-  let index = 0;
-  for (let count = 0; count < max && index < value.length; count++) {
-    index += (value.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
-  }
-  return value.slice(0, index);
-}
-
-/** Code points in `value`, counting no further than `limit`. */
-function codePointLength(value: string, limit: number): number {
-  let count = 0;
-  for (let index = 0; index < value.length && count < limit; count++) {
-    index += (value.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
-  }
-  return count;
 }
