@@ -5,7 +5,7 @@ import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from 
 import { ConfigError, RelsSessionError, SerializerUnavailableError } from "../errors.js";
 import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
-import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "../record/records.js";
+import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader, type WriteOutcome } from "../record/records.js";
 import { linkOf } from "../record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
@@ -244,7 +244,7 @@ export class RelsRedisStore extends Store {
   override set(sid: string, session: SessionData, callback: Callback<void>): void;
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => traced("set", { sid }, async () => void (await this.#save(sid, session))), callback);
+    return respond(() => traced("set", { sid }, () => this.#save(sid, session).then(nothing)), callback);
   }
 
   override destroy(sid: string, callback: Callback<void>): void;
@@ -321,19 +321,30 @@ export class RelsRedisStore extends Store {
 
   // ---- the extra API ---------------------------------------------------------------------
 
-  /** The session of a cookie's sid, or null. Corrupt payloads are a miss (logged, removed). */
-  async findSession(sid: string): Promise<SessionData | null> {
-    const hex = privateHex(sid);
-    const record = await this.#records.read(hex);
-    if (record === null) {
-      const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
-      if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true });
-      return legacy;
+  /**
+   * The session of a cookie's sid, or null. Corrupt payloads are a miss (logged, removed).
+   * No async frame of its own on the way (it is on every request's path).
+   */
+  findSession(sid: string): Promise<SessionData | null> {
+    let hex: string;
+    try {
+      hex = privateHex(sid);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const session = this.#decodeRecord(record);
-    if (typeof session === "string") return this.#discard(hex, session);
-    if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
-    return session;
+    return this.#records.read(hex).then((record) => {
+      if (record === null) return this.#findLegacy(sid, hex);
+      const session = this.#decodeRecord(record);
+      if (typeof session === "string") return this.#discard(hex, session);
+      if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
+      return session;
+    });
+  }
+
+  async #findLegacy(sid: string, hex: string): Promise<SessionData | null> {
+    const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
+    if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true });
+    return legacy;
   }
 
   /** The raw stored payload (string, or Buffer for binary serializers), not parsed. */
@@ -451,20 +462,20 @@ export class RelsRedisStore extends Store {
   /**
    * Write a session. One that was read is saved only if it still exists (revoked means
    * revoked, however long the request ran); one this request created is saved as it is.
+   *
+   * No async frame of its own (it is on every modifying request's path): a bad lifetime or
+   * an oversized session throws synchronously, which `respond` and `#touch` turn into a
+   * rejection.
    */
-  async #save(sid: string, session: SessionData, condition?: "absent"): Promise<boolean> {
+  #save(sid: string, session: SessionData, condition?: "absent"): Promise<boolean> {
     const { hex, info } = this.#loadedInfo(sid, session);
     const ttlMs = this.#ttlMs(session);
-    if (ttlMs <= 0) {
-      // express-session's contract: saving an already expired session deletes it (this is
-      // not a revocation: a later save of the same sid is stored).
-      await this.deleteSessions([sid]);
-      return false;
-    }
+    // express-session's contract: saving an already expired session deletes it (this is
+    // not a revocation: a later save of the same sid is stored).
+    if (ttlMs <= 0) return this.deleteSessions([sid]).then(() => false);
     // The serializer refuses a session over maxPayloadBytes (uncompressed) with
     // SessionPayloadTooLargeError: nothing is written.
     const payload = this.#serializer.stringify(session);
-
     const fromPrivate = info !== undefined && !info.legacy;
     const written = this.#records.write({
       hex,
@@ -477,28 +488,45 @@ export class RelsRedisStore extends Store {
       ...(this.#legacy?.mirrors ? { plain: this.#legacy.plainKeyOf(sid) } : {}),
       ...(info?.legacy === true ? { fromPlainCopy: true } : {}),
     });
-    const outcome = this.#legacy ? (await Promise.all([written, this.#legacy.besideWrite(sid)]))[0] : await written;
+    if (!this.#legacy) return written.then(isWritten);
+    return this.#saveMigrating(this.#legacy, written, sid, hex, session, ttlMs);
+  }
+
+  /** The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the mirror. */
+  async #saveMigrating(
+    legacy: LegacyMigration,
+    written: Promise<WriteOutcome>,
+    sid: string,
+    hex: string,
+    session: SessionData,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const [outcome] = await Promise.all([written, legacy.besideWrite(sid)]);
     if (outcome !== "written") return false;
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
-    if (this.#legacy?.mirrors) await this.#legacy.mirror(sid, hex, session, this.#disableTTL ? 0 : ttlMs);
+    if (legacy.mirrors) await legacy.mirror(sid, hex, session, this.#disableTTL ? 0 : ttlMs);
     return true;
   }
 
-  async #touch(sid: string, session: SessionData): Promise<void> {
-    if (this.#disableTouch || this.#disableTTL) return;
+  /** Like `#save`, no async frame of its own: most touches fall within `touchAfter` and send nothing. */
+  #touch(sid: string, session: SessionData): Promise<void> {
+    if (this.#disableTouch || this.#disableTTL) return DONE;
     const ttlMs = this.#ttlMs(session);
+    const { hex, info } = this.#loadedInfo(sid, session);
+    const known = info?.header?.expiresAt;
+    if (ttlMs > 0 && known !== undefined && Date.now() + ttlMs - known < this.#touchAfterMs(ttlMs)) return DONE;
+    return this.#extend(sid, session, hex, info, ttlMs);
+  }
+
+  async #extend(sid: string, session: SessionData, hex: string, info: Loaded | undefined, ttlMs: number): Promise<void> {
     if (ttlMs <= 0) {
       await this.deleteSessions([sid]);
       return;
     }
     // A session still living under its plain-sid key has no private key to extend: move it,
     // unless a concurrent request already did (its save is newer than this copy).
-    const { hex, info } = this.#loadedInfo(sid, session);
     if (info?.legacy && (await this.#save(sid, session, "absent"))) return;
-    const now = Date.now();
-    const known = info?.header?.expiresAt;
-    if (known !== undefined && now + ttlMs - known < this.#touchAfterMs(ttlMs)) return;
-    await this.#records.touch(hex, ttlMs, now);
+    await this.#records.touch(hex, ttlMs, Date.now());
   }
 
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
@@ -549,6 +577,14 @@ export class RelsRedisStore extends Store {
         : this.#touchAfter * 1000;
     return Math.min(wanted, ttlMs * DEFAULTS.touchAfterMaxFraction);
   }
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
+function nothing(): void {}
+
+function isWritten(outcome: WriteOutcome): boolean {
+  return outcome === "written";
 }
 
 function durableMode(value: boolean | "auto"): "auto" | "on" | "off" {

@@ -140,8 +140,9 @@ export class SessionRecords {
    * read): an anonymous session, or a signed-in one whose owner, bucket and filing still
    * hold. Only a change of filing runs the write script, which also files the session under
    * its owner's index and stats bucket and enforces the per-user cap, atomically.
+   * The hot path has no async frame of its own.
    */
-  async write(request: WriteRequest): Promise<WriteOutcome> {
+  write(request: WriteRequest): Promise<WriteOutcome> {
     const { hex, payload, ttlMs, link, condition, previous, now } = request;
     const plain = request.plain ?? "";
     const keys = this.#keys;
@@ -160,10 +161,19 @@ export class SessionRecords {
     if (filingHolds && (previous !== undefined || index === "") && request.fromPlainCopy !== true) {
       const value = encodeRecord({ expiresAt, score: kept.score, index, bucket, plain }, payload);
       const key = keys.session(hex);
-      const reply = await this.#source.run((c) => plainSet(c, key, value, ttlMs, condition));
-      return reply === "OK" ? "written" : "refused";
+      return this.#source.run((c) => plainSet(c, key, value, ttlMs, condition)).then(outcomeOfSet);
     }
+    return this.#writeScripted(request, { index, bucket, plain, expiresAt, expiry });
+  }
 
+  /** A write that changes the session's filing: the write script, then the topology's follow-ups. */
+  async #writeScripted(
+    request: WriteRequest,
+    filing: { index: string; bucket: string; plain: string; expiresAt: number | undefined; expiry: number },
+  ): Promise<WriteOutcome> {
+    const { hex, payload, ttlMs, link, condition, now } = request;
+    const { index, bucket, plain, expiresAt, expiry } = filing;
+    const keys = this.#keys;
     const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs);
     const value = encodeRecord({ expiresAt, score, index, bucket, plain }, payload);
     const cascade = this.#topology.cascades;
@@ -436,6 +446,10 @@ function filingScore(expiry: number, ttlMs: number): number {
 /** The connections a client's writes went out on: the client itself, or a Cluster's masters. */
 function connectionsOf(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];
+}
+
+function outcomeOfSet(reply: "OK" | null): WriteOutcome {
+  return reply === "OK" ? "written" : "refused";
 }
 
 function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number, condition: WriteCondition) {

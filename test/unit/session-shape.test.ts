@@ -1,6 +1,6 @@
 /** The shape gate before express-session, given objects no built-in reader would produce. */
 import { describe, expect, it } from "vitest";
-import { isSessionShaped } from "../../src/express/session-shape.js";
+import { isSessionShaped, isoString } from "../../src/express/session-shape.js";
 
 describe("isSessionShaped and own __proto__ keys", () => {
   it("refuses a session or a cookie carrying an own __proto__ (as JSON.parse creates it)", () => {
@@ -14,5 +14,24 @@ describe("isSessionShaped and own __proto__ keys", () => {
   it("still accepts an ordinary session", () => {
     expect(isSessionShaped(JSON.parse('{"cookie":{"originalMaxAge":60000,"path":"/"},"userId":"u"}'))).toBe(true);
     expect(isSessionShaped({ cookie: { originalMaxAge: null, expires: new Date(Date.now() + 1000).toISOString() } })).toBe(true);
+  });
+});
+
+describe("isoString", () => {
+  it("writes what Date#toISOString writes, from 1970 to the year 9999 and past both ends", () => {
+    const edges = [
+      0, 1, 999, 1000, 59_999, 86_399_999, 86_400_000, 951_782_400_000 /* 2000-02-29 */, 951_868_800_000, 4_107_542_400_000 /* 2100-03-01 */,
+      4_107_456_000_000, 253_402_300_799_999, 253_402_300_800_000, 8.64e15, -1, -86_400_001, 1.5,
+    ];
+    for (const ms of edges) expect(isoString(ms), String(ms)).toBe(new Date(ms).toISOString());
+    // 100,000 instants spread over 1970–9999 (a fixed-seed Lehmer generator: the same every run).
+    const mismatches: number[] = [];
+    let seed = 7;
+    for (let i = 0; i < 100_000; i++) {
+      seed = (seed * 48_271) % 2_147_483_647;
+      const ms = Math.floor((seed / 2_147_483_647) * 253_402_300_800_000);
+      if (isoString(ms) !== new Date(ms).toISOString()) mismatches.push(ms);
+    }
+    expect(mismatches).toEqual([]);
   });
 });
