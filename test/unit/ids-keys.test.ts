@@ -7,6 +7,13 @@ describe("private ids", () => {
   it("is 2:: + sha256 hex of the sid, as Rack's", () => {
     const sid = "uWkgV5Ly3nN2Bz2f0sRJ8y2GIsq7ZbYc";
     expect(privateId(sid)).toBe(`2::${createHash("sha256").update(sid).digest("hex")}`);
+    // Again, from the memo of recent sids: the same answer, and each sid its own.
+    expect(privateId(sid)).toBe(`2::${createHash("sha256").update(sid).digest("hex")}`);
+    const others = Array.from({ length: 25_000 }, (_, i) => `sid-${i}`);
+    const ids = others.map((other) => privateId(other));
+    for (const i of [0, 9_999, 10_000, 24_999]) expect(ids[i]).toBe(`2::${createHash("sha256").update(others[i]!).digest("hex")}`);
+    expect(new Set(ids).size).toBe(others.length);
+    expect(privateId(sid)).toBe(`2::${createHash("sha256").update(sid).digest("hex")}`);
   });
 
   it("refuses ids shaped like private ids, empty and oversized ids", () => {
@@ -14,6 +21,8 @@ describe("private ids", () => {
       expect(() => privateId(bad)).toThrow(InvalidSessionIdError);
     }
     expect(() => privateId(42 as unknown as string)).toThrow(InvalidSessionIdError);
+    // A refused id is refused every time: nothing about it is remembered.
+    expect(() => privateId("2::abc")).toThrow(InvalidSessionIdError);
   });
 
   it("derives an HTML-safe handle that is neither the sid nor the private id", () => {
