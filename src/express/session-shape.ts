@@ -36,62 +36,72 @@ export function isSessionShaped(value: unknown, liveExpiry?: number): value is S
 }
 
 /**
- * Whether express-session's own Cookie accepts the rest of the fields (maxAge, sameSite,
- * priority, path, domain): what it would throw on mid-request is corrupt here. Its verdict
- * depends only on those fields, which are the same for nearly every session of an app, so
- * the cookies it accepted are remembered by their fields (the expiry, judged above, left
- * out) and compared without building anything: a few property reads per session read.
+ * Whether express-session's own Cookie accepts the cookie (maxAge, sameSite, priority, path,
+ * domain…): what it would throw on mid-request is corrupt here. Its verdict depends on the
+ * values of the fields it reads, and on the order and kind of the others; for nearly every
+ * session of an app those are the same, so the cookies it accepted are remembered by them
+ * and compared in place, without building anything: a few property reads per session read.
  */
 function acceptedByExpressSession(cookie: Record<string, unknown>): boolean {
-  for (const known of accepted) if (sameFields(cookie, known)) return true;
-  const fields = fieldsOf(cookie);
-  const expires = cookie.expires;
+  for (const known of accepted) if (sameShape(cookie, known)) return true;
+  // Each field read once: what is judged is what is remembered, even from a getter.
+  const fields = { ...cookie };
+  const shape = shapeOf(fields);
+  const expires = fields.expires;
   let verdict: boolean;
   try {
     // As express-session's createSession does: the stored expiry becomes a Date afterwards.
-    const probe = new ExpressCookie({ ...cookie, expires: null });
+    const probe = new ExpressCookie({ ...fields, expires: null });
     if (expires) probe.expires = new Date(expires as string | Date);
     probe.serialize("s", "v");
     verdict = true;
   } catch {
     verdict = false;
   }
-  if (verdict && fields !== undefined) {
+  if (verdict && shape !== undefined) {
     if (accepted.length >= MAX_ACCEPTED) accepted.shift();
-    accepted.push(fields);
+    accepted.push(shape);
   }
   return verdict;
 }
 
-/** A cookie's fields but the two judged on every read, as [key, value] in their order. */
-type CookieFields = ReadonlyArray<readonly [string, unknown]>;
+/**
+ * The fields express-session's Cookie reads or validates by value (its `maxAge` setter and
+ * `serialize`); any other field (`expires` and `originalMaxAge`, judged above, or a field of
+ * another framework's such as @fastify/session's `originalExpires`) counts by its kind only.
+ */
+const READ_BY_VALUE: ReadonlySet<string> = new Set(["maxAge", "path", "domain", "sameSite", "secure", "httpOnly", "priority", "partitioned"]);
 
-const accepted: CookieFields[] = [];
+/** A cookie's fields in their order: [key, value] for those read by value, [key, kind] for the rest. */
+type CookieShape = ReadonlyArray<readonly [string, unknown]>;
+
+const accepted: CookieShape[] = [];
 /** Distinct cookie settings remembered; an app has one or a few. */
 const MAX_ACCEPTED = 16;
 
-function isJudged(key: string): boolean {
-  return key === "expires" || key === "originalMaxAge";
+function kindOf(value: unknown): string {
+  return value === null ? "null" : value instanceof Date ? "date" : typeof value;
 }
 
-/** The fields to remember, or undefined when one is not a primitive (such a cookie is judged every time). */
-function fieldsOf(cookie: Record<string, unknown>): CookieFields | undefined {
-  const fields: Array<readonly [string, unknown]> = [];
+/** The shape to remember, or undefined when a field read by value is not a primitive (such a cookie is judged every time). */
+function shapeOf(cookie: Record<string, unknown>): CookieShape | undefined {
+  const shape: Array<readonly [string, unknown]> = [];
   for (const key in cookie) {
-    if (isJudged(key)) continue;
     const value = cookie[key];
-    if ((value !== null && typeof value === "object") || typeof value === "function") return undefined;
-    fields.push([key, value]);
+    if (!READ_BY_VALUE.has(key)) shape.push([key, kindOf(value)]);
+    else if ((value !== null && typeof value === "object") || typeof value === "function") return undefined;
+    else shape.push([key, value]);
   }
-  return fields;
+  return shape;
 }
 
-function sameFields(cookie: Record<string, unknown>, known: CookieFields): boolean {
+function sameShape(cookie: Record<string, unknown>, known: CookieShape): boolean {
   let i = 0;
   for (const key in cookie) {
-    if (isJudged(key)) continue;
     const field = known[i++];
-    if (field === undefined || field[0] !== key || !Object.is(field[1], cookie[key])) return false;
+    if (field === undefined || field[0] !== key) return false;
+    const value = cookie[key];
+    if (READ_BY_VALUE.has(key) ? !Object.is(field[1], value) : field[1] !== kindOf(value)) return false;
   }
   return i === known.length;
 }

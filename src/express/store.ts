@@ -244,7 +244,7 @@ export class RelsRedisStore extends Store {
   override set(sid: string, session: SessionData, callback: Callback<void>): void;
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => traced("set", { sid }, () => this.#save(sid, session).then(nothing)), callback);
+    return respond(() => traced("set", { sid }, () => rejecting(() => this.#save(sid, session)).then(nothing)), callback);
   }
 
   override destroy(sid: string, callback: Callback<void>): void;
@@ -256,7 +256,7 @@ export class RelsRedisStore extends Store {
   override touch(sid: string, session: SessionData, callback: Callback<void>): void;
   override touch(sid: string, session: SessionData): Promise<void>;
   override touch(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => traced("touch", { sid }, () => this.#touch(sid, session)), callback);
+    return respond(() => traced("touch", { sid }, () => rejecting(() => this.#touch(sid, session))), callback);
   }
 
   /** Every session, each with `id` set to its private id (the sid is not stored). */
@@ -464,8 +464,8 @@ export class RelsRedisStore extends Store {
    * revoked, however long the request ran); one this request created is saved as it is.
    *
    * No async frame of its own (it is on every modifying request's path): a bad lifetime or
-   * an oversized session throws synchronously, which `respond` and `#touch` turn into a
-   * rejection.
+   * an oversized session throws synchronously; callers run it through `rejecting`, or from
+   * an async frame.
    */
   #save(sid: string, session: SessionData, condition?: "absent"): Promise<boolean> {
     const { hex, info } = this.#loadedInfo(sid, session);
@@ -581,6 +581,19 @@ export class RelsRedisStore extends Store {
 
 const DONE: Promise<void> = Promise.resolve();
 
+/**
+ * `work()`, a synchronous throw turned into a rejection: an operation refused before it
+ * reaches Redis still settles as a failed promise, so tracing subscribers see it end with
+ * an error (asyncEnd), as the metrics bridge counts it.
+ */
+function rejecting<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return work();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 function nothing(): void {}
 
 function isWritten(outcome: WriteOutcome): boolean {
@@ -596,12 +609,7 @@ function durableMode(value: boolean | "auto"): "auto" | "on" | "off" {
  * next tick), so a callback that throws surfaces as a throw, never as an unhandled rejection.
  */
 function respond<T>(work: () => Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
-  let promise: Promise<T>;
-  try {
-    promise = work();
-  } catch (error) {
-    promise = Promise.reject(error);
-  }
+  const promise = rejecting(work);
   if (!callback) return promise;
   promise.then(
     (value) => process.nextTick(callback, null, value),

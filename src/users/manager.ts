@@ -73,9 +73,13 @@ export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessio
 
 /**
  * Metadata decoded on tracked requests, by its stored JSON (see `#storedMeta`). Each session
- * has one entry until its metadata changes (at most once per `lastSeenInterval`).
+ * has one entry until its metadata changes (at most once per `lastSeenInterval`). Bounded in
+ * entries and in size: stored metadata of more than `DECODED_META_MAX_CHARS` characters of
+ * JSON (written by something else: what this library writes is a few hundred) is decoded
+ * every time, never kept.
  */
-const DECODED_META_MAX = 4096;
+const DECODED_META_MAX = 2048;
+const DECODED_META_MAX_CHARS = 4096;
 
 const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "device", "courseId", "clientPlatform"] as const;
 
@@ -115,7 +119,6 @@ export class RelsSessionsManager {
    * Link the request's session to `user` and keep its metadata fresh. Call it at sign-in
    * (after `req.session.regenerate()`) and on authenticated requests; it changes the session
    * only when something changed or `lastSeenAt` is due, so express-session writes only then.
-   * The metadata it returns is frozen: unchanged, it is shared with the session's next requests.
    */
   async recordAuthenticatedRequest(user: UserRef, req: SessionRequest, options: RecordOptions = {}): Promise<SessionMeta> {
     const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
@@ -150,7 +153,7 @@ export class RelsSessionsManager {
       };
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
-      session[META_FIELD] = deepFreeze(meta);
+      session[META_FIELD] = meta;
       // In the background, and only with listeners: a sign-in never waits for its event.
       this.#signIns.emit(meta);
       return meta;
@@ -172,15 +175,15 @@ export class RelsSessionsManager {
       lastSeenAt: now,
       expiresAt,
     };
-    session[META_FIELD] = deepFreeze(meta);
+    session[META_FIELD] = meta;
     return meta;
   }
 
   /**
    * The metadata stored in a session, decoded. Decoding validates and re-cleans every field
-   * (zod), about 40 µs: on a tracked request, where the same metadata comes back from Redis
-   * request after request, it is decoded once and found again by its JSON (about 2 µs). The
-   * decoded object is frozen, as it is shared by every request of that session.
+   * (two zod parses, about 40 µs): on a tracked request, where the same metadata comes back
+   * from Redis request after request, it is decoded once and found again by its JSON (a few
+   * µs). Each call gets its own copy, so a caller that changes it changes nothing else.
    */
   #storedMeta(raw: unknown): SessionMeta | null {
     if (raw === undefined || raw === null) return null;
@@ -190,11 +193,11 @@ export class RelsSessionsManager {
     } catch {
       // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; decoded as it is.
     }
-    if (json === undefined) return decodeSessionMeta(raw);
+    if (json === undefined || json.length > DECODED_META_MAX_CHARS) return decodeSessionMeta(raw);
     const known = this.#decoded.get(json);
-    if (known) return known;
+    if (known) return copyMeta(known);
     const meta = decodeSessionMeta(raw);
-    if (meta) this.#decoded.set(json, deepFreeze(meta));
+    if (meta) this.#decoded.set(json, copyMeta(meta));
     return meta;
   }
 
@@ -344,8 +347,17 @@ const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };
 
-/** Freeze the metadata and the objects in it (a Date stays a Date: its setters are not guarded). */
-function deepFreeze(meta: SessionMeta): SessionMeta {
-  for (const value of Object.values(meta)) if (value !== null && typeof value === "object" && !(value instanceof Date)) Object.freeze(value);
-  return Object.freeze(meta);
+/** A copy that shares nothing mutable with `meta` (its dates and its browser, OS and app). */
+function copyMeta(meta: SessionMeta): SessionMeta {
+  const copy: SessionMeta = {
+    ...meta,
+    signInAt: new Date(meta.signInAt),
+    lastSeenAt: new Date(meta.lastSeenAt),
+    createdAt: new Date(meta.createdAt),
+    expiresAt: new Date(meta.expiresAt),
+  };
+  if (meta.browser) copy.browser = { ...meta.browser };
+  if (meta.os) copy.os = { ...meta.os };
+  if (meta.app) copy.app = { ...meta.app };
+  return copy;
 }

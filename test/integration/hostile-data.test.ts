@@ -7,6 +7,8 @@ import { keysOf } from "../support/internals.js";
 import { storesForThisFile } from "../support/stores.js";
 import { newSid, sha256 } from "../support/store-contract.js";
 import { deflateRawSync } from "node:zlib";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { SessionData } from "express-session";
 import { describe, expect, it } from "vitest";
 import { RelsSessionsManager, SessionPayloadTooLargeError, SessionStats, type RelsRedisStore } from "../../src/index.js";
@@ -126,5 +128,42 @@ describe("compressed payloads and maxPayloadBytes", () => {
     const stored = await inspector.getBuffer(keysOf(store).session(sha256(sid)));
     expect(stored?.[stored.indexOf(10) + 1]).toBe(0);
     expect(await store.get(sid)).toMatchObject({ blob: "z".repeat(500_000) });
+  });
+});
+
+describe("stored metadata carrying a large unknown field", () => {
+  /** V8's collector, for measuring what stays reachable (the flag exposes `gc` to new contexts). */
+  function collector(): () => void {
+    setFlagsFromString("--expose_gc");
+    return runInNewContext("gc") as () => void;
+  }
+
+  it("is decoded on each request but never kept: 40 sessions with 512 KB of it each leave the heap as it was", async () => {
+    const gc = collector();
+    const store = storeWith();
+    const manager = new RelsSessionsManager({ store, applicationName: "Memo" });
+    const request = (sid: string, session: Record<string, unknown>) =>
+      ({ sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": "curl/8.0" } }) as never;
+    const stored = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const sid = newSid();
+        const session = sessionFor(60_000) as unknown as Record<string, unknown>;
+        await manager.recordAuthenticatedRequest(`memo-${i}`, request(sid, session));
+        return { sid, user: `memo-${i}`, json: JSON.stringify(session) };
+      }),
+    );
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (const { sid, user, json } of stored) {
+      // As another writer left it in Redis: valid metadata plus a field this library does not know.
+      const session = JSON.parse(json) as { _rels: Record<string, unknown> };
+      session._rels.note = `${sid}:${"x".repeat(512 * 1024)}`;
+      const meta = await manager.recordAuthenticatedRequest(user, request(sid, session));
+      expect(meta.userId).toBe(user);
+      expect(meta).not.toHaveProperty("note");
+    }
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    expect(kept).toBeLessThan(8 * 1024 * 1024);
   });
 });

@@ -13,7 +13,8 @@ import type { SessionData } from "express-session";
 import { MeterProvider, MetricReader, type DataPoint, type MetricData } from "@opentelemetry/sdk-metrics";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHANNEL_NAMES, STORE_OPERATIONS, createRelsSession, privateId, sessionHandle, type RelsSessionInstance } from "../../src/index.js";
+import { Redis } from "ioredis";
+import { CHANNEL_NAMES, RelsRedisStore, STORE_OPERATIONS, createRelsSession, privateId, sessionHandle, type RelsSessionInstance } from "../../src/index.js";
 import { registerRelsSessionMetrics } from "../../src/opentelemetry.js";
 import { spawnRedisServer } from "../helpers/redis.js";
 import { expectSessionCookie, signInApp, sidOf } from "../support/express-app.js";
@@ -110,6 +111,31 @@ describe("tracing channels", () => {
     }
     expect(watcher.seen.map((e) => e.phase)).toContain("error");
     expect(JSON.stringify(watcher.seen.map((e) => ({ ...e.context, error: undefined })))).not.toContain(refused);
+  });
+
+  it("trace a set or touch refused before it reaches Redis as settled with an error (asyncEnd), as metrics need", async () => {
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace, maxPayloadBytes: 200 });
+    const ttl = () => {
+      throw new Error("ttl refused");
+    };
+    const throwingTtl = new RelsRedisStore({ client, namespace, ttl });
+    const refusals: Array<["set" | "touch", () => Promise<unknown>]> = [
+      ["set", () => store.set(randomUUID(), { ...newSession(), big: "x".repeat(1000) } as SessionData)],
+      ["set", () => store.set("2::shaped-like-a-private-id", newSession())],
+      ["set", () => throwingTtl.set(randomUUID(), newSession())],
+      ["touch", () => throwingTtl.touch(randomUUID(), newSession())],
+    ];
+    for (const [operation, refuse] of refusals) {
+      const watcher = watch([CHANNEL_NAMES.store(operation)]);
+      try {
+        await expect(refuse()).rejects.toThrow();
+      } finally {
+        watcher.stop();
+      }
+      expect(watcher.seen.map((e) => e.phase)).toEqual(["start", "end", "error", "asyncStart", "asyncEnd"]);
+    }
+    await client.quit();
   });
 
   it("trace revocations with their kind and how many ended", async () => {
