@@ -326,18 +326,15 @@ export class RelsRedisStore extends Store {
    * No async frame of its own on the way (it is on every request's path).
    */
   findSession(sid: string): Promise<SessionData | null> {
-    let hex: string;
-    try {
-      hex = privateHex(sid);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#records.read(hex).then((record) => {
-      if (record === null) return this.#findLegacy(sid, hex);
-      const session = this.#decodeRecord(record);
-      if (typeof session === "string") return this.#discard(hex, session);
-      if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
-      return session;
+    return rejecting(() => {
+      const hex = privateHex(sid);
+      return this.#records.read(hex).then((record) => {
+        if (record === null) return this.#findLegacy(sid, hex);
+        const session = this.#decodeRecord(record);
+        if (typeof session === "string") return this.#discard(hex, session);
+        if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
+        return session;
+      });
     });
   }
 
@@ -485,8 +482,8 @@ export class RelsRedisStore extends Store {
       condition: condition ?? (fromPrivate ? "exists" : "any"),
       previous: fromPrivate ? info.header : undefined,
       now: Date.now(),
-      ...(this.#legacy?.mirrors ? { plain: this.#legacy.plainKeyOf(sid) } : {}),
-      ...(info?.legacy === true ? { fromPlainCopy: true } : {}),
+      plain: this.#legacy?.mirrors ? this.#legacy.plainKeyOf(sid) : "",
+      fromPlainCopy: info?.legacy === true,
     });
     if (!this.#legacy) return written.then(isWritten);
     return this.#saveMigrating(this.#legacy, written, sid, hex, session, ttlMs);

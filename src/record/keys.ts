@@ -40,6 +40,8 @@ export class Keys {
   readonly namespace: string;
   /** Prefix of session keys; connect-redis's `prefix`. Defaults to `<namespace>:`. */
   readonly prefix: string;
+  /** `session(hex)` is this + hex + "}": what the cap script builds evicted sessions' keys from. */
+  readonly sessionKeyHead: string;
 
   constructor(namespace: string = DEFAULT_NAMESPACE, prefix: string = `${namespace}:`) {
     // Index and bucket keys are written into each session's header, which tabs and
@@ -48,16 +50,12 @@ export class Keys {
     if (/[\t\n]/.test(prefix)) throw new RangeError("The prefix must not contain a tab or a newline");
     this.namespace = namespace;
     this.prefix = prefix;
+    this.sessionKeyHead = `${prefix}${SESSION_TAG_START}`;
   }
 
   /** A session record (record/format.ts describes its layout). */
   session(hex: string): string {
     return `${this.sessionKeyHead}${hex}}`;
-  }
-
-  /** `session(hex)` is this + hex + "}": what the cap script builds evicted sessions' keys from. */
-  get sessionKeyHead(): string {
-    return `${this.prefix}${SESSION_TAG_START}`;
   }
 
   /**

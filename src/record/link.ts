@@ -1,4 +1,4 @@
-import { clientPlatformSchema, type ClientPlatform } from "../users/meta-schema.js";
+import { isClientPlatform, type ClientPlatform } from "../users/meta-schema.js";
 import { META_FIELD } from "./keys.js";
 
 /** Whose a signed-in session is, for which app and platform: where it is filed. */
@@ -14,6 +14,5 @@ export function linkOf(session: object): SessionLink | undefined {
   if (meta === null || typeof meta !== "object") return undefined;
   const { userId, applicationName, clientPlatform } = meta as Record<string, unknown>;
   if (typeof userId !== "string" || userId === "" || typeof applicationName !== "string") return undefined;
-  const platform = clientPlatformSchema.safeParse(clientPlatform);
-  return { userId, applicationName, clientPlatform: platform.success ? platform.data : "web" };
+  return { userId, applicationName, clientPlatform: isClientPlatform(clientPlatform) ? clientPlatform : "web" };
 }

@@ -30,13 +30,13 @@ export interface WriteRequest {
   readonly condition: WriteCondition;
   /** The header the session was read with: when its filing still holds, no script runs. */
   readonly previous: RecordHeader | undefined;
-  /** Its plain-sid copy's key, while mirroring (`mirrorWrites`): a revocation ends that copy too. */
-  readonly plain?: string;
+  /** Its plain-sid copy's key, while mirroring (`mirrorWrites`): a revocation ends that copy too. "" otherwise. */
+  readonly plain: string;
   /**
    * Read from its plain-sid key (migration): saved only if no revocation marked it since,
    * through the write script (a revocation could not see the private key it lacked).
    */
-  readonly fromPlainCopy?: boolean;
+  readonly fromPlainCopy: boolean;
   readonly now: number;
 }
 
@@ -144,7 +144,7 @@ export class SessionRecords {
    */
   write(request: WriteRequest): Promise<WriteOutcome> {
     const { hex, payload, ttlMs, link, condition, previous, now } = request;
-    const plain = request.plain ?? "";
+    const plain = request.plain;
     const keys = this.#keys;
     const index = link ? keys.userIndex(link.userId) : "";
     const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform) : "";
@@ -158,7 +158,7 @@ export class SessionRecords {
       (index === "" && bucket === "" ? true : kept.score >= expiry);
     // With nothing known of what is stored, only an anonymous session skips the script:
     // the "any" write of a session express-session just created.
-    if (filingHolds && (previous !== undefined || index === "") && request.fromPlainCopy !== true) {
+    if (filingHolds && (previous !== undefined || index === "") && !request.fromPlainCopy) {
       const value = encodeRecord({ expiresAt, score: kept.score, index, bucket, plain }, payload);
       const key = keys.session(hex);
       return this.#source.run((c) => plainSet(c, key, value, ttlMs, condition)).then(outcomeOfSet);
@@ -193,7 +193,7 @@ export class SessionRecords {
         keys.statsUpdated(),
         this.#maxSessionsPerUser,
         keys.sessionKeyHead,
-        request.fromPlainCopy === true ? keys.revoked(hex) : "",
+        request.fromPlainCopy ? keys.revoked(hex) : "",
       ),
     );
     if (reply[0] !== 1) return "refused";

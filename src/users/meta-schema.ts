@@ -20,6 +20,11 @@ export const clientPlatformSchema = z.enum(CLIENT_PLATFORMS);
  */
 export type ClientPlatform = z.infer<typeof clientPlatformSchema>;
 
+/** Whether `value` is one of {@link CLIENT_PLATFORMS}: the schema's answer, without a parse (on every signed-in write). */
+export function isClientPlatform(value: unknown): value is ClientPlatform {
+  return (CLIENT_PLATFORMS as readonly unknown[]).includes(value);
+}
+
 /** How the client presents its session key. */
 export const SESSION_KEY_TYPES = ["cookie", "token"] as const;
 
