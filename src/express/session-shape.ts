@@ -72,8 +72,11 @@ function acceptedByExpressSession(cookie: Record<string, unknown>): boolean {
  */
 const READ_BY_VALUE: ReadonlySet<string> = new Set(["maxAge", "path", "domain", "sameSite", "secure", "httpOnly", "priority", "partitioned"]);
 
-/** A cookie's fields in their order: [key, value] for those read by value, [key, kind] for the rest. */
-type CookieShape = ReadonlyArray<readonly [string, unknown]>;
+/**
+ * A cookie's fields in their order: [key, true, value] for those read by value, [key, false,
+ * kind] for the rest (the flag spares a set lookup per field on every read).
+ */
+type CookieShape = ReadonlyArray<readonly [key: string, byValue: boolean, value: unknown]>;
 
 const accepted: CookieShape[] = [];
 /** Distinct cookie settings remembered; an app has one or a few. */
@@ -85,12 +88,12 @@ function kindOf(value: unknown): string {
 
 /** The shape to remember, or undefined when a field read by value is not a primitive (such a cookie is judged every time). */
 function shapeOf(cookie: Record<string, unknown>): CookieShape | undefined {
-  const shape: Array<readonly [string, unknown]> = [];
+  const shape: Array<readonly [string, boolean, unknown]> = [];
   for (const key in cookie) {
     const value = cookie[key];
-    if (!READ_BY_VALUE.has(key)) shape.push([key, kindOf(value)]);
+    if (!READ_BY_VALUE.has(key)) shape.push([key, false, kindOf(value)]);
     else if ((value !== null && typeof value === "object") || typeof value === "function") return undefined;
-    else shape.push([key, value]);
+    else shape.push([key, true, value]);
   }
   return shape;
 }
@@ -101,7 +104,7 @@ function sameShape(cookie: Record<string, unknown>, known: CookieShape): boolean
     const field = known[i++];
     if (field === undefined || field[0] !== key) return false;
     const value = cookie[key];
-    if (READ_BY_VALUE.has(key) ? !Object.is(field[1], value) : field[1] !== kindOf(value)) return false;
+    if (field[1] ? !Object.is(field[2], value) : field[2] !== kindOf(value)) return false;
   }
   return i === known.length;
 }
