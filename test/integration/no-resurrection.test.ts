@@ -10,54 +10,16 @@ import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
-import { appSession, login, sidOf, signInApp, whoAmI } from "../support/express-app.js";
+import { login, sidOf, signInApp, whoAmI } from "../support/express-app.js";
 import { sha256 } from "../support/store-contract.js";
+import { SlowRequests } from "../support/slow-requests.js";
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/**
- * The slow route of the next request: `entered` resolves once it holds the loaded session,
- * and it goes on when the test resolves `release`.
- */
-interface Gate {
-  entered: ReturnType<typeof deferred>;
-  release: ReturnType<typeof deferred>;
-}
-
-/** The sign-in app (every sign-in recorded), plus slow routes held open by `gates`. */
-function buildApp(store: RelsRedisStore, manager: RelsSessionsManager, gates: Gate[]): express.Express {
+/** The sign-in app (every sign-in recorded), plus the slow routes. */
+function buildApp(store: RelsRedisStore, manager: RelsSessionsManager): express.Express {
   const app = signInApp(store, {
     onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 }),
   });
-  // Loads the session, waits, then changes it: express-session saves it at the end.
-  app.post("/slow-write", async (req, res) => {
-    const gate = gates.shift()!;
-    gate.entered.resolve();
-    await gate.release.promise;
-    appSession(req).visits = (appSession(req).visits ?? 0) + 1;
-    res.json({ hadUser: appSession(req).userId ?? null });
-  });
-  // The same, but the change is the manager's metadata (a new User-Agent is a change).
-  app.post("/slow-record", async (req, res) => {
-    const gate = gates.shift()!;
-    gate.entered.resolve();
-    await gate.release.promise;
-    const userId = appSession(req).userId;
-    if (userId) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
-    res.json({ hadUser: userId ?? null });
-  });
-  // Loads the session, waits, changes nothing: express-session touches it at the end.
-  app.get("/slow-read", async (req, res) => {
-    const gate = gates.shift()!;
-    gate.entered.resolve();
-    await gate.release.promise;
-    res.json({ hadUser: appSession(req).userId ?? null });
-  });
-  return app;
+  return slowRequests.addRoutes(app, manager);
 }
 
 const url = inject("redisUrl");
@@ -75,20 +37,20 @@ let eagerApp: express.Express;
 let mirrorStore: RelsRedisStore;
 let mirrorManager: RelsSessionsManager;
 let mirrorApp: express.Express;
-const gates: Gate[] = [];
+const slowRequests = new SlowRequests();
 
 beforeAll(async () => {
   client = new Redis(url);
   redis = new Redis(url);
   store = new RelsRedisStore({ client, namespace });
   manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
-  app = buildApp(store, manager, gates);
+  app = buildApp(store, manager);
   eagerStore = new RelsRedisStore({ client, namespace: `${namespace}-eager`, touchAfter: 0 });
   eagerManager = new RelsSessionsManager({ store: eagerStore, applicationName: "Turtle" });
-  eagerApp = buildApp(eagerStore, eagerManager, gates);
+  eagerApp = buildApp(eagerStore, eagerManager);
   mirrorStore = new RelsRedisStore({ client, namespace: `${namespace}-mirror`, mirrorWrites: true });
   mirrorManager = new RelsSessionsManager({ store: mirrorStore, applicationName: "Turtle" });
-  mirrorApp = buildApp(mirrorStore, mirrorManager, gates);
+  mirrorApp = buildApp(mirrorStore, mirrorManager);
   await Promise.all([client.ping(), redis.ping()]);
 });
 
@@ -108,18 +70,14 @@ async function revokeDuring(
   revoke: () => Promise<unknown>,
   headers: Record<string, string> = {},
 ): Promise<request.Response> {
-  const gate: Gate = { entered: deferred(), release: deferred() };
-  gates.push(gate);
-  let slow = request(target)[method](path).set("Cookie", cookie);
-  for (const [name, value] of Object.entries(headers)) slow = slow.set(name, value);
-  const done = slow.then((res) => res);
-  await gate.entered.promise;
+  const held = await slowRequests.start(target, method, path, cookie, headers);
   try {
     await revoke();
-  } finally {
-    gate.release.resolve();
+  } catch (error) {
+    void held.finish();
+    throw error;
   }
-  return done;
+  return held.finish();
 }
 
 async function expectGone(target: express.Express, s: RelsRedisStore, cookie: string, hex: string, user: string, m: RelsSessionsManager) {

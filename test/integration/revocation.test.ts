@@ -15,18 +15,13 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats } from "../../src/index.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
-import { appSession, login, signInApp, whoAmI } from "../support/express-app.js";
+import { login, signInApp, whoAmI } from "../support/express-app.js";
 import { keysOf } from "../support/internals.js";
 import { sessionFor, sha256 } from "../support/store-contract.js";
 import { clientsForThisFile } from "../support/stores.js";
+import { SlowRequests } from "../support/slow-requests.js";
 
 const { client, redis } = clientsForThisFile();
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 interface Rig {
   store: RelsRedisStore;
@@ -43,33 +38,18 @@ function rig(storeOptions: ConstructorParameters<typeof RelsRedisStore>[0] = {},
     applicationName: "Turtle",
     ...(maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser }),
   });
-  const gates: Array<{ entered: ReturnType<typeof deferred>; release: ReturnType<typeof deferred> }> = [];
-  const app = signInApp(store, {
-    onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 }),
-  });
-  app.post("/slow-write", async (req, res) => {
-    const gate = gates.shift()!;
-    gate.entered.resolve();
-    await gate.release.promise;
-    appSession(req).visits = (appSession(req).visits ?? 0) + 1;
-    res.json({ hadUser: appSession(req).userId ?? null });
-  });
+  const slowRequests = new SlowRequests();
+  const app = slowRequests.addRoutes(
+    signInApp(store, {
+      onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 }),
+    }),
+    manager,
+  );
   return {
     store,
     manager,
     app,
-    async slowWrite(cookie) {
-      const gate = { entered: deferred(), release: deferred() };
-      gates.push(gate);
-      const done = request(app).post("/slow-write").set("Cookie", cookie).then((res) => res);
-      await gate.entered.promise;
-      return {
-        finish: () => {
-          gate.release.resolve();
-          return done;
-        },
-      };
-    },
+    slowWrite: (cookie) => slowRequests.start(app, "post", "/slow-write", cookie),
   };
 }
 
