@@ -5,10 +5,9 @@
  */
 import { keysOf } from "../support/internals.js";
 import { storesForThisFile } from "../support/stores.js";
+import { exposedGc } from "../support/gc.js";
 import { newSid, sha256 } from "../support/store-contract.js";
 import { deflateRawSync } from "node:zlib";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import type { SessionData } from "express-session";
 import { describe, expect, it } from "vitest";
 import { RelsSessionsManager, SessionPayloadTooLargeError, SessionStats, type RelsRedisStore } from "../../src/index.js";
@@ -132,14 +131,8 @@ describe("compressed payloads and maxPayloadBytes", () => {
 });
 
 describe("stored metadata carrying a large unknown field", () => {
-  /** V8's collector, for measuring what stays reachable (the flag exposes `gc` to new contexts). */
-  function collector(): () => void {
-    setFlagsFromString("--expose_gc");
-    return runInNewContext("gc") as () => void;
-  }
-
   it("is decoded on each request but never kept: 40 sessions with 512 KB of it each leave the heap as it was", async () => {
-    const gc = collector();
+    const gc = exposedGc();
     const store = storeWith();
     const manager = new RelsSessionsManager({ store, applicationName: "Memo" });
     const request = (sid: string, session: Record<string, unknown>) =>

@@ -4,11 +4,8 @@
  * the shared test Redis, each store under its own random namespace.
  */
 import { randomUUID } from "node:crypto";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { Cookie, type SessionData } from "express-session";
-import { Redis } from "ioredis";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ConfigError,
   InvalidSessionIdError,
@@ -17,21 +14,10 @@ import {
   type RelsRedisStoreOptions,
 } from "../../src/index.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
+import { storesForThisFile } from "../support/stores.js";
+import { exposedGc } from "../support/gc.js";
 
-const url = inject("redisUrl");
-const clients: Redis[] = [];
-const inspector = new Redis(url);
-
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.quit()));
-  await inspector.quit();
-});
-
-function newClient(): Redis {
-  const client = new Redis(url);
-  clients.push(client);
-  return client;
-}
+const { inspector, newClient } = storesForThisFile();
 
 /** A store on its own client, under a fresh namespace whose session prefix is `<namespace>:`. */
 function storeWith(options: Omit<RelsRedisStoreOptions, "client" | "source"> = {}): { store: RelsRedisStore; prefix: string } {
@@ -292,12 +278,6 @@ describe("stores on the app's own client", () => {
     expect(await client.ping()).toBe("PONG");
   });
 });
-
-/** V8's gc(), exposed at run time (vitest's workers do not start with --expose-gc). */
-function exposedGc(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-}
 
 describe("a store that is dropped without close()", () => {
   it("is garbage-collected, and dropped stores do not pile up listeners on the app's client", async () => {

@@ -12,6 +12,8 @@ export interface FileStores {
   readonly inspector: Redis;
   /** A new store (its own client, a fresh namespace unless `options` names one). */
   storeWith(options?: Omit<RelsRedisStoreOptions, "client" | "source">): RelsRedisStore;
+  /** A new client on the suite's Redis, closed when the file ends. */
+  newClient(): Redis;
 }
 
 export function storesForThisFile(): FileStores {
@@ -22,13 +24,15 @@ export function storesForThisFile(): FileStores {
     await Promise.all(clients.map((c) => c.quit()));
     await inspector.quit();
   });
+  const newClient = () => {
+    const client = new Redis(url);
+    clients.push(client);
+    return client;
+  };
   return {
     inspector,
-    storeWith(options = {}) {
-      const client = new Redis(url);
-      clients.push(client);
-      return new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client });
-    },
+    storeWith: (options = {}) => new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client: newClient() }),
+    newClient,
   };
 }
 
