@@ -7,30 +7,16 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import type express from "express";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDemoApp } from "../../demo/app.js";
+import { describe, expect, it } from "vitest";
 import { RelsSession } from "../../src/index.js";
 import { freePort } from "../support/example-process.js";
-import { deleteNamespace } from "../support/cleanup.js";
+import { demoForThisFile } from "../support/demo-app.js";
 
-const url = inject("redisUrl");
-const namespace = `t-demo-ops-${randomUUID()}`;
 const APPLICATION = "Turtle demo (ops test)";
+const demo = demoForThisFile(APPLICATION);
 const IPHONE =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-let app: express.Express;
-
-beforeAll(() => {
-  RelsSession.configure({ applicationName: APPLICATION, redisOptions: { url, namespace } });
-  app = createDemoApp();
-});
-
-afterAll(async () => {
-  await RelsSession.close();
-  await deleteNamespace(url, namespace);
-});
 
 /** The value of the sample `name{labels}` in Prometheus text, or undefined. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -51,11 +37,11 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 describe("demo /metrics", () => {
   it("serves live totals, latencies and the breaker in Prometheus text", async () => {
-    const agent = request.agent(app);
+    const agent = request.agent(demo.app);
     await agent.post("/login").set("User-Agent", IPHONE).type("form").send({ username: `ops-${randomUUID()}` }).expect(303);
     await agent.get("/account").set("User-Agent", IPHONE).expect(200);
 
-    const res = await request(app).get("/metrics").expect(200);
+    const res = await request(demo.app).get("/metrics").expect(200);
     expect(res.headers["content-type"]).toMatch(/text\/plain/);
     const text = res.text;
     expect(text).toContain("# TYPE rels_session_sessions_live gauge");
@@ -71,17 +57,17 @@ describe("demo /metrics", () => {
     // What express-session does on the store's "disconnect": skip it, leaving req.session unset.
     RelsSession.store().emit("disconnect");
     try {
-      const json = await request(app).get("/account").set("Accept", "application/json").expect(503);
+      const json = await request(demo.app).get("/account").set("Accept", "application/json").expect(503);
       expect(json.headers["retry-after"]).toMatch(/^\d+$/);
       expect(json.body).toMatchObject({ error: "session_unavailable" });
-      const html = await request(app).get("/").set("Accept", "text/html").expect(503);
+      const html = await request(demo.app).get("/").set("Accept", "text/html").expect(503);
       expect(html.text).toContain("Temporarily unavailable");
       // /metrics needs no session: it still answers, so the outage can be seen.
-      await request(app).get("/metrics").expect(200);
+      await request(demo.app).get("/metrics").expect(200);
     } finally {
       RelsSession.store().emit("connect");
     }
-    await request(app).get("/").expect(200);
+    await request(demo.app).get("/").expect(200);
   });
 });
 

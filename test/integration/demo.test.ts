@@ -3,23 +3,18 @@
  * people to try must work. Runs under its own namespace and removes its keys afterwards.
  */
 import { randomUUID } from "node:crypto";
-import type express from "express";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDemoApp } from "../../demo/app.js";
-import { RelsSession } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
 import type { StatsTotals } from "../../src/index.js";
-import { deleteNamespace } from "../support/cleanup.js";
+import { demoForThisFile } from "../support/demo-app.js";
 
 const IPHONE_SAFARI =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 const DESKTOP_CHROME =
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
 const APPLICATION = "Turtle demo (test)";
+const demo = demoForThisFile(APPLICATION);
 
-const url = inject("redisUrl");
-const namespace = `t-demo-${randomUUID()}`;
-let app: express.Express;
 
 /** A browser: keeps its cookies, always sends its user agent (and, behind the proxy, its IP). */
 interface Browser {
@@ -28,7 +23,7 @@ interface Browser {
 }
 
 function browser(userAgent: string, forwardedFor?: string): Browser {
-  const agent = request.agent(app);
+  const agent = request.agent(demo.app);
   const headers = (test: request.Test) => {
     test.set("User-Agent", userAgent);
     if (forwardedFor) test.set("X-Forwarded-For", forwardedFor);
@@ -66,30 +61,20 @@ const SIGN_IN_FORM = '<form method="post" action="/login"';
 const SIGNED_OUT_ELSEWHERE = "You were signed out from another device.";
 
 async function stats(): Promise<StatsTotals> {
-  const res = await request(app).get("/stats").expect(200).expect("Content-Type", /json/);
+  const res = await request(demo.app).get("/stats").expect(200).expect("Content-Type", /json/);
   return res.body as StatsTotals;
 }
 
-beforeAll(() => {
-  RelsSession.configure({ applicationName: APPLICATION, redisOptions: { url, namespace } });
-  app = createDemoApp();
-});
-
-afterAll(async () => {
-  await RelsSession.close();
-  await deleteNamespace(url, namespace);
-});
-
 describe("demo app", () => {
   it("shows the sign-in form to a visitor, and sets no cookie for it", async () => {
-    const res = await request(app).get("/").expect(200).expect("Content-Type", /html/);
+    const res = await request(demo.app).get("/").expect(200).expect("Content-Type", /html/);
     expect(res.text).toContain(SIGN_IN_FORM);
     expect(res.headers["set-cookie"]).toBeUndefined();
-    await request(app).get("/account").expect(303).expect("Location", "/");
+    await request(demo.app).get("/account").expect(303).expect("Location", "/");
   });
 
   it("refuses an empty user name", async () => {
-    const res = await request(app).post("/login").type("form").send({ username: "  " }).expect(400);
+    const res = await request(demo.app).post("/login").type("form").send({ username: "  " }).expect(400);
     expect(res.text).toContain(SIGN_IN_FORM);
     expect(res.headers["set-cookie"]).toBeUndefined();
   });
