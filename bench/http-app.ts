@@ -12,6 +12,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import session, { type Store } from "express-session";
 import type { HttpContender } from "./options.js";
 import { SESSION_MAX_AGE_MS } from "./fixtures.js";
+import { openConnectRedisStore, openRelsStore } from "./open-stores.js";
 
 interface BenchSession {
   userId?: string;
@@ -35,26 +36,17 @@ async function storeFor(contender: HttpContender, url: string, namespace: string
   switch (contender) {
     case "memory":
       return { store: new session.MemoryStore(), close: async () => undefined };
-    case "connect-redis": {
-      const { createClient } = await import("redis");
-      const { RedisStore } = await import("connect-redis");
-      const client = createClient({ url });
-      client.on("error", (error: unknown) => console.error(`connect-redis server: ${String(error)}`));
-      await client.connect();
-      return { store: new RedisStore({ client, prefix: `${namespace}:` }), close: async () => void (await client.close()) };
-    }
+    case "connect-redis":
+      return openConnectRedisStore(url, namespace, "connect-redis server");
     case "rels": {
-      const { Redis } = await import("ioredis");
-      const { RelsRedisStore, RelsSessionsManager } = await import("../src/index.js");
-      const client = new Redis(url, { lazyConnect: true });
-      await client.connect();
-      const store = new RelsRedisStore({ client, namespace });
+      const { store, close } = await openRelsStore(url, namespace);
+      const { RelsSessionsManager } = await import("../src/index.js");
       const manager = new RelsSessionsManager({ store, applicationName: "bench" });
       const tracking: Tracking = {
         recordSignIn: (user, req) => manager.recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() }),
         track: manager.trackSessions({ getUser: (req) => fields(req).userId ?? null }),
       };
-      return { store, tracking, close: async () => void (await client.quit()) };
+      return { store, tracking, close };
     }
   }
 }

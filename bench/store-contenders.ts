@@ -7,6 +7,7 @@ import type { SessionData } from "express-session";
 import type { StoreContender } from "./options.js";
 import { bump, ttlMsOf } from "./fixtures.js";
 import { corker } from "./cork.js";
+import { openConnectRedisStore, openRelsStore } from "./open-stores.js";
 
 export interface OpenContender {
   /** get, change one field, set. */
@@ -49,21 +50,12 @@ function storePairs(contender: StoreContender, store: PromiseStore, close: () =>
 export async function openContender(contender: StoreContender, url: string, namespace: string): Promise<OpenContender> {
   switch (contender) {
     case "rels": {
-      const { Redis } = await import("ioredis");
-      const { RelsRedisStore } = await import("../src/index.js");
-      const client = new Redis(url, { lazyConnect: true });
-      await client.connect();
-      const store = new RelsRedisStore({ client, namespace });
-      return storePairs(contender, store, async () => void (await client.quit()));
+      const { store, close } = await openRelsStore(url, namespace);
+      return storePairs(contender, store, close);
     }
     case "connect-redis": {
-      const { createClient } = await import("redis");
-      const { RedisStore } = await import("connect-redis");
-      const client = createClient({ url });
-      client.on("error", (error: unknown) => console.error(`connect-redis child: ${String(error)}`));
-      await client.connect();
-      const store = new RedisStore({ client, prefix: `${namespace}:` });
-      return storePairs(contender, store, async () => void (await client.close()));
+      const { store, close } = await openConnectRedisStore(url, namespace, "connect-redis child");
+      return storePairs(contender, store, close);
     }
     case "ioredis-corked":
     case "ioredis-plain":
