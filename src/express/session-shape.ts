@@ -144,3 +144,58 @@ export function isoString(ms: number): string {
 function two(n: number): string {
   return n < 10 ? `0${n}` : `${n}`;
 }
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ`: where each separator stands, and its character code. */
+const ISO_SEPARATOR_AT = [4, 7, 10, 13, 16, 19, 23];
+const ISO_SEPARATOR_CODE = [..."--T::.Z"].map((char) => char.charCodeAt(0));
+
+/**
+ * `new Date(text).getTime()`, for the text `isoString` (and `toISOString`) writes, read in
+ * JavaScript: a session read by this store carries its expiry in that form, and the write
+ * that follows needs it back as a number. V8's date parser costs about 1 µs there, this
+ * about a tenth. Anything else (another form, an impossible date, a year before 1970) is
+ * left to `Date`.
+ */
+export function isoMs(text: string): number {
+  if (text.length !== 24) return new Date(text).getTime();
+  for (let k = 0; k < ISO_SEPARATOR_AT.length; k++) {
+    if (text.charCodeAt(ISO_SEPARATOR_AT[k]!) !== ISO_SEPARATOR_CODE[k]) return new Date(text).getTime();
+  }
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hours = digitsAt(text, 11, 2);
+  const minutes = digitsAt(text, 14, 2);
+  const seconds = digitsAt(text, 17, 2);
+  const millis = digitsAt(text, 20, 3);
+  // digitsAt gives -1 for a non-digit: every field is then out of its range.
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return new Date(text).getTime();
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59 || millis < 0) return new Date(text).getTime();
+  return daysFromCivil(year, month, day) * DAY_MS + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis;
+}
+
+/** The decimal number of `count` digits at `start`, or -1 when one of them is not a digit. */
+function digitsAt(text: string, start: number, count: number): number {
+  let n = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`, for years from 1970). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}

@@ -9,7 +9,7 @@ import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader, type Write
 import { linkOf } from "../record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
-import { isSessionShaped } from "./session-shape.js";
+import { isoMs, isSessionShaped } from "./session-shape.js";
 import { assertIoredisClient } from "../client-check.js";
 import { defaultInstance } from "../default-instance.js";
 import { traced } from "../observability/channels.js";
@@ -557,7 +557,7 @@ export class RelsRedisStore extends Store {
       typeof this.#ttl === "function"
         ? this.#ttl(session) * 1000
         : expires
-          ? new Date(expires).getTime() - Date.now()
+          ? (typeof expires === "string" ? isoMs(expires) : new Date(expires).getTime()) - Date.now()
           : this.#ttl * 1000;
     if (!Number.isFinite(ms) || ms > MAX_TTL_MS) {
       throw new RelsSessionError(
