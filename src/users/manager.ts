@@ -72,14 +72,21 @@ export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessio
 }
 
 /**
- * Metadata decoded on tracked requests, by its stored JSON (see `#storedMeta`). Each session
- * has one entry until its metadata changes (at most once per `lastSeenInterval`). Bounded in
- * entries and in size: stored metadata of more than `DECODED_META_MAX_CHARS` characters of
- * JSON (written by something else: what this library writes is a few hundred) is decoded
- * every time, never kept.
+ * Metadata decoded on tracked requests (see `#storedMeta`), by its session's handle, with
+ * the stored value it was decoded from. Each session has one entry until its metadata
+ * changes (at most once per `lastSeenInterval`). Bounded in entries and in size: stored
+ * metadata of more than `DECODED_META_MAX_CHARS` characters of JSON (written by something
+ * else: what this library writes is a few hundred) is decoded every time, never kept.
  */
 const DECODED_META_MAX = 2048;
 const DECODED_META_MAX_CHARS = 4096;
+
+interface DecodedMeta {
+  /** The stored value, as JSON data of its own (a later change to the session's object cannot reach it). */
+  readonly stored: unknown;
+  /** What it decoded to. Never handed out: callers get a copy. */
+  readonly meta: SessionMeta;
+}
 
 const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "device", "courseId", "clientPlatform"] as const;
 
@@ -96,7 +103,7 @@ export class RelsSessionsManager {
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
-  readonly #decoded = new RecentMap<string, SessionMeta>(DECODED_META_MAX);
+  readonly #decoded = new RecentMap<string, DecodedMeta>(DECODED_META_MAX);
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
@@ -121,6 +128,17 @@ export class RelsSessionsManager {
    * only when something changed or `lastSeenAt` is due, so express-session writes only then.
    */
   async recordAuthenticatedRequest(user: UserRef, req: SessionRequest, options: RecordOptions = {}): Promise<SessionMeta> {
+    const recorded = this.#record(user, req, options);
+    return recorded.kept ? copyMeta(recorded.meta) : recorded.meta;
+  }
+
+  /**
+   * What `recordAuthenticatedRequest` does. When nothing is due, the session is left as it
+   * is and `meta` is the remembered decoding itself (`kept`), not to be changed or handed
+   * out: `trackSessions` discards it, `recordAuthenticatedRequest` copies it. New metadata
+   * shares nothing with what is remembered.
+   */
+  #record(user: UserRef, req: SessionRequest, options: RecordOptions): { meta: SessionMeta; kept: boolean } {
     const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
     const sid = sessionIdOfRequest(req);
     if (!session || sid === undefined) {
@@ -140,7 +158,7 @@ export class RelsSessionsManager {
     const fromRequest = requestMetadata(req, known ?? undefined);
 
     if (!known || known.userId !== userId || known.sessionId !== handle) {
-      const meta: SessionMeta = {
+      const meta: SessionMeta = copyMeta({
         sessionId: handle,
         userId,
         applicationName: this.#applicationName,
@@ -150,13 +168,13 @@ export class RelsSessionsManager {
         lastSeenAt: now,
         createdAt: now,
         expiresAt,
-      };
+      });
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
       session[META_FIELD] = meta;
       // In the background, and only with listeners: a sign-in never waits for its event.
       this.#signIns.emit(meta);
-      return meta;
+      return { meta, kept: false };
     }
 
     const changed =
@@ -165,8 +183,8 @@ export class RelsSessionsManager {
       (options.sessionKeyType !== undefined && options.sessionKeyType !== known.sessionKeyType) ||
       (options.signInAt !== undefined && options.signInAt.getTime() !== known.signInAt.getTime());
     const due = now.getTime() - known.lastSeenAt.getTime() >= this.#lastSeenInterval;
-    if (!changed && !due) return known;
-    const meta: SessionMeta = {
+    if (!changed && !due) return { meta: known, kept: true };
+    const meta: SessionMeta = copyMeta({
       ...known,
       ...fromRequest,
       applicationName: this.#applicationName,
@@ -174,30 +192,35 @@ export class RelsSessionsManager {
       signInAt: options.signInAt ?? known.signInAt,
       lastSeenAt: now,
       expiresAt,
-    };
+    });
     session[META_FIELD] = meta;
-    return meta;
+    return { meta, kept: false };
   }
 
   /**
    * The metadata stored in a session, decoded. Decoding validates and re-cleans every field
    * (two zod parses, about 40 µs): on a tracked request, where the same metadata comes back
-   * from Redis request after request, it is decoded once and found again by its JSON (a few
-   * µs). Each call gets its own copy, so a caller that changes it changes nothing else.
+   * from Redis request after request, it is decoded once per change. The value stored is
+   * compared field by field with the one last decoded for its session (a fraction of a µs;
+   * turning it into JSON to look it up cost about 5). What this returns is the remembered
+   * decoding itself: the caller copies before anything leaves the manager.
    */
   #storedMeta(raw: unknown): SessionMeta | null {
-    if (raw === undefined || raw === null) return null;
+    if (raw === null || typeof raw !== "object") return raw === undefined || raw === null ? null : decodeSessionMeta(raw);
+    const handle = (raw as { sessionId?: unknown }).sessionId;
+    const remembered = typeof handle === "string" ? this.#decoded.get(handle) : undefined;
+    if (remembered && sameStoredData(raw, remembered.stored)) return remembered.meta;
+    const meta = decodeSessionMeta(raw);
+    if (meta === null || typeof handle !== "string") return meta;
     let json: string | undefined;
     try {
       json = JSON.stringify(raw);
     } catch {
-      // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; decoded as it is.
+      // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; not remembered.
     }
-    if (json === undefined || json.length > DECODED_META_MAX_CHARS) return decodeSessionMeta(raw);
-    const known = this.#decoded.get(json);
-    if (known) return copyMeta(known);
-    const meta = decodeSessionMeta(raw);
-    if (meta) this.#decoded.set(json, copyMeta(meta));
+    if (json !== undefined && json.length <= DECODED_META_MAX_CHARS) {
+      this.#decoded.set(handle, { stored: JSON.parse(json) as unknown, meta: copyMeta(meta) });
+    }
     return meta;
   }
 
@@ -229,7 +252,7 @@ export class RelsSessionsManager {
       if (!req.session) return next();
       Promise.resolve()
         .then(() => getUser(req))
-        .then((user) => (user === null || user === undefined ? undefined : this.recordAuthenticatedRequest(user, req, record)))
+        .then((user) => void (user === null || user === undefined ? undefined : this.#record(user, req, record)))
         .then(() => next(), next);
     };
   }
@@ -346,6 +369,39 @@ export class RelsSessionsManager {
 const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };
+
+/** `sameData`, false when reading `value` throws (a getter or a proxy of the caller's: never from Redis). */
+function sameStoredData(value: unknown, stored: unknown): boolean {
+  try {
+    return sameData(value, stored);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `value` holds the same data as `stored`, JSON data (plain objects, arrays, strings,
+ * numbers, booleans, null): the same keys with the same values, at every depth. What is
+ * compared is bounded by `stored`; a Date, a class instance or anything else that is not
+ * JSON data in `value` is never the same.
+ */
+function sameData(value: unknown, stored: unknown): boolean {
+  if (stored === null || typeof stored !== "object") return value === stored;
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(stored)) {
+    if (!Array.isArray(value) || value.length !== stored.length) return false;
+    for (let i = 0; i < stored.length; i++) if (!sameData(value[i], stored[i])) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (Array.isArray(value) || (proto !== Object.prototype && proto !== null)) return false;
+  const keys = Object.keys(stored);
+  if (Object.keys(value).length !== keys.length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(value, key) || !sameData((value as Record<string, unknown>)[key], (stored as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
 
 /** A copy that shares nothing mutable with `meta` (its dates and its browser, OS and app). */
 function copyMeta(meta: SessionMeta): SessionMeta {

@@ -5,6 +5,13 @@ import { collect, type ManagerContractSetup, newUser, openHarness, totalSessions
 import { sessionHandle } from "../../../../src/ids.js";
 import { streamSessions } from "../../../../src/users/stream.js";
 
+/** A session and a bare request of Safari's for it, as a framework hands them to the manager. */
+function safariRequest(sid: string) {
+  const session = { cookie: { originalMaxAge: TWO_HOURS, expires: new Date(Date.now() + TWO_HOURS) } } as Record<string, unknown>;
+  const safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+  return { session, req: { sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": safari } } };
+}
+
 export function describeTrackSessions(setup: ManagerContractSetup): void {
   describe("trackSessions middleware", () => {
     it("records requests whose getUser returns a user and leaves the others alone", async () => {
@@ -66,12 +73,36 @@ export function describeTrackSessions(setup: ManagerContractSetup): void {
       expect((await h.manager.activeSessions(user))[0]?.ip).toBe("203.0.113.10");
     });
 
+    it("reads the stored metadata again when any field of it changed, however deep", async () => {
+      const h = await openHarness(setup);
+      const user = newUser();
+      const { session, req } = safariRequest("changed-meta-sid");
+      await h.manager.recordAuthenticatedRequest(user, req as never);
+      type Meta = Record<string, unknown> & { browser?: { version: string } };
+      const stored = JSON.parse(JSON.stringify(session)) as { _rels: Meta };
+      // Each request below finds the session as Redis would return it, after another writer
+      // changed one field of its metadata: what comes back is that writer's value.
+      const after = async (change: (meta: Meta) => void) => {
+        const copy = JSON.parse(JSON.stringify(stored)) as typeof stored;
+        change(copy._rels);
+        req.session = copy;
+        return h.manager.recordAuthenticatedRequest(user, req as never);
+      };
+      expect((await after(() => undefined)).browser?.version).toBe("17.4");
+      expect((await after((meta) => void (meta.browser!.version = "17.5"))).browser?.version).toBe("17.5");
+      const signInAt = "2020-01-02T03:04:05.000Z";
+      expect((await after((meta) => void (meta.signInAt = signInAt))).signInAt.toISOString()).toBe(signInAt);
+      expect((await after((meta) => void (meta.sessionKeyType = "token"))).sessionKeyType).toBe("token");
+      // A field removed or added counts too.
+      expect((await after((meta) => void delete meta.browser)).browser).toBeUndefined();
+      expect((await after((meta) => void (meta.deviceType = "tablet"))).deviceType).toBe("tablet");
+      expect((await after(() => undefined)).browser?.version).toBe("17.4");
+    });
+
     it("hands each request its own metadata: a caller changing it (dates included) changes nothing for the next", async () => {
       const h = await openHarness(setup);
       const user = newUser();
-      const session = { cookie: { originalMaxAge: TWO_HOURS, expires: new Date(Date.now() + TWO_HOURS) } } as Record<string, unknown>;
-      const safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
-      const req = { sessionID: "own-copy-meta-sid", session, ip: "192.0.2.7", headers: { "user-agent": safari } };
+      const { session, req } = safariRequest("own-copy-meta-sid");
       const written = await h.manager.recordAuthenticatedRequest(user, req as never);
       const snapshot = JSON.stringify(written);
       // Each following request sees the session as Redis returns it (decoded from JSON).
