@@ -132,7 +132,36 @@ interface Loaded {
   /** Read from a plain-sid key: the next write or touch moves it. */
   readonly legacy: boolean;
 }
-const loaded = new WeakMap<object, Loaded>();
+/** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
+class Stamped {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+/**
+ * What a read learnt, carried as a private field on the session object itself: invisible to
+ * reflection, spreads, JSON and structuredClone, like a WeakMap entry, but without the
+ * WeakMap's cost on every read (its ephemeron table, set, and weighed at every scavenge).
+ */
+class ReadMark extends Stamped {
+  #info: Loaded;
+
+  private constructor(target: object, info: Loaded) {
+    super(target);
+    this.#info = info;
+  }
+
+  /** What the read of `session` learnt, if this process read it (anything may be passed: `set` takes what it is given). */
+  static of(session: unknown): Loaded | undefined {
+    return typeof session === "object" && session !== null && #info in session ? (session as ReadMark).#info : undefined;
+  }
+
+  static put(session: object, info: Loaded): void {
+    if (#info in session) (session as ReadMark).#info = info;
+    else new ReadMark(session, info);
+  }
+}
 
 /**
  * Reads remembered by private hex, for frameworks that rebuild the session object they got
@@ -313,9 +342,9 @@ export class RelsRedisStore extends Store {
    * that read learnt beside it (see `Loaded`).
    */
   override createSession(req: Request, session: SessionData) {
-    const info = loaded.get(session);
+    const info = ReadMark.of(session);
     const created = super.createSession(req, session);
-    if (info) loaded.set(created, info);
+    if (info) ReadMark.put(created, info);
     return created;
   }
 
@@ -528,13 +557,13 @@ export class RelsRedisStore extends Store {
 
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
   #remember(session: SessionData, info: Loaded): void {
-    loaded.set(session, info);
+    ReadMark.put(session, info);
     this.#recentReads.set(info.hex, info);
   }
 
   /** The private hex of `sid`, and what the read of the session saved as `sid` learnt, if this process read it. */
   #loadedInfo(sid: string, session: SessionData): { hex: string; info: Loaded | undefined } {
-    const info = loaded.get(session);
+    const info = ReadMark.of(session);
     if (info?.sid === sid) return { hex: info.hex, info };
     const hex = privateHex(sid);
     const recent = this.#recentReads.get(hex);

@@ -401,3 +401,27 @@ describe("touch then get", () => {
     expect(Math.abs(expiresOf(await store.get(sid)) - newExpiry), "get() after touch shows the touched expiry").toBeLessThanOrEqual(50);
   });
 });
+
+describe("what a read leaves on the session", () => {
+  it("nothing the store keeps of a read shows on the session: its keys, a spread, JSON and structuredClone hold only the saved data", async () => {
+    const { store } = storeWith();
+    const sid = newSid();
+    const saved = sessionFor(60_000, { user: "u", nested: { a: [1, 2] } });
+    await store.set(sid, saved);
+    const read = (await store.get(sid))!;
+    const keys = Reflect.ownKeys(read);
+    expect(keys).toEqual(["cookie", "user", "nested"]);
+    expect(Object.getOwnPropertySymbols(read)).toEqual([]);
+    expect({ ...read }).toStrictEqual(JSON.parse(JSON.stringify(read)));
+    expect(structuredClone(read)).toStrictEqual(JSON.parse(JSON.stringify(read)));
+    expect(Reflect.ownKeys(structuredClone(read))).toEqual(keys);
+    // …and yet the store knows it read this object: saving it after the session was
+    // destroyed is refused (nothing comes back), however long the request ran.
+    await store.destroy(sid);
+    await store.set(sid, read);
+    expect(await store.get(sid)).toBeNull();
+    // A session the store never read (a fresh one, as express-session creates) is stored.
+    await store.set(sid, sessionFor(60_000, { user: "u" }));
+    expect(await store.get(sid)).not.toBeNull();
+  });
+});
