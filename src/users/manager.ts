@@ -72,14 +72,17 @@ export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessio
 }
 
 /**
- * Metadata decoded on tracked requests (see `#storedMeta`), by its session's handle, with
- * the stored value it was decoded from. Each session has one entry until its metadata
- * changes (at most once per `lastSeenInterval`). Bounded in entries and in size: stored
- * metadata of more than `DECODED_META_MAX_CHARS` characters of JSON (written by something
- * else: what this library writes is a few hundred) is decoded every time, never kept.
+ * Metadata decoded on tracked requests (see `#storedMeta`), by the handle of the request's
+ * session, with the stored value it was decoded from. Each session has one entry until its
+ * metadata changes (at most once per `lastSeenInterval`). Bounded in entries and in size:
+ * stored metadata of more than `DECODED_META_MAX_CHARS` characters of JSON, or with more than
+ * `DECODED_META_MAX_CONTAINERS` objects and arrays (written by something else: what this
+ * library writes is a few hundred characters and four objects), is decoded every time,
+ * never kept.
  */
 const DECODED_META_MAX = 2048;
 const DECODED_META_MAX_CHARS = 4096;
+const DECODED_META_MAX_CONTAINERS = 8;
 
 interface DecodedMeta {
   /** The stored value, as JSON data of its own (a later change to the session's object cannot reach it). */
@@ -154,7 +157,7 @@ export class RelsSessionsManager {
     }
     const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + 86_400_000);
     const handle = sessionHandle(privateHex(sid));
-    const known = this.#storedMeta(session[META_FIELD]);
+    const known = this.#storedMeta(session[META_FIELD], handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
 
     if (!known || known.userId !== userId || known.sessionId !== handle) {
@@ -198,30 +201,41 @@ export class RelsSessionsManager {
   }
 
   /**
-   * The metadata stored in a session, decoded. Decoding validates and re-cleans every field
-   * (two zod parses, about 40 µs): on a tracked request, where the same metadata comes back
-   * from Redis request after request, it is decoded once per change. The value stored is
-   * compared field by field with the one last decoded for its session (a fraction of a µs;
-   * turning it into JSON to look it up cost about 5). What this returns is the remembered
-   * decoding itself: the caller copies before anything leaves the manager.
+   * The metadata stored in the session `handle`, decoded. Decoding validates and re-cleans
+   * every field (two zod parses, about 40 µs): on a tracked request, where the same metadata
+   * comes back from Redis request after request, it is decoded once per change. The value
+   * stored is compared field by field with the one last decoded for this session (a fraction
+   * of a µs; turning it into JSON to look it up cost about 5). What this returns may be the
+   * remembered decoding itself: the caller copies before anything leaves the manager.
    */
-  #storedMeta(raw: unknown): SessionMeta | null {
-    if (raw === null || typeof raw !== "object") return raw === undefined || raw === null ? null : decodeSessionMeta(raw);
-    const handle = (raw as { sessionId?: unknown }).sessionId;
-    const remembered = typeof handle === "string" ? this.#decoded.get(handle) : undefined;
+  #storedMeta(raw: unknown, handle: string): SessionMeta | null {
+    if (raw === undefined || raw === null) return null;
+    const remembered = this.#decoded.get(handle);
     if (remembered && sameStoredData(raw, remembered.stored)) return remembered.meta;
     const meta = decodeSessionMeta(raw);
-    if (meta === null || typeof handle !== "string") return meta;
+    if (meta) this.#rememberDecoded(handle, raw, meta);
+    return meta;
+  }
+
+  /**
+   * Remember `meta` as what the session `handle`'s stored `raw` decodes to, only when any
+   * value holding the same JSON data decodes to it too: `raw`'s JSON copy must decode to the
+   * same metadata (a `toJSON`, a Date, or a getter that answers differently each time would
+   * not), and be small (see `DECODED_META_MAX_CHARS`). Keyed by the handle of the request's
+   * own session, so one session's stored metadata never answers for another's.
+   */
+  #rememberDecoded(handle: string, raw: unknown, meta: SessionMeta): void {
     let json: string | undefined;
     try {
       json = JSON.stringify(raw);
     } catch {
       // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; not remembered.
     }
-    if (json !== undefined && json.length <= DECODED_META_MAX_CHARS) {
-      this.#decoded.set(handle, { stored: JSON.parse(json) as unknown, meta: copyMeta(meta) });
-    }
-    return meta;
+    if (json === undefined || json.length > DECODED_META_MAX_CHARS || containersIn(json) > DECODED_META_MAX_CONTAINERS) return;
+    const stored: unknown = JSON.parse(json);
+    const again = decodeSessionMeta(stored);
+    if (again === null || JSON.stringify(again) !== JSON.stringify(meta)) return;
+    this.#decoded.set(handle, { stored, meta: copyMeta(meta) });
   }
 
   /**
@@ -370,6 +384,16 @@ const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };
 
+/** How many objects and arrays JSON text opens (brackets inside strings count too: an upper bound). */
+function containersIn(json: string): number {
+  let count = 0;
+  for (let i = 0; i < json.length; i++) {
+    const code = json.charCodeAt(i);
+    if (code === 0x7b || code === 0x5b) count++;
+  }
+  return count;
+}
+
 /** `sameData`, false when reading `value` throws (a getter or a proxy of the caller's: never from Redis). */
 function sameStoredData(value: unknown, stored: unknown): boolean {
   try {
@@ -382,8 +406,8 @@ function sameStoredData(value: unknown, stored: unknown): boolean {
 /**
  * Whether `value` holds the same data as `stored`, JSON data (plain objects, arrays, strings,
  * numbers, booleans, null): the same keys with the same values, at every depth. What is
- * compared is bounded by `stored`; a Date, a class instance or anything else that is not
- * JSON data in `value` is never the same.
+ * compared is bounded by `stored`; a Date, a class instance or an array where `stored` has
+ * an object is never the same. A proxy is read through its traps, a getter by calling it.
  */
 function sameData(value: unknown, stored: unknown): boolean {
   if (stored === null || typeof stored !== "object") return value === stored;

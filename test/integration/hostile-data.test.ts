@@ -157,6 +157,78 @@ describe("stored metadata carrying a large unknown field", () => {
     }
     gc();
     const kept = process.memoryUsage().heapUsed - before;
+    // The manager (and what it remembers) must outlive the measurement.
+    expect(manager.sessionIdOf({ sessionID: stored[0]!.sid })).not.toBe("");
     expect(kept).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe("stored metadata the memo of decoded metadata must not trust", () => {
+  const request = (sid: string, session: Record<string, unknown>) =>
+    ({ sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": "curl/8.0" } }) as never;
+
+  /** A session signed in by `user`, and its JSON as Redis would hold it. */
+  async function signedIn(manager: RelsSessionsManager, user: string): Promise<{ sid: string; json: string }> {
+    const sid = newSid();
+    const session = sessionFor(60_000) as unknown as Record<string, unknown>;
+    await manager.recordAuthenticatedRequest(user, request(sid, session));
+    return { sid, json: JSON.stringify(session) };
+  }
+
+  it("a throwing getter in the stored metadata is a session without metadata, not a failed request", async () => {
+    const manager = new RelsSessionsManager({ store: storeWith(), applicationName: "Memo" });
+    const boom = Object.defineProperty({}, "sessionId", {
+      enumerable: true,
+      get() {
+        throw new Error("getter boom");
+      },
+    });
+    const session = { ...(sessionFor(60_000) as unknown as Record<string, unknown>), _rels: boom };
+    const meta = await manager.recordAuthenticatedRequest("getter-user", request(newSid(), session));
+    expect(meta.userId).toBe("getter-user");
+  });
+
+  it("metadata whose JSON differs from its fields (toJSON) is never remembered, for its session or another's", async () => {
+    const manager = new RelsSessionsManager({ store: storeWith(), applicationName: "Memo" });
+    const victim = await signedIn(manager, "victim");
+    const stored = (JSON.parse(victim.json) as { _rels: Record<string, unknown> })._rels;
+    const victimRequest = () => manager.recordAuthenticatedRequest("victim", request(victim.sid, JSON.parse(victim.json) as Record<string, unknown>));
+    const real = (await victimRequest()).signInAt.toISOString();
+    // Its own session: fields that say 2001, JSON that says what Redis holds.
+    const forged = { ...stored, signInAt: "2001-01-01T00:00:00.000Z", toJSON: () => stored };
+    await manager.recordAuthenticatedRequest("victim", request(victim.sid, { ...(JSON.parse(victim.json) as object), _rels: forged }));
+    expect((await victimRequest()).signInAt.toISOString()).toBe(real);
+    // Another session carrying the victim's metadata (its handle included) the same way.
+    const other = await signedIn(manager, "other");
+    const planted = { ...stored, signInAt: "1999-09-09T00:00:00.000Z", toJSON: () => stored };
+    await manager.recordAuthenticatedRequest("victim", request(other.sid, { ...(JSON.parse(other.json) as object), _rels: planted }));
+    expect((await victimRequest()).signInAt.toISOString()).toBe(real);
+  });
+
+  it("metadata holding many small objects is decoded on each request but never kept", async () => {
+    const gc = exposedGc();
+    const store = storeWith();
+    const manager = new RelsSessionsManager({ store, applicationName: "Memo" });
+    const { json } = await signedIn(manager, "template");
+    const base = (JSON.parse(json) as { _rels: Record<string, unknown> })._rels;
+    // Under the 4,096-character cap, but ~1,300 objects once parsed.
+    const room = 4_000 - JSON.stringify({ ...base, j: [] }).length;
+    const junk = Array.from({ length: Math.floor(room / 3) }, () => ({}));
+    expect(JSON.stringify({ ...base, j: junk }).length).toBeLessThanOrEqual(4_096);
+    const sessions = Array.from({ length: 1_000 }, () => newSid());
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (const sid of sessions) {
+      const session = JSON.parse(json) as Record<string, unknown>;
+      // Each session's own handle: metadata that is otherwise valid for it.
+      session._rels = JSON.parse(JSON.stringify({ ...base, sessionId: manager.sessionIdOf({ sessionID: sid }), j: junk })) as unknown;
+      await manager.recordAuthenticatedRequest("template", request(sid, session));
+    }
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    // The manager (and what it remembers) must outlive the measurement.
+    expect(manager.sessionIdOf({ sessionID: sessions[0]! })).not.toBe("");
+    // A memo that kept them held ~70 MB.
+    expect(kept).toBeLessThan(16 * 1024 * 1024);
   });
 });
