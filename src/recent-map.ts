@@ -34,4 +34,9 @@ export class RecentMap<K, V> {
     this.#newer.delete(key);
     this.#older.delete(key);
   }
+
+  clear(): void {
+    this.#newer = new Map();
+    this.#older = new Map();
+  }
 }

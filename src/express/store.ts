@@ -331,7 +331,9 @@ export class RelsRedisStore extends Store {
   override clear(): Promise<void>;
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
-      for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes);
+      // What this process read is forgotten: a session saved from now on is a new one.
+      this.#recentReads.clear();
+      for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes, "wipe");
       await this.#legacy?.clear();
     };
     return respond(wipe, callback);
@@ -389,11 +391,19 @@ export class RelsRedisStore extends Store {
     return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
   }
 
-  /** Destroy several sessions by sid in one round trip (plus the index follow-up on Cluster). */
+  /**
+   * Destroy several sessions by sid in one round trip (plus the index follow-up on Cluster).
+   * A revocation: a request of this process that read one of them cannot save it again,
+   * even from a copy of the session it read.
+   */
   async deleteSessions(sids: readonly string[]): Promise<number> {
+    return this.#deleteSessions(sids, "revoke");
+  }
+
+  async #deleteSessions(sids: readonly string[], why: DeleteReason): Promise<number> {
     const hexes = [...new Set(sids)].map((sid) => privateHex(sid));
     const [count] = await Promise.all([
-      this.#destroyRecords(hexes),
+      this.#destroyRecords(hexes, why),
       // Every sid was checked by privateHex above.
       this.#legacy?.remove(sids),
     ]);
@@ -481,7 +491,7 @@ export class RelsRedisStore extends Store {
   /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
   async #discard(hex: string, reason: string): Promise<null> {
     this.#logger?.warn({ session: sessionHandle(hex), reason }, "rels-session: removed a corrupt session");
-    await this.#destroyRecords([hex]).catch(() => undefined);
+    await this.#destroyRecords([hex], "corrupt").catch(() => undefined);
     return null;
   }
 
@@ -498,7 +508,7 @@ export class RelsRedisStore extends Store {
     const ttlMs = this.#ttlMs(session);
     // express-session's contract: saving an already expired session deletes it (this is
     // not a revocation: a later save of the same sid is stored).
-    if (ttlMs <= 0) return this.deleteSessions([sid]).then(() => false);
+    if (ttlMs <= 0) return this.#deleteSessions([sid], "expired").then(() => false);
     // The serializer refuses a session over maxPayloadBytes (uncompressed) with
     // SessionPayloadTooLargeError: nothing is written.
     const payload = this.#serializer.stringify(session);
@@ -546,7 +556,7 @@ export class RelsRedisStore extends Store {
 
   async #extend(sid: string, session: SessionData, hex: string, info: Loaded | undefined, ttlMs: number): Promise<void> {
     if (ttlMs <= 0) {
-      await this.deleteSessions([sid]);
+      await this.#deleteSessions([sid], "expired");
       return;
     }
     // A session still living under its plain-sid key has no private key to extend: move it,
@@ -570,9 +580,14 @@ export class RelsRedisStore extends Store {
     return { hex, info: recent?.sid === sid ? recent : undefined };
   }
 
-  /** Destroy by private hex; what this process remembers of their reads goes too. */
-  #destroyRecords(hexes: readonly string[]): Promise<number> {
-    for (const hex of hexes) this.#recentReads.delete(hex);
+  /**
+   * Destroy by private hex. After a revocation, what this process remembers of their reads
+   * stays: a framework that copied the session it read (Fastify) saves the copy with `XX`,
+   * which finds nothing. Otherwise it goes, so that a later save of the sid is a new session's
+   * (an expired cookie saved again with a valid one; a corrupt record).
+   */
+  #destroyRecords(hexes: readonly string[], why: DeleteReason): Promise<number> {
+    if (why !== "revoke") for (const hex of hexes) this.#recentReads.delete(hex);
     return this.#records.destroy(hexes);
   }
 
@@ -604,6 +619,9 @@ export class RelsRedisStore extends Store {
     return Math.min(wanted, ttlMs * DEFAULTS.touchAfterMaxFraction);
   }
 }
+
+/** Why sessions are deleted: revoked, wiped by `clear()`, expired (saved with a past expiry), or corrupt. */
+type DeleteReason = "revoke" | "wipe" | "expired" | "corrupt";
 
 const DONE: Promise<void> = Promise.resolve();
 

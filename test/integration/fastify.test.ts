@@ -218,40 +218,67 @@ describe("the manager through Fastify's request", () => {
   });
 });
 
+/**
+ * An app on a store of its own whose `POST /slow-write` holds the loaded session until
+ * released, then changes it (@fastify/session then saves its copy of it).
+ */
+async function slowWriteApp() {
+  let entered!: () => void;
+  let release!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const raceStore = storeOnOwnClient();
+  const raceManager = new RelsSessionsManager({ store: raceStore, applicationName: "FastifyTest" });
+  const raceApp = await buildFastifyApp({
+    store: raceStore,
+    manager: raceManager,
+    routes: (target) =>
+      target.post("/slow-write", async (request) => {
+        entered();
+        await gate;
+        request.session.set("visits", 1);
+        return { userId: request.session.userId ?? null };
+      }),
+  });
+  return { app: raceApp, store: raceStore, hold: { inside, release: () => release() } };
+}
+
 describe("revocation while a Fastify request is in flight", () => {
   it("a request that loaded the session before another device revoked it cannot bring it back with its save", async () => {
-    let entered!: () => void;
-    let release!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const raceStore = storeOnOwnClient();
-    const raceManager = new RelsSessionsManager({ store: raceStore, applicationName: "FastifyTest" });
-    const raceApp = await buildFastifyApp({
-      store: raceStore,
-      manager: raceManager,
-      routes: (target) =>
-        // Holds the loaded session until released, then changes it: @fastify/session saves it.
-        target.post("/slow-write", async (request) => {
-          entered();
-          await gate;
-          request.session.set("visits", 1);
-          return { userId: request.session.userId ?? null };
-        }),
-    });
+    const { app: raceApp, store: raceStore, hold } = await slowWriteApp();
     try {
       const userId = `u-${randomUUID()}`;
       const victim = await login(raceApp, userId, UA.iphoneSafari);
       const other = await login(raceApp, userId, UA.windowsChrome);
       const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
-      await inside;
+      await hold.inside;
       const revoked = await raceApp.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
       expect(revoked.json()).toEqual({ revoked: 1 });
-      release();
+      hold.release();
       expect((await slow).json()).toEqual({ userId });
       expect(await raceStore.get(fastifySidOf(victim)), "the late save resurrected a revoked session").toBeNull();
       expect(await whoAmI(raceApp, victim)).toBeNull();
     } finally {
-      release();
+      hold.release();
+      await raceApp.close();
+    }
+  });
+
+  it("a request that loaded the session before the same browser logged out on this process cannot bring it back with its save", async () => {
+    const { app: raceApp, store: raceStore, hold } = await slowWriteApp();
+    try {
+      const userId = `u-${randomUUID()}`;
+      const victim = await login(raceApp, userId, UA.iphoneSafari);
+      const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
+      await hold.inside;
+      // The same cookie from another tab: request.session.destroy() in this process.
+      expect((await raceApp.inject({ method: "POST", url: "/logout", headers: { cookie: victim } })).statusCode).toBe(200);
+      hold.release();
+      expect((await slow).json()).toEqual({ userId });
+      expect(await raceStore.get(fastifySidOf(victim)), "the late save resurrected a logged-out session").toBeNull();
+      expect(await whoAmI(raceApp, victim)).toBeNull();
+    } finally {
+      hold.release();
       await raceApp.close();
     }
   });

@@ -107,14 +107,33 @@ describe("revoked means revoked, with no time limit", () => {
     expect(await r.manager.activeSessions(user)).toEqual([]);
   });
 
-  it("a session the app saves under a sid this process destroyed is stored (a new session, not a late save)", async () => {
+  it("a copy of a session read before this same process destroyed it (a logout from another tab, under Fastify) cannot bring it back", async () => {
     const r = rig();
     const sid = `s-${randomUUID()}`;
     await r.store.set(sid, sessionFor(60_000, { n: 1 }));
-    await r.store.get(sid);
+    // The slow request read the session, and its framework copied it key by key.
+    const copy = { ...(await r.store.get(sid))! };
+    // Another request of the same browser, in this process, logs out.
     await r.store.destroy(sid);
-    await r.store.set(sid, sessionFor(60_000, { n: 3 }));
-    expect(await r.store.get(sid)).toMatchObject({ n: 3 });
+    await r.store.set(sid, { ...copy, n: 2 } as SessionData);
+    expect(await r.store.get(sid)).toBeNull();
+  });
+
+  it("a session saved under a sid this process destroyed without ever reading it, or after clear(), is stored (a new session)", async () => {
+    const r = rig();
+    const unread = `s-${randomUUID()}`;
+    await r.store.set(unread, sessionFor(60_000, { n: 1 }));
+    await r.store.destroy(unread);
+    await r.store.set(unread, sessionFor(60_000, { n: 3 }));
+    expect(await r.store.get(unread)).toMatchObject({ n: 3 });
+    // Read, destroyed, then everything cleared: what this process read is forgotten.
+    const read = `s-${randomUUID()}`;
+    await r.store.set(read, sessionFor(60_000, { n: 1 }));
+    await r.store.get(read);
+    await r.store.destroy(read);
+    await r.store.clear();
+    await r.store.set(read, sessionFor(60_000, { n: 4 }));
+    expect(await r.store.get(read)).toMatchObject({ n: 4 });
   });
 });
 

@@ -420,8 +420,9 @@ describe("what a read leaves on the session", () => {
     await store.destroy(sid);
     await store.set(sid, read);
     expect(await store.get(sid)).toBeNull();
-    // A session the store never read (a fresh one, as express-session creates) is stored.
-    await store.set(sid, sessionFor(60_000, { user: "u" }));
-    expect(await store.get(sid)).not.toBeNull();
+    // A fresh session under a sid the store never read (as express-session creates) is stored.
+    const fresh = newSid();
+    await store.set(fresh, sessionFor(60_000, { user: "u" }));
+    expect(await store.get(fresh)).not.toBeNull();
   });
 });

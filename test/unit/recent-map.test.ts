@@ -29,4 +29,15 @@ describe("RecentMap", () => {
     expect(map.get("d")).toBeUndefined();
     expect(map.get("c")).toBe(5);
   });
+
+  it("forgets every entry of both generations on clear, and fills again afterwards", () => {
+    const map = new RecentMap<string, number>(2);
+    map.set("a", 1);
+    map.set("b", 2); // "a", "b" become the older generation
+    map.set("c", 3);
+    map.clear();
+    for (const key of ["a", "b", "c"]) expect(map.get(key)).toBeUndefined();
+    map.set("a", 4);
+    expect(map.get("a")).toBe(4);
+  });
 });
