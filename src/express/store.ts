@@ -131,6 +131,8 @@ interface Loaded {
   readonly header: RecordHeader | undefined;
   /** Read from a plain-sid key: the next write or touch moves it. */
   readonly legacy: boolean;
+  /** Revoked by this process since: kept among the recent reads whatever deletes the sid later (see `#destroyRecords`). */
+  readonly revoked?: boolean;
 }
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
 class Stamped {
@@ -325,7 +327,9 @@ export class RelsRedisStore extends Store {
 
   /**
    * Delete every session under the prefix, with its index entry and stats. A request in
-   * flight cannot bring its session back; a new session saved afterwards is stored.
+   * flight under express-session cannot bring its session back; a new session saved
+   * afterwards is stored. This process forgets what it read, so a framework's copy of a
+   * session read before (Fastify's) is saved as a new session (RELIABILITY.md).
    */
   override clear(callback: Callback<void>): void;
   override clear(): Promise<void>;
@@ -582,12 +586,20 @@ export class RelsRedisStore extends Store {
 
   /**
    * Destroy by private hex. After a revocation, what this process remembers of their reads
-   * stays: a framework that copied the session it read (Fastify) saves the copy with `XX`,
-   * which finds nothing. Otherwise it goes, so that a later save of the sid is a new session's
-   * (an expired cookie saved again with a valid one; a corrupt record).
+   * stays, marked revoked: a framework that copied the session it read (Fastify) saves the
+   * copy with `XX`, which finds nothing, whatever deletes the sid after that. Otherwise it
+   * goes, so that a later save of the sid is a new session's (an expired cookie saved again
+   * with a valid one; a corrupt record).
    */
   #destroyRecords(hexes: readonly string[], why: DeleteReason): Promise<number> {
-    if (why !== "revoke") for (const hex of hexes) this.#recentReads.delete(hex);
+    for (const hex of hexes) {
+      const read = this.#recentReads.get(hex);
+      if (why === "revoke") {
+        if (read && !read.revoked) this.#recentReads.set(hex, { ...read, revoked: true });
+      } else if (!read?.revoked) {
+        this.#recentReads.delete(hex);
+      }
+    }
     return this.#records.destroy(hexes);
   }
 

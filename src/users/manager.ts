@@ -75,14 +75,15 @@ export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessio
  * Metadata decoded on tracked requests (see `#storedMeta`), by the handle of the request's
  * session, with the stored value it was decoded from. Each session has one entry until its
  * metadata changes (at most once per `lastSeenInterval`). Bounded in entries and in size:
- * stored metadata of more than `DECODED_META_MAX_CHARS` characters of JSON, or with more than
- * `DECODED_META_MAX_CONTAINERS` objects and arrays (written by something else: what this
- * library writes is a few hundred characters and four objects), is decoded every time,
- * never kept.
+ * stored metadata of more than `DECODED_META_MAX_CHARS` characters of JSON, more than
+ * `DECODED_META_MAX_CONTAINERS` objects and arrays, or more than `DECODED_META_MAX_SEPARATORS`
+ * commas and colons (written by something else: what this library writes is a few hundred
+ * characters, four objects and about 60 separators), is decoded every time, never kept.
  */
 const DECODED_META_MAX = 2048;
 const DECODED_META_MAX_CHARS = 4096;
 const DECODED_META_MAX_CONTAINERS = 8;
+const DECODED_META_MAX_SEPARATORS = 96;
 
 interface DecodedMeta {
   /** The stored value, as JSON data of its own (a later change to the session's object cannot reach it). */
@@ -231,7 +232,7 @@ export class RelsSessionsManager {
     } catch {
       // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; not remembered.
     }
-    if (json === undefined || json.length > DECODED_META_MAX_CHARS || containersIn(json) > DECODED_META_MAX_CONTAINERS) return;
+    if (json === undefined || json.length > DECODED_META_MAX_CHARS || !isSmallStructure(json)) return;
     const stored: unknown = JSON.parse(json);
     const again = decodeSessionMeta(stored);
     if (again === null || JSON.stringify(again) !== JSON.stringify(meta)) return;
@@ -384,14 +385,20 @@ const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };
 
-/** How many objects and arrays JSON text opens (brackets inside strings count too: an upper bound). */
-function containersIn(json: string): number {
-  let count = 0;
+/**
+ * Whether JSON text opens at most `DECODED_META_MAX_CONTAINERS` objects and arrays and holds
+ * at most `DECODED_META_MAX_SEPARATORS` commas and colons (so values). Brackets, commas and
+ * colons inside strings count too: an upper bound.
+ */
+function isSmallStructure(json: string): boolean {
+  let containers = 0;
+  let separators = 0;
   for (let i = 0; i < json.length; i++) {
     const code = json.charCodeAt(i);
-    if (code === 0x7b || code === 0x5b) count++;
+    if (code === 0x7b || code === 0x5b) containers++;
+    else if (code === 0x2c || code === 0x3a) separators++;
   }
-  return count;
+  return containers <= DECODED_META_MAX_CONTAINERS && separators <= DECODED_META_MAX_SEPARATORS;
 }
 
 /** `sameData`, false when reading `value` throws (a getter or a proxy of the caller's: never from Redis). */
@@ -406,8 +413,9 @@ function sameStoredData(value: unknown, stored: unknown): boolean {
 /**
  * Whether `value` holds the same data as `stored`, JSON data (plain objects, arrays, strings,
  * numbers, booleans, null): the same keys with the same values, at every depth. What is
- * compared is bounded by `stored`; a Date, a class instance or an array where `stored` has
- * an object is never the same. A proxy is read through its traps, a getter by calling it.
+ * compared is bounded by `stored`; a Date, a class instance, an array where `stored` has an
+ * object, or an object with a non-enumerable field is never the same. A proxy is read through
+ * its traps, a getter by calling it.
  */
 function sameData(value: unknown, stored: unknown): boolean {
   if (stored === null || typeof stored !== "object") return value === stored;
@@ -420,7 +428,8 @@ function sameData(value: unknown, stored: unknown): boolean {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (Array.isArray(value) || (proto !== Object.prototype && proto !== null)) return false;
   const keys = Object.keys(stored);
-  if (Object.keys(value).length !== keys.length) return false;
+  // Every own name, not only the enumerable ones: zod reads a field whatever its flags.
+  if (Object.getOwnPropertyNames(value).length !== keys.length) return false;
   for (const key of keys) {
     if (!Object.hasOwn(value, key) || !sameData((value as Record<string, unknown>)[key], (stored as Record<string, unknown>)[key])) return false;
   }

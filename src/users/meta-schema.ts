@@ -336,7 +336,16 @@ const storedSessionMetaSchema = z.object({
  * ```
  */
 export function decodeSessionMeta(raw: unknown, fallback: SessionMetaFallback = {}): SessionMeta | null {
-  const record = toSafeRecord(raw);
+  try {
+    return decodeRecord(toSafeRecord(raw), fallback);
+  } catch {
+    // A value of the caller's that throws when zod reads it (a getter, a revoked proxy, a
+    // Date-like object whose methods throw): never from Redis; unusable, as promised.
+    return null;
+  }
+}
+
+function decodeRecord(record: Record<string, unknown> | null, fallback: SessionMetaFallback): SessionMeta | null {
   if (record === null) return null;
   const parsed = storedSessionMetaSchema.safeParse(record);
   if (!parsed.success) return null;

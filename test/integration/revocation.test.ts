@@ -117,6 +117,13 @@ describe("revoked means revoked, with no time limit", () => {
     await r.store.destroy(sid);
     await r.store.set(sid, { ...copy, n: 2 } as SessionData);
     expect(await r.store.get(sid)).toBeNull();
+    // A second copy in flight, whose cookie ran out meanwhile, is saved (a delete, not a
+    // revocation), then touched: the first copy's save after that is still refused.
+    const expired = { ...copy, cookie: { ...copy.cookie, expires: new Date(Date.now() - 1000) } } as SessionData;
+    await r.store.set(sid, expired);
+    await r.store.touch(sid, expired);
+    await r.store.set(sid, { ...copy, n: 3 } as SessionData);
+    expect(await r.store.get(sid)).toBeNull();
   });
 
   it("a session saved under a sid this process destroyed without ever reading it, or after clear(), is stored (a new session)", async () => {

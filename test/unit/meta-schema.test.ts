@@ -178,6 +178,32 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
     expect(decodeSessionMeta(raw, { sessionId: "s", userId: "u", expiresAt: new Date() })).toBeNull();
   });
 
+  it("returns null, never throws, for values that throw when read: a getter, a revoked proxy, a Date-like object", () => {
+    const base = encodeSessionMeta(fullMeta()) as unknown as Record<string, unknown>;
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const throwingTime = new Date();
+    Object.defineProperty(throwingTime, "getTime", {
+      value: () => {
+        throw new Error("getTime");
+      },
+    });
+    const throwingName = Object.defineProperty({}, "name", {
+      enumerable: true,
+      get() {
+        throw new Error("name");
+      },
+    });
+    for (const [name, raw] of [
+      ["a Date-like object", { ...base, signInAt: Object.create(Date.prototype) as unknown }],
+      ["a Date whose getTime throws", { ...base, signInAt: throwingTime }],
+      ["a browser whose name getter throws", { ...base, browser: throwingName }],
+      ["an app that is a revoked proxy", { ...base, app: revoked.proxy }],
+    ] as const) {
+      expect(decodeSessionMeta(raw), name).toBeNull();
+    }
+  });
+
   it("returns null without ids, even after fallback", () => {
     const dates = { createdAt: "2025-01-01T00:00:00Z", expiresAt: "2026-01-01T00:00:00Z" };
     expect(decodeSessionMeta({ ...dates, userId: "u" })).toBeNull();
