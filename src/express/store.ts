@@ -134,6 +134,7 @@ interface Loaded {
   /** Revoked by this process since: kept among the recent reads whatever deletes the sid later (see `#destroyRecords`). */
   readonly revoked?: boolean;
 }
+
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
 class Stamped {
   constructor(target: object) {
