@@ -339,8 +339,8 @@ export function decodeSessionMeta(raw: unknown, fallback: SessionMetaFallback = 
   try {
     return decodeRecord(toSafeRecord(raw), fallback);
   } catch {
-    // A value of the caller's that throws when zod reads it (a getter, a revoked proxy, a
-    // Date-like object whose methods throw): never from Redis; unusable, as promised.
+    // Text that is not JSON, or a value of the caller's that throws when read (a getter, a
+    // revoked proxy, a Date-like object whose methods throw): unusable, as promised.
     return null;
   }
 }
@@ -384,26 +384,18 @@ function decodeRecord(record: Record<string, unknown> | null, fallback: SessionM
 /** Keys that could reach an object's prototype if ever copied or merged. */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
-/** JSON string or plain object → own data properties in a null-prototype record. */
+/**
+ * JSON string or plain object → own data properties in a null-prototype record. Throws on
+ * text that is not JSON, or on a caller's object whose getter throws: `decodeSessionMeta`
+ * turns any throw into null.
+ */
 function toSafeRecord(raw: unknown): Record<string, unknown> | null {
-  let value: unknown = raw;
-  if (typeof raw === "string") {
-    try {
-      // Returning undefined from the reviver deletes the key at every depth.
-      value = JSON.parse(raw, (key, nested: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : nested));
-    } catch {
-      return null;
-    }
-  }
+  // Returning undefined from the reviver deletes the key at every depth.
+  const value: unknown = typeof raw === "string" ? JSON.parse(raw, (key, nested: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : nested)) : raw;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  try {
-    for (const [key, field] of Object.entries(value)) {
-      if (!FORBIDDEN_KEYS.has(key)) record[key] = field;
-    }
-  } catch {
-    // A throwing getter on a caller-supplied object; decoding promises not to throw.
-    return null;
+  for (const [key, field] of Object.entries(value)) {
+    if (!FORBIDDEN_KEYS.has(key)) record[key] = field;
   }
   return record;
 }
