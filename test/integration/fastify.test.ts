@@ -219,10 +219,12 @@ describe("the manager through Fastify's request", () => {
 });
 
 /**
- * An app on a store of its own whose `POST /slow-write` holds the loaded session until
- * released, then changes it (@fastify/session then saves its copy of it).
+ * A request that loaded its session and is held (`POST /slow-write`, on an app and store of
+ * its own) while `revoke` ends that session; released, it changes the session, and
+ * @fastify/session saves its copy of it. Returns what a read of the sid, and the cookie's
+ * next request, find afterwards.
  */
-async function slowWriteApp() {
+async function saveAfterRevocation(revoke: (app: FastifyInstance, victim: string, userId: string) => Promise<void>) {
   let entered!: () => void;
   let release!: () => void;
   const inside = new Promise<void>((resolve) => (entered = resolve));
@@ -240,47 +242,39 @@ async function slowWriteApp() {
         return { userId: request.session.userId ?? null };
       }),
   });
-  return { app: raceApp, store: raceStore, hold: { inside, release: () => release() } };
+  try {
+    const userId = `u-${randomUUID()}`;
+    const victim = await login(raceApp, userId, UA.iphoneSafari);
+    const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
+    await inside;
+    await revoke(raceApp, victim, userId);
+    release();
+    expect((await slow).json()).toEqual({ userId });
+    return { stored: await raceStore.get(fastifySidOf(victim)), signedInAs: await whoAmI(raceApp, victim) };
+  } finally {
+    release();
+    await raceApp.close();
+  }
 }
 
 describe("revocation while a Fastify request is in flight", () => {
   it("a request that loaded the session before another device revoked it cannot bring it back with its save", async () => {
-    const { app: raceApp, store: raceStore, hold } = await slowWriteApp();
-    try {
-      const userId = `u-${randomUUID()}`;
-      const victim = await login(raceApp, userId, UA.iphoneSafari);
-      const other = await login(raceApp, userId, UA.windowsChrome);
-      const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
-      await hold.inside;
-      const revoked = await raceApp.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
+    const after = await saveAfterRevocation(async (app, _victim, userId) => {
+      const other = await login(app, userId, UA.windowsChrome);
+      const revoked = await app.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
       expect(revoked.json()).toEqual({ revoked: 1 });
-      hold.release();
-      expect((await slow).json()).toEqual({ userId });
-      expect(await raceStore.get(fastifySidOf(victim)), "the late save resurrected a revoked session").toBeNull();
-      expect(await whoAmI(raceApp, victim)).toBeNull();
-    } finally {
-      hold.release();
-      await raceApp.close();
-    }
+    });
+    expect(after.stored, "the late save resurrected a revoked session").toBeNull();
+    expect(after.signedInAs).toBeNull();
   });
 
   it("a request that loaded the session before the same browser logged out on this process cannot bring it back with its save", async () => {
-    const { app: raceApp, store: raceStore, hold } = await slowWriteApp();
-    try {
-      const userId = `u-${randomUUID()}`;
-      const victim = await login(raceApp, userId, UA.iphoneSafari);
-      const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
-      await hold.inside;
+    const after = await saveAfterRevocation(async (app, victim) => {
       // The same cookie from another tab: request.session.destroy() in this process.
-      expect((await raceApp.inject({ method: "POST", url: "/logout", headers: { cookie: victim } })).statusCode).toBe(200);
-      hold.release();
-      expect((await slow).json()).toEqual({ userId });
-      expect(await raceStore.get(fastifySidOf(victim)), "the late save resurrected a logged-out session").toBeNull();
-      expect(await whoAmI(raceApp, victim)).toBeNull();
-    } finally {
-      hold.release();
-      await raceApp.close();
-    }
+      expect((await app.inject({ method: "POST", url: "/logout", headers: { cookie: victim } })).statusCode).toBe(200);
+    });
+    expect(after.stored, "the late save resurrected a logged-out session").toBeNull();
+    expect(after.signedInAs).toBeNull();
   });
 });
 

@@ -22,6 +22,11 @@ function sessionFor(maxAgeMs = 60_000, data: Record<string, unknown> = {}): Sess
   } as unknown as SessionData;
 }
 
+/** A bare request of `session`, as a framework hands it to the manager. */
+function request(sid: string, session: Record<string, unknown>): never {
+  return { sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": "curl/8.0" } } as never;
+}
+
 /** Write a stored payload as another process (or an attacker with Redis access) would. */
 async function plant(store: RelsRedisStore, sid: string, payload: string | Buffer): Promise<string> {
   const key = keysOf(store).session(sha256(sid));
@@ -135,8 +140,6 @@ describe("stored metadata carrying a large unknown field", () => {
     const gc = exposedGc();
     const store = storeWith();
     const manager = new RelsSessionsManager({ store, applicationName: "Memo" });
-    const request = (sid: string, session: Record<string, unknown>) =>
-      ({ sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": "curl/8.0" } }) as never;
     const stored = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const sid = newSid();
@@ -164,9 +167,6 @@ describe("stored metadata carrying a large unknown field", () => {
 });
 
 describe("stored metadata the memo of decoded metadata must not trust", () => {
-  const request = (sid: string, session: Record<string, unknown>) =>
-    ({ sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": "curl/8.0" } }) as never;
-
   /** A session signed in by `user`, and its JSON as Redis would hold it. */
   async function signedIn(manager: RelsSessionsManager, user: string): Promise<{ sid: string; json: string }> {
     const sid = newSid();
