@@ -9,7 +9,8 @@ import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader, type Write
 import { linkOf } from "../record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
-import { isoMs, isSessionShaped } from "./session-shape.js";
+import { isSessionShaped } from "./session-shape.js";
+import { isoMs } from "./iso-time.js";
 import { assertIoredisClient } from "../client-check.js";
 import { defaultInstance } from "../default-instance.js";
 import { traced } from "../observability/channels.js";
