@@ -13,7 +13,8 @@ import { load, signIn } from "./http-load.js";
 import { rotate } from "./store-rounds.js";
 import type { Samples } from "./samples.js";
 
-const REQUEST: Readonly<Record<HttpWorkload, { method: "GET" | "POST"; path: string; record: boolean }>> = {
+/** What each HTTP workload sends, and whether its sign-in is recorded by the manager. */
+export const REQUEST: Readonly<Record<HttpWorkload, { method: "GET" | "POST"; path: string; record: boolean }>> = {
   unchanged: { method: "GET", path: "/me", record: false },
   modify: { method: "POST", path: "/visit", record: false },
   tracked: { method: "POST", path: "/visit-tracked", record: true },
