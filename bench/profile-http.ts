@@ -17,7 +17,7 @@ import { load, signIn } from "./http-load.js";
 import { REQUEST } from "./http-rounds.js";
 
 const configSchema = z.object({
-  url: z.string().url(),
+  url: z.string(),
   contender: httpContenderSchema,
   workload: httpWorkloadSchema,
   profileDir: z.string().min(1),
