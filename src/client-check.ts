@@ -1,3 +1,4 @@
+import { READS_FROM_MASTERS_ONLY } from "./config.js";
 import { ConfigError } from "./errors.js";
 
 /**
@@ -9,6 +10,7 @@ export function assertIoredisClient(client: unknown): void {
   const candidate = client as { defineCommand?: unknown; sendCommand?: unknown; isOpen?: unknown } | null;
   if (candidate !== null && typeof candidate === "object" && typeof candidate.defineCommand === "function") {
     assertNoKeyPrefix(candidate);
+    assertReadsFromMasters(candidate);
     return;
   }
   const looksLikeNodeRedis =
@@ -44,6 +46,17 @@ function assertNoKeyPrefix(client: object): void {
         "prefixed twice or not at all and scans (counts, listings, clear) could not see the sessions. " +
         "Create the client without `keyPrefix` and pass the store's `prefix` (session keys) or `namespace` option instead",
     },
+  ]);
+}
+
+/** A Cluster with `scaleReads` other than "master", or a Sentinel client with `role: "slave"`. */
+function assertReadsFromMasters(client: object): void {
+  const options = (client as { options?: { scaleReads?: unknown; role?: unknown } }).options;
+  const scaleReads = options?.scaleReads;
+  const field = scaleReads !== undefined && scaleReads !== "master" ? "scaleReads" : options?.role === "slave" ? "role" : undefined;
+  if (field === undefined) return;
+  throw new ConfigError([
+    { path: `store.client.options.${field}`, message: `the ioredis client ${READS_FROM_MASTERS_ONLY}; create it with ${field} "master" (the default)` },
   ]);
 }
 

@@ -38,6 +38,12 @@ export const DEFAULTS = {
     touchAfterMaxFraction: 0.5,
     durableRevocation: "auto",
     durableRevocationTimeoutMs: 500,
+    /**
+     * A session this process has not read or written is created only if its cookie was issued
+     * within this window; a revocation marker lives at least this long. Together they keep a
+     * framework's copy of a revoked session from creating it again, however late it is saved.
+     */
+    newSessionWindowMs: 86_400_000,
   },
   env: { RELS_SESSION_SCAN_COUNT: 50, RELS_SESSION_SERIALIZER: "json" },
 } as const;
@@ -111,11 +117,19 @@ const noKeyPrefix = z
   .undefined({ message: "keyPrefix is not supported (scans and scripts would not see it): use redisOptions.namespace or store.prefix" })
   .optional();
 
-/** ioredis Cluster: `nodes` plus any ioredis `ClusterOptions` (e.g. `scaleReads`), passed through. */
+/**
+ * Session reads and the checks that keep revocation final go to masters: a replica a moment
+ * behind would serve a session just revoked.
+ */
+export const READS_FROM_MASTERS_ONLY =
+  "must read from masters: a replica lags behind its master, so it can serve a session that was just revoked";
+
+/** ioredis Cluster: `nodes` plus any ioredis `ClusterOptions`, passed through (`scaleReads` only as "master"). */
 export const clusterOptionsSchema = z
   .object({
     nodes: z.array(z.union([redisUrl, hostPort])).min(1, { message: "expected at least one node" }),
     keyPrefix: noKeyPrefix,
+    scaleReads: z.literal("master", { message: `scaleReads ${READS_FROM_MASTERS_ONLY}; leave it out or set "master"` }).optional(),
     redisOptions: z.object({ keyPrefix: noKeyPrefix }).loose().optional(),
   })
   .loose();
@@ -126,6 +140,7 @@ export const sentinelOptionsSchema = z
     sentinels: z.array(hostPort).min(1, { message: "expected at least one sentinel" }),
     name: z.string().min(1),
     keyPrefix: noKeyPrefix,
+    role: z.literal("master", { message: `role ${READS_FROM_MASTERS_ONLY}; leave it out or set "master"` }).optional(),
   })
   .loose();
 

@@ -119,3 +119,18 @@ export class RevocationNotReplicatedError extends RelsSessionError {
     this.revoked = revoked;
   }
 }
+
+/**
+ * A save the store cannot tell from a revoked session's: a session object it did not read
+ * or write, whose record is gone, and whose cookie was issued too long ago to be a new one.
+ * Nothing was written (revoked means revoked: where the store cannot tell, it refuses).
+ */
+export class SessionWriteRefusedError extends RelsSessionError {
+  override name = "SessionWriteRefusedError";
+
+  constructor(windowMs: number) {
+    super(
+      `Refused to save a session this process did not load, whose record is gone and whose cookie was issued more than ${Math.round(windowMs / 60_000)} min ago: it may have been revoked; nothing was written`,
+    );
+  }
+}

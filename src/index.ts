@@ -67,5 +67,6 @@ export {
   NotConfiguredError,
   StoreReconfiguredError,
   RevocationNotReplicatedError,
+  SessionWriteRefusedError,
 } from "./errors.js";
 export type { ConfigIssue, ConnectFailureReason } from "./errors.js";

@@ -5,7 +5,7 @@ import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from 
 import { ConfigError, RelsSessionError, SerializerUnavailableError } from "../errors.js";
 import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
-import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader, type WriteOutcome } from "../record/records.js";
+import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "../record/records.js";
 import { linkOf } from "../record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
@@ -123,7 +123,7 @@ export interface StoredSession {
 
 const DEFAULTS = CONFIG_DEFAULTS.store;
 
-/** What the read of a session learnt, kept beside it (and beside the `req.session` built from it). */
+/** What the read (or the last write) of a session learnt, kept beside it (and beside the `req.session` built from it). */
 interface Loaded {
   /** The sid it was read for, and its private hex: a later write of the same sid needs no second hash. */
   readonly sid: string;
@@ -132,8 +132,6 @@ interface Loaded {
   readonly header: RecordHeader | undefined;
   /** Read from a plain-sid key: the next write or touch moves it. */
   readonly legacy: boolean;
-  /** Revoked by this process since: kept among the recent reads whatever deletes the sid later (see `#destroyRecords`). */
-  readonly revoked?: boolean;
 }
 
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
@@ -169,9 +167,10 @@ class ReadMark extends Stamped {
 
 /**
  * Reads remembered by private hex, for frameworks that rebuild the session object they got
- * from `get` (Fastify's session copies it key by key): the same record, found by the sid
- * saved. Bounded: the last this many reads are always remembered (see `RecentMap`); an entry
- * goes when its session is destroyed by this process.
+ * from `get` (Fastify's session copies it key by key): the header of the same record, found
+ * by the sid saved, so a copy's save takes the one-command path and its touch is throttled.
+ * A cache, never a guard: a copy it does not know is judged by Redis (the write script and
+ * the session's revocation marker), at the cost of a script call.
  */
 const RECENT_READS_MAX = 10_000;
 
@@ -236,7 +235,9 @@ export class RelsRedisStore extends Store {
     this.#records = new SessionRecords(this.#source, keys, {
       scanCount: options.scanCount ?? DEFAULTS.scanCount,
       maxSessionsPerUser: options.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
-      revokedMarkerMs: migrating ? legacyTtlMs : 0,
+      revokedMarkerMs: Math.max(DEFAULTS.newSessionWindowMs, migrating ? legacyTtlMs : 0),
+      newSessionWindowMs: DEFAULTS.newSessionWindowMs,
+      plainCopies: migrating,
       durableRevocation: {
         mode: durableMode(options.durableRevocation ?? DEFAULTS.durableRevocation),
         timeoutMs: options.durableRevocationTimeout ?? DEFAULTS.durableRevocationTimeoutMs,
@@ -328,18 +329,16 @@ export class RelsRedisStore extends Store {
   }
 
   /**
-   * Delete every session under the prefix, with its index entry and stats. A request in
-   * flight under express-session cannot bring its session back; a new session saved
-   * afterwards is stored. This process forgets what it read, so a framework's copy of a
-   * session read before (Fastify's) is saved as a new session (RELIABILITY.md).
+   * Revoke every session under the prefix, with its index entry and stats. Each leaves its
+   * revocation marker: no request in flight, in any framework or process, brings one back; a
+   * new session (a new sid) saved afterwards is stored.
    */
   override clear(callback: Callback<void>): void;
   override clear(): Promise<void>;
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
-      // What this process read is forgotten: a session saved from now on is a new one.
       this.#recentReads.clear();
-      for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes, "wipe");
+      for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes, "revoke");
       await this.#legacy?.clear();
     };
     return respond(wipe, callback);
@@ -502,8 +501,11 @@ export class RelsRedisStore extends Store {
   }
 
   /**
-   * Write a session. One that was read is saved only if it still exists (revoked means
-   * revoked, however long the request ran); one this request created is saved as it is.
+   * Write a session. One read or written through this object (or a copy of one this process
+   * read) is saved only while it exists, however long the request ran; any other is judged by
+   * Redis against the session's revocation marker. Afterwards the object knows what was
+   * written, so its next save (express-session saves a sign-in twice when the route calls
+   * `save()`) is a plain `SET … XX`: a revocation in between is final.
    *
    * No async frame of its own (it is on every modifying request's path): a bad lifetime or
    * an oversized session throws synchronously; callers run it through `rejecting`, or from
@@ -519,32 +521,40 @@ export class RelsRedisStore extends Store {
     // SessionPayloadTooLargeError: nothing is written.
     const payload = this.#serializer.stringify(session);
     const fromPrivate = info !== undefined && !info.legacy;
-    const written = this.#records.write({
-      hex,
-      payload,
-      ttlMs: this.#disableTTL ? 0 : ttlMs,
-      link: linkOf(session),
-      condition: condition ?? (fromPrivate ? "exists" : "any"),
-      previous: fromPrivate ? info.header : undefined,
-      now: Date.now(),
-      plain: this.#legacy?.mirrors ? this.#legacy.plainKeyOf(sid) : "",
-      fromPlainCopy: info?.legacy === true,
-    });
-    if (!this.#legacy) return written.then(isWritten);
+    const now = Date.now();
+    const written = this.#records
+      .write({
+        hex,
+        payload,
+        ttlMs: this.#disableTTL ? 0 : ttlMs,
+        link: linkOf(session),
+        condition: condition ?? (fromPrivate ? "exists" : "new"),
+        previous: fromPrivate ? info.header : undefined,
+        now,
+        plain: this.#legacy?.mirrors ? this.#legacy.plainKeyOf(sid) : "",
+        // A plain-sid session is moved whatever its age: its record never existed.
+        bornMs: fromPrivate || info?.legacy ? 0 : cookieIssuedAt(session),
+      })
+      .then((header) => {
+        if (header === undefined) return false;
+        this.#remember(session, { sid, hex, header, legacy: false });
+        return true;
+      });
+    if (!this.#legacy) return written;
     return this.#saveMigrating(this.#legacy, written, sid, hex, session, ttlMs);
   }
 
   /** The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the mirror. */
   async #saveMigrating(
     legacy: LegacyMigration,
-    written: Promise<WriteOutcome>,
+    written: Promise<boolean>,
     sid: string,
     hex: string,
     session: SessionData,
     ttlMs: number,
   ): Promise<boolean> {
-    const [outcome] = await Promise.all([written, legacy.besideWrite(sid)]);
-    if (outcome !== "written") return false;
+    const [stored] = await Promise.all([written, legacy.besideWrite(sid)]);
+    if (!stored) return false;
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
     if (legacy.mirrors) await legacy.mirror(sid, hex, session, this.#disableTTL ? 0 : ttlMs);
     return true;
@@ -568,7 +578,7 @@ export class RelsRedisStore extends Store {
     // A session still living under its plain-sid key has no private key to extend: move it,
     // unless a concurrent request already did (its save is newer than this copy).
     if (info?.legacy && (await this.#save(sid, session, "absent"))) return;
-    await this.#records.touch(hex, ttlMs, Date.now());
+    await this.#records.touch(hex, ttlMs, Date.now(), info?.legacy ? undefined : info?.header);
   }
 
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
@@ -587,22 +597,13 @@ export class RelsRedisStore extends Store {
   }
 
   /**
-   * Destroy by private hex. After a revocation, what this process remembers of their reads
-   * stays, marked revoked: a framework that copied the session it read (Fastify) saves the
-   * copy with `XX`, which finds nothing, whatever deletes the sid after that. Otherwise it
-   * goes, so that a later save of the sid is a new session's (an expired cookie saved again
-   * with a valid one; a corrupt record).
+   * Destroy by private hex. A revocation leaves each session's marker in Redis (no later
+   * write creates it again); an expired cookie's delete or a corrupt record's does not. What
+   * this process read of them is forgotten either way.
    */
   #destroyRecords(hexes: readonly string[], why: DeleteReason): Promise<number> {
-    for (const hex of hexes) {
-      const read = this.#recentReads.get(hex);
-      if (why === "revoke") {
-        if (read && !read.revoked) this.#recentReads.set(hex, { ...read, revoked: true });
-      } else if (!read?.revoked) {
-        this.#recentReads.delete(hex);
-      }
-    }
-    return this.#records.destroy(hexes);
+    for (const hex of hexes) this.#recentReads.delete(hex);
+    return this.#records.destroy(hexes, { revoke: why === "revoke" });
   }
 
   /**
@@ -634,8 +635,8 @@ export class RelsRedisStore extends Store {
   }
 }
 
-/** Why sessions are deleted: revoked, wiped by `clear()`, expired (saved with a past expiry), or corrupt. */
-type DeleteReason = "revoke" | "wipe" | "expired" | "corrupt";
+/** Why sessions are deleted: revoked (destroy, `clear()`), expired (saved with a past expiry), or corrupt. */
+type DeleteReason = "revoke" | "expired" | "corrupt";
 
 const DONE: Promise<void> = Promise.resolve();
 
@@ -654,8 +655,17 @@ function rejecting<T>(work: () => Promise<T>): Promise<T> {
 
 function nothing(): void {}
 
-function isWritten(outcome: WriteOutcome): boolean {
-  return outcome === "written";
+/**
+ * When the session's cookie was issued, as express-session and @fastify/session keep it
+ * (`expires` − `originalMaxAge`); 0 when it has no expiry or the numbers are not usable.
+ */
+function cookieIssuedAt(session: SessionData): number {
+  const cookie = session?.cookie as { expires?: unknown; originalMaxAge?: unknown } | undefined;
+  const maxAge = cookie?.originalMaxAge;
+  const expires = cookie?.expires;
+  if (typeof maxAge !== "number" || !Number.isFinite(maxAge) || (typeof expires !== "string" && !(expires instanceof Date))) return 0;
+  const at = (typeof expires === "string" ? isoMs(expires) : expires.getTime()) - maxAge;
+  return Number.isFinite(at) && at > 0 ? at : 0;
 }
 
 function durableMode(value: boolean | "auto"): "auto" | "on" | "off" {

@@ -60,8 +60,6 @@ export interface StoredRecord {
   readonly layout: 2 | 3;
 }
 
-export const ANONYMOUS: Omit<RecordHeader, "expiresAt"> = { score: 0, index: "", bucket: "", plain: "" };
-
 const ZEROS = "0".repeat(NUMBER_WIDTH);
 
 /** A fixed-width decimal (Lua reads it with tonumber; doubles hold every ms up to 2^53). */

@@ -2,8 +2,7 @@
  * Every Redis key this library touches is built here and only here.
  *
  * Cluster safety comes from hash tags (the part in `{…}` picks the slot):
- * - a session (and, while migrating from plain-sid keys, its revocation marker) has the tag
- *   `{2::<hex>}`: one slot per session;
+ * - a session and its revocation marker have the tag `{2::<hex>}`: one slot per session;
  * - a user's index has the tag `{<encoded user id>}`: one slot per user;
  * - the stats counters share `{stats}`: one small slot for the whole namespace.
  * No tag is global to sessions, so sessions spread over every shard.
@@ -40,8 +39,16 @@ export class Keys {
   readonly namespace: string;
   /** Prefix of session keys; connect-redis's `prefix`. Defaults to `<namespace>:`. */
   readonly prefix: string;
+  /**
+   * What index, stats and flag keys start with: the namespace, and the prefix when it is not
+   * the default one. Two stores that cannot see each other's sessions (another prefix) must
+   * not share an index: each would prune the other's entries as stale.
+   */
+  readonly scope: string;
   /** `session(hex)` is this + hex + "}": what the cap script builds evicted sessions' keys from. */
   readonly sessionKeyHead: string;
+  /** `revoked(hex)` is this + hex + "}". */
+  readonly revokedKeyHead: string;
 
   constructor(namespace: string = DEFAULT_NAMESPACE, prefix: string = `${namespace}:`) {
     // Index and bucket keys are written into each session's header, which tabs and
@@ -50,7 +57,10 @@ export class Keys {
     if (/[\t\n]/.test(prefix)) throw new RangeError("The prefix must not contain a tab or a newline");
     this.namespace = namespace;
     this.prefix = prefix;
+    // Percent-encoded, so a `{` or `}` in the prefix cannot change an index key's hash tag.
+    this.scope = prefix === `${namespace}:` ? namespace : `${namespace}:${encodeURIComponent(prefix)}`;
     this.sessionKeyHead = `${prefix}${SESSION_TAG_START}`;
+    this.revokedKeyHead = `${prefix}tomb:${SESSION_TAG_START}`;
   }
 
   /** A session record (record/format.ts describes its layout). */
@@ -59,11 +69,11 @@ export class Keys {
   }
 
   /**
-   * While migrating from plain-sid keys only: marks a revoked session for as long as a
-   * plain-sid copy of it may live, so that copy is never read again.
+   * The revocation marker of a session (its slot): while it lives, no write can create the
+   * session again, and a plain-sid copy of it (migration) is never read again.
    */
   revoked(hex: string): string {
-    return `${this.prefix}tomb:${SESSION_TAG_START}${hex}}`;
+    return `${this.revokedKeyHead}${hex}}`;
   }
 
   /** Where a plain-sid store (connect-redis with the same prefix) kept the session. */
@@ -86,31 +96,31 @@ export class Keys {
 
   /** Records that no process needs to read plain-sid keys any more. */
   migrationFlag(): string {
-    return `${this.namespace}:2:secure_store_enabled`;
+    return `${this.scope}:2:secure_store_enabled`;
   }
 
   /** Sorted set of a user's sessions: member = private hex, score = expiry (ms since epoch). */
   userIndex(userId: string): string {
-    return `${this.namespace}:user:{${encodeUserId(userId)}}`;
+    return `${this.scope}:user:{${encodeUserId(userId)}}`;
   }
 
   /** Set of live stats bucket keys. */
   statsRegistry(): string {
-    return `${this.namespace}:stats:${STATS_TAG}:buckets`;
+    return `${this.scope}:stats:${STATS_TAG}:buckets`;
   }
 
   /** When any counter last changed (ms since epoch). */
   statsUpdated(): string {
-    return `${this.namespace}:stats:${STATS_TAG}:updated`;
+    return `${this.scope}:stats:${STATS_TAG}:updated`;
   }
 
   /** Sorted set of live sessions of one application on one platform, scored by expiry. */
   statsBucket(applicationName: string, platform: ClientPlatform): string {
-    return `${this.namespace}:stats:${STATS_TAG}:live:${encodeURIComponent(applicationName)}:${platform}`;
+    return `${this.scope}:stats:${STATS_TAG}:live:${encodeURIComponent(applicationName)}:${platform}`;
   }
 
   parseStatsBucket(key: string): { applicationName: string; platform: string } | undefined {
-    const head = `${this.namespace}:stats:${STATS_TAG}:live:`;
+    const head = `${this.scope}:stats:${STATS_TAG}:live:`;
     if (!key.startsWith(head)) return undefined;
     const rest = key.slice(head.length);
     const cut = rest.lastIndexOf(":");

@@ -1,8 +1,8 @@
-import { RevocationNotReplicatedError } from "../errors.js";
-import { Cluster, type Redis } from "ioredis";
+import { RevocationNotReplicatedError, SessionWriteRefusedError } from "../errors.js";
+import { Cluster, ReplyError, type Redis } from "ioredis";
 import type { RedisClient, RedisSource } from "../redis/pool.js";
 import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
-import { ANONYMOUS, LAYOUT2_FIELDS, decodeLayout2, decodeRecord, encodeRecord, fixedNumber, type RecordHeader, type StoredRecord } from "./format.js";
+import { LAYOUT2_FIELDS, decodeLayout2, decodeRecord, encodeRecord, fixedNumber, type RecordHeader, type StoredRecord } from "./format.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import type { SessionLink } from "./link.js";
 import { topologyOf, type Topology } from "./topology.js";
@@ -13,12 +13,14 @@ export const CORRUPT = Symbol("not a session record");
 
 /**
  * When a write may land:
- * - `"exists"`: the session was read by this request; if it is gone (revoked, destroyed,
- *   expired) the write is refused, however long the request ran;
- * - `"absent"`: only where there is no session yet (moving a plain-sid session);
- * - `"any"`: a session this request created (express-session's fresh random sid).
+ * - `"exists"`: the session was read or written through this object; if it is gone
+ *   (revoked, destroyed, expired) the write is refused, however long the request ran;
+ * - `"absent"`: only where there is no session and no revocation (moving a plain-sid session);
+ * - `"new"`: a session object this process cannot place (one the request created, or a
+ *   framework's copy of one it read): refused while the session's revocation marker lives,
+ *   and, where there is no session, created only if its cookie was issued recently (`bornMs`).
  */
-export type WriteCondition = "exists" | "absent" | "any";
+export type WriteCondition = "exists" | "absent" | "new";
 
 export interface WriteRequest {
   readonly hex: string;
@@ -28,19 +30,17 @@ export interface WriteRequest {
   /** Whose session it is (signed in), or undefined (anonymous). */
   readonly link: SessionLink | undefined;
   readonly condition: WriteCondition;
-  /** The header the session was read with: when its filing still holds, no script runs. */
+  /** The header the session was read (or last written) with: when its filing still holds, no script runs. */
   readonly previous: RecordHeader | undefined;
   /** Its plain-sid copy's key, while mirroring (`mirrorWrites`): a revocation ends that copy too. "" otherwise. */
   readonly plain: string;
-  /**
-   * Read from its plain-sid key (migration): saved only if no revocation marked it since,
-   * through the write script (a revocation could not see the private key it lacked).
-   */
-  readonly fromPlainCopy: boolean;
+  /** When the session's cookie was issued (ms since the epoch; 0: not known), for `"new"`. */
+  readonly bornMs: number;
   readonly now: number;
 }
 
-export type WriteOutcome = "written" | "refused";
+/** The header written, or undefined when the write was refused (the session is gone or revoked). */
+export type WriteOutcome = RecordHeader | undefined;
 
 /** One entry of a user's index: a session's private hex and the expiry it is filed under. */
 export interface IndexEntry {
@@ -54,10 +54,17 @@ export interface SessionRecordsOptions {
   /** Signing in beyond this many sessions of one user revokes those filed to expire soonest. 0: no cap. */
   readonly maxSessionsPerUser: number;
   /**
-   * While migrating from plain-sid keys: how long a revoked session's marker lives (the
-   * longest a plain-sid copy may). 0 outside migration: no marker is written.
+   * The shortest a revocation marker lives (it also lives as long as its session had left):
+   * at least `newSessionWindowMs`, and while migrating the longest a plain-sid copy may.
    */
   readonly revokedMarkerMs: number;
+  /** A session no process can place is created only if its cookie was issued this recently. */
+  readonly newSessionWindowMs: number;
+  /**
+   * Migrating from plain-sid keys: a revocation of a session with no private record still
+   * leaves its marker, which ends its plain-sid copy.
+   */
+  readonly plainCopies: boolean;
   /**
    * Acknowledge a revocation only once a replica has it (`WAIT 1 <timeoutMs>`): on, off, or
    * "auto" (on while the master reports a connected replica, checked at most every 10 s).
@@ -81,9 +88,11 @@ const FILING_SLACK_MAX_MS = 3_600_000;
  * slots and are changed by follow-ups (topology.ts). Callers pass objects and get typed
  * results; nothing above this module builds a key or packs a script's arguments.
  *
- * Revocation needs no tombstone: a session that was read is saved only if it still exists
- * (`SET … XX`, or the same check inside the script), so a destroy is final whatever a
- * request still in flight does.
+ * Revocation is decided by Redis: a session read or written through an object is saved from
+ * it only while it exists (`SET … XX`, or the same check inside the script); any other write
+ * is refused while the session's revocation marker lives, and creates a session only for a
+ * cookie issued more recently than the marker's shortest life. No write of any request, from
+ * any object, brings a revoked session back.
  */
 export class SessionRecords {
   readonly #source: RedisSource;
@@ -98,7 +107,7 @@ export class SessionRecords {
     this.#keys = keys;
     this.#options = options;
     this.#maxSessionsPerUser = options.maxSessionsPerUser;
-    this.#topology = topologyOf(source, keys, (hexes, owner) => this.destroy(hexes, { owner }));
+    this.#topology = topologyOf(source, keys);
   }
 
   get keys(): Keys {
@@ -136,37 +145,34 @@ export class SessionRecords {
   }
 
   /**
-   * Write a session. The hot path is one plain `SET … PX` (with `XX` when the session was
-   * read): an anonymous session, or a signed-in one whose owner, bucket and filing still
-   * hold. Only a change of filing runs the write script, which also files the session under
-   * its owner's index and stats bucket and enforces the per-user cap, atomically.
-   * The hot path has no async frame of its own.
+   * Write a session. The hot path is one plain `SET … PX … XX`: a session read (or written)
+   * through this object, anonymous or signed in, whose owner, bucket and filing still hold.
+   * Anything else runs the write script, which checks the revocation marker, files the
+   * session under its owner's index and stats bucket, and enforces the per-user cap.
+   * The hot path has no async frame of its own. Throws `SessionWriteRefusedError` for a
+   * `"new"` write the store cannot tell from a revoked session's.
    */
   write(request: WriteRequest): Promise<WriteOutcome> {
-    const { hex, payload, ttlMs, link, condition, previous, now } = request;
-    const plain = request.plain;
+    const { hex, payload, ttlMs, link, condition, previous, now, plain } = request;
     const keys = this.#keys;
     const index = link ? keys.userIndex(link.userId) : "";
     const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform) : "";
     const expiresAt = ttlMs > 0 ? now + ttlMs : undefined;
     const expiry = expiresAt ?? NEVER_EXPIRES_MS;
-    const kept = previous ?? ANONYMOUS;
-    const filingHolds =
-      kept.index === index &&
-      kept.bucket === bucket &&
-      kept.plain === plain &&
-      (index === "" && bucket === "" ? true : kept.score >= expiry);
-    // With nothing known of what is stored, only an anonymous session skips the script:
-    // the "any" write of a session express-session just created.
-    if (filingHolds && (previous !== undefined || index === "") && !request.fromPlainCopy) {
-      const value = encodeRecord({ expiresAt, score: kept.score, index, bucket, plain }, payload);
+    const filing = { index, bucket, plain, expiresAt, expiry };
+    if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
+      const header = { expiresAt, score: previous.score, index, bucket, plain };
       const key = keys.session(hex);
-      return this.#source.run((c) => plainSet(c, key, value, ttlMs, condition)).then(outcomeOfSet);
+      return this.#source.run((c) => plainSet(c, key, encodeRecord(header, payload), ttlMs)).then((reply) => (reply === "OK" ? header : undefined));
     }
-    return this.#writeScripted(request, { index, bucket, plain, expiresAt, expiry });
+    return this.#writeScripted(request, filing);
   }
 
-  /** A write that changes the session's filing: the write script, then the topology's follow-ups. */
+  /**
+   * A write that changes the session's filing, or that only the script may judge. On Cluster
+   * the new index entry and stats count are filed first and the session written after, so a
+   * follow-up that fails leaves no live unlisted session: a refused write takes them back out.
+   */
   async #writeScripted(
     request: WriteRequest,
     filing: { index: string; bucket: string; plain: string; expiresAt: number | undefined; expiry: number },
@@ -175,50 +181,103 @@ export class SessionRecords {
     const { index, bucket, plain, expiresAt, expiry } = filing;
     const keys = this.#keys;
     const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs);
-    const value = encodeRecord({ expiresAt, score, index, bucket, plain }, payload);
-    const cascade = this.#topology.cascades;
-    const reply = await this.#source.run((c) =>
-      c.relsWrite(
-        keys.session(hex),
-        value,
-        ttlMs,
-        condition === "exists" ? "xx" : condition === "absent" ? "nx" : "any",
-        hex,
-        now,
-        cascade ? 1 : 0,
-        index,
-        bucket,
-        fixedNumber(score),
-        keys.statsRegistry(),
-        keys.statsUpdated(),
-        this.#maxSessionsPerUser,
-        keys.sessionKeyHead,
-        request.fromPlainCopy ? keys.revoked(hex) : "",
-      ),
-    );
-    if (reply[0] !== 1) return "refused";
+    const header: RecordHeader = { expiresAt, score, index, bucket, plain };
+    const filed = { index, bucket, score };
+    const topology = this.#topology;
+    const cap = this.#maxSessionsPerUser;
+    const victims = await topology.fileFirst({ hex, filed, cap, now });
+    let reply: Awaited<ReturnType<RedisClient["relsWrite"]>>;
+    try {
+      reply = await this.#source.run((c) =>
+        c.relsWrite(
+          keys.session(hex),
+          encodeRecord(header, payload),
+          ttlMs,
+          condition === "exists" ? "xx" : condition === "absent" ? "nx" : "new",
+          hex,
+          now,
+          topology.cascades ? 1 : 0,
+          index,
+          bucket,
+          fixedNumber(score),
+          keys.statsRegistry(),
+          keys.statsUpdated(),
+          cap,
+          keys.sessionKeyHead,
+          keys.revoked(hex),
+          keys.revokedKeyHead,
+          this.#options.revokedMarkerMs,
+          request.bornMs,
+          this.#options.newSessionWindowMs,
+        ),
+      );
+    } catch (error) {
+      // Redis answered no (out of memory, …): nothing was written. A timeout may have written
+      // it: the entries stay (a reader prunes them if it was not).
+      if (error instanceof ReplyError) await topology.unfile({ hex, filed, now }).catch(() => undefined);
+      throw error;
+    } finally {
+      // Beyond the cap whatever this write's fate: the index no longer lists them.
+      if (victims.length > 0 && link) await this.#revokeEvicted(victims, link.userId);
+    }
+    // {2}: a concurrent request moved the plain-sid session first and filed it itself.
+    if (reply[0] === 0) await topology.unfile({ hex, filed, now });
+    if (reply[0] !== 1) {
+      if (reply[0] === 0 && condition === "new" && request.bornMs > 0 && now - request.bornMs > this.#options.newSessionWindowMs) {
+        throw new SessionWriteRefusedError(this.#options.newSessionWindowMs);
+      }
+      return undefined;
+    }
     const [, oldIndex, oldBucket] = reply;
-    await this.#topology.afterWrite({
-      hex,
-      old: { index: oldIndex, bucket: oldBucket },
-      filed: { index, bucket, score },
-      userId: link?.userId,
-      cap: this.#maxSessionsPerUser,
-      now,
-    });
-    return "written";
+    await topology.afterWrite({ hex, old: { index: oldIndex, bucket: oldBucket }, filed, now });
+    return header;
+  }
+
+  async #revokeEvicted(victims: readonly string[], userId: string): Promise<void> {
+    await this.destroy(victims, { owner: userId });
   }
 
   /**
    * Extend a session's expiry (never recreating it): PEXPIRE and the header's expiry
    * rewritten in place, the payload untouched (a concurrent save is never overwritten).
-   * The index and stats are refiled only when the new expiry passes the filed one.
+   * The index and stats are refiled when the new expiry passes the filed one, or when the
+   * filing runs further ahead than the new lifetime's slack; on Cluster before the session is
+   * extended (`known`, the header read, lets that happen in the same two round trips).
    */
-  async touch(hex: string, ttlMs: number, now: number): Promise<boolean> {
+  async touch(hex: string, ttlMs: number, now: number, known?: RecordHeader): Promise<boolean> {
     const expiresAt = now + ttlMs;
     const score = filingScore(expiresAt, ttlMs);
+    const topology = this.#topology;
+    let filed = { index: "", bucket: "" };
+    if (!topology.cascades && known && (known.index || known.bucket) && refileDue(known.score, expiresAt, score)) {
+      filed = { index: known.index, bucket: known.bucket };
+      await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
+    }
+    for (let attempt = 0; ; attempt++) {
+      const reply = await this.#touchScript(hex, ttlMs, expiresAt, score, now, filed);
+      if (reply[0] === 0) {
+        if (filed.index || filed.bucket) await topology.unfile({ hex, filed: { ...filed, score }, now });
+        return false;
+      }
+      if (reply[0] === 1) {
+        // Layout 2 refiles after the script, as it did.
+        if (reply[3] === 1 && !topology.cascades && !filed.index && !filed.bucket) {
+          await topology.fileFirst({ hex, filed: { index: reply[1], bucket: reply[2], score }, cap: 0, now });
+        }
+        return true;
+      }
+      // {3}: filed elsewhere than we thought (or not known): file where it says, then again.
+      if (filed.index || filed.bucket) await topology.unfile({ hex, filed: { ...filed, score }, now });
+      // Relinked twice meanwhile: leave it unextended (its filing still covers its expiry).
+      if (attempt > 0) return true;
+      filed = { index: reply[1], bucket: reply[2] };
+      await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
+    }
+  }
+
+  #touchScript(hex: string, ttlMs: number, expiresAt: number, score: number, now: number, filed: { index: string; bucket: string }) {
     const keys = this.#keys;
-    const reply = await this.#source.run((c) =>
+    return this.#source.run((c) =>
       c.relsTouch(
         keys.session(hex),
         ttlMs,
@@ -229,22 +288,23 @@ export class SessionRecords {
         this.#topology.cascades ? 1 : 0,
         keys.statsRegistry(),
         keys.statsUpdated(),
+        filed.index,
+        filed.bucket,
       ),
     );
-    if (reply[0] === 0) return false;
-    const [, index, bucket, refiled] = reply;
-    if (refiled === 1) await this.#topology.afterTouch({ hex, filed: { index, bucket, score }, now });
-    return true;
   }
 
   /**
    * Destroy sessions, each with its index entry and stats count; returns how many ended.
-   * With `owner`, only sessions filed under that user's index are destroyed.
+   * With `owner`, only sessions filed under that user's index are destroyed. A revocation
+   * (the default) leaves each session's marker, so no later write creates it again;
+   * `revoke: false` (an expired cookie saved, a corrupt record) leaves none.
    */
-  async destroy(hexes: readonly string[], options: { owner?: string | undefined } = {}): Promise<number> {
+  async destroy(hexes: readonly string[], options: { owner?: string | undefined; revoke?: boolean } = {}): Promise<number> {
     if (hexes.length === 0) return 0;
     const keys = this.#keys;
     const owner = options.owner === undefined ? "" : keys.userIndex(options.owner);
+    const revoke = options.revoke ?? true;
     const markerMs = this.#options.revokedMarkerMs;
     const now = Date.now();
     const cascade = this.#topology.cascades;
@@ -261,8 +321,9 @@ export class SessionRecords {
               cascade ? 1 : 0,
               owner,
               keys.statsUpdated(),
-              markerMs > 0 ? keys.revoked(hex) : "",
+              revoke ? keys.revoked(hex) : "",
               markerMs,
+              this.#options.plainCopies ? 1 : 0,
             ),
           ),
         ),
@@ -443,19 +504,29 @@ function filingScore(expiry: number, ttlMs: number): number {
   return Math.min(NEVER_EXPIRES_MS, Math.ceil(expiry + Math.min(ttlMs * FILING_SLACK_FRACTION, FILING_SLACK_MAX_MS)));
 }
 
+/**
+ * Whether a write may keep the filing it was read with: same owner, bucket and plain copy, and
+ * for a signed-in session a score that still covers the new expiry without running further
+ * ahead than the new lifetime's slack (a shortened lifetime is refiled at once).
+ */
+function filingHolds(kept: RecordHeader, filing: { index: string; bucket: string; plain: string; expiry: number }, ttlMs: number): boolean {
+  if (kept.index !== filing.index || kept.bucket !== filing.bucket || kept.plain !== filing.plain) return false;
+  return (filing.index === "" && filing.bucket === "") || !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, ttlMs));
+}
+
+/** A filing must be refreshed when the expiry passes it, or when it runs past the new score. */
+function refileDue(score: number, expiry: number, newScore: number): boolean {
+  return score < expiry || score > newScore;
+}
+
 /** The connections a client's writes went out on: the client itself, or a Cluster's masters. */
 function connectionsOf(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];
 }
 
-function outcomeOfSet(reply: "OK" | null): WriteOutcome {
-  return reply === "OK" ? "written" : "refused";
-}
-
-function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number, condition: WriteCondition) {
-  const guard = condition === "exists" ? "XX" : condition === "absent" ? "NX" : undefined;
-  if (ttlMs > 0) return guard ? client.set(key, value, "PX", ttlMs, guard as "XX") : client.set(key, value, "PX", ttlMs);
-  return guard ? client.set(key, value, guard as "XX") : client.set(key, value);
+/** `SET … XX`: the save of a session read or written through this object, only while it exists. */
+function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number) {
+  return ttlMs > 0 ? client.set(key, value, "PX", ttlMs, "XX") : client.set(key, value, "XX");
 }
 
 export { type RecordHeader, type StoredRecord } from "./format.js";

@@ -65,9 +65,17 @@ local function links_of(key)
   end
   return {string.sub(v, 34, tab - 1), string.sub(v, tab + 1, bucket_end - 1), tonumber(string.sub(v, 18, 33)) or 0, plain}
 end
+-- Revoke the session at key: delete it and leave its marker (same slot), which lives as long
+-- as the session had left, and at least ms: while it lives no write can create it again.
+local function revoke(key, marker, ms)
+  local left = redis.call('PTTL', key)
+  local existed = redis.call('DEL', key)
+  redis.call('SET', marker, '1', 'PX', math.max(tonumber(ms), left))
+  return existed
+end
 -- Beyond cap entries, drop the ones filed to expire soonest (but keep): each is revoked
 -- if this index owns it, and its entry removed either way. Returns the members dropped.
-local function trim_to_cap(index, keep, cap, head, updated, now, cascade)
+local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, updated, now, cascade)
   local dropped = {}
   if cap <= 0 then return dropped end
   local excess = redis.call('ZCARD', index) - cap
@@ -80,7 +88,7 @@ local function trim_to_cap(index, keep, cap, head, updated, now, cascade)
         local key = head .. member .. '}'
         local l = links_of(key)
         if l and l[1] == index then
-          redis.call('DEL', key)
+          revoke(key, marker_head .. member .. '}', marker_ms)
           if l[2] ~= '' then stats_drop(l[2], updated, member, now) end
           if l[4] ~= '' then redis.call('DEL', l[4]) end
         end
@@ -94,23 +102,31 @@ end
 
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
- *           registry, updated, cap, sessionKeyHead, revokedMarker)
- * → {0} refused (condition "xx", no session) | {2} refused (condition "nx", a session)
- *   | {1, oldIndex, oldBucket, {evicted…}}
+ *           registry, updated, cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs)
+ * → {0} refused | {2} refused (condition "nx", a session exists) | {1, oldIndex, oldBucket, {evicted…}}
  *
- * `revokedMarker` (migration only, the session's own slot): refused while it exists — the
- * save of a session read from its plain-sid key after it was revoked.
- *
- * The write of a session whose filing changes: signed in, relinked, signed out, or its
- * expiry past its score. Files it under its owner's index and its bucket, drops it from the
- * old ones, and enforces the per-user cap in the same step (standalone).
+ * The write of a session whose filing changes (signed in, relinked, signed out, its expiry
+ * past its score), or of a session this process has not seen. Conditions:
+ * - "xx": the session was read or written through this object: only while it exists;
+ * - "nx": moving a plain-sid copy: only where there is no session and no revocation marker;
+ * - "new": a session this process cannot place: refused while its revocation marker lives;
+ *   created only if its cookie was issued (bornMs) within newWindowMs (0: not known), so a
+ *   copy older than any marker cannot create it either.
+ * Standalone (cascade): files it under its owner's index and its bucket, drops it from the old
+ * ones, and enforces the per-user cap in the same step. Cluster: the caller filed it first.
  */
 const WRITE = `#!lua
 ${HELPERS}
-if ARGV[14] ~= '' and redis.call('EXISTS', ARGV[14]) == 1 then return {0} end
 local old = links_of(KEYS[1])
-if ARGV[3] == 'xx' and not old then return {0} end
-if ARGV[3] == 'nx' and old then return {2} end
+local condition = ARGV[3]
+if condition == 'xx' then
+  if not old then return {0} end
+else
+  if redis.call('EXISTS', ARGV[14]) == 1 then return {0} end
+  if condition == 'nx' and old then return {2} end
+  local born = tonumber(ARGV[17])
+  if not old and born > 0 and tonumber(ARGV[5]) - born > tonumber(ARGV[18]) then return {0} end
+end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
 local old_index, old_bucket = '', ''
@@ -122,7 +138,7 @@ if ARGV[6] == '1' then
   if old_bucket ~= '' and old_bucket ~= bucket then stats_drop(old_bucket, ARGV[11], member, now) end
   if index ~= '' then
     zput(index, member, score, now)
-    evicted = trim_to_cap(index, member, tonumber(ARGV[12]), ARGV[13], ARGV[11], now, true)
+    evicted = trim_to_cap(index, member, tonumber(ARGV[12]), ARGV[13], ARGV[15], ARGV[16], ARGV[11], now, true)
   end
   if bucket ~= '' then stats_put(bucket, ARGV[10], ARGV[11], member, score, now) end
 end
@@ -130,32 +146,44 @@ return {1, old_index, old_bucket, evicted}
 `;
 
 /**
- * relsTouch(session; ttlMs, expiresAt, member, now, newScore, cascade, registry, updated)
- * → {0} gone | {1, index, bucket, refiled (0|1)}
+ * relsTouch(session; ttlMs, expiresAt, member, now, newScore, cascade, registry, updated,
+ *           filedIndex, filedBucket)
+ * → {0} gone | {1, index, bucket, refiled (0|1)} | {3, index, bucket} (Cluster: file first)
  *
  * Extends a session (never recreating it) and rewrites the expiry in its header in place.
- * Only when the new expiry passes the score it is filed under is it refiled (newScore).
+ * It is refiled (newScore) when the new expiry passes its score, or when its score runs
+ * further ahead than newScore (a shorter lifetime than it was filed with). Standalone
+ * (cascade): refiled here. Cluster: a session is extended only once the caller has filed it
+ * under newScore (filedIndex, filedBucket, which must be its own): otherwise {3} names them
+ * and nothing changes, so an entry never expires before its session.
  */
 const TOUCH = `#!lua
 ${HELPERS}
-if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return {0} end
 local expires, member, now, cascade = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[6] == '1'
 local head = redis.pcall('GETRANGE', KEYS[1], 0, 32)
 local l
 if type(head) == 'table' and head.err then
-  -- layout 2: the expiry is a field, the links too
+  -- layout 2: the expiry is a field, the links too (refiled after, as in 0.2)
+  if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return {0} end
   local set = redis.pcall('HSET', KEYS[1], 'e', expires)
   if type(set) == 'table' and set.err then return {1, '', '', 0} end
   l = links_of(KEYS[1])
+  if not l then return {1, '', '', 0} end
 else
-  if string.sub(head, 1, 1) ~= '3' then return {1, '', '', 0} end
-  redis.call('SETRANGE', KEYS[1], 1, ARGV[2])
+  if head == '' then return {0} end
+  if string.sub(head, 1, 1) ~= '3' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    return {1, '', '', 0}
+  end
   local score = tonumber(string.sub(head, 18, 33)) or 0
-  if score == 0 or score >= expires then return {1, '', '', 0} end
+  local due = score ~= 0 and (score < expires or score > tonumber(ARGV[5]))
+  if due then l = links_of(KEYS[1]) end
+  if due and not cascade and (l[1] ~= ARGV[9] or l[2] ~= ARGV[10]) then return {3, l[1], l[2]} end
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('SETRANGE', KEYS[1], 1, ARGV[2])
+  if not due then return {1, '', '', 0} end
   redis.call('SETRANGE', KEYS[1], 17, ARGV[5])
-  l = links_of(KEYS[1])
 end
-if not l then return {1, '', '', 0} end
 if cascade then
   if l[1] ~= '' then zput(l[1], member, ARGV[5], now) end
   if l[2] ~= '' then stats_put(l[2], ARGV[7], ARGV[8], member, ARGV[5], now) end
@@ -164,30 +192,28 @@ return {1, l[1], l[2], 1}
 `;
 
 /**
- * relsDestroy(session; member, now, cascade, owner, updated, marker, markerMs)
+ * relsDestroy(session; member, now, cascade, owner, updated, marker, markerMs, markAbsent)
  * → {existed, index, bucket, plain}
  *
- * With \`owner\` (an index key) only a session filed under that index is destroyed: a stale
- * index entry can never revoke another user's session. Its plain-sid copy (mirroring only)
- * goes with it. \`marker\` (migration only) is a key
- * that outlives the session, so a plain-sid copy of it is never read again.
+ * With `owner` (an index key) only a session filed under that index is destroyed: a stale
+ * index entry can never revoke another user's session. `marker` (the session's revocation
+ * marker, "" for a delete that is not a revocation) is left for at least `markerMs`, and at
+ * least as long as the session had left, so no later write creates the session again. Its
+ * plain-sid copy (mirroring only) goes with it.
  */
 const DESTROY = `#!lua flags=allow-oom
 ${HELPERS}
 local l = links_of(KEYS[1])
 if not l then
-  -- No private record: the session may live under its plain-sid key alone (migration).
-  -- The marker still ends it, unless this was an owner-checked revocation (which never
-  -- names a session it cannot see).
-  if ARGV[6] ~= '' and ARGV[4] == '' then redis.call('SET', ARGV[6], '1', 'PX', ARGV[7]) end
+  -- No record. While migrating it may live under its plain-sid key alone: the marker ends
+  -- that copy (markAbsent), unless this was an owner-checked revocation (which never names
+  -- a session it cannot see). A session never saved has nothing to revoke.
+  if ARGV[6] ~= '' and ARGV[4] == '' and ARGV[8] == '1' then redis.call('SET', ARGV[6], '1', 'PX', ARGV[7]) end
   return {0, '', '', ''}
 end
 if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', '', ''} end
-if ARGV[6] ~= '' then
-  local ms = math.max(tonumber(ARGV[7]), redis.call('PTTL', KEYS[1]))
-  redis.call('SET', ARGV[6], '1', 'PX', ms)
-end
-local existed = redis.call('DEL', KEYS[1])
+local existed
+if ARGV[6] ~= '' then existed = revoke(KEYS[1], ARGV[6], ARGV[7]) else existed = redis.call('DEL', KEYS[1]) end
 if ARGV[3] == '1' then
   if l[1] ~= '' then redis.call('ZREM', l[1], ARGV[1]) end
   if l[2] ~= '' then stats_drop(l[2], ARGV[5], ARGV[1], ARGV[2]) end
@@ -204,7 +230,7 @@ return {existed, l[1], l[2], l[4]}
 const INDEX_PUT = `#!lua
 ${HELPERS}
 zput(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
-return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', ARGV[3], false)
+return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, '', ARGV[3], false)
 `;
 
 /** relsStatsPut(bucket, registry, updated; member, score, now) — Cluster's follow-up. */
@@ -271,7 +297,7 @@ type Arg = string | number | Buffer;
 declare module "ioredis" {
   interface RedisCommander<Context> {
     relsWrite(session: string, ...args: Arg[]): Result<[0] | [2] | [1, string, string, string[]], Context>;
-    relsTouch(session: string, ...args: Arg[]): Result<[0] | [1, string, string, 0 | 1], Context>;
+    relsTouch(session: string, ...args: Arg[]): Result<[0] | [1, string, string, 0 | 1] | [3, string, string], Context>;
     relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string, string], Context>;
     relsIndexPut(index: string, ...args: Arg[]): Result<string[], Context>;
     relsStatsPut(bucket: string, registry: string, updated: string, ...args: Arg[]): Result<number, Context>;

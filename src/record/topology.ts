@@ -7,13 +7,20 @@ interface Filing {
   readonly score: number;
 }
 
+/** A session about to be filed (before its write, or before a touch extends it). */
+export interface NewFiling {
+  readonly hex: string;
+  readonly filed: Filing;
+  /** The per-user cap the index enforces as it files (0: none). */
+  readonly cap: number;
+  readonly now: number;
+}
+
 export interface WriteFollowUp {
   readonly hex: string;
   /** Where the session was filed before the write ("" for nowhere). */
   readonly old: { readonly index: string; readonly bucket: string };
   readonly filed: Filing;
-  readonly userId: string | undefined;
-  readonly cap: number;
   readonly now: number;
 }
 
@@ -24,12 +31,18 @@ export interface WriteFollowUp {
 export interface Topology {
   /** Whether the session scripts update the index and stats themselves (standalone). */
   readonly cascades: boolean;
+  /**
+   * Cluster: file the session's index entry and stats count before the session is written
+   * or extended; returns the sessions the cap pushed out of the index (to be revoked).
+   * Throws, having taken back what it filed, when a step fails.
+   */
+  fileFirst(filing: NewFiling): Promise<string[]>;
+  /** Take back what `fileFirst` filed, for a write or touch that did not land. */
+  unfile(filing: Omit<NewFiling, "cap">): Promise<void>;
+  /** After a write landed: drop the entries of the filing it left (a relink, a sign-out). */
   afterWrite(change: WriteFollowUp): Promise<void>;
-  afterTouch(change: { hex: string; filed: Filing; now: number }): Promise<void>;
   afterDestroy(ended: ReadonlyArray<Ended>, now: number): Promise<void>;
 }
-
-type Revoke = (hexes: readonly string[], owner: string) => Promise<number>;
 
 /** A destroyed session and what it was filed under (its plain-sid copy: mirroring only). */
 interface Ended {
@@ -39,8 +52,8 @@ interface Ended {
   readonly plain?: string;
 }
 
-export function topologyOf(source: RedisSource, keys: Keys, revoke: Revoke): Topology {
-  return source.isCluster ? new FollowUps(source, keys, revoke) : new Cascade();
+export function topologyOf(source: RedisSource, keys: Keys): Topology {
+  return source.isCluster ? new FollowUps(source, keys) : new Cascade();
 }
 
 type Step = (c: RedisClient) => Promise<unknown>;
@@ -52,56 +65,60 @@ async function inParallel(source: RedisSource, steps: ReadonlyArray<Step | undef
   return source.run((c) => Promise.all(todo.map((step) => step(c))));
 }
 
-/** Standalone: the scripts did it all, atomically. */
+const NONE: Promise<string[]> = Promise.resolve([]);
+
+/** Standalone: the scripts do it all, atomically. */
 class Cascade implements Topology {
   readonly cascades = true;
+  fileFirst(): Promise<string[]> {
+    return NONE;
+  }
+  async unfile(): Promise<void> {}
   async afterWrite(): Promise<void> {}
-  async afterTouch(): Promise<void> {}
   async afterDestroy(): Promise<void> {}
 }
 
 /**
- * Cluster: a session's index entry and stats count live in other slots, so they follow in
- * a second round trip. A revocation deletes the session first and drops its entries after;
- * a write files its entries after the session and then checks the session still exists,
- * dropping them again if not. Whatever the interleaving, an entry never outlives its session
- * for longer than that check (and a reader prunes an entry whose session is gone).
+ * Cluster: a session's index entry and stats count live in other slots. They are filed
+ * before the session is written or extended, so an entry's score always covers its session's
+ * expiry and a failed follow-up leaves no live unlisted session; a write that is refused
+ * takes them back out. A revocation deletes the session first and drops its entries after.
+ * What a crash between two steps can leave is an entry without a session: a reader prunes it,
+ * and its count leaves the stats when its score passes (a tenth of the lifetime at most).
  */
 class FollowUps implements Topology {
   readonly cascades = false;
   readonly #source: RedisSource;
   readonly #keys: Keys;
-  readonly #revoke: Revoke;
 
-  constructor(source: RedisSource, keys: Keys, revoke: Revoke) {
+  constructor(source: RedisSource, keys: Keys) {
     this.#source = source;
     this.#keys = keys;
-    this.#revoke = revoke;
   }
 
-  async afterWrite(change: WriteFollowUp): Promise<void> {
-    const { hex, old, filed, now } = change;
-    const [victims] = await Promise.all([
-      filed.index
-        ? this.#source.run((c) => c.relsIndexPut(filed.index, hex, filed.score, now, change.cap))
-        : Promise.resolve<string[]>([]),
-      inParallel(this.#source, [
-        old.index && old.index !== filed.index ? (c) => c.zrem(old.index, hex) : undefined,
-        old.bucket && old.bucket !== filed.bucket ? this.#statsDrop(old.bucket, hex, now) : undefined,
-        filed.bucket ? this.#statsPut(filed.bucket, hex, filed.score, now) : undefined,
-      ]),
-    ]);
-    await this.#verify(hex, filed, now);
-    if (victims.length > 0 && change.userId !== undefined) await this.#revoke(victims, change.userId);
+  async fileFirst({ hex, filed, cap, now }: NewFiling): Promise<string[]> {
+    if (!filed.index && !filed.bucket) return [];
+    const steps: Array<Promise<unknown>> = [];
+    if (filed.index) steps.push(this.#source.run((c) => c.relsIndexPut(filed.index, hex, filed.score, now, cap)));
+    if (filed.bucket) steps.push(this.#source.run(this.#statsPut(filed.bucket, hex, filed.score, now)));
+    const settled = await Promise.allSettled(steps);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) {
+      await this.unfile({ hex, filed, now }).catch(() => undefined);
+      throw failed.reason;
+    }
+    return filed.index ? ((settled[0] as PromiseFulfilledResult<string[]>).value ?? []) : [];
   }
 
-  async afterTouch(change: { hex: string; filed: Filing; now: number }): Promise<void> {
-    const { hex, filed, now } = change;
+  async unfile({ hex, filed, now }: Omit<NewFiling, "cap">): Promise<void> {
+    await this.afterDestroy([{ hex, index: filed.index, bucket: filed.bucket }], now);
+  }
+
+  async afterWrite({ hex, old, filed, now }: WriteFollowUp): Promise<void> {
     await inParallel(this.#source, [
-      filed.index ? (c) => c.relsIndexPut(filed.index, hex, filed.score, now, 0) : undefined,
-      filed.bucket ? this.#statsPut(filed.bucket, hex, filed.score, now) : undefined,
+      old.index && old.index !== filed.index ? (c) => c.zrem(old.index, hex) : undefined,
+      old.bucket && old.bucket !== filed.bucket ? this.#statsDrop(old.bucket, hex, now) : undefined,
     ]);
-    await this.#verify(hex, filed, now);
   }
 
   async afterDestroy(ended: ReadonlyArray<Ended>, now: number): Promise<void> {
@@ -113,14 +130,6 @@ class FollowUps implements Topology {
         plain ? (c: RedisClient) => c.del(plain) : undefined,
       ]),
     );
-  }
-
-  /** A revocation that ran between the write and its follow-up: take the entries back out. */
-  async #verify(hex: string, filed: Filing, now: number): Promise<void> {
-    if (!filed.index && !filed.bucket) return;
-    const exists = await this.#source.run((c) => c.exists(this.#keys.session(hex)));
-    if (exists === 1) return;
-    await this.afterDestroy([{ hex, index: filed.index, bucket: filed.bucket }], now);
   }
 
   #statsPut(bucket: string, hex: string, score: number, now: number): Step {

@@ -1,3 +1,4 @@
+import { withoutCommandArguments } from "./scrub.js";
 import type { RedisTarget } from "./pool.js";
 import { maskUrlCredentials } from "../redact.js";
 import { RedisConnectionError, type ConnectFailureReason } from "../errors.js";
@@ -67,7 +68,7 @@ export function connectionError(target: RedisTarget, error: Error | undefined, w
   if (error instanceof RedisConnectionError) return error;
   if (!error) return new RedisConnectionError(address, "timed out", `no answer within ${waitedMs} ms`);
   // The message of an error thrown by us or ioredis holds no credentials; a URL in it is masked anyway.
-  return new RedisConnectionError(address, reasonOf(error), maskUrlCredentials(detailOf(error)), { cause: error });
+  return new RedisConnectionError(address, reasonOf(error), maskUrlCredentials(detailOf(error)), { cause: withoutCommandArguments(error) });
 }
 
 /** The error's message, with the node error a Cluster keeps inside ("Failed to refresh slots cache."). */

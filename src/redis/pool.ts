@@ -1,3 +1,4 @@
+import { withoutCommandArguments } from "./scrub.js";
 import { EventEmitter } from "node:events";
 import { createPool, type Pool } from "generic-pool";
 import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
@@ -342,7 +343,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     // ioredis logs unhandled "error" events to the console; the breaker and the typed
     // errors of each call are how failures surface instead, naming the last one seen.
     client.on("error", (error: Error) => {
-      this.#lastError.set(client, error);
+      this.#lastError.set(client, withoutCommandArguments(error));
       // Reconnecting cannot help a database number the server refuses: the client is closed
       // once ready (below) and every call fails with this error.
       if (isSelectFailure(error) && !this.#refused.has(client)) this.#refused.set(client, connectionError(target, error, commandTimeoutMs));
@@ -351,6 +352,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   }
 
   #classify(error: unknown): unknown {
+    withoutCommandArguments(error);
     const unavailable = asUnavailable(error);
     if (unavailable === undefined) {
       this.#breaker.release();
@@ -387,7 +389,7 @@ export class ClientSource implements RedisSource {
     try {
       pending = operation(this.#client);
     } catch (error) {
-      return Promise.reject(asUnavailable(error) ?? error);
+      return Promise.reject(asUnavailable(withoutCommandArguments(error)) ?? error);
     }
     return pending.catch(rethrowAsUnavailable);
   }
@@ -457,6 +459,7 @@ function mastersOf(client: RedisClient): Redis[] {
 
 /** The typed error for a failure that means "Redis is not reachable now"; undefined otherwise. */
 function rethrowAsUnavailable(error: unknown): never {
+  withoutCommandArguments(error);
   throw asUnavailable(error) ?? error;
 }
 

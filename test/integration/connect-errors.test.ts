@@ -6,17 +6,21 @@
  * `cluster`/`sentinel` pointed at a plain server.
  */
 import { randomUUID } from "node:crypto";
+import { tracingChannel } from "node:diagnostics_channel";
+import { inspect } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   RedisConnectionError,
   RedisUnavailableError,
+  RelsRedisStore,
   RelsSession,
   type ConnectFailureReason,
   type SessionStoreConfigInput,
 } from "../../src/index.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { newSid, sessionFor } from "../support/store-contract.js";
+import { CHANNEL_NAMES } from "../../src/observability/channels.js";
 
 /** Long, so that failing well inside it shows the first reported error ended the wait. */
 const COMMAND_TIMEOUT = 5000;
@@ -119,6 +123,54 @@ describe("connection errors name the server and the reason", () => {
     const sid = newSid();
     await RelsSession.store().set(sid, sessionFor(60_000, { n: 1 }));
     expect(await RelsSession.store().get(sid)).toMatchObject({ n: 1 });
+  });
+
+  it("no password in any error, cause or tracing payload: a wrong password, and the right one of a disabled ACL user", async () => {
+    const admin = new Redis(guarded.url, { password: PASSWORD });
+    const userPassword = `bob-secret-${randomUUID()}`;
+    const wrongPassword = `wrong-secret-${randomUUID()}`;
+    await admin.acl("SETUSER", "bob", "off", `>${userPassword}`, "~*", "+@all");
+    admin.disconnect();
+    const payloads: unknown[] = [];
+    const seen = (message: unknown) => payloads.push(message);
+    const get = tracingChannel(CHANNEL_NAMES.store("get"));
+    const handlers = { start: seen, end: seen, asyncStart: seen, asyncEnd: seen, error: seen };
+    get.subscribe(handlers);
+    try {
+      for (const [options, secret] of [
+        [{ url: guarded.url, password: wrongPassword }, wrongPassword],
+        [{ url: guarded.url, username: "bob", password: userPassword }, userPassword],
+      ] as const) {
+        configure(options);
+        const error = await RelsSession.store().get(newSid()).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RedisConnectionError);
+        // What an app's logger or an APM agent would print of it, hidden fields and causes included.
+        const everything = [inspect(error, { depth: Infinity, showHidden: true }), inspect(payloads, { depth: Infinity, showHidden: true })].join("\n");
+        expect(everything).toMatch(/WRONGPASS/);
+        expect(payloads.length).toBeGreaterThan(0);
+        expect(everything).not.toContain(secret);
+        await RelsSession.close();
+        payloads.length = 0;
+      }
+    } finally {
+      get.unsubscribe(handlers);
+    }
+  });
+
+  it("no session payload in the error of a write Redis refuses (out of memory)", async () => {
+    const full = await spawnRedisServer({ args: ["--maxmemory-policy", "noeviction", "--maxmemory", "1mb"] });
+    try {
+      const client = new Redis(full.url, { maxRetriesPerRequest: 0 });
+      await client.set("filler", "x".repeat(2_000_000)).catch(() => undefined);
+      const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}` });
+      const secret = `payload-${randomUUID()}`;
+      const error = await store.set(newSid(), sessionFor(60_000, { secret })).catch((e: unknown) => e);
+      expect(String(error)).toMatch(/OOM/);
+      expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(secret);
+      client.disconnect();
+    } finally {
+      await full.dispose();
+    }
   });
 
   it("a database the server refuses fails every call instead of using database 0", async () => {

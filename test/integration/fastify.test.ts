@@ -11,7 +11,7 @@ import { RelsRedisStore, RelsSessionsManager, sessionHandle, sessionIdOfRequest,
 import { runExample, readmeExample, type RunningExample } from "../support/example-process.js";
 import { buildFastifyApp, fastifySessionCookie, fastifySidOf } from "../support/fastify-app.js";
 import { countRoundTrips } from "../support/round-trips.js";
-import { sha256 } from "../support/store-contract.js";
+import { sessionFor, sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 
 const url = inject("redisUrl");
@@ -224,7 +224,7 @@ describe("the manager through Fastify's request", () => {
  * @fastify/session saves its copy of it. Returns what a read of the sid, and the cookie's
  * next request, find afterwards.
  */
-async function saveAfterRevocation(revoke: (app: FastifyInstance, victim: string, userId: string) => Promise<void>) {
+async function saveAfterRevocation(revoke: (app: FastifyInstance, victim: string, userId: string, store: RelsRedisStore) => Promise<void>) {
   let entered!: () => void;
   let release!: () => void;
   const inside = new Promise<void>((resolve) => (entered = resolve));
@@ -247,7 +247,7 @@ async function saveAfterRevocation(revoke: (app: FastifyInstance, victim: string
     const victim = await login(raceApp, userId, UA.iphoneSafari);
     const slow = raceApp.inject({ method: "POST", url: "/slow-write", headers: { cookie: victim } });
     await inside;
-    await revoke(raceApp, victim, userId);
+    await revoke(raceApp, victim, userId, raceStore);
     release();
     expect((await slow).json()).toEqual({ userId });
     return { stored: await raceStore.get(fastifySidOf(victim)), signedInAs: await whoAmI(raceApp, victim) };
@@ -276,6 +276,27 @@ describe("revocation while a Fastify request is in flight", () => {
     expect(after.stored, "the late save resurrected a logged-out session").toBeNull();
     expect(after.signedInAs).toBeNull();
   });
+});
+
+describe("a revoked copy waiting while the process reads 100,000 other live sessions", () => {
+  it("cannot bring its session back: what a process read is a cache, the revocation is Redis's", async () => {
+    const after = await saveAfterRevocation(async (app, _victim, userId, raceStore) => {
+      const other = await login(app, userId, UA.windowsChrome);
+      const revoked = await app.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
+      expect(revoked.json()).toEqual({ revoked: 1 });
+      // 12,000 other live sessions, each read about eight times: far past any read cache.
+      const sids = Array.from({ length: 12_000 }, (_, i) => `flood-${i}-${randomUUID()}`);
+      for (let i = 0; i < sids.length; i += 1_000) await Promise.all(sids.slice(i, i + 1_000).map((sid) => raceStore.set(sid, sessionFor(600_000, { n: i }))));
+      let reads = 0;
+      for (let round = 0; reads < 100_000; round++) {
+        const found = await Promise.all(sids.slice((round % 12) * 1_000, (round % 12) * 1_000 + 1_000).map((sid) => raceStore.get(sid)));
+        expect(found.every((s) => s !== null)).toBe(true);
+        reads += found.length;
+      }
+    });
+    expect(after.stored, "the late save resurrected a revoked session").toBeNull();
+    expect(after.signedInAs).toBeNull();
+  }, 120_000);
 });
 
 describe("round trips of a Fastify request (counted, not timed)", () => {

@@ -5,7 +5,8 @@
 import { keysOf, sourceOf } from "../support/internals.js";
 import { recordsOf } from "../../src/express/store.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, DURATION_FLOORS_MS, RelsSession, parseConfig } from "../../src/index.js";
+import { Cluster, Redis } from "ioredis";
+import { ConfigError, DEFAULTS, DURATION_FLOORS_MS, RelsRedisStore, RelsSession, parseConfig } from "../../src/index.js";
 import { maskUrlCredentials } from "../../src/redact.js";
 import { targetOf } from "../../src/redis/target.js";
 import type { ConfigIssue } from "../../src/index.js";
@@ -65,15 +66,15 @@ describe("parseConfig: where Redis is", () => {
     );
   });
 
-  it("accepts a cluster: nodes plus ioredis cluster options such as scaleReads, passed through", () => {
+  it("accepts a cluster: nodes plus ioredis cluster options such as maxRedirections, passed through", () => {
     const config = parseConfig(
-      { ...base, redisOptions: { cluster: { nodes: [...NODES, "redis://10.0.1.3:7002"], scaleReads: "slave", maxRedirections: 8 } } },
+      { ...base, redisOptions: { cluster: { nodes: [...NODES, "redis://10.0.1.3:7002"], scaleReads: "master", maxRedirections: 8 } } },
       NO_ENV,
     );
     expect(config.redisOptions.url).toBeUndefined();
     expect(config.redisOptions.cluster).toEqual({
       nodes: [...NODES, "redis://10.0.1.3:7002"],
-      scaleReads: "slave",
+      scaleReads: "master",
       maxRedirections: 8,
     });
   });
@@ -255,13 +256,35 @@ describe("RelsSession.configure", () => {
     await RelsSession.close();
   });
 
-  it("accepts url, cluster (with scaleReads) and sentinel without connecting", () => {
+  it("refuses reads from replicas (cluster scaleReads, sentinel role), saying why, in the config and on an app's own client", () => {
+    for (const [redisOptions, path] of [
+      [{ cluster: { nodes: NODES, scaleReads: "slave" } }, "redisOptions.cluster.scaleReads"],
+      [{ cluster: { nodes: NODES, scaleReads: "all" } }, "redisOptions.cluster.scaleReads"],
+      [{ sentinel: { sentinels: SENTINELS, name: "mymaster", role: "slave" } }, "redisOptions.sentinel.role"],
+    ] as const) {
+      const issue = issueAt(configErrorOf(() => RelsSession.configure({ ...base, redisOptions: redisOptions as never }, { env: NO_ENV })), path);
+      expect(issue?.message).toMatch(/replica .* revoked/);
+    }
+    // Never connected (lazyConnect); an unreachable loopback port all the same.
+    const unreachable = [{ host: "127.0.0.1", port: 1 }];
+    const cluster = new Cluster(unreachable, { scaleReads: "slave", lazyConnect: true });
+    const replica = new Redis({ sentinels: unreachable, name: "mymaster", role: "slave", lazyConnect: true });
+    try {
+      expect(issueAt(configErrorOf(() => new RelsRedisStore({ client: cluster })), "store.client.options.scaleReads")?.message).toMatch(/replica/);
+      expect(issueAt(configErrorOf(() => new RelsRedisStore({ client: replica })), "store.client.options.role")?.message).toMatch(/replica/);
+    } finally {
+      cluster.disconnect();
+      replica.disconnect();
+    }
+  });
+
+  it("accepts url, cluster (with scaleReads: master) and sentinel without connecting", () => {
     RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1/4", namespace: "cfg" } }, { env: NO_ENV });
     expect(RelsSession.config.redisOptions.url).toBe("redis://127.0.0.1:1/4");
     expect(keysOf(RelsSession.store()).namespace).toBe("cfg");
 
-    RelsSession.configure({ ...base, redisOptions: { cluster: { nodes: NODES, scaleReads: "slave" } } }, { env: NO_ENV });
-    expect(RelsSession.config.redisOptions.cluster).toMatchObject({ nodes: NODES, scaleReads: "slave" });
+    RelsSession.configure({ ...base, redisOptions: { cluster: { nodes: NODES, scaleReads: "master" } } }, { env: NO_ENV });
+    expect(RelsSession.config.redisOptions.cluster).toMatchObject({ nodes: NODES, scaleReads: "master" });
     expect(sourceOf(RelsSession.store()).isCluster).toBe(true);
 
     RelsSession.configure({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster" } } }, { env: NO_ENV });
