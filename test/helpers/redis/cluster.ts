@@ -85,6 +85,26 @@ export async function startRedisCluster(
         { timeoutMs: 30_000, diagnostics },
       );
     },
+    async kill(endpoint) {
+      const server = servers.find((s) => s.port === endpoint.port && s.host === endpoint.host);
+      if (!server) throw new Error(`kill: ${addr(endpoint)} is not a node of this cluster`);
+      await server.kill();
+    },
+    async recovered(timeoutMs = 30_000) {
+      await waitUntil(
+        "the cluster to serve every slot again",
+        async () => {
+          for (const node of await reachable(nodes)) {
+            const info = parseInfo(String(await redisCall(node, "CLUSTER", "INFO")));
+            if (info.get("cluster_state") !== "ok") return `${addr(node)} cluster_state=${String(info.get("cluster_state"))}`;
+            const serving = servingMasters(parseClusterNodes(String(await redisCall(node, "CLUSTER", "NODES"))));
+            if (serving.length !== masterCount) return `${addr(node)} sees ${serving.length} serving masters`;
+          }
+          return true;
+        },
+        { timeoutMs, diagnostics },
+      );
+    },
     dispose: () => disposeAll(servers),
   };
 }

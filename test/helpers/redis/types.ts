@@ -37,6 +37,13 @@ export interface RedisClusterHandle {
   /** CLUSTER FAILOVER on a replica of the master serving `key` (or of the first master); resolves once
    *  that replica is master, every reachable node maps the slot to it and reports cluster_state:ok */
   failover(key?: string): Promise<void>;
+  /** SIGKILL the node at `endpoint` (a crash test); resolves once its process is gone. */
+  kill(endpoint: RedisEndpoint): Promise<void>;
+  /**
+   * Resolves once every live node reports cluster_state:ok and sees `masters` serving masters,
+   * none of them failed (after a kill: once a replica has taken over).
+   */
+  recovered(timeoutMs?: number): Promise<void>;
   dispose(): Promise<void>;
 }
 
