@@ -204,7 +204,12 @@ export class RelsRedisStore extends Store {
   readonly #logger: Logger | undefined;
   readonly #recentReads = new RecentMap<string, Loaded>(RECENT_READS_MAX);
   /** Held here so the client's event hub (which holds it weakly) lets a dropped store go. */
-  readonly #listeners = { connect: () => this.emit("connect"), disconnect: () => this.emit("disconnect") };
+  readonly #listeners = {
+    connect: () => this.emit("connect"),
+    disconnect: () => this.emit("disconnect"),
+    mastersChanged: () => void this.#repairAfterFailover(),
+  };
+  #repairing: Promise<void> | undefined;
   readonly #detach: () => void;
 
   constructor(options: RelsRedisStoreOptions = {}) {
@@ -453,6 +458,24 @@ export class RelsRedisStore extends Store {
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /**
+   * Cluster: another set of masters (a failover) may have lost the last filings of live
+   * sessions; one process of the fleet files every signed-in session again (see
+   * `SessionRecords#repairFilings`). Never thrown at anyone: a failure is logged.
+   */
+  #repairAfterFailover(): Promise<void> {
+    this.#repairing ??= this.#records
+      .repairFilings()
+      .then(
+        (repaired) => {
+          if (repaired) this.emit("repaired");
+        },
+        (error: unknown) => this.#logger?.warn({ error: String(error) }, "rels-session: repairing the index after a failover failed; run `rels-session reconcile`"),
+      )
+      .finally(() => (this.#repairing = undefined));
+    return this.#repairing;
+  }
 
   /**
    * The session a record holds; null when this process cannot read its format (left in

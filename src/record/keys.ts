@@ -99,6 +99,11 @@ export class Keys {
     return `${this.scope}:2:secure_store_enabled`;
   }
 
+  /** Held by the one process repairing the index and stats after a Cluster failover. */
+  repairLock(): string {
+    return `${this.scope}:repair:lock`;
+  }
+
   /** Sorted set of a user's sessions: member = private hex, score = expiry (ms since epoch). */
   userIndex(userId: string): string {
     return `${this.scope}:user:{${encodeUserId(userId)}}`;

@@ -72,6 +72,9 @@ export interface SessionRecordsOptions {
   readonly durableRevocation: { readonly mode: "auto" | "on" | "off"; readonly timeoutMs: number };
 }
 
+/** One repair after a failover at a time, across processes; a minute bounds a crashed repairer's hold. */
+const REPAIR_LOCK_MS = 60_000;
+
 /** How long what `INFO replication` said is trusted. */
 const REPLICAS_CHECK_MS = 10_000;
 
@@ -453,34 +456,76 @@ export class SessionRecords {
       const buckets = await c.smembers(keys.statsRegistry());
       await Promise.all([...buckets.map((b) => c.del(b)), c.del(keys.statsRegistry())]);
     });
+    await this.#refileAll({ index: false, onProgress });
+  }
+
+  /**
+   * Cluster, after a failover: a master that died before its replica had the latest filings
+   * took index entries and counts of live sessions with it. File every signed-in session
+   * again, from its own header, raising entries and never lowering them (a concurrent
+   * refiling wins). One process does it per failover (a lock of a minute); returns whether
+   * this one did.
+   */
+  async repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
+    const lock = this.#keys.repairLock();
+    const taken = await this.#source.run((c) => c.set(lock, String(Date.now()), "PX", REPAIR_LOCK_MS, "NX"));
+    if (taken !== "OK") return false;
+    await this.#refileAll({ index: true, onProgress });
+    return true;
+  }
+
+  /** Scan every master and file each signed-in session's count (and index entry) from its header. */
+  async #refileAll(options: { index: boolean; onProgress?: ((scanned: number) => void) | undefined }): Promise<void> {
     let scanned = 0;
     for await (const hexes of this.scan()) {
       const now = Date.now();
       const records = await this.readMany(hexes);
       const filed = records.flatMap((record, i) =>
-        record && record !== CORRUPT && record.header.bucket !== ""
-          ? [{ hex: hexes[i]!, bucket: record.header.bucket, score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0) }]
+        record && record !== CORRUPT && (record.header.bucket !== "" || record.header.index !== "")
+          ? [
+              {
+                hex: hexes[i]!,
+                index: options.index ? record.header.index : "",
+                bucket: record.header.bucket,
+                score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0),
+              },
+            ]
           : [],
       );
-      await this.#refileStats(filed, now);
+      await this.#refile(filed, now);
       scanned += hexes.length;
-      onProgress?.(scanned);
+      options.onProgress?.(scanned);
     }
   }
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** File, then check each session still exists and drop the counts of those that ended meanwhile. */
-  async #refileStats(filed: ReadonlyArray<{ hex: string; bucket: string; score: number }>, now: number): Promise<void> {
+  /**
+   * File (raising scores only), then check each session still exists and take back the
+   * entries of those that ended meanwhile.
+   */
+  async #refile(filed: ReadonlyArray<{ hex: string; index: string; bucket: string; score: number }>, now: number): Promise<void> {
     if (filed.length === 0) return;
     const keys = this.#keys;
     await this.#source.run((c) =>
-      Promise.all(filed.map(({ hex, bucket, score }) => c.relsStatsPut(bucket, keys.statsRegistry(), keys.statsUpdated(), hex, score, now))),
+      Promise.all(
+        filed.flatMap(({ hex, index, bucket, score }) => [
+          index ? c.relsIndexPut(index, hex, score, now, 0, 1) : undefined,
+          bucket ? c.relsStatsPut(bucket, keys.statsRegistry(), keys.statsUpdated(), hex, score, now, 1) : undefined,
+        ]),
+      ),
     );
     const alive = await this.#source.run((c) => Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))));
     const gone = filed.filter((_, i) => alive[i] === 0);
     if (gone.length === 0) return;
-    await this.#source.run((c) => Promise.all(gone.map(({ hex, bucket }) => c.relsStatsDrop(bucket, keys.statsUpdated(), hex, now))));
+    await this.#source.run((c) =>
+      Promise.all(
+        gone.flatMap(({ hex, index, bucket }) => [
+          index ? c.zrem(index, hex) : undefined,
+          bucket ? c.relsStatsDrop(bucket, keys.statsUpdated(), hex, now) : undefined,
+        ]),
+      ),
+    );
   }
 
   /** One GET; no async frame of its own (it is on every request's path). */

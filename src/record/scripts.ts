@@ -29,13 +29,14 @@ local function expire_at_top(key)
 end
 -- Expired members are pruned whenever a session is filed, so an index or a bucket never
 -- outgrows its live sessions, even in an app that never lists or reads the totals.
-local function zput(key, member, score, now)
+-- gt: only raise an entry's score (a repair never undoes a newer filing).
+local function zput(key, member, score, now, gt)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
-  redis.call('ZADD', key, score, member)
+  if gt then redis.call('ZADD', key, 'GT', score, member) else redis.call('ZADD', key, score, member) end
   expire_at_top(key)
 end
-local function stats_put(bucket, registry, updated, member, score, now)
-  zput(bucket, member, score, now)
+local function stats_put(bucket, registry, updated, member, score, now, gt)
+  zput(bucket, member, score, now, gt)
   redis.call('SADD', registry, bucket)
   redis.call('SET', updated, now)
 end
@@ -223,20 +224,20 @@ return {existed, l[1], l[2], l[4]}
 `;
 
 /**
- * relsIndexPut(index; member, score, now, cap) → {evicted…} — Cluster's follow-up of a write:
+ * relsIndexPut(index; member, score, now, cap, gt) → {evicted…} — Cluster's filing of a write:
  * files the session and trims the index to the cap atomically (the caller revokes the
- * evicted sessions on their own slots, owner-checked).
+ * evicted sessions on their own slots, owner-checked). gt = '1': only raise its score (repair).
  */
 const INDEX_PUT = `#!lua
 ${HELPERS}
-zput(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+zput(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5] == '1')
 return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, '', ARGV[3], false)
 `;
 
-/** relsStatsPut(bucket, registry, updated; member, score, now) — Cluster's follow-up. */
+/** relsStatsPut(bucket, registry, updated; member, score, now, gt) — Cluster's filing; gt as relsIndexPut's. */
 const STATS_PUT = `#!lua
 ${HELPERS}
-stats_put(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])
+stats_put(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
 return 1
 `;
 

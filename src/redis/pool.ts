@@ -6,6 +6,7 @@ import { RedisUnavailableError, type RedisConnectionError } from "../errors.js";
 import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
+import { watchMasters } from "./master-watch.js";
 import { defineScripts } from "../record/scripts.js";
 
 export type RedisClient = Redis | Cluster;
@@ -24,6 +25,8 @@ export interface RedisSource {
 export interface SourceListeners {
   connect(): void;
   disconnect(): void;
+  /** Cluster: another set of masters than before (a failover, a reshard). */
+  mastersChanged?(): void;
 }
 
 /** Where Redis is. Exactly one of these, as `RelsSession.configure` validated it. */
@@ -179,11 +182,14 @@ export class RedisPool extends EventEmitter implements RedisSource {
   };
 
   subscribe(listeners: SourceListeners): () => void {
+    const mastersChanged = listeners.mastersChanged ?? nothing;
     this.on("connect", listeners.connect);
     this.on("disconnect", listeners.disconnect);
+    this.on("masters", mastersChanged);
     return () => {
       this.off("connect", listeners.connect);
       this.off("disconnect", listeners.disconnect);
+      this.off("masters", mastersChanged);
     };
   }
 
@@ -325,6 +331,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
           ...target.options,
           redisOptions: { ...shared, ...target.options?.redisOptions },
         });
+        watchMasters(client, () => this.emit("masters"));
         break;
     }
     defineScripts(client);
@@ -422,6 +429,7 @@ class ClientEvents {
   readonly #subscribers = new Set<WeakRef<SourceListeners>>();
   readonly #onReady = () => this.#emit("connect");
   readonly #onClose = () => this.#emit("disconnect");
+  #unwatch: (() => void) | undefined;
   readonly #collected = new FinalizationRegistry<WeakRef<SourceListeners>>((ref) => this.#remove(ref));
 
   constructor(client: RedisClient) {
@@ -432,6 +440,7 @@ class ClientEvents {
     if (this.#subscribers.size === 0) {
       this.#client.on("ready", this.#onReady);
       this.#client.on("close", this.#onClose);
+      if (this.#client instanceof Cluster) this.#unwatch = watchMasters(this.#client, () => this.#emit("mastersChanged"));
     }
     const ref = new WeakRef(listeners);
     this.#subscribers.add(ref);
@@ -446,12 +455,15 @@ class ClientEvents {
     if (!this.#subscribers.delete(ref) || this.#subscribers.size > 0) return;
     this.#client.off("ready", this.#onReady);
     this.#client.off("close", this.#onClose);
+    this.#unwatch?.();
   }
 
   #emit(event: keyof SourceListeners): void {
-    for (const ref of this.#subscribers) ref.deref()?.[event]();
+    for (const ref of this.#subscribers) ref.deref()?.[event]?.();
   }
 }
+
+function nothing(): void {}
 
 function mastersOf(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];

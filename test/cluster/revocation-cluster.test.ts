@@ -9,11 +9,12 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { Cluster } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats, sessionHandle } from "../../src/index.js";
 import { RedisPool } from "../../src/redis/pool.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
+import { describeOutcome, expectEveryOperationSettled, failoverUnderLoad, resurrected } from "../support/failover-load.js";
 import { keysOf } from "../support/internals.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 
@@ -46,9 +47,10 @@ function clusterPool(): RedisPool {
 
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
 
-function signedIn(user: string, sid: string, clientPlatform = "web"): SessionData {
+function signedIn(user: string, sid: string, clientPlatform = "web", data: Record<string, unknown> = {}): SessionData {
   const now = new Date();
   return sessionFor(600_000, {
+    ...data,
     _rels: {
       sessionId: sessionHandle(sha256(sid)),
       userId: user,
@@ -63,15 +65,25 @@ function signedIn(user: string, sid: string, clientPlatform = "web"): SessionDat
   });
 }
 
-/** The master serving `key`, as a plain client of that node. */
-async function masterOf(key: string): Promise<{ endpoint: RedisEndpoint; node: ReturnType<Cluster["nodes"]>[number] }> {
+/** The master serving `key` (asked from the cluster, not from a client's slot cache), as a plain client of that node. */
+async function masterOf(key: string): Promise<{ endpoint: RedisEndpoint; node: Redis }> {
   const slot = Number(await redis().cluster("KEYSLOT", key));
-  const node = redis()
-    .nodes("master")
-    .find((n) => (redis().slots[slot] ?? [])[0] === `${n.options.host}:${n.options.port}`);
-  if (!node) throw new Error(`no master for slot ${slot}`);
-  return { endpoint: { host: node.options.host!, port: node.options.port! }, node };
+  const ranges = (await redis().cluster("SLOTS")) as unknown as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+  const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+  if (!owner) throw new Error(`no master for slot ${slot}`);
+  let node = direct.get(owner[1]);
+  if (!node) {
+    node = new Redis({ host: owner[0], port: owner[1] });
+    // A node a crash test killed: its client's reconnect errors are expected.
+    node.on("error", () => undefined);
+    direct.set(owner[1], node);
+    opened.push(async () => node!.disconnect());
+  }
+  return { endpoint: { host: owner[0], port: owner[1] }, node };
 }
+
+/** Plain clients of single nodes, by port. */
+const direct = new Map<number, Redis>();
 
 /** Run `work` with the master of `key` out of memory (noeviction, maxmemory under what it uses). */
 async function withFullMaster<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -164,4 +176,117 @@ describe("cluster: copies saved racing revocations from another connection", () 
     expect(after.listed).toEqual([]);
     expect(after.counted).toBe(0);
   }, 120_000);
+});
+
+/** Whether `key`'s slot is served by the master at `endpoint`. */
+async function servedBy(key: string, endpoint: RedisEndpoint): Promise<boolean> {
+  return (await masterOf(key)).endpoint.port === endpoint.port;
+}
+
+/** Every user's live sessions (of `sids`) against what activeSessions lists; the users where they differ. */
+async function unlisted(store: RelsRedisStore, sidsByUser: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+  const differ: string[] = [];
+  for (const [user, sids] of sidsByUser) {
+    const { live, listed } = await census(store, user, [...sids]);
+    if (live.some((handle) => !listed.includes(handle))) differ.push(user);
+  }
+  return differ;
+}
+
+/** Poll until `check` holds; how long it took. */
+async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Date.now() - started;
+}
+
+// These two kill masters: they run last, in this order (the second needs a master that still has its replica).
+describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () => {
+  it("no acknowledged revocation comes back, and every live signed-in session is listed once repaired", async () => {
+    const store = new RelsRedisStore({ namespace: freshNamespace(), source: clusterPool() });
+    const users = Array.from({ length: 40 }, (_, i) => `load-${i}-${randomBytes(3).toString("hex")}`);
+    const sidsByUser = new Map(users.map((u) => [u, [] as string[]]));
+    const [victim] = await cluster!.masters();
+    const outcome = await failoverUnderLoad(store, {
+      concurrency: 8,
+      maxMs: 60_000,
+      postOps: 400,
+      sessionOf: (sid, n) => {
+        const user = users[n % users.length]!;
+        sidsByUser.get(user)!.push(sid);
+        return signedIn(user, sid, "web", { n });
+      },
+      failover: async () => {
+        await cluster!.kill(victim!);
+        await cluster!.recovered(60_000);
+      },
+    });
+    console.log(`[master killed] ${describeOutcome(outcome)}`);
+    expectEveryOperationSettled(outcome);
+    expect(outcome.revoked.size).toBeGreaterThan(0);
+    expect(await resurrected(store, outcome.revoked)).toEqual([]);
+    const repairMs = await within(20_000, "every live session listed", async () => (await unlisted(store, sidsByUser)).length === 0);
+    console.log(`[master killed] live = listed ${repairMs} ms after the cluster recovered`);
+  }, 180_000);
+
+  it("a master killed before its replica had the latest filings: the sessions it unlisted are listed again once the fleet repairs", async () => {
+    const store = new RelsRedisStore({ namespace: freshNamespace(), source: clusterPool() });
+    const repaired = new Promise<void>((resolve) => store.once("repaired", () => resolve()));
+    const masters = await cluster!.masters();
+    // A master that still has its replica (the previous test killed one).
+    let victim: RedisEndpoint | undefined;
+    let replica: RedisEndpoint | undefined;
+    for (const m of masters) {
+      replica = await cluster!.replicaOf(m).catch(() => undefined);
+      if (replica) {
+        victim = m;
+        break;
+      }
+    }
+    expect(replica, "a master with a replica").toBeDefined();
+    const keys = keysOf(store);
+    // Users whose index the victim holds; sessions of theirs that live on the other masters.
+    const users: string[] = [];
+    for (let i = 0; users.length < 10; i++) {
+      const user = `kill-${i}-${randomBytes(3).toString("hex")}`;
+      if (await servedBy(keys.userIndex(user), victim!)) users.push(user);
+    }
+    const sessionsElsewhere = async () => {
+      for (;;) {
+        const sid = newSid();
+        if (!(await servedBy(keys.session(sha256(sid)), victim!))) return sid;
+      }
+    };
+    const sidsByUser = new Map<string, string[]>();
+    for (const user of users) {
+      const first = await sessionsElsewhere();
+      await store.set(first, signedIn(user, first));
+      sidsByUser.set(user, [first]);
+    }
+    // The replica has the first filings; then it stops, and its master drops the link to it
+    // (what a frozen replica's kernel buffered would otherwise still reach it): the second
+    // filings exist on the master alone when it dies.
+    const { node: victimNode } = await masterOf(keys.userIndex(users[0]!));
+    await within(5_000, "the replica to catch up", async () => Number(await victimNode.wait(1, 100)) === 1);
+    const resume = await cluster!.freeze(replica!);
+    try {
+      await victimNode.call("CLIENT", "KILL", "TYPE", "replica");
+      for (const user of users) {
+        const second = await sessionsElsewhere();
+        await store.set(second, signedIn(user, second));
+        sidsByUser.get(user)!.push(second);
+      }
+      await cluster!.kill(victim!);
+    } finally {
+      resume();
+    }
+    await cluster!.recovered(60_000);
+    const repairMs = await within(20_000, "every live session listed", async () => (await unlisted(store, sidsByUser)).length === 0);
+    await repaired;
+    console.log(`[replica behind] live = listed ${repairMs} ms after the cluster recovered`);
+    for (const [user, sids] of sidsByUser) expect((await census(store, user, sids)).live).toHaveLength(2);
+  }, 180_000);
 });

@@ -6,6 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
+import type { SessionData } from "express-session";
 import { expect } from "vitest";
 import { RelsSessionError, type RelsRedisStore } from "../../src/index.js";
 import { newSid, sessionFor } from "./store-contract.js";
@@ -41,6 +42,8 @@ export interface FailoverLoadOptions {
   maxMs: number;
   /** How many operations to run once `failover()` resolved. */
   postOps: number;
+  /** The session a worker saves as step `n` (signed in, say). @default an anonymous session */
+  sessionOf?: (sid: string, n: number) => SessionData;
 }
 
 /**
@@ -100,7 +103,7 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
         case 0: {
           const sid = newSid();
           const ok = await timed("set", async () => {
-            await store.set(sid, sessionFor(600_000, { n: step }));
+            await store.set(sid, options.sessionOf?.(sid, step) ?? sessionFor(600_000, { n: step }));
             return true;
           });
           if (ok) {
@@ -119,7 +122,7 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
         default: {
           const sid = newSid();
           const stored = await timed("set (disposable)", async () => {
-            await store.set(sid, sessionFor(60_000));
+            await store.set(sid, options.sessionOf?.(sid, step) ?? sessionFor(60_000));
             return true;
           });
           const revoked = await timed("destroy", async () => {

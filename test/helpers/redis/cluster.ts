@@ -85,6 +85,19 @@ export async function startRedisCluster(
         { timeoutMs: 30_000, diagnostics },
       );
     },
+    async replicaOf(endpoint) {
+      const { view } = await clusterView(nodes);
+      const master = view.find((n) => n.endpoint.port === endpoint.port && n.endpoint.host === endpoint.host);
+      const replica = view.find((n) => master && n.masterId === master.id && !n.flags.includes("fail"));
+      if (!replica) throw new Error(`replicaOf: ${addr(endpoint)} has no healthy replica`);
+      return replica.endpoint;
+    },
+    async freeze(endpoint) {
+      const pid = Number(parseInfo(String(await redisCall(endpoint, "INFO", "server"))).get("process_id"));
+      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`freeze: no process_id from ${addr(endpoint)}`);
+      process.kill(pid, "SIGSTOP");
+      return () => process.kill(pid, "SIGCONT");
+    },
     async kill(endpoint) {
       const server = servers.find((s) => s.port === endpoint.port && s.host === endpoint.host);
       if (!server) throw new Error(`kill: ${addr(endpoint)} is not a node of this cluster`);
@@ -94,11 +107,14 @@ export async function startRedisCluster(
       await waitUntil(
         "the cluster to serve every slot again",
         async () => {
-          for (const node of await reachable(nodes)) {
+          const live = await reachable(nodes);
+          for (const node of live) {
             const info = parseInfo(String(await redisCall(node, "CLUSTER", "INFO")));
             if (info.get("cluster_state") !== "ok") return `${addr(node)} cluster_state=${String(info.get("cluster_state"))}`;
             const serving = servingMasters(parseClusterNodes(String(await redisCall(node, "CLUSTER", "NODES"))));
             if (serving.length !== masterCount) return `${addr(node)} sees ${serving.length} serving masters`;
+            const gone = serving.find((m) => !live.some((n) => n.port === m.endpoint.port && n.host === m.endpoint.host));
+            if (gone) return `${addr(node)} still sees ${addr(gone.endpoint)}, which is down, serving slots`;
           }
           return true;
         },

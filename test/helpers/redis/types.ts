@@ -37,6 +37,10 @@ export interface RedisClusterHandle {
   /** CLUSTER FAILOVER on a replica of the master serving `key` (or of the first master); resolves once
    *  that replica is master, every reachable node maps the slot to it and reports cluster_state:ok */
   failover(key?: string): Promise<void>;
+  /** The replica of the master at `endpoint`. */
+  replicaOf(endpoint: RedisEndpoint): Promise<RedisEndpoint>;
+  /** SIGSTOP the node at `endpoint` (it stops reading, replication included); the call returned sends SIGCONT. */
+  freeze(endpoint: RedisEndpoint): Promise<() => void>;
   /** SIGKILL the node at `endpoint` (a crash test); resolves once its process is gone. */
   kill(endpoint: RedisEndpoint): Promise<void>;
   /**
