@@ -182,7 +182,7 @@ async function startApp(store: RelsRedisStore, manager: RelsSessionsManager): Pr
     remember(req);
     res.send("ok");
   });
-  const track = manager.trackSessions({ getUser: (req) => (fields(req).benchUser as string | undefined) ?? null });
+  const track = manager.trackSessions({ getUser: (req: Request) => (fields(req).benchUser as string | undefined) ?? null });
   app.get("/tracked", track, (req: Request, res: Response) => {
     remember(req);
     res.send("ok");

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { runCli } from "./cli/program.js";
 import { OutputClosed } from "./cli/exit-codes.js";
 

@@ -1,3 +1,13 @@
+/** The static property holding a class's brand (its own, never inherited). */
+const BRAND = Symbol.for("rels-session.error.brand");
+
+/** Brands `type` and its instances as `name`: the same symbol in every copy of the library. */
+function brand(type: abstract new (...args: never[]) => Error, name: string): void {
+  const key = Symbol.for(`rels-session.error.${name}`);
+  Object.defineProperty(type, BRAND, { value: key });
+  Object.defineProperty(type.prototype, key, { value: true });
+}
+
 /**
  * Every error this library throws on purpose is a {@link RelsSessionError}, so an app can
  * tell "the session layer said no" from a bug with one `instanceof`.
@@ -5,8 +15,25 @@
 export class RelsSessionError extends Error {
   override name = "RelsSessionError";
 
+  static {
+    brand(this, "RelsSessionError");
+  }
+
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
+  }
+
+  /**
+   * `error instanceof ConfigError` holds whichever copy of this library threw it: the ESM
+   * and CommonJS builds are two copies of these classes, so each class is recognised by a
+   * process-wide brand (`Symbol.for("rels-session.error.<Name>")`) on its prototype rather
+   * than by identity. A subclass without a brand of its own (an app's) keeps the ordinary
+   * prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const key = Object.hasOwn(this, BRAND) ? (this as unknown as Record<symbol, symbol>)[BRAND] : undefined;
+    if (key === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[key] === true;
   }
 }
 
@@ -20,6 +47,10 @@ export interface ConfigIssue {
 /** Invalid settings. `issues` names every bad field; the message lists them too. */
 export class ConfigError extends RelsSessionError {
   override name = "ConfigError";
+
+  static {
+    brand(this, "ConfigError");
+  }
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[], options?: ErrorOptions) {
@@ -34,11 +65,19 @@ export class ConfigError extends RelsSessionError {
 /** Redis could not be reached within the deadline (down, circuit open, command timed out). */
 export class RedisUnavailableError extends RelsSessionError {
   override name = "RedisUnavailableError";
+
+  static {
+    brand(this, "RedisUnavailableError");
+  }
 }
 
 /** A session whose serialized form is larger than `maxPayloadBytes`; nothing was written. */
 export class SessionPayloadTooLargeError extends RelsSessionError {
   override name = "SessionPayloadTooLargeError";
+
+  static {
+    brand(this, "SessionPayloadTooLargeError");
+  }
   readonly bytes: number;
   readonly limit: number;
 
@@ -52,16 +91,28 @@ export class SessionPayloadTooLargeError extends RelsSessionError {
 /** A session id the store refuses, such as one shaped like a private id (`2::…`). */
 export class InvalidSessionIdError extends RelsSessionError {
   override name = "InvalidSessionIdError";
+
+  static {
+    brand(this, "InvalidSessionIdError");
+  }
 }
 
 /** `RELS_SESSION_SERIALIZER=msgpack` (or `serializer: "msgpack"`) without the optional `msgpackr` package. */
 export class SerializerUnavailableError extends RelsSessionError {
   override name = "SerializerUnavailableError";
+
+  static {
+    brand(this, "SerializerUnavailableError");
+  }
 }
 
 /** `RelsSession.store()` and friends before `RelsSession.configure()`. */
 export class NotConfiguredError extends RelsSessionError {
   override name = "NotConfiguredError";
+
+  static {
+    brand(this, "NotConfiguredError");
+  }
 }
 
 /**
@@ -71,6 +122,10 @@ export class NotConfiguredError extends RelsSessionError {
  */
 export class StoreReconfiguredError extends RedisUnavailableError {
   override name = "StoreReconfiguredError";
+
+  static {
+    brand(this, "StoreReconfiguredError");
+  }
 }
 
 /** Why a connection to Redis failed, as far as the error behind it tells. */
@@ -93,6 +148,10 @@ export type ConnectFailureReason =
  */
 export class RedisConnectionError extends RedisUnavailableError {
   override name = "RedisConnectionError";
+
+  static {
+    brand(this, "RedisConnectionError");
+  }
   /** `host:port` (or the Sentinel group / Cluster seed nodes) that was tried, without credentials. */
   readonly address: string;
   readonly reason: ConnectFailureReason;
@@ -111,6 +170,10 @@ export class RedisConnectionError extends RedisUnavailableError {
  */
 export class RevocationNotReplicatedError extends RelsSessionError {
   override name = "RevocationNotReplicatedError";
+
+  static {
+    brand(this, "RevocationNotReplicatedError");
+  }
   /** How many sessions the master ended. */
   readonly revoked: number;
 

@@ -2,7 +2,8 @@ export { RelsSession, SessionsManager } from "./rels-session.js";
 export { createRelsSession } from "./instance.js";
 export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
 export { requireSession, requireSessionOptionsSchema } from "./express/require-session.js";
-export type { RequireSessionOptions } from "./express/require-session.js";
+export type { RequireSessionOptions, SessionCheck, StoreErrorCheck } from "./express/require-session.js";
+export type { NextHandler, RequestAccepting, SessionCookie, SessionData, SessionStoreBase, StoreSession, UnavailableResponse } from "./express/session-types.js";
 export { CHANNEL_NAMES, STORE_OPERATIONS } from "./observability/channels.js";
 export type {
   StoreOperation,
@@ -15,7 +16,7 @@ export type { BreakerState } from "./redis/breaker.js";
 export { RelsRedisStore } from "./express/store.js";
 export type { RelsRedisStoreOptions, Logger, StoredSession } from "./express/store.js";
 export { RelsSessionsManager, sessionIdOfRequest } from "./users/manager.js";
-export type { ActiveSession, RecordOptions, SessionRequest, SessionsManagerOptions } from "./users/manager.js";
+export type { ActiveSession, RecordOptions, SessionRequest, SessionsManagerOptions, TrackedRequest, TrackSessionsOptions } from "./users/manager.js";
 export { UserSessions } from "./users/user-sessions.js";
 export type { UserRef, IndexEntry, IndexedSession } from "./users/user-sessions.js";
 export { SessionStats } from "./stats/stats.js";

@@ -1,7 +1,7 @@
 import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
 import { currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
-import type { RelsSessionsManager } from "./users/manager.js";
+import type { RelsSessionsManager, SessionRequest, TrackedRequest, TrackSessionsOptions } from "./users/manager.js";
 import type { SessionMeta } from "./users/meta-schema.js";
 import { requireSession } from "./express/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
@@ -107,7 +107,7 @@ type Manager = RelsSessionsManager;
 export const SessionsManager = {
   recordAuthenticatedRequest: (...args: Parameters<Manager["recordAuthenticatedRequest"]>) =>
     RelsSession.manager().recordAuthenticatedRequest(...args),
-  trackSessions: (...args: Parameters<Manager["trackSessions"]>) => RelsSession.manager().trackSessions(...args),
+  trackSessions: <Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>) => RelsSession.manager().trackSessions(options),
   activeSessions: (...args: Parameters<Manager["activeSessions"]>) => RelsSession.manager().activeSessions(...args),
   sessionIdOf: (...args: Parameters<Manager["sessionIdOf"]>) => RelsSession.manager().sessionIdOf(...args),
   logoutSession: (...args: Parameters<Manager["logoutSession"]>) => RelsSession.manager().logoutSession(...args),

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
+import type { NextHandler, RequestAccepting, UnavailableResponse } from "./session-types.js";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
 
@@ -31,6 +31,11 @@ const MESSAGE = "Sessions are temporarily unavailable. Please try again in a mom
 /** The error names that mean "Redis cannot be reached": by name, so both builds' classes match. */
 const UNAVAILABLE_ERRORS = new Set(["RedisUnavailableError", "StoreReconfiguredError"]);
 
+/** `requireSession()`'s check: an Express middleware (typed structurally, so Express's types are not needed). */
+export type SessionCheck = (req: RequestAccepting, res: UnavailableResponse, next: NextHandler) => void;
+/** `requireSession()`'s Express error handler, for the session middleware's own failures. */
+export type StoreErrorCheck = (err: unknown, req: RequestAccepting, res: UnavailableResponse, next: NextHandler) => void;
+
 /**
  * Express middleware to mount right after `session(...)`: while the store is disconnected
  * express-session serves requests with `req.session` undefined, and every route that reads
@@ -40,7 +45,7 @@ const UNAVAILABLE_ERRORS = new Set(["RedisUnavailableError", "StoreReconfiguredE
  * Returns two handlers (Express accepts the array in `app.use`): the check, and an error
  * handler for store failures raised by the session middleware before it.
  */
-export function requireSession(options: RequireSessionOptions = {}): [RequestHandler, ErrorRequestHandler] {
+export function requireSession(options: RequireSessionOptions = {}): [SessionCheck, StoreErrorCheck] {
   const parsed = requireSessionOptionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => ({ path: ["requireSession", ...issue.path].join("."), message: issue.message })));
@@ -48,14 +53,14 @@ export function requireSession(options: RequireSessionOptions = {}): [RequestHan
   const retryAfter = parsed.data.retryAfterSeconds ?? REQUIRE_SESSION_DEFAULTS.retryAfterSeconds;
   const handleStoreErrors = parsed.data.handleStoreErrors ?? REQUIRE_SESSION_DEFAULTS.handleStoreErrors;
 
-  const check: RequestHandler = (req, res, next) => {
-    if ((req as { session?: unknown }).session !== undefined) {
+  const check: SessionCheck = (req, res, next) => {
+    if (req.session !== undefined) {
       next();
       return;
     }
     unavailable(req, res, retryAfter);
   };
-  const onStoreError: ErrorRequestHandler = (err: unknown, req, res, next) => {
+  const onStoreError: StoreErrorCheck = (err, req, res, next) => {
     if (!handleStoreErrors || res.headersSent || !isUnavailable(err)) {
       next(err);
       return;
@@ -69,7 +74,7 @@ function isUnavailable(err: unknown): boolean {
   return err instanceof Error && UNAVAILABLE_ERRORS.has(err.name);
 }
 
-function unavailable(req: Request, res: Response, retryAfter: number): void {
+function unavailable(req: RequestAccepting, res: UnavailableResponse, retryAfter: number): void {
   res.status(503).set("Retry-After", String(retryAfter)).set("Cache-Control", "no-store");
   // `accepts` prefers the first type on a tie (`*/*` or no Accept): HTML for browsers and
   // curl, JSON for clients that ask for it.

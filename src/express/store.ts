@@ -1,6 +1,5 @@
 import type { z } from "zod";
-import { Store, type SessionData } from "express-session";
-import type { Request } from "express";
+import { StoreBase, type SessionData } from "./session-types.js";
 import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from "../config.js";
 import { ConfigError, RelsSessionError, SerializerUnavailableError } from "../errors.js";
 import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
@@ -192,7 +191,7 @@ export function recordsOf(store: RelsRedisStore): SessionRecords {
  *
  * Every method takes a callback, as express-session expects, or returns a promise.
  */
-export class RelsRedisStore extends Store {
+export class RelsRedisStore extends StoreBase {
   readonly #source: RedisSource;
   readonly #records: SessionRecords;
   readonly #serializer: Serializer;
@@ -353,7 +352,7 @@ export class RelsRedisStore extends Store {
    * express-session builds `req.session` from what `get` returned; the store keeps what
    * that read learnt beside it (see `Loaded`).
    */
-  override createSession(req: Request, session: SessionData) {
+  override createSession(req: object, session: SessionData) {
     const info = ReadMark.of(session);
     const created = super.createSession(req, session);
     if (info) ReadMark.put(created, info);

@@ -1,6 +1,5 @@
 import { DEFAULTS } from "../config.js";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
-import type { SessionData } from "express-session";
+import type { NextHandler, SessionData } from "../express/session-types.js";
 import { RelsSessionError } from "../errors.js";
 import { privateHex, sessionHandle } from "../ids.js";
 import { META_FIELD } from "../record/keys.js";
@@ -60,6 +59,14 @@ export interface SessionRequest {
   readonly ip?: string | undefined;
   readonly headers: Record<string, string | string[] | undefined>;
 }
+
+/** What `trackSessions` hands `getUser`: Express's request (with express-session's `session`), as a {@link SessionRequest}. */
+export type TrackedRequest = Express.Request & SessionRequest;
+
+/** Options of `trackSessions`: what to record, and whose the request is. */
+export type TrackSessionsOptions<Req> = RecordOptions & {
+  getUser: (req: Req) => UserRef | null | undefined | Promise<UserRef | null | undefined>;
+};
 
 /**
  * The sid of the request's session, by duck typing: Express's `req.sessionID`, else
@@ -259,10 +266,14 @@ export class RelsSessionsManager {
     return this.#signIns.on(listener);
   }
 
-  /** Express middleware: records every request whose `getUser(req)` returns a user. */
-  trackSessions(options: RecordOptions & { getUser: (req: Request) => UserRef | null | undefined | Promise<UserRef | null | undefined> }): RequestHandler {
+  /**
+   * Express middleware: records every request whose `getUser(req)` returns a user. `req` is
+   * typed as express-session's types augment Express's (`req.session.userId`); annotate it
+   * (`getUser: (req: Request) => …`) to hand it to code that takes Express's full `Request`.
+   */
+  trackSessions<Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>): (req: Req, res: unknown, next: NextHandler) => void {
     const { getUser, ...record } = options;
-    return (req: Request, _res: Response, next: NextFunction) => {
+    return (req, _res, next) => {
       // No session while the store is disconnected (express-session skips it): nothing to record.
       if (!req.session) return next();
       Promise.resolve()

@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, sessionHandle, sessionIdOfRequest, type ActiveSession } from "../../src/index.js";
-import { runExample, readmeExample, type RunningExample } from "../support/example-process.js";
+import { docExample, runExample, type RunningExample } from "../support/example-process.js";
 import { buildFastifyApp, fastifySessionCookie, fastifySidOf } from "../support/fastify-app.js";
 import { countRoundTrips } from "../support/round-trips.js";
 import { sessionFor, sha256 } from "../support/store-contract.js";
@@ -329,9 +329,9 @@ describe("round trips of a Fastify request (counted, not timed)", () => {
   });
 });
 
-describe("README's \"Using it with Fastify\" example", () => {
+describe("docs/fastify.md's \"Using it with Fastify\" example", () => {
   it("runs as written: sign in on two devices, list, revoke one, log out", async () => {
-    example = await runExample(readmeExample("## Using it with Fastify"), { REDIS_URL: url, SESSION_SECRET: randomUUID() });
+    example = await runExample(docExample("docs/fastify.md", "## Using it with Fastify"), { REDIS_URL: url, SESSION_SECRET: randomUUID() });
     const { base } = example;
     // The example's namespace is fixed ("rels:session"), on the test's own Redis; the user is unique.
     const userId = `readme-${randomUUID()}`;

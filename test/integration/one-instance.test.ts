@@ -5,9 +5,6 @@
  * the way out. Against the shared test Redis, each case under its own namespace.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
@@ -20,10 +17,7 @@ import {
   StoreReconfiguredError,
   createRelsSession,
 } from "../../src/index.js";
-import type * as Api from "../../src/index.js";
-
-/** What both builds export, typed from the source they are built from. */
-type PublicApi = typeof Api;
+import { bothBuilds } from "../support/dist.js";
 
 const url = inject("redisUrl");
 const namespaces: string[] = [];
@@ -63,15 +57,8 @@ afterAll(async () => {
 });
 
 describe("ESM and CommonJS builds", () => {
-  const esmPath = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
-  const cjsPath = fileURLToPath(new URL("../../dist/index.cjs", import.meta.url));
-
   it("share one default instance: configured from require(), used from import()", async () => {
-    if (!existsSync(esmPath) || !existsSync(cjsPath)) {
-      throw new Error(`dist/ is not built (${esmPath}, ${cjsPath}): run \`npm run build\` first (.ci/run does)`);
-    }
-    const cjs = createRequire(import.meta.url)(cjsPath) as PublicApi;
-    const esm = (await import(esmPath)) as PublicApi;
+    const { cjs, esm } = await bothBuilds();
     // Two copies of the code (that is the point of the test), one state.
     expect(esm.RelsSession === cjs.RelsSession).toBe(false);
     expect(esm.RelsSession.isConfigured).toBe(false);

@@ -1,5 +1,5 @@
 /**
- * Running a README example as written: its ```ts block under a heading, in a child
+ * Running a documented example as written (README.md, docs/*.md): its ```ts block under a heading, in a child
  * process (tsx, `rels-session` resolved to src/ through tsconfig paths) on a free
  * 127.0.0.1 port, polled until it answers.
  */
@@ -18,14 +18,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The first ```ts block after `heading` in the Markdown file `file`. */
+export function docExample(file: string, heading: string): string {
+  const text = readFileSync(file, "utf8");
+  const at = text.indexOf(heading);
+  if (at < 0) throw new Error(`${file} has no heading ${JSON.stringify(heading)}`);
+  const match = /```ts\n([\s\S]*?)```/.exec(text.slice(at));
+  if (!match?.[1]) throw new Error(`${file} has no \`\`\`ts block under ${JSON.stringify(heading)}`);
+  return match[1];
+}
+
 /** The first ```ts block after `heading` in README.md. */
 export function readmeExample(heading: string): string {
-  const readme = readFileSync("README.md", "utf8");
-  const at = readme.indexOf(heading);
-  if (at < 0) throw new Error(`README has no heading ${JSON.stringify(heading)}`);
-  const match = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!match?.[1]) throw new Error(`README has no \`\`\`ts block under ${JSON.stringify(heading)}`);
-  return match[1];
+  return docExample("README.md", heading);
 }
 
 export interface RunningExample {

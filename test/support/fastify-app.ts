@@ -1,5 +1,5 @@
 /**
- * The Fastify 5 app of README's "Using it with Fastify" (@fastify/cookie + @fastify/session
+ * The Fastify 5 app of docs/fastify.md's "Using it with Fastify" (@fastify/cookie + @fastify/session
  * on a RelsRedisStore, the manager through `request`), built around a given store and
  * manager so that a test can run it with `app.inject()`.
  */
@@ -56,7 +56,7 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
     saveUninitialized: false,
     ...(options.rolling === undefined ? {} : { rolling: options.rolling }),
   });
-  // As README's example: keep lastSeenAt, IP and device fresh on signed-in requests.
+  // As docs/fastify.md's example: keep lastSeenAt, IP and device fresh on signed-in requests.
   app.addHook("preHandler", async (request) => {
     const userId = request.session.userId;
     if (userId) await manager.recordAuthenticatedRequest(userId, request);
