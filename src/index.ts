@@ -31,6 +31,7 @@ export {
   parseConfig,
   DEFAULTS,
   DURATION_FLOORS_MS,
+  DURATION_CEILING_S,
 } from "./config.js";
 export type { SessionStoreConfig, SessionStoreConfigInput, ResolvedConfig, ConnectionOptions, TlsOptions } from "./config.js";
 export {
