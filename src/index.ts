@@ -1,8 +1,11 @@
 export { RelsSession, SessionsManager } from "./rels-session.js";
 export { createRelsSession } from "./instance.js";
 export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
-export { requireSession, requireSessionOptionsSchema } from "./express/require-session.js";
-export type { RequireSessionOptions } from "./express/require-session.js";
+export { requireSession, requireSessionOptionsSchema, redisErrorHandler, redisErrorHandlerOptionsSchema } from "./express/require-session.js";
+export type { RequireSessionOptions, RedisErrorHandlerOptions } from "./express/require-session.js";
+export { OUTAGE_WARNING_CODES } from "./redis/outage-warnings.js";
+export { REQUIRED_REDIS_VERSION } from "./redis/server-version.js";
+export type { StoreManagerOptions } from "./users/store-managers.js";
 export { CHANNEL_NAMES, STORE_OPERATIONS } from "./observability/channels.js";
 export type {
   StoreOperation,
@@ -62,6 +65,7 @@ export {
   ConfigError,
   RedisUnavailableError,
   RedisConnectionError,
+  RedisVersionError,
   SessionPayloadTooLargeError,
   InvalidSessionIdError,
   SerializerUnavailableError,
