@@ -38,10 +38,11 @@ export function warnOnOutage(source: WatchedSource, address: string, logger?: Ou
       if (down) return;
       down = true;
       const failure = source.lastFailure;
-      const what = failure ? failure.message : `Redis at ${address} does not answer (commands fail or time out)`;
+      // A dropped connection opens the circuit before the first reconnect says why.
+      const what = failure ? failure.message : `Redis at ${address} closed the connection or stopped answering`;
       report(OUTAGE_WARNING_CODES.down, `rels-session: Redis is unavailable. ${what}. Session calls fail fast until it answers again`, {
         address,
-        reason: failure?.reason ?? "not answering",
+        reason: failure?.reason ?? "connection lost",
       });
     },
     connect: () => {
