@@ -24,6 +24,11 @@ export interface CreateRelsSessionOptions {
   logger?: Logger;
   /** Where `RELS_SESSION_*` overrides are read. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Tell each Redis outage and recovery once (to the logger, else as process warnings).
+   * `false` for a program that reports its own errors (the CLI). @default true
+   */
+  outageWarnings?: boolean;
 }
 
 /**
@@ -114,7 +119,7 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
   });
   const stats = new SessionStats(store);
   const logger = options.logger ?? (resolved.store.logger as Logger | undefined);
-  const stopWarnings = warnOnOutage(pool, addressOf(target), logger);
+  const stopWarnings = options.outageWarnings === false ? () => undefined : warnOnOutage(pool, addressOf(target), logger);
   const retire = async (reason: string) => {
     stopWarnings();
     source.retire(reason);

@@ -147,3 +147,26 @@ describe("outage warnings with a logger", () => {
     expect(warnings).toEqual([]);
   });
 });
+
+describe("outageWarnings: false (the CLI, which reports its own errors)", () => {
+  it("tells nothing, where the default tells the same outage once", async () => {
+    const open = async (instance: RelsSessionInstance) => {
+      await pollUntil("the circuit opens", async () => {
+        await instance.stats.totals().catch(() => undefined);
+        return instance.breakerState === "open";
+      });
+      // Process warnings are emitted on the next tick.
+      await new Promise((resolve) => process.nextTick(resolve));
+    };
+    const redisOptions = { url: "redis://127.0.0.1:1", namespace: `t-warn-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT };
+    sessions = createRelsSession({ applicationName: "Turtle", redisOptions }, { env: {}, outageWarnings: false });
+    await open(sessions);
+    expect(warnings).toEqual([]);
+    await sessions.close();
+
+    sessions = createRelsSession({ applicationName: "Turtle", redisOptions }, { env: {} });
+    await open(sessions);
+    expect(codes()).toEqual([OUTAGE_WARNING_CODES.down]);
+    expect(warnings[0]!.message).toContain("127.0.0.1:1");
+  });
+});
