@@ -302,7 +302,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
   /**
    * `client`, once the server's version is known to do (asked once per pool). A server too
    * old is refused like a database it refuses: every connection closed, every call failing
-   * with the `RedisVersionError`. An INFO refused by an ACL (NOPERM) skips the check.
+   * with the `RedisVersionError`. An INFO refused by an ACL (NOPERM) skips the check. Calls
+   * that find a connection ready before the answer (a burst at start-up) are not held back.
    */
   #verified(client: RedisClient): Promise<RedisClient> {
     this.#versionChecked ??= withDeadline(client.info("server"), this.#options.commandTimeoutMs, "INFO server").then(

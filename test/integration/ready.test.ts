@@ -21,7 +21,7 @@ import {
 import { versionVerdict } from "../../src/redis/server-version.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { parseInfo, redisCall } from "../helpers/redis/client.js";
-import { appSession, expectSessionCookie, sessionApp } from "../support/express-app.js";
+import { appSession, expectSessionCookie, regenerate, sessionApp } from "../support/express-app.js";
 
 /** Long, so that failing well inside it shows the first reported error ended the wait. */
 const COMMAND_TIMEOUT = 3000;
@@ -125,6 +125,24 @@ describe("ready()", () => {
     const closed = instance({ url: server.url });
     await closed.close();
     await expect(closed.ready()).rejects.toBeInstanceOf(StoreReconfiguredError);
+  });
+});
+
+describe("the first sign-in with Redis down from the start", () => {
+  it("answers 503 with Retry-After (redisErrorHandler), not a 500 with a stack trace", async () => {
+    const down = instance({ url: "redis://127.0.0.1:1" });
+    const app = sessionApp(down.store);
+    app.use(down.requireSession());
+    // A sign-in regenerates the session (no fixation): the store's destroy fails first.
+    app.post("/login", async (req, res) => {
+      await regenerate(req);
+      appSession(req).userId = "alice";
+      res.json({ ok: true });
+    });
+    app.use(down.redisErrorHandler());
+    const res = await request(app).post("/login").set("Accept", "application/json").expect(503);
+    expect(res.headers["retry-after"]).toBe("5");
+    expect(res.body).toMatchObject({ error: "session_unavailable" });
   });
 });
 
