@@ -63,21 +63,39 @@ export const DURATION_FLOORS_MS = {
 } as const;
 
 /**
- * A duration in milliseconds of at least `floor` (or exactly 0 when `zeroAllowed`).
- * The error names the floor and guesses the value the user meant.
+ * The largest value each duration in seconds takes: 10 years (of 365 days). Above it, the
+ * value was almost certainly written in milliseconds (`ttl: 14 * 86400000`, 38 years),
+ * which Redis would accept without a word. A lifetime in milliseconds is caught from 3.65
+ * days (315,360,000 ms); a shorter one cannot be told from a lifetime in seconds.
  */
-function milliseconds(floor: number, zeroAllowed = false) {
-  return z
-    .number()
-    .int()
-    .superRefine((value, ctx) => {
+export const DURATION_CEILING_S = 10 * 365 * 86_400;
+
+/**
+ * `base` (a number schema) within its unit's bounds: at least `floor` milliseconds (or
+ * exactly 0 when `zeroAllowed`), at most `ceiling` seconds. Past a bound the value was almost
+ * certainly written in the other unit: the error names the bound and the value meant.
+ */
+function duration(base: z.ZodNumber, bounds: { unit: "ms"; floor: number; zeroAllowed?: boolean } | { unit: "s"; ceiling: number }) {
+  return base.superRefine((value, ctx) => {
+    if (bounds.unit === "ms") {
+      const { floor, zeroAllowed = false } = bounds;
       if (value >= floor || (zeroAllowed && value === 0)) return;
-      const hint = value > 0 ? `; this is in milliseconds: did you mean ${value * 1000}?` : "";
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a duration of at least ${floor} ms${zeroAllowed ? " (or 0)" : ""}${hint}`,
-      });
+      const hint = value > 0 ? `; this is in milliseconds: did you mean ${value * 1000}? ${value} s = ${value * 1000} ms` : "";
+      ctx.addIssue({ code: "custom", message: `expected a duration of at least ${floor} ms${zeroAllowed ? " (or 0)" : ""}${hint}` });
+      return;
+    }
+    if (value <= bounds.ceiling) return;
+    const seconds = Math.round(value / 1000);
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration of at most ${bounds.ceiling} s (10 years); this is in seconds: did you mean ${seconds}? ${value} ms = ${seconds} s`,
     });
+  });
+}
+
+/** A duration in milliseconds of at least `floor` (or exactly 0 when `zeroAllowed`). */
+function milliseconds(floor: number, zeroAllowed = false) {
+  return duration(z.number().int(), { unit: "ms", floor, zeroAllowed });
 }
 
 const redisUrl = z
@@ -199,7 +217,8 @@ export const connectionPoolOptionsSchema = z.strictObject({
   timeout: milliseconds(DURATION_FLOORS_MS.connectionPoolTimeout).default(DEFAULTS.connectionPool.timeout),
 });
 
-const ttlSeconds = z.number().int().positive();
+/** Whole seconds, at most 10 years (`DURATION_CEILING_S`): `ttl` and `legacyTtl`. */
+const ttlSeconds = duration(z.number().int().positive(), { unit: "s", ceiling: DURATION_CEILING_S });
 
 /**
  * An object of the app's with these methods, passed through as it is (a class instance
@@ -217,7 +236,7 @@ export const storeOptionsSchema = z.strictObject({
   prefix: z.string().optional(),
   // z.custom, not z.function(): the app's own function (or serializer object) must reach
   // the store as it is, not as a zod-wrapped copy.
-  ttl: z.union([ttlSeconds, z.custom<(session: never) => number>((v) => typeof v === "function", "expected seconds or a function")]).optional(),
+  ttl: z.union([ttlSeconds, z.custom<(session: never) => number>((v) => typeof v === "function", { message: "expected seconds or a function", abort: true })]).optional(),
   disableTTL: z.boolean().optional(),
   disableTouch: z.boolean().optional(),
   scanCount: z.number().int().positive().optional(),
@@ -228,7 +247,7 @@ export const storeOptionsSchema = z.strictObject({
     ])
     .optional(),
   compressThreshold: z.number().int().nonnegative().optional(),
-  touchAfter: z.union([z.number().nonnegative(), z.literal("auto")]).optional(),
+  touchAfter: z.union([duration(z.number().nonnegative(), { unit: "s", ceiling: DURATION_CEILING_S }), z.literal("auto")]).optional(),
   maxPayloadBytes: z.number().int().positive().optional(),
   maxSessionsPerUser: z.number().int().nonnegative().optional(),
   /**
@@ -242,7 +261,7 @@ export const storeOptionsSchema = z.strictObject({
   tombstoneTtl: z.number().int().nonnegative().optional(),
   legacyFallback: z.boolean().optional(),
   mirrorWrites: z.boolean().optional(),
-  legacyTtl: z.number().int().positive().optional(),
+  legacyTtl: ttlSeconds.optional(),
   /** pino-compatible `{ warn, error }`. */
   logger: withMethods<{ warn: unknown; error: unknown }>(["warn", "error"], "expected a logger with warn and error methods").optional(),
 });

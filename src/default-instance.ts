@@ -24,15 +24,21 @@ export const NOT_CONFIGURED_MESSAGE =
   "rels-session is not configured: call RelsSession.configure({ applicationName, redisOptions }) first, " +
   "or give the store an ioredis client (new RelsRedisStore({ client })), or use createRelsSession()";
 
+/** For the manager: a store on the app's own client has one, asked of the store, not of `configure`. */
+export const NOT_CONFIGURED_FOR_MANAGER_MESSAGE =
+  "rels-session is not configured: SessionsManager.* and RelsSession.manager() use RelsSession.configure({ applicationName, redisOptions }). " +
+  "With a store on your own ioredis client (new RelsRedisStore({ client })), use that store's manager: " +
+  "SessionsManager.for(store, { applicationName }); with createRelsSession(), the instance's .manager";
+
 /** The default instance, or undefined before `configure`. */
 export function currentInstance(): RelsSessionInstance | undefined {
   return state().current;
 }
 
 /** The default instance; throws `NotConfiguredError` before `configure`. */
-export function defaultInstance(): RelsSessionInstance {
+export function defaultInstance(message = NOT_CONFIGURED_MESSAGE): RelsSessionInstance {
   const current = state().current;
-  if (!current) throw new NotConfiguredError(NOT_CONFIGURED_MESSAGE);
+  if (!current) throw new NotConfiguredError(message);
   return current;
 }
 

@@ -139,6 +139,7 @@ export type ConnectFailureReason =
   | "not a cluster"
   | "not a sentinel"
   | "timed out"
+  | "unsupported version"
   | "connection failed";
 
 /**
@@ -160,6 +161,25 @@ export class RedisConnectionError extends RedisUnavailableError {
     super(`Cannot connect to Redis at ${address}: ${reason}${detail ? ` (${detail})` : ""}`, options);
     this.address = address;
     this.reason = reason;
+  }
+}
+
+/**
+ * The server is older than this library needs (its scripts start with `#!lua`: Redis 7.0 or
+ * later, or any Valkey). The message names the version found and the one needed; checked
+ * once per pool, on first connect. A {@link RedisConnectionError}: the pool will not use it.
+ */
+export class RedisVersionError extends RedisConnectionError {
+  override name = "RedisVersionError";
+  /** What the server reported, e.g. `Redis 6.2.14`. */
+  readonly found: string;
+  /** The oldest Redis version supported, e.g. `7.0`. */
+  readonly required: string;
+
+  constructor(address: string, found: string, required: string) {
+    super(address, "unsupported version", `found ${found}; rels-session needs Redis ${required} or later, or Valkey`);
+    this.found = found;
+    this.required = required;
   }
 }
 

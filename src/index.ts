@@ -1,9 +1,12 @@
 export { RelsSession, SessionsManager } from "./rels-session.js";
 export { createRelsSession } from "./instance.js";
 export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
-export { requireSession, requireSessionOptionsSchema } from "./express/require-session.js";
-export type { RequireSessionOptions, SessionCheck, StoreErrorCheck } from "./express/require-session.js";
+export { requireSession, requireSessionOptionsSchema, redisErrorHandler, redisErrorHandlerOptionsSchema } from "./express/require-session.js";
+export type { RequireSessionOptions, RedisErrorHandlerOptions, SessionCheck, StoreErrorCheck } from "./express/require-session.js";
 export type { NextHandler, RequestAccepting, SessionCookie, SessionData, SessionStoreBase, StoreSession, UnavailableResponse } from "./express/session-types.js";
+export { OUTAGE_WARNING_CODES } from "./redis/outage-warnings.js";
+export { REQUIRED_REDIS_VERSION } from "./redis/server-version.js";
+export type { StoreManagerOptions } from "./users/store-managers.js";
 export { CHANNEL_NAMES, STORE_OPERATIONS } from "./observability/channels.js";
 export type {
   StoreOperation,
@@ -32,6 +35,7 @@ export {
   parseConfig,
   DEFAULTS,
   DURATION_FLOORS_MS,
+  DURATION_CEILING_S,
 } from "./config.js";
 export type { SessionStoreConfig, SessionStoreConfigInput, ResolvedConfig, ConnectionOptions, TlsOptions } from "./config.js";
 export {
@@ -62,6 +66,7 @@ export {
   ConfigError,
   RedisUnavailableError,
   RedisConnectionError,
+  RedisVersionError,
   SessionPayloadTooLargeError,
   InvalidSessionIdError,
   SerializerUnavailableError,

@@ -1,10 +1,13 @@
 import { parseConfig, type ResolvedConfig, type SessionStoreConfigInput } from "./config.js";
 import { RelsSessionsManager } from "./users/manager.js";
 import type { SessionMeta } from "./users/meta-schema.js";
-import { requireSession } from "./express/require-session.js";
+import { redisErrorHandler, requireSession } from "./express/require-session.js";
 import type { BreakerState } from "./redis/breaker.js";
 import { RedisPool } from "./redis/pool.js";
 import { targetOf } from "./redis/target.js";
+import { addressOf } from "./redis/connect-failure.js";
+import { warnOnOutage } from "./redis/outage-warnings.js";
+import { fileManager } from "./users/store-managers.js";
 import { RetirableSource } from "./redis/retirable-source.js";
 import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats/stats.js";
 import { RelsRedisStore, type Logger } from "./express/store.js";
@@ -12,10 +15,20 @@ import { streamSessions } from "./users/stream.js";
 
 /** What `createRelsSession` takes besides the configuration. */
 export interface CreateRelsSessionOptions {
-  /** pino-compatible logger given to the store (told, without the sid, of corrupt sessions). */
+  /**
+   * pino-compatible logger given to the store (told, without the sid, of corrupt sessions)
+   * and told once per Redis outage and once on recovery; without one (here or as
+   * `store.logger`), those two go to `process.emitWarning` (codes `RELS_SESSION_REDIS_DOWN`,
+   * `RELS_SESSION_REDIS_RECOVERED`).
+   */
   logger?: Logger;
   /** Where `RELS_SESSION_*` overrides are read. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Tell each Redis outage and recovery once (to the logger, else as process warnings).
+   * `false` for a program that reports its own errors (the CLI). @default true
+   */
+  outageWarnings?: boolean;
 }
 
 /**
@@ -40,6 +53,15 @@ export interface RelsSessionInstance {
   streamSessions(options?: { batchSize?: number }): AsyncGenerator<SessionMeta>;
   /** The 503 middleware (see {@link requireSession}); the same for every instance. */
   readonly requireSession: typeof requireSession;
+  /** The error handler turning Redis errors of route handlers into that 503 (see {@link redisErrorHandler}). */
+  readonly redisErrorHandler: typeof redisErrorHandler;
+  /**
+   * Connect, check the server (version, database) and PING: resolves once Redis answers;
+   * rejects with a `RedisConnectionError` naming host:port and the reason (never a
+   * password). `await sessions.ready()` before `app.listen()` makes a Redis that is down, or
+   * a database the server refuses, fail the start instead of the first sign-in.
+   */
+  ready(): Promise<void>;
   /** Close every connection; the store's later calls fail with `StoreReconfiguredError`. Safe to call twice. */
   close(): Promise<void>;
   /** @internal What the store's calls say from now on; closes the pool (`RelsSession.configure` again). */
@@ -65,8 +87,9 @@ const CLOSED_MESSAGE =
  */
 export function createRelsSession(config: SessionStoreConfigInput, options: CreateRelsSessionOptions = {}): RelsSessionInstance {
   const resolved = parseConfig(config, options.env);
+  const target = targetOf(resolved.redisOptions);
   const pool = new RedisPool({
-    target: targetOf(resolved.redisOptions),
+    target,
     size: resolved.connectionPoolOptions.size,
     acquireTimeoutMs: resolved.connectionPoolOptions.timeout,
     commandTimeoutMs: resolved.redisOptions.commandTimeout,
@@ -89,8 +112,16 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
     ...(resolved.sessions.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
     ...(options.logger ? { logger: options.logger } : {}),
   });
+  fileManager(store, manager, {
+    applicationName: resolved.applicationName,
+    lastSeenInterval: resolved.sessions.lastSeenInterval,
+    maxSessionsPerUser: resolved.sessions.maxSessionsPerUser,
+  });
   const stats = new SessionStats(store);
+  const logger = options.logger ?? (resolved.store.logger as Logger | undefined);
+  const stopWarnings = options.outageWarnings === false ? () => undefined : warnOnOutage(pool, addressOf(target), logger);
   const retire = async (reason: string) => {
+    stopWarnings();
     source.retire(reason);
     await source.close();
   };
@@ -106,6 +137,8 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
     reconcileStats: (reconcileOptions = {}) => stats.reconcile(reconcileOptions),
     streamSessions: (streamOptions = {}) => streamSessions(store, streamOptions.batchSize ?? resolved.env.RELS_SESSION_SCAN_COUNT),
     requireSession,
+    redisErrorHandler,
+    ready: () => source.ready(),
     close: () => retire(CLOSED_MESSAGE),
     retire,
   };

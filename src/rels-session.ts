@@ -1,9 +1,10 @@
 import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
-import { currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
+import { NOT_CONFIGURED_FOR_MANAGER_MESSAGE, currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
 import type { RelsSessionsManager, SessionRequest, TrackedRequest, TrackSessionsOptions } from "./users/manager.js";
 import type { SessionMeta } from "./users/meta-schema.js";
-import { requireSession } from "./express/require-session.js";
+import { redisErrorHandler, requireSession } from "./express/require-session.js";
+import { managerOf, type StoreManagerOptions } from "./users/store-managers.js";
 import type { BreakerState } from "./redis/breaker.js";
 import type { ReconcileOptions, StatsTotals } from "./stats/stats.js";
 import type { RelsRedisStore } from "./express/store.js";
@@ -65,7 +66,17 @@ export const RelsSession = {
 
   /** The shared manager behind `SessionsManager`. */
   manager(): RelsSessionsManager {
-    return defaultInstance().manager;
+    return defaultInstance(NOT_CONFIGURED_FOR_MANAGER_MESSAGE).manager;
+  },
+
+  /**
+   * Connect, check the server (version, database) and PING: resolves once Redis answers;
+   * rejects with a `RedisConnectionError` naming host:port and the reason (never a
+   * password), or `NotConfiguredError` before `configure`. One line before `app.listen()`:
+   * `await RelsSession.ready()`.
+   */
+  async ready(): Promise<void> {
+    await defaultInstance().ready();
   },
 
   /**
@@ -73,6 +84,13 @@ export const RelsSession = {
    * right after `session(...)`. See {@link requireSession}.
    */
   requireSession,
+
+  /**
+   * Error handler to mount after the routes: the library's Redis errors thrown inside route
+   * handlers (`recordAuthenticatedRequest`, `activeSessions`, …) answer the same 503 with
+   * `Retry-After` as {@link requireSession}; other errors go on. See {@link redisErrorHandler}.
+   */
+  redisErrorHandler,
 
   /** Live counters. */
   stats: {
@@ -105,6 +123,20 @@ type Manager = RelsSessionsManager;
  * Each call uses the manager of the current `RelsSession.configure()`.
  */
 export const SessionsManager = {
+  /**
+   * The manager of `store`, for a store made on the app's own ioredis client
+   * (`new RelsRedisStore({ client })`), which `RelsSession.configure()` knows nothing of:
+   * made on the first call, the same one after (its `onSignIn` listeners included). For the
+   * store of `createRelsSession()`, its own manager.
+   *
+   * @example
+   * ```ts
+   * const store = new RelsRedisStore({ client: new Redis(url) });
+   * const sessions = SessionsManager.for(store, { applicationName: "Turtle" });
+   * await sessions.activeSessions(user, { current: req });
+   * ```
+   */
+  for: (store: RelsRedisStore, options: StoreManagerOptions): RelsSessionsManager => managerOf(store, options),
   recordAuthenticatedRequest: (...args: Parameters<Manager["recordAuthenticatedRequest"]>) =>
     RelsSession.manager().recordAuthenticatedRequest(...args),
   trackSessions: <Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>) => RelsSession.manager().trackSessions(options),

@@ -96,7 +96,8 @@ export function buildProgram(io: CliIo): Command {
   };
 
   const connected = async <T>(work: () => Promise<T>): Promise<T> => {
-    RelsSession.configure(configFromFlags(opts(), io.env), { env: io.env });
+    // The CLI reports a Redis failure itself (one line, or one JSON object under --json).
+    RelsSession.configure(configFromFlags(opts(), io.env), { env: io.env, outageWarnings: false });
     try {
       return await work();
     } finally {

@@ -20,6 +20,10 @@ export const requireSessionOptionsSchema = z.strictObject({
 });
 export type RequireSessionOptions = z.input<typeof requireSessionOptionsSchema>;
 
+/** Options of {@link redisErrorHandler}: `retryAfterSeconds`, as {@link requireSession}'s. */
+export const redisErrorHandlerOptionsSchema = requireSessionOptionsSchema.pick({ retryAfterSeconds: true });
+export type RedisErrorHandlerOptions = z.input<typeof redisErrorHandlerOptionsSchema>;
+
 const REQUIRE_SESSION_DEFAULTS = {
   retryAfterSeconds: 5,
   handleStoreErrors: true,
@@ -28,8 +32,14 @@ const REQUIRE_SESSION_DEFAULTS = {
 /** What the 503 says. It names no host, no session and nothing from the request. */
 const MESSAGE = "Sessions are temporarily unavailable. Please try again in a moment.";
 
-/** The error names that mean "Redis cannot be reached": by name, so both builds' classes match. */
-const UNAVAILABLE_ERRORS = new Set(["RedisUnavailableError", "StoreReconfiguredError"]);
+/**
+ * The error names that mean "Redis cannot be reached": by name, so both builds' classes
+ * match. Every subclass of `RedisUnavailableError` is listed.
+ */
+const UNAVAILABLE_ERRORS = new Set(["RedisUnavailableError", "StoreReconfiguredError", "RedisConnectionError", "RedisVersionError"]);
+
+/** How deep `isUnavailable` follows `cause`: an app may wrap the library's error once or twice. */
+const MAX_CAUSE_DEPTH = 4;
 
 /** `requireSession()`'s check: an Express middleware (typed structurally, so Express's types are not needed). */
 export type SessionCheck = (req: RequestAccepting, res: UnavailableResponse, next: NextHandler) => void;
@@ -46,12 +56,9 @@ export type StoreErrorCheck = (err: unknown, req: RequestAccepting, res: Unavail
  * handler for store failures raised by the session middleware before it.
  */
 export function requireSession(options: RequireSessionOptions = {}): [SessionCheck, StoreErrorCheck] {
-  const parsed = requireSessionOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => ({ path: ["requireSession", ...issue.path].join("."), message: issue.message })));
-  }
-  const retryAfter = parsed.data.retryAfterSeconds ?? REQUIRE_SESSION_DEFAULTS.retryAfterSeconds;
-  const handleStoreErrors = parsed.data.handleStoreErrors ?? REQUIRE_SESSION_DEFAULTS.handleStoreErrors;
+  const parsed = parseOptions(requireSessionOptionsSchema, options, "requireSession");
+  const retryAfter = parsed.retryAfterSeconds ?? REQUIRE_SESSION_DEFAULTS.retryAfterSeconds;
+  const handleStoreErrors = parsed.handleStoreErrors ?? REQUIRE_SESSION_DEFAULTS.handleStoreErrors;
 
   const check: SessionCheck = (req, res, next) => {
     if (req.session !== undefined) {
@@ -60,18 +67,49 @@ export function requireSession(options: RequireSessionOptions = {}): [SessionChe
     }
     unavailable(req, res, retryAfter);
   };
-  const onStoreError: StoreErrorCheck = (err, req, res, next) => {
-    if (!handleStoreErrors || res.headersSent || !isUnavailable(err)) {
+  const passOn: StoreErrorCheck = (err, _req, _res, next) => next(err);
+  return [check, handleStoreErrors ? unavailableErrors(retryAfter) : passOn];
+}
+
+/**
+ * Express error handler (mount it after your routes) answering the library's Redis errors
+ * (`RedisUnavailableError` and its subclasses, also as the `cause` of an error of the app's)
+ * with the 503 + `Retry-After` of {@link requireSession}; every other error is passed on.
+ * For errors thrown inside route handlers, e.g. by `recordAuthenticatedRequest` or
+ * `activeSessions` while Redis is down: Express 5 forwards a rejected handler's error here;
+ * with Express 4, call `next(error)`.
+ */
+export function redisErrorHandler(options: RedisErrorHandlerOptions = {}): StoreErrorCheck {
+  const parsed = parseOptions(redisErrorHandlerOptionsSchema, options, "redisErrorHandler");
+  return unavailableErrors(parsed.retryAfterSeconds ?? REQUIRE_SESSION_DEFAULTS.retryAfterSeconds);
+}
+
+function parseOptions<T extends z.ZodType>(schema: T, options: unknown, name: string): z.output<T> {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => ({ path: [name, ...issue.path].join("."), message: issue.message })));
+  }
+  return parsed.data;
+}
+
+/** The 503 for "Redis cannot be reached"; anything else, or a response already started, goes on. */
+function unavailableErrors(retryAfter: number): StoreErrorCheck {
+  return (err, req, res, next) => {
+    if (res.headersSent || !isUnavailable(err)) {
       next(err);
       return;
     }
     unavailable(req, res, retryAfter);
   };
-  return [check, onStoreError];
 }
 
 function isUnavailable(err: unknown): boolean {
-  return err instanceof Error && UNAVAILABLE_ERRORS.has(err.name);
+  let current = err;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && current instanceof Error; depth++) {
+    if (UNAVAILABLE_ERRORS.has(current.name)) return true;
+    current = current.cause;
+  }
+  return false;
 }
 
 function unavailable(req: RequestAccepting, res: UnavailableResponse, retryAfter: number): void {

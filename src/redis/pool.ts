@@ -2,11 +2,12 @@ import { withoutCommandArguments } from "./scrub.js";
 import { EventEmitter } from "node:events";
 import { createPool, type Pool } from "generic-pool";
 import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
-import { RedisUnavailableError, type RedisConnectionError } from "../errors.js";
+import { RedisConnectionError, RedisUnavailableError, RedisVersionError } from "../errors.js";
 import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
 import { watchMasters } from "./master-watch.js";
+import { REQUIRED_REDIS_VERSION, versionVerdict } from "./server-version.js";
 import { defineScripts } from "../record/scripts.js";
 
 export type RedisClient = Redis | Cluster;
@@ -99,6 +100,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
   /** A client that must not be used: its server refused the database asked for. */
   readonly #refused = new WeakMap<RedisClient, RedisConnectionError>();
   #opening: Promise<void> | undefined;
+  /** The server's version, asked once per pool on its first connection (server-version.ts). */
+  #versionChecked: Promise<void> | undefined;
   #probe: NodeJS.Timeout | undefined;
   #next = 0;
   #closed = false;
@@ -199,6 +202,31 @@ export class RedisPool extends EventEmitter implements RedisSource {
     return mastersOf(this.#pick() ?? (await this.#firstClient()));
   }
 
+  /**
+   * Connect if not yet, check the server's version, and PING, outside the circuit breaker:
+   * resolves once Redis answers; rejects with a `RedisConnectionError` naming host:port and
+   * why (refused, unknown host, AUTH, a database the server refuses, its version, timed out).
+   */
+  async ready(): Promise<void> {
+    if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
+    const { target, commandTimeoutMs } = this.#options;
+    try {
+      const client = await this.#firstClient();
+      await withDeadline(client.ping(), commandTimeoutMs, "PING");
+    } catch (error) {
+      throw error instanceof RedisConnectionError ? error : connectionError(target, this.#causeOf(error), commandTimeoutMs);
+    }
+  }
+
+  /**
+   * Why Redis was last unusable, as a `RedisConnectionError` (host:port, reason), or
+   * undefined when no connection reported an error (commands timed out).
+   */
+  get lastFailure(): RedisConnectionError | undefined {
+    const last = this.#leases.map((c) => this.#refused.get(c) ?? this.#lastError.get(c)).find((e) => e !== undefined);
+    return last && connectionError(this.#options.target, last, this.#options.commandTimeoutMs);
+  }
+
   /** Close every connection. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -260,7 +288,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     if (!ready) throw new RedisUnavailableError("The Redis pool has no connection");
     const refused = this.#refused.get(ready);
     if (refused) throw refused;
-    if (ready.status === "ready") return ready;
+    if (ready.status === "ready") return this.#verified(ready);
     // Fails at the first error ioredis reports (refused, unknown host, TLS, AUTH, SELECT), not
     // after the whole deadline; with none, the deadline's error names the last one seen.
     try {
@@ -269,14 +297,47 @@ export class RedisPool extends EventEmitter implements RedisSource {
       const reported = error instanceof RedisUnavailableError ? this.#lastError.get(ready) : (error as Error);
       throw this.#refused.get(ready) ?? connectionError(target, reported, commandTimeoutMs);
     }
-    return ready;
+    return this.#verified(ready);
+  }
+
+  /** A deadline's own error says nothing of why: the last error a connection reported does. */
+  #causeOf(error: unknown): Error | undefined {
+    if (!(error instanceof RedisUnavailableError)) return error as Error;
+    return this.#leases.map((c) => this.#lastError.get(c)).find((e) => e !== undefined);
+  }
+
+  /**
+   * `client`, once the server's version is known to do (asked once per pool). A server too
+   * old is refused like a database it refuses: every connection closed, every call failing
+   * with the `RedisVersionError`. An INFO refused by an ACL (NOPERM) skips the check. Calls
+   * that find a connection ready before the answer (a burst at start-up) are not held back.
+   */
+  #verified(client: RedisClient): Promise<RedisClient> {
+    this.#versionChecked ??= withDeadline(client.info("server"), this.#options.commandTimeoutMs, "INFO server").then(
+      (info) => {
+        const verdict = versionVerdict(info);
+        if (verdict.supported) return;
+        const error = new RedisVersionError(addressOf(this.#options.target), verdict.found, REQUIRED_REDIS_VERSION);
+        for (const lease of this.#leases) {
+          this.#refused.set(lease, error);
+          lease.disconnect();
+        }
+        throw error;
+      },
+      (error: unknown) => {
+        if (error instanceof Error && /NOPERM/.test(error.message)) return;
+        // Not an answer (the connection dropped, the deadline passed): asked again next time.
+        this.#versionChecked = undefined;
+        throw error;
+      },
+    );
+    return this.#versionChecked.then(() => client);
   }
 
   /** Failing fast while the circuit is open, with the last reason a connection gave, if any. */
   #circuitOpen(): RedisUnavailableError {
-    const last = this.#leases.map((c) => this.#refused.get(c) ?? this.#lastError.get(c)).find((e) => e !== undefined);
-    if (!last) return new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
-    const cause = connectionError(this.#options.target, last, this.#options.commandTimeoutMs);
+    const cause = this.lastFailure;
+    if (!cause) return new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
     return new RedisUnavailableError(`Redis is unavailable (circuit open); failing fast. Last error: ${cause.message}`, { cause });
   }
 

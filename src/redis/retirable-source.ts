@@ -35,6 +35,12 @@ export class RetirableSource implements RedisSource {
     return this.#pool.run(operation);
   }
 
+  /** See `RedisPool#ready`. */
+  ready(): Promise<void> {
+    if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
+    return this.#pool.ready();
+  }
+
   masters(): Promise<Redis[]> {
     if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
     return this.#pool.masters();

@@ -6,7 +6,7 @@ import { keysOf, sourceOf } from "../support/internals.js";
 import { recordsOf } from "../../src/express/store.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, Redis } from "ioredis";
-import { ConfigError, DEFAULTS, DURATION_FLOORS_MS, RelsRedisStore, RelsSession, parseConfig } from "../../src/index.js";
+import { ConfigError, DEFAULTS, DURATION_CEILING_S, DURATION_FLOORS_MS, RelsRedisStore, RelsSession, parseConfig } from "../../src/index.js";
 import { maskUrlCredentials } from "../../src/redact.js";
 import { targetOf } from "../../src/redis/target.js";
 import type { ConfigIssue } from "../../src/index.js";
@@ -381,6 +381,49 @@ describe("durations: milliseconds, with a floor that catches seconds", () => {
     expect(config.connectionPoolOptions).toEqual(DEFAULTS.connectionPool);
     expect(config.sessions).toEqual(DEFAULTS.sessions);
     expect(config.env).toEqual(DEFAULTS.env);
+  });
+});
+
+describe("durations: seconds, with a ceiling that catches milliseconds", () => {
+  const url = { url: "redis://localhost" };
+
+  it("refuses ttl: 14 * 86400000 (14 days in ms, a 38-year TTL), naming the field, the value and the seconds meant", () => {
+    const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl: 14 * 86_400_000 } }, NO_ENV)), "store.ttl");
+    expect(issue.message).toContain("at most 315360000 s (10 years)");
+    expect(issue.message).toContain("did you mean 1209600? 1209600000 ms = 1209600 s");
+    expect(issue.message).toContain("(given: 1209600000)");
+  });
+
+  it("refuses touchAfter and legacyTtl in milliseconds with the same hint, and the store constructor does too", () => {
+    const cases = [
+      ["store.touchAfter", { touchAfter: 3_650 * 86_400_000 }, "did you mean 315360000? 315360000000 ms = 315360000 s"],
+      ["store.legacyTtl", { legacyTtl: 30 * 86_400_000 }, "did you mean 2592000? 2592000000 ms = 2592000 s"],
+    ] as const;
+    for (const [path, store, hint] of cases) {
+      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store }, NO_ENV)), path);
+      expect(issue.message).toContain(hint);
+      // A store made directly validates the same schema (no Redis is reached: the error comes first).
+      const direct = issueAt(configErrorOf(() => new RelsRedisStore(store)), path);
+      expect(direct.message).toContain(hint);
+    }
+  });
+
+  it("accepts the ceiling itself, fractions of a second for touchAfter, and still refuses 0 and fractions for ttl", () => {
+    const config = parseConfig(
+      { ...base, redisOptions: url, store: { ttl: DURATION_CEILING_S, legacyTtl: DURATION_CEILING_S, touchAfter: 0.5 } },
+      NO_ENV,
+    );
+    expect(config.store).toMatchObject({ ttl: DURATION_CEILING_S, legacyTtl: DURATION_CEILING_S, touchAfter: 0.5 });
+    expect(DURATION_CEILING_S).toBe(10 * 365 * 86_400);
+    const over = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl: DURATION_CEILING_S + 1 } }, NO_ENV)), "store.ttl");
+    expect(over.message).toContain("did you mean 315360? 315360001 ms = 315360 s");
+    for (const ttl of [0, 1.5]) {
+      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl } }, NO_ENV)), "store.ttl");
+      expect(issue.message).not.toContain("did you mean");
+    }
+    // A function stays a function.
+    const ttl = () => 60;
+    expect(parseConfig({ ...base, redisOptions: url, store: { ttl } }, NO_ENV).store.ttl).toBe(ttl);
   });
 });
 

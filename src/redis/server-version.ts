@@ -1,0 +1,55 @@
+/**
+ * Which servers this library works with: every script starts with a `#!lua` shebang (so
+ * Redis checks `maxmemory` before running it), which Redis understands from 7.0. Valkey
+ * began as a fork of Redis 7.2, so every Valkey release does. The pool asks `INFO server`
+ * once, on its first connection (pool.ts), and refuses an older server with a
+ * `RedisVersionError` that names the version found and the one needed.
+ */
+
+/** The oldest Redis whose scripting this library's scripts need. */
+export const REQUIRED_REDIS_VERSION = "7.0";
+
+/** What a server said about itself, and whether it will do. */
+export interface VersionVerdict {
+  /** `"Redis 7.0.15"`, `"Valkey 8.0.1"`, or `"an unknown version"` when INFO names none. */
+  readonly found: string;
+  readonly supported: boolean;
+}
+
+/**
+ * The verdict on an `INFO server` reply. Valkey reports `valkey_version` beside a
+ * `redis_version` kept for compatibility (7.2.4); it is named by its own version, and
+ * accepted. A reply that names no version (a proxy that hides it) is accepted: the check
+ * exists to explain a failure, never to cause one.
+ */
+export function versionVerdict(info: string): VersionVerdict {
+  const fields = new Map<string, string>();
+  for (const line of info.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const valkey = fields.get("valkey_version");
+  if (valkey) return { found: `Valkey ${valkey}`, supported: true };
+  const redis = fields.get("redis_version");
+  if (!redis) return { found: "an unknown version", supported: true };
+  return { found: `Redis ${redis}`, supported: atLeast(redis, REQUIRED_REDIS_VERSION) };
+}
+
+/** `version` (major.minor[.patch…], anything after a `-` ignored) is at least `minimum`. */
+function atLeast(version: string, minimum: string): boolean {
+  const have = numbersOf(version);
+  const need = numbersOf(minimum);
+  // A version that does not parse is not refused (see `versionVerdict`).
+  if (have.length === 0) return true;
+  for (let i = 0; i < need.length; i++) {
+    const a = have[i] ?? 0;
+    const b = need[i]!;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+function numbersOf(version: string): number[] {
+  const match = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version.trim());
+  return match ? match.slice(1).filter((n) => n !== undefined).map(Number) : [];
+}
