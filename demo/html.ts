@@ -116,10 +116,11 @@ const STYLE = `
     .badge { display: inline-block; font-size: .75rem; font-weight: 600; line-height: 1.5; padding: 0 .5rem; border-radius: 2em; background: #dafbe1; color: #116329; border: 1px solid #4ac26b66; vertical-align: .1em; margin-left: .25rem; white-space: nowrap; }
     .facts { color: #59636e; font-size: .875rem; margin: .125rem 0 0; overflow: hidden; }
     /* Facts wrap as wholes; each is led by a dot, and the dot of a fact that starts a line
-       falls outside the paragraph, where overflow: hidden clips it. */
+       falls outside the paragraph, where overflow: hidden clips it. The dot is not read
+       aloud (its alternative text is empty). */
     .facts > span { display: flex; flex-wrap: wrap; margin-left: -1rem; }
     .facts > span > span { position: relative; margin-left: 1rem; min-width: 0; overflow-wrap: anywhere; }
-    .facts > span > span::before { content: "·"; position: absolute; left: -1rem; width: 1rem; text-align: center; }
+    .facts > span > span::before { content: "·"; content: "·" / ""; position: absolute; left: -1rem; width: 1rem; text-align: center; }
     .icon { flex: 0 0 2rem; width: 2rem; height: 2rem; color: #59636e; margin-top: .125rem; }
     .icon svg { width: 100%; height: 100%; fill: none; stroke: currentColor; stroke-width: 1.5; stroke-linecap: round; stroke-linejoin: round; }
     li.current .icon { color: #1a7f37; }
