@@ -12,12 +12,25 @@ import type { NextFunction, Request, Response } from "express";
 import session from "express-session";
 import { describeSession, RelsSession, SessionsManager } from "../src/index.js";
 import { metricsRoute } from "./metrics.js";
-import { accountPage, isNoticeKey, MAX_USERNAME_LENGTH, signInPage } from "./pages.js";
+import { CONTENT_SECURITY_POLICY } from "./html.js";
+import { placesOf, type Locate } from "./location.js";
+import { accountPage, MAX_USERNAME_LENGTH, signInPage, type Notice } from "./pages.js";
 
 declare module "express-session" {
   interface SessionData {
     userId?: string;
+    /** What the next account page says, once: set before a redirect, removed when shown. */
+    notice?: Notice;
   }
+}
+
+/** What an app built by {@link createDemoApp} may be given. */
+export interface DemoOptions {
+  /**
+   * IP address → approximate place ("Lisbon, Portugal") shown on each device's row.
+   * Optional; nothing is looked up without it (demo/location.ts, README "Approximate location").
+   */
+  locate?: Locate;
 }
 
 /** The session cookie's name. */
@@ -46,7 +59,7 @@ function sessionSecret(): string {
   return randomSecret;
 }
 
-export function createDemoApp(): express.Express {
+export function createDemoApp(options: DemoOptions = {}): express.Express {
   const app = express();
   app.disable("x-powered-by");
   // req.ip (recorded with each session) honours X-Forwarded-For only from a proxy on this machine.
@@ -80,10 +93,10 @@ export function createDemoApp(): express.Express {
   app.get("/", async (req, res) => {
     const userId = req.session.userId;
     if (userId === undefined) {
-      sendHtml(res, 200, signInPage(signedOutElsewhere(req, res) ? { notice: "signed-out-elsewhere" } : {}));
+      sendHtml(res, 200, signInPage(signedOutElsewhere(req, res) ? { notice: { key: "signed-out-elsewhere" } } : {}));
       return;
     }
-    sendHtml(res, 200, await account(req, userId));
+    sendHtml(res, 200, await account(req, userId, options.locate));
   });
 
   app.get("/account", async (req, res) => {
@@ -92,7 +105,7 @@ export function createDemoApp(): express.Express {
       res.redirect(303, "/");
       return;
     }
-    sendHtml(res, 200, await account(req, userId));
+    sendHtml(res, 200, await account(req, userId, options.locate));
   });
 
   app.post("/login", async (req, res) => {
@@ -121,7 +134,7 @@ export function createDemoApp(): express.Express {
       return;
     }
     const ended = await SessionsManager.logoutOtherSessions(userId, req);
-    res.redirect(303, `/account?notice=${ended > 0 ? "revoked-others" : "nothing-to-revoke"}`);
+    showOnce(req, res, ended > 0 ? { key: "revoked-others", count: ended } : { key: "nothing-to-revoke" });
   });
 
   app.post("/sessions/:id/revoke", async (req, res) => {
@@ -133,7 +146,7 @@ export function createDemoApp(): express.Express {
     const handle = String(req.params.id);
     const target = (await SessionsManager.activeSessions(userId, { current: req })).find((s) => s.sessionId === handle);
     if (!target) {
-      res.redirect(303, "/account?notice=not-found");
+      showOnce(req, res, { key: "not-found" });
       return;
     }
     if (target.current) {
@@ -142,7 +155,7 @@ export function createDemoApp(): express.Express {
       return;
     }
     const ended = await SessionsManager.logoutSession(userId, handle);
-    res.redirect(303, `/account?notice=${ended ? "revoked" : "not-found"}`);
+    showOnce(req, res, ended ? { key: "revoked", device: describeSession(target) } : { key: "not-found" });
   });
 
   app.post("/logout", async (req, res) => {
@@ -170,11 +183,24 @@ export function createDemoApp(): express.Express {
 // Helpers
 // -------------------------------------------------------------------------------------------
 
-async function account(req: Request, userId: string): Promise<string> {
+async function account(req: Request, userId: string, locate: Locate | undefined): Promise<string> {
   const sessions = await SessionsManager.activeSessions(userId, { current: req });
-  // The signed-out notice belongs to the sign-in page; a link cannot make a signed-in page claim it.
-  const notice = isNoticeKey(req.query.notice) && req.query.notice !== "signed-out-elsewhere" ? req.query.notice : undefined;
-  return accountPage(userId, sessions, notice, new Date());
+  const places = await placesOf(sessions.map((s) => s.ip), locate);
+  // Shown once: removed from the session now (express-session saves it with this response),
+  // so a reload, the back button or a bookmark shows the page without it.
+  const notice = req.session.notice;
+  delete req.session.notice;
+  return accountPage({ userId, sessions, notice, now: new Date(), places });
+}
+
+/**
+ * After a POST: back to the account page, which says `notice` once. A one-time message in
+ * the session rather than `?notice=` in the URL: no script needed to drop it from the
+ * address bar, and no link can make the page say something that did not happen.
+ */
+function showOnce(req: Request, res: Response, notice: Notice): void {
+  req.session.notice = notice;
+  res.redirect(303, "/account");
 }
 
 /**
@@ -204,10 +230,10 @@ function sendHtml(res: Response, status: number, html: string): void {
   res.status(status).set("Cache-Control", "no-store").type("html").send(html);
 }
 
-/** Defence in depth should an escape ever be missed: no script runs, no form posts elsewhere. */
+/** Defence in depth should an escape ever be missed: see CONTENT_SECURITY_POLICY. */
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
   });

@@ -1,7 +1,9 @@
 /**
- * HTML plumbing of the demo: escaping, the page frame and its stylesheet, and how times
- * read ("Active 3 minutes ago", with the exact time on hover).
+ * HTML plumbing of the demo: escaping, the page frame and its stylesheet, the one script
+ * (times in the viewer's time zone) and the Content-Security-Policy that allows only it,
+ * and how times read ("Active 3 minutes ago"; "5 Jan 2026, 14:03").
  */
+import { createHash } from "node:crypto";
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = {
   "&": "&amp;",
@@ -17,8 +19,8 @@ export function escapeHtml(text: string): string {
 }
 
 const RELATIVE = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-const ABSOLUTE = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
-const DAY = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
+const DATE_TIME_UTC = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+const DAY_UTC = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" });
 
 const UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
   ["year", 365 * 86_400_000],
@@ -39,17 +41,58 @@ export function relativeTime(date: Date, now: Date): string {
 }
 
 /**
- * A `<time>` whose text is `text` and whose exact UTC time shows on hover (title) and for
- * machines (datetime). Server-rendered without script, so the exact time is in UTC.
+ * How a `<time>` reads once {@link LOCAL_TIMES_SCRIPT} has run: `datetime` is the date and
+ * time, `day` the date only, in the browser's language and time zone; `relative` keeps its
+ * text ("3 minutes ago" reads the same in every zone) and gets the exact time on hover.
  */
-export function timeTag(date: Date, text: string): string {
-  return `<time datetime="${date.toISOString()}" title="${escapeHtml(`${ABSOLUTE.format(date)} UTC`)}">${escapeHtml(text)}</time>`;
+export type TimeFormat = "datetime" | "day" | "relative";
+
+/**
+ * A `<time>` for `date`. The server does not know the viewer's time zone, so without script
+ * the text says UTC ("5 Jan 2026, 14:03 UTC"); the page's script rewrites it in the
+ * browser's own language and zone. `relative` is given its text ("Active now").
+ */
+export function timeTag(date: Date, format: TimeFormat, relativeText = ""): string {
+  const iso = date.toISOString();
+  if (format === "relative") {
+    return `<time datetime="${iso}" data-format="relative" title="${escapeHtml(`${DATE_TIME_UTC.format(date)} UTC`)}">${escapeHtml(relativeText)}</time>`;
+  }
+  const text = format === "day" ? DAY_UTC.format(date) : `${DATE_TIME_UTC.format(date)} UTC`;
+  return `<time datetime="${iso}" data-format="${format}">${escapeHtml(text)}</time>`;
 }
 
-/** "30 Nov 2026" (UTC). */
-export function day(date: Date): string {
-  return DAY.format(date);
-}
+/**
+ * The page's only script: every `<time data-format>` in the viewer's language and time zone.
+ * Inline and allowed by its hash alone ({@link CONTENT_SECURITY_POLICY}); it reads only the
+ * page's own `datetime` attributes and writes only text, so nothing a client sent can run.
+ */
+export const LOCAL_TIMES_SCRIPT = `
+  (() => {
+    const exact = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+    const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+    for (const time of document.querySelectorAll("time[data-format]")) {
+      const date = new Date(time.dateTime);
+      if (Number.isNaN(date.getTime())) continue;
+      const format = time.dataset.format;
+      if (format === "datetime") time.textContent = exact.format(date);
+      else if (format === "day") time.textContent = day.format(date);
+      if (format !== "datetime") time.title = exact.format(date);
+    }
+  })();
+`;
+
+/**
+ * Defence in depth should an escape ever be missed: no script runs but the one above (by
+ * its hash), no form posts elsewhere, nothing loads from anywhere.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `script-src 'sha256-${createHash("sha256").update(LOCAL_TIMES_SCRIPT).digest("base64")}'`,
+  "style-src 'unsafe-inline'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 /** Mobile first: one column of cards that never needs horizontal scrolling at 320 px and up. */
 const STYLE = `
@@ -71,9 +114,13 @@ const STYLE = `
     .device { flex: 1 1 15rem; min-width: 0; }
     .label { font-weight: 600; margin: 0; overflow-wrap: anywhere; }
     .badge { display: inline-block; font-size: .75rem; font-weight: 600; line-height: 1.5; padding: 0 .5rem; border-radius: 2em; background: #dafbe1; color: #116329; border: 1px solid #4ac26b66; vertical-align: .1em; margin-left: .25rem; white-space: nowrap; }
-    .facts { color: #59636e; font-size: .875rem; margin: .125rem 0 0; overflow-wrap: anywhere; }
-    .facts span { white-space: nowrap; }
-    .facts span + span::before { content: "·"; margin: 0 .4rem; }
+    .facts { color: #59636e; font-size: .875rem; margin: .125rem 0 0; overflow: hidden; }
+    /* Facts wrap as wholes; each is led by a dot, and the dot of a fact that starts a line
+       falls outside the paragraph, where overflow: hidden clips it. The dot is not read
+       aloud (its alternative text is empty). */
+    .facts > span { display: flex; flex-wrap: wrap; margin-left: -1rem; }
+    .facts > span > span { position: relative; margin-left: 1rem; min-width: 0; overflow-wrap: anywhere; }
+    .facts > span > span::before { content: "·"; content: "·" / ""; position: absolute; left: -1rem; width: 1rem; text-align: center; }
     .icon { flex: 0 0 2rem; width: 2rem; height: 2rem; color: #59636e; margin-top: .125rem; }
     .icon svg { width: 100%; height: 100%; fill: none; stroke: currentColor; stroke-width: 1.5; stroke-linecap: round; stroke-linejoin: round; }
     li.current .icon { color: #1a7f37; }
@@ -81,7 +128,8 @@ const STYLE = `
     details.more summary { cursor: pointer; width: max-content; }
     details.more dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .125rem .75rem; margin: .5rem 0 0; }
     details.more dt { font-weight: 600; }
-    details.more dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+    details.more dd { margin: 0; overflow-wrap: anywhere; }
+    details.more dd.raw { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
     .actions { flex: 0 0 auto; margin-left: auto; }
     details.confirm > summary { list-style: none; }
     details.confirm > summary::-webkit-details-marker { display: none; }
@@ -100,6 +148,7 @@ const STYLE = `
     input { font: inherit; padding: .375rem .75rem; border: 1px solid #d1d9e0; border-radius: 6px; width: 100%; }
     .hint { color: #59636e; font-size: .875rem; }
     a { color: #0969da; }
+    .visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip-path: inset(50%); white-space: nowrap; border: 0; }
 `;
 
 export function layout(title: string, body: string): string {
@@ -116,6 +165,7 @@ export function layout(title: string, body: string): string {
   <h1>${escapeHtml(title)}</h1>
   ${body}
 </main>
+<script>${LOCAL_TIMES_SCRIPT}</script>
 </body>
 </html>
 `;

@@ -5,24 +5,39 @@
  */
 import { describeSession } from "../src/index.js";
 import type { ActiveSession, ClientPlatform, DeviceType } from "../src/index.js";
-import { day, escapeHtml, layout, relativeTime, timeTag } from "./html.js";
+import { escapeHtml, layout, relativeTime, timeTag } from "./html.js";
 
 /** Longest user name accepted. */
 export const MAX_USERNAME_LENGTH = 64;
 
-/** Messages a redirect can ask the page to show (`?notice=…`), so no text comes from the URL. */
-export const NOTICES = {
-  revoked: "That device has been signed out. Its next request will land on the sign-in form.",
-  "revoked-others": "Every other device has been signed out.",
-  "nothing-to-revoke": "There was no other device to sign out.",
-  "not-found": "That device is no longer signed in (it may have expired or been signed out already).",
-  "signed-out-elsewhere": "You were signed out from another device.",
-} as const;
+/**
+ * A message for the next page, shown once: the account page's come from the session (a
+ * one-time flash, see app.ts), the sign-in page's from the signed-in flag cookie. Never from
+ * the URL, so a link or a reload cannot bring one back.
+ */
+export type Notice =
+  | { key: "revoked"; device: string }
+  | { key: "revoked-others"; count: number }
+  | { key: "nothing-to-revoke" }
+  | { key: "not-found" }
+  | { key: "signed-out-elsewhere" };
 
-export type NoticeKey = keyof typeof NOTICES;
-
-export function isNoticeKey(value: unknown): value is NoticeKey {
-  return typeof value === "string" && Object.hasOwn(NOTICES, value);
+/** What each notice says, in the words of someone managing their own account. */
+export function noticeText(notice: Notice): string {
+  switch (notice.key) {
+    case "revoked":
+      return `${notice.device} has been signed out. Anyone using it will have to sign in again.`;
+    case "revoked-others":
+      return notice.count === 1
+        ? "Your other device has been signed out."
+        : `Your ${notice.count} other devices have been signed out.`;
+    case "nothing-to-revoke":
+      return "There was no other device to sign out.";
+    case "not-found":
+      return "That device was already signed out.";
+    case "signed-out-elsewhere":
+      return "You were signed out from another device.";
+  }
 }
 
 const PLATFORM_LABELS: Readonly<Record<ClientPlatform, string>> = {
@@ -45,13 +60,13 @@ function icon(deviceType: DeviceType | undefined): string {
   return `<div class="icon" aria-hidden="true"><svg viewBox="0 0 24 24">${ICON_PATHS[deviceType ?? "unknown"]}</svg></div>`;
 }
 
-function noticeBlock(notice: NoticeKey | undefined): string {
+function noticeBlock(notice: Notice | undefined): string {
   if (notice === undefined) return "";
-  const warning = notice === "signed-out-elsewhere" ? " warning" : "";
-  return `<p class="notice${warning}" role="status" id="notice" data-notice="${notice}">${escapeHtml(NOTICES[notice])}</p>`;
+  const warning = notice.key === "signed-out-elsewhere" ? " warning" : "";
+  return `<p class="notice${warning}" role="status" id="notice" data-notice="${notice.key}">${escapeHtml(noticeText(notice))}</p>`;
 }
 
-export function signInPage(options: { error?: string; notice?: NoticeKey } = {}): string {
+export function signInPage(options: { error?: string; notice?: Notice } = {}): string {
   return layout(
     "Sign in to Turtle",
     `${noticeBlock(options.notice)}
@@ -71,51 +86,76 @@ function ordered(sessions: readonly ActiveSession[]): ActiveSession[] {
   );
 }
 
-export function accountPage(userId: string, sessions: readonly ActiveSession[], notice: NoticeKey | undefined, now: Date): string {
-  const rows = ordered(sessions);
+/** What the account page shows. */
+export interface AccountView {
+  userId: string;
+  sessions: readonly ActiveSession[];
+  /** Shown once, above the list. */
+  notice?: Notice | undefined;
+  now: Date;
+  /** Approximate place of each IP address that has one (demo/location.ts). */
+  places?: ReadonlyMap<string, string>;
+}
+
+export function accountPage(view: AccountView): string {
+  const rows = ordered(view.sessions);
   const others = rows.filter((s) => !s.current).length;
   const signOutOthers =
     others > 0
       ? confirmForm({
           id: "revoke-others",
           action: "/sessions/revoke-others",
-          open: `Sign out all other devices`,
+          open: "Sign out all other devices",
           question: `Sign out ${others === 1 ? "the other device" : `all ${others} other devices`}? ${others === 1 ? "It" : "They"} will need to sign in again.`,
           confirm: "Sign out all other devices",
         })
       : "";
   return layout(
     "Your devices",
-    `<p class="lead">Signed in as <strong id="user">${escapeHtml(userId)}</strong>. These are the devices signed in to your account.</p>
-  ${noticeBlock(notice)}
+    `<p class="lead">Signed in as <strong id="user">${escapeHtml(view.userId)}</strong>. These are the devices signed in to your account.</p>
+  ${noticeBlock(view.notice)}
   <h2>${rows.length === 1 ? "1 device" : `${rows.length} devices`}</h2>
   <ul class="devices" id="sessions">
-${rows.map((s) => deviceRow(s, now)).join("\n")}
+${rows.map((s) => deviceRow(s, view.now, (s.ip !== null && view.places?.get(s.ip)) || null)).join("\n")}
   </ul>
   <div class="page-actions">
     ${signOutOthers}
     <form method="post" action="/logout"><button type="submit" id="logout">Sign out of this device</button></form>
-  </div>
-  <p class="hint"><a href="/stats">Live session counts (JSON)</a></p>`,
+  </div>`,
   );
 }
 
-function deviceRow(s: ActiveSession, now: Date): string {
+/** A line of facts, `[class, html]` each (null: left out), separated by dots (see the stylesheet). */
+function facts(items: readonly (readonly [string, string | null])[]): string {
+  const shown = items.filter(([, html]) => html !== null).map(([name, html]) => `<span class="${name}">${html}</span>`);
+  return `<p class="facts"><span>${shown.join("")}</span></p>`;
+}
+
+/** Visible `text`, then `more` for screen readers only: "Sign out" reads "Sign out Safari on iPhone". */
+function named(text: string, more: string): string {
+  return `${escapeHtml(text)}<span class="visually-hidden"> ${escapeHtml(more)}</span>`;
+}
+
+function deviceRow(s: ActiveSession, now: Date, place: string | null): string {
   const label = describeSession(s);
+  const lastSeen = s.current ? now : s.lastSeenAt;
   const active = s.current ? "Active now" : `Active ${relativeTime(s.lastSeenAt, now)}`;
-  // Where and when on one line, the sign-in date on the next: they wrap as whole lines on a phone.
-  const facts = [
-    s.ip ? `<span class="ip">${escapeHtml(s.ip)}</span>` : "",
-    `<span class="seen">${timeTag(s.current ? now : s.lastSeenAt, active)}</span>`,
-  ].filter(Boolean);
-  const signedIn = `<span class="signed-in">Signed in ${timeTag(s.signInAt, day(s.signInAt))}</span>`;
+  // Where and when on one line, the sign-in date on the next; each fact wraps as a whole.
+  const whereAndWhen = facts([
+    ["place", place === null ? null : escapeHtml(place)],
+    ["ip", s.ip === null ? null : escapeHtml(s.ip)],
+    ["seen", timeTag(lastSeen, "relative", active)],
+  ]);
+  const signedIn = facts([["signed-in", `Signed in ${timeTag(s.signInAt, "day")}`]]);
   const app = [s.applicationName || "unknown", s.appVersion].filter(Boolean).join(" ");
-  const details = [
-    ["Platform", [PLATFORM_LABELS[s.clientPlatform], s.device].filter(Boolean).join(", ")],
-    ["Application", app],
-    ["Expires", null],
-    ["User agent", s.userAgent ?? "none sent"],
-  ] as const;
+  // The exact times, in the viewer's time zone, for anyone who opens the details (no hover needed).
+  const details: [string, string][] = [
+    ["Last active", timeTag(lastSeen, "datetime")],
+    ["Signed in", timeTag(s.signInAt, "datetime")],
+    ["Expires", timeTag(s.expiresAt, "datetime")],
+    ["Platform", escapeHtml([PLATFORM_LABELS[s.clientPlatform], s.device].filter(Boolean).join(", "))],
+    ["Application", escapeHtml(app)],
+  ];
   const action = s.current
     ? ""
     : `<div class="actions">${confirmForm({
@@ -124,30 +164,37 @@ function deviceRow(s: ActiveSession, now: Date): string {
         open: "Sign out",
         question: `Sign out ${label}? It will need to sign in again.`,
         confirm: "Sign out",
+        device: label,
       })}</div>`;
   return `    <li data-session-id="${escapeHtml(s.sessionId)}" data-platform="${escapeHtml(s.clientPlatform)}" data-current="${s.current}"${s.current ? ' class="current"' : ""}>
       ${icon(s.deviceType)}
       <div class="device">
         <p class="label">${escapeHtml(label)}${s.current ? ' <span class="badge">This device</span>' : ""}</p>
-        <p class="facts">${facts.join("")}</p>
-        <p class="facts">${signedIn}</p>
-        <details class="more"><summary>Details</summary>
-          <dl>${details
-            .map(([name, value]) => `<dt>${name}</dt><dd>${value === null ? timeTag(s.expiresAt, day(s.expiresAt)) : escapeHtml(value)}</dd>`)
-            .join("")}</dl>
+        ${whereAndWhen}
+        ${signedIn}
+        <details class="more"><summary>${named("Details", `of ${label}`)}</summary>
+          <dl>${details.map(([name, html]) => `<dt>${name}</dt><dd>${html}</dd>`).join("")}<dt>User agent</dt><dd class="raw">${escapeHtml(s.userAgent ?? "none sent")}</dd></dl>
         </details>
       </div>
       ${action}
     </li>`;
 }
 
-/** A button that asks first: the disclosure opens a box whose form does the POST. */
-function confirmForm(options: { id: string; action: string; open: string; question: string; confirm: string }): string {
+/**
+ * A button that asks first: the disclosure opens a box whose form does the POST. With
+ * `device`, both buttons name it for screen readers ("Sign out Safari on iPhone", "Cancel
+ * signing out Safari on iPhone"), so a list of rows is not a list of identical buttons.
+ */
+function confirmForm(options: { id: string; action: string; open: string; question: string; confirm: string; device?: string }): string {
+  const { device } = options;
+  const open = device === undefined ? escapeHtml(options.open) : named(options.open, device);
+  const cancel = device === undefined ? "Cancel" : named("Cancel", `signing out ${device}`);
+  const confirm = device === undefined ? escapeHtml(options.confirm) : named(options.confirm, device);
   return `<details class="confirm" id="${escapeHtml(options.id)}">
-        <summary class="button danger"><span class="when-closed">${escapeHtml(options.open)}</span><span class="when-open">Cancel</span></summary>
+        <summary class="button danger"><span class="when-closed">${open}</span><span class="when-open">${cancel}</span></summary>
         <div class="confirm-box" role="group">
           <p>${escapeHtml(options.question)}</p>
-          <form method="post" action="${escapeHtml(options.action)}"><button type="submit" class="danger solid">${escapeHtml(options.confirm)}</button></form>
+          <form method="post" action="${escapeHtml(options.action)}"><button type="submit" class="danger solid">${confirm}</button></form>
         </div>
       </details>`;
 }

@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import { RelsSession } from "../src/index.js";
 import { provideRedis } from "../test/helpers/redis.js";
 import { createDemoApp } from "./app.js";
+import { LOCAL_PLACES, locateFromTable } from "./location.js";
 
 const HOST = "127.0.0.1";
 const port = parsePort(process.env.PORT);
@@ -20,7 +21,9 @@ RelsSession.configure({
   redisOptions: { url: redis.url, namespace: "rels:demo" },
 });
 
-const server = createServer(createDemoApp());
+// Places from a built-in table of this machine's addresses: no lookup service, no network
+// (README "Approximate location" has the recipe for real places from a local database).
+const server = createServer(createDemoApp({ locate: locateFromTable(LOCAL_PLACES) }));
 
 server.once("error", (err) => {
   console.error(`[demo] cannot listen on ${HOST}:${port}: ${err.message}`);

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { RelsSession } from "../rels-session.js";
 import { recordsOf } from "../express/store.js";
+import { describeSession } from "../users/describe.js";
 import { ConfigError, RedisConnectionError } from "../errors.js";
 import { configFromFlags, databaseNumber, type ConnectionFlags } from "./connection.js";
 import { CliFailure, EXIT, exitCodeOf } from "./exit-codes.js";
@@ -170,18 +171,19 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command("list")
-    .description("a user's active sessions, most recently seen first")
+    .description("a user's active sessions, most recently seen first, each with its device label")
     .argument("<user-id>")
     .action((userId: string) =>
       connected(async () => {
-        const sessions = await RelsSession.manager().activeSessions(userId);
+        // Each session with the label the account page shows ("Safari on iPhone").
+        const sessions = (await RelsSession.manager().activeSessions(userId)).map((s) => ({ ...s, label: describeSession(s) }));
         if (json()) io.out(JSON.stringify(sessions));
         else if (sessions.length === 0) io.out(`no active sessions for user ${JSON.stringify(userId)}`);
         else {
-          io.out(["HANDLE", "PLATFORM", "APP", "IP", "SIGNED IN", "LAST SEEN", "EXPIRES", "USER AGENT"].join("\t"));
+          io.out(["HANDLE", "DEVICE", "PLATFORM", "APP", "IP", "SIGNED IN", "LAST SEEN", "EXPIRES", "USER AGENT"].join("\t"));
           for (const s of sessions) {
             io.out(
-              [s.sessionId, s.clientPlatform, s.applicationName || "-", s.ip ?? "-", when(s.signInAt), when(s.lastSeenAt), when(s.expiresAt), s.userAgent ?? "-"].join("\t"),
+              [s.sessionId, s.label, s.clientPlatform, s.applicationName || "-", s.ip ?? "-", when(s.signInAt), when(s.lastSeenAt), when(s.expiresAt), s.userAgent ?? "-"].join("\t"),
             );
           }
         }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isIPv4 } from "node:net";
 import { describeDevice } from "./device.js";
 import { idLikeSchema, META_FIELD_CAPS, type AppInfo, type ClientPlatform, type DeviceType, type Software } from "./meta-schema.js";
 import { cleanText } from "./text.js";
@@ -23,7 +24,10 @@ export interface RequestLike {
 
 /** Request-derived part of {@link SessionMeta}. Every string is cleaned, capped, or null. */
 export interface RequestMetadata {
-  /** `req.ip`, capped to {@link META_FIELD_CAPS}.ip. */
+  /**
+   * `req.ip`, capped to {@link META_FIELD_CAPS}.ip; an IPv4 client seen through a
+   * dual-stack socket (`::ffff:203.0.113.7`) is recorded as its IPv4 address.
+   */
   ip: string | null;
   /** `User-Agent`, capped to {@link META_FIELD_CAPS}.userAgent. */
   userAgent: string | null;
@@ -108,7 +112,7 @@ export function requestMetadata(req: RequestLike, previous?: RequestMetadata): R
     previous.installationId === installationId &&
     previous.device === device;
   return {
-    ip: cleanText(req.ip, META_FIELD_CAPS.ip),
+    ip: unmappedIp(cleanText(req.ip, META_FIELD_CAPS.ip)),
     ...signals,
     courseId,
     ...(reusable
@@ -121,6 +125,19 @@ export function requestMetadata(req: RequestLike, previous?: RequestMetadata): R
         }
       : describeDevice(signals)),
   };
+}
+
+/** `::ffff:a.b.c.d` (or its long form `0:0:0:0:0:ffff:a.b.c.d`), any case. */
+const IPV4_MAPPED = /^(?:::|(?:0{1,4}:){5})ffff:([\d.]{7,15})$/i;
+
+/**
+ * An IPv4-mapped IPv6 address → the IPv4 address it carries; anything else unchanged.
+ * A server listening on `::` sees IPv4 clients as `::ffff:203.0.113.7`, which people read
+ * as a different address from the `203.0.113.7` a proxy or an IPv4 socket reports.
+ */
+function unmappedIp(ip: string | null): string | null {
+  const ipv4 = ip === null ? undefined : IPV4_MAPPED.exec(ip)?.[1];
+  return ipv4 !== undefined && isIPv4(ipv4) ? ipv4 : ip;
 }
 
 function firstHeader(req: RequestLike, name: string): string | undefined {

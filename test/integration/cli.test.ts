@@ -6,7 +6,9 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
 import { runCli } from "../../src/cli/program.js";
+import { deleteNamespace } from "../support/cleanup.js";
 import { newSid, sessionFor } from "../support/store-contract.js";
+import { UA } from "../support/user-agents.js";
 
 const url = inject("redisUrl");
 const namespace = `t-cli-${randomUUID()}`;
@@ -84,13 +86,15 @@ describe("rels-session CLI", () => {
 
     const listed = await cli("list", "u-1");
     expect(listed.out).toHaveLength(3);
-    expect(listed.out[0]!.split("\t")).toEqual(["HANDLE", "PLATFORM", "APP", "IP", "SIGNED IN", "LAST SEEN", "EXPIRES", "USER AGENT"]);
+    expect(listed.out[0]!.split("\t")).toEqual(["HANDLE", "DEVICE", "PLATFORM", "APP", "IP", "SIGNED IN", "LAST SEEN", "EXPIRES", "USER AGENT"]);
     const row = listed.out[1]!.split("\t");
     const handle = row[0]!;
-    expect(row.slice(1, 4)).toEqual(["web", "Turtle", "203.0.113.9"]);
+    // The device as the account page names it (describeSession).
+    expect(row.slice(1, 5)).toEqual(["Chrome on Windows", "web", "Turtle", "203.0.113.9"]);
     // sign-in, last-seen and expiry times
-    for (const time of row.slice(4, 7)) expect(new Date(time).getTime()).not.toBeNaN();
-    expect(new Date(row[6]!).getTime()).toBeGreaterThan(Date.now());
+    for (const time of row.slice(5, 8)) expect(new Date(time).getTime()).not.toBeNaN();
+    expect(new Date(row[7]!).getTime()).toBeGreaterThan(Date.now());
+    expect(row[8]).toBe(chrome);
     expect(listed.out.join("\n")).not.toContain(first);
 
     const dump = await cli("dump", "--batch", "1");
@@ -104,6 +108,35 @@ describe("rels-session CLI", () => {
     expect((await cli("revoke", "u-1", "--all")).out).toEqual(["revoked 1 session(s)"]);
     expect((await cli("list", "u-1")).out).toEqual(['no active sessions for user "u-1"']);
     expect((await cli("count")).out).toEqual(["1"]);
+  });
+
+  it("list names each device as the account page does, in text and under --json", async () => {
+    const labelled = `t-cli-labels-${randomUUID()}`;
+    const labelledStore = new RelsRedisStore({ client, namespace: labelled });
+    const labelledManager = new RelsSessionsManager({ store: labelledStore, applicationName: "Turtle" });
+    try {
+      const devices = [UA.iphoneSafari, UA.curl, undefined];
+      for (const userAgent of devices) {
+        const sid = newSid();
+        const session = sessionFor(3_600_000);
+        const req = { sessionID: sid, session, ip: "::ffff:192.0.2.8", headers: userAgent === undefined ? {} : { "user-agent": userAgent } };
+        await labelledManager.recordAuthenticatedRequest("u-labels", req as never);
+        await labelledStore.set(sid, session);
+      }
+      const text = await cliIn(labelled, ["list", "u-labels"]);
+      expect(text.code).toBe(0);
+      const rows = text.out.slice(1).map((line) => line.split("\t"));
+      expect(rows.map((row) => row[1]).sort()).toEqual(["Safari on iPhone", "Unknown device", "curl"]);
+      // The address an IPv4 client had on a dual-stack socket, as IPv4.
+      expect(rows.map((row) => row[4])).toEqual(["192.0.2.8", "192.0.2.8", "192.0.2.8"]);
+      const json = await cliIn(labelled, ["--json", "list", "u-labels"]);
+      const listed = JSON.parse(json.out[0]!) as { sessionId: string; label: string }[];
+      expect(listed.map((s) => s.label).sort()).toEqual(["Safari on iPhone", "Unknown device", "curl"]);
+      // Same order and handles in both forms.
+      expect(listed.map((s) => [s.sessionId, s.label])).toEqual(rows.map((row) => [row[0], row[1]]));
+    } finally {
+      await deleteNamespace(url, labelled);
+    }
   });
 
   it("rebuilds the counters with reconcile, with no progress off a terminal unless --progress", async () => {

@@ -2,7 +2,7 @@
  * The demo app (demo/app.ts) over HTTP, against the shared test Redis: what its README tells
  * people to try must work. Runs under its own namespace and removes its keys afterwards.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import type { StatsTotals } from "../../src/index.js";
@@ -91,6 +91,9 @@ describe("demo app", () => {
     const home = await phone.get("/").expect(200);
     expect(home.text).toContain(`Signed in as <strong id="user">${user}</strong>`);
     expect(home.text).not.toContain(SIGN_IN_FORM);
+    // A page for people: no link to the operators' JSON counters (or anywhere else).
+    expect(home.text).not.toContain("/stats");
+    expect(home.text).not.toMatch(/<a\s/);
 
     const fromPhone = await accountRows(phone);
     expect(fromPhone).toHaveLength(2);
@@ -126,10 +129,11 @@ describe("demo app", () => {
     expect(during.byPlatform.web).toBe(before.byPlatform.web + 1);
     expect(during.byApplication[APPLICATION]).toBe((before.byApplication[APPLICATION] ?? 0) + 2);
 
-    await phone
-      .post(`/sessions/${desktopRow!.sessionId}/revoke`)
-      .expect(303)
-      .expect("Location", "/account?notice=revoked");
+    await phone.post(`/sessions/${desktopRow!.sessionId}/revoke`).expect(303).expect("Location", "/account");
+    // The notice names the device, once: a reload shows the page without it.
+    const revokedText = "Chrome on Windows has been signed out. Anyone using it will have to sign in again.";
+    expect((await phone.get("/account").expect(200)).text).toContain(revokedText);
+    expect((await phone.get("/account").expect(200)).text).not.toContain('id="notice"');
 
     const signedOut = await desktop.get("/").expect(200);
     expect(signedOut.text).toContain(SIGN_IN_FORM);
@@ -143,7 +147,8 @@ describe("demo app", () => {
     expect((await stats()).totalSessions).toBe(before.totalSessions + 1);
 
     // A handle that is not (or no longer) one of this user's sessions revokes nothing.
-    await phone.post(`/sessions/${desktopRow!.sessionId}/revoke`).expect(303).expect("Location", "/account?notice=not-found");
+    await phone.post(`/sessions/${desktopRow!.sessionId}/revoke`).expect(303).expect("Location", "/account");
+    expect((await phone.get("/account").expect(200)).text).toContain("That device was already signed out.");
     expect(await accountRows(phone)).toHaveLength(1);
 
     await phone.post("/logout").expect(303).expect("Location", "/");
@@ -160,7 +165,8 @@ describe("demo app", () => {
     await signIn(alice, `alice-${randomUUID()}`);
     await signIn(mallory, `mallory-${randomUUID()}`);
     const [aliceRow] = await accountRows(alice);
-    await mallory.post(`/sessions/${aliceRow!.sessionId}/revoke`).expect(303).expect("Location", "/account?notice=not-found");
+    await mallory.post(`/sessions/${aliceRow!.sessionId}/revoke`).expect(303).expect("Location", "/account");
+    expect((await mallory.get("/account").expect(200)).text).toContain("That device was already signed out.");
     expect(await accountRows(alice)).toHaveLength(1);
   });
 
@@ -169,7 +175,8 @@ describe("demo app", () => {
     const [a, b, c] = [browser(DESKTOP_CHROME), browser(IPHONE_SAFARI), browser(DESKTOP_CHROME)];
     for (const x of [a, b, c]) await signIn(x, user);
     expect(await accountRows(a)).toHaveLength(3);
-    await a.post("/sessions/revoke-others").expect(303).expect("Location", "/account?notice=revoked-others");
+    await a.post("/sessions/revoke-others").expect(303).expect("Location", "/account");
+    expect((await a.get("/account").expect(200)).text).toContain("Your 2 other devices have been signed out.");
     for (const x of [b, c]) {
       const page = (await x.get("/").expect(200)).text;
       expect(page).toContain(SIGN_IN_FORM);
@@ -180,7 +187,7 @@ describe("demo app", () => {
     expect(left[0]?.current).toBe(true);
   });
 
-  it("asks before signing a device out, and says so only for notices it knows", async () => {
+  it("asks before signing a device out, and takes no notice from the URL", async () => {
     const user = `turtle-${randomUUID()}`;
     const [a, b] = [browser(DESKTOP_CHROME), browser(IPHONE_SAFARI)];
     await signIn(a, user);
@@ -190,8 +197,10 @@ describe("demo app", () => {
     // The sign-out button sits inside a closed disclosure that asks first.
     expect(other?.html).toMatch(/<details class="confirm"[^>]*>\s*<summary[^>]*>.*Sign out.*<\/summary>[\s\S]*Sign out Safari on iPhone\? It will need to sign in again\./);
     expect(page).toContain("Sign out all other devices");
-    // A link cannot make a signed-in page claim a sign-out, nor put its own text in the page.
+    // A link cannot make the page claim a sign-out, nor put its own text in the page.
     expect(page).not.toContain(SIGNED_OUT_ELSEWHERE);
+    expect(page).not.toContain('id="notice"');
+    expect((await a.get("/account?notice=revoked").expect(200)).text).not.toContain('id="notice"');
     expect((await a.get("/account?notice=%3Cb%3Ehi").expect(200)).text).not.toContain("<b>hi");
     // The flag cookie says nothing about the session: a constant, never the sid.
     const login = await browser(DESKTOP_CHROME).post("/login").type("form").send({ username: user }).expect(303);
@@ -209,5 +218,18 @@ describe("demo app", () => {
     expect(res.text).toContain("&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=&#39;x&#39;");
     expect(res.text).toContain("&lt;img src=x onerror=alert(2)&gt;");
     expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
+  });
+
+  it("allows the page's one script by its hash, and no other", async () => {
+    const b = browser(DESKTOP_CHROME);
+    await signIn(b, `turtle-${randomUUID()}`);
+    const res = await b.get("/account").expect(200);
+    const scripts = [...res.text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(scripts).toHaveLength(1);
+    const hash = createHash("sha256").update(scripts[0]!).digest("base64");
+    const policy = String(res.headers["content-security-policy"]);
+    expect(policy.split("; ").filter((d) => d.startsWith("script-src"))).toEqual([`script-src 'sha256-${hash}'`]);
+    // Without script the exact times still read, and say their zone.
+    expect(res.text).toMatch(/<time datetime="[^"]+" data-format="datetime">\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC<\/time>/);
   });
 });

@@ -89,6 +89,19 @@ describe("requestMetadata", () => {
     expect(meta.ip).toHaveLength(META_FIELD_CAPS.ip);
   });
 
+  it("records an IPv4 client seen through a dual-stack socket as its IPv4 address", () => {
+    const ipOf = (ip: string) => requestMetadata(req({}, { ip })).ip;
+    expect(ipOf("::ffff:127.0.0.1")).toBe("127.0.0.1");
+    expect(ipOf("::FFFF:203.0.113.7")).toBe("203.0.113.7");
+    expect(ipOf("0:0:0:0:0:ffff:198.51.100.23")).toBe("198.51.100.23");
+    // Real IPv6 addresses, and text that only looks mapped, are kept as they are.
+    expect(ipOf("::1")).toBe("::1");
+    expect(ipOf("2001:db8::ffff:192.0.2.1")).toBe("2001:db8::ffff:192.0.2.1");
+    expect(ipOf("::ffff:7f00:1")).toBe("::ffff:7f00:1");
+    expect(ipOf("::ffff:300.1.2.3")).toBe("::ffff:300.1.2.3");
+    expect(ipOf("203.0.113.7")).toBe("203.0.113.7");
+  });
+
   it("caps by code point without splitting a surrogate pair", () => {
     const cap = META_FIELD_CAPS.device;
     const device = requestMetadata(req({ "x-device": "x".repeat(cap - 1) + "📱📱📱" })).device;
@@ -198,7 +211,8 @@ describe("requestMetadata", () => {
       const res = await request(appCapturing(false)).get("/").set("X-Forwarded-For", "203.0.113.7").expect(200);
       const body = res.body as { meta: RequestMetadata; socket: string | null };
       expect(body.socket).not.toBeNull();
-      expect(body.meta.ip).toBe(body.socket);
+      // The socket's address, as IPv4 if the server listened on "::" (::ffff:127.0.0.1).
+      expect(body.meta.ip).toBe(body.socket?.replace(/^::ffff:/i, ""));
       expect(body.meta.ip).not.toBe("203.0.113.7");
     });
   });
