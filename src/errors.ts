@@ -171,6 +171,11 @@ export class RedisConnectionError extends RedisUnavailableError {
  */
 export class RedisVersionError extends RedisConnectionError {
   override name = "RedisVersionError";
+
+  static {
+    brand(this, "RedisVersionError");
+  }
+
   /** What the server reported, e.g. `Redis 6.2.14`. */
   readonly found: string;
   /** The oldest Redis version supported, e.g. `7.0`. */
@@ -210,6 +215,10 @@ export class RevocationNotReplicatedError extends RelsSessionError {
  */
 export class SessionWriteRefusedError extends RelsSessionError {
   override name = "SessionWriteRefusedError";
+
+  static {
+    brand(this, "SessionWriteRefusedError");
+  }
 
   constructor(windowMs: number) {
     super(

@@ -54,10 +54,12 @@ describe("error classes across the ESM and CommonJS builds", () => {
       "NotConfiguredError",
       "RedisConnectionError",
       "RedisUnavailableError",
+      "RedisVersionError",
       "RelsSessionError",
       "RevocationNotReplicatedError",
       "SerializerUnavailableError",
       "SessionPayloadTooLargeError",
+      "SessionWriteRefusedError",
       "StoreReconfiguredError",
     ]);
     for (const name of errorNames) {
