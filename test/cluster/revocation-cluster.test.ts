@@ -1,5 +1,6 @@
 /**
  * Revoked means revoked on Redis Cluster (3 masters + 3 replicas, spawned for this file):
+ * - the revocation suite every topology runs (test/support/revocation-suite.ts);
  * - a follow-up refused for memory (the index's master, or the stats' master, at maxmemory)
  *   leaves no live unlisted or uncounted session;
  * - copies saved racing revocations from another connection: live = listed = counted = 0;
@@ -16,6 +17,7 @@ import { RedisPool } from "../../src/redis/pool.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import { describeOutcome, expectEveryOperationSettled, failoverUnderLoad, resurrected } from "../support/failover-load.js";
 import { keysOf } from "../support/internals.js";
+import { describeRevocationSuite } from "../support/revocation-suite.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 
 let cluster: RedisClusterHandle | undefined;
@@ -110,6 +112,8 @@ async function census(store: RelsRedisStore, user: string, sids: string[]) {
   const counted = (await new SessionStats(store).totals()).totalSessions;
   return { live: live.map((sid) => sessionHandle(sha256(sid))).sort(), listed, counted };
 }
+
+describeRevocationSuite("cluster, shared pool", (options) => new RelsRedisStore({ ...options, source: clusterPool() }), redis);
 
 describe("cluster: a follow-up refused for memory", () => {
   it.each(["index", "stats"] as const)("with the %s master full, every live signed-in session is listed and counted", async (full) => {

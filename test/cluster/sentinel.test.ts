@@ -24,6 +24,7 @@ import {
   resurrected,
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
+import { describeRevocationSuite } from "../support/revocation-suite.js";
 import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance } from "../support/store-contract.js";
 
 const freshNamespace = () => `s-${randomBytes(6).toString("hex")}`;
@@ -66,7 +67,9 @@ afterAll(async () => {
   await sentinel?.dispose();
 });
 
-// ---- the store contract, twice ---------------------------------------------------------------
+// ---- the store contract, twice, and the revocation suite --------------------------------------
+
+describeRevocationSuite("sentinel, shared pool", (options) => new RelsRedisStore({ ...options, source: sentinelPool() }), redis);
 
 describeStoreContract("sentinel, shared pool", async (options) => ({
   store: new RelsRedisStore({ ...options, source: sentinelPool() }),
