@@ -32,9 +32,9 @@ export async function countSessions(store: RelsRedisStore, onPage: (found: numbe
 /** How much of the keyspace the search for other namespaces may walk, per master. */
 const SEARCH_PAGES = 20;
 const SEARCH_COUNT = 1000;
-/** Session keys (`<prefix>{2::<hex>}`) and stats registries (`<ns>:stats:{stats}:buckets`). */
+/** Session keys (`<prefix>{2::<hex>}`) and stats registries (`<ns>:stats:{stats…}:buckets`, any shard). */
 const SESSION_KEY = /^(.*):\{2::[0-9a-f]{64}\}$/;
-const STATS_REGISTRY = /^(.*):stats:\{stats\}:buckets$/;
+const STATS_REGISTRY = /^(.*):stats:\{stats[-0-9]*\}:buckets$/;
 
 /**
  * Whether the store's namespace holds anything of this library's: its stats registry, or a
@@ -42,7 +42,9 @@ const STATS_REGISTRY = /^(.*):stats:\{stats\}:buckets$/;
  */
 export async function namespaceHasData(store: RelsRedisStore): Promise<boolean> {
   const { source, keys } = recordsOf(store);
-  if ((await source.run((c) => c.exists(keys.statsRegistry()))) > 0) return true;
+  const registries = keys.statsShards().map((shard) => shard.registry);
+  const found = await source.run((c) => Promise.all(registries.map((registry) => c.exists(registry))));
+  if (found.some((n) => n > 0)) return true;
   return boundedScan(store, keys.sessionPattern(), (key) => keys.hexOfSessionKey(key) !== undefined);
 }
 

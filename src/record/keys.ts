@@ -4,7 +4,9 @@
  * Cluster safety comes from hash tags (the part in `{…}` picks the slot):
  * - a session and its revocation marker have the tag `{2::<hex>}`: one slot per session;
  * - a user's index has the tag `{<encoded user id>}`: one slot per user;
- * - the stats counters share `{stats}`: one small slot for the whole namespace.
+ * - the stats counters are sharded: each session is counted in one of `STATS_SHARDS` shards
+ *   (chosen from its private hex), whose tags lie in 16 different ranges of 1,024 slots, so
+ *   on Cluster no master takes every count. 0.2's single `{stats}` shard is still read.
  * No tag is global to sessions, so sessions spread over every shard.
  */
 import { PRIVATE_ID_VERSION } from "../ids.js";
@@ -18,7 +20,25 @@ export const NEVER_EXPIRES_MS = 8.64e15;
 export const META_FIELD = "_rels";
 
 const SESSION_TAG_START = `{${PRIVATE_ID_VERSION}::`;
-const STATS_TAG = "{stats}";
+
+/**
+ * The hash tags of the stats shards: `stats-<k>-<i>` with the first `i` whose slot lies in
+ * [k·1024, (k+1)·1024), so the shards spread over the whole slot range and a Cluster of up to
+ * 16 masters gives each master its share (test/unit/ids-keys.test.ts checks the slots).
+ */
+const STATS_SHARD_TAGS = [
+  "stats-0-42", "stats-1-41", "stats-2-62", "stats-3-61", "stats-4-0", "stats-5-3", "stats-6-12", "stats-7-11",
+  "stats-8-62", "stats-9-61", "stats-10-42", "stats-11-41", "stats-12-3", "stats-13-0", "stats-14-21", "stats-15-22",
+] as const;
+export const STATS_SHARDS = STATS_SHARD_TAGS.length;
+/** The one shard of 0.2 (and before): read until its counts drain, never written again. */
+const LEGACY_STATS_TAG = "stats";
+
+/** The keys of one stats shard: its set of bucket keys and its last-updated time. */
+export interface StatsShard {
+  readonly registry: string;
+  readonly updated: string;
+}
 
 /** Escape Redis glob characters (`* ? [ ] \`) so user input matches only itself in SCAN. */
 export function escapeGlob(text: string): string {
@@ -109,25 +129,44 @@ export class Keys {
     return `${this.scope}:user:{${encodeUserId(userId)}}`;
   }
 
-  /** Set of live stats bucket keys. */
-  statsRegistry(): string {
-    return `${this.scope}:stats:${STATS_TAG}:buckets`;
+  /**
+   * Every stats shard's registry and last-updated keys, 0.2's single shard last: what
+   * `totals()` reads (one round trip) and what reconcile rebuilds.
+   */
+  statsShards(): StatsShard[] {
+    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => this.#statsShard(tag));
   }
 
-  /** When any counter last changed (ms since epoch). */
-  statsUpdated(): string {
-    return `${this.scope}:stats:${STATS_TAG}:updated`;
+  /** The registry and last-updated keys of the shard a bucket key belongs to (its tag). */
+  statsShardOf(bucket: string): StatsShard {
+    const close = bucket.lastIndexOf("}");
+    return { registry: `${bucket.slice(0, close + 1)}:buckets`, updated: `${bucket.slice(0, close + 1)}:updated` };
   }
 
-  /** Sorted set of live sessions of one application on one platform, scored by expiry. */
-  statsBucket(applicationName: string, platform: ClientPlatform): string {
-    return `${this.scope}:stats:${STATS_TAG}:live:${encodeURIComponent(applicationName)}:${platform}`;
+  /**
+   * Sorted set of live sessions of one application on one platform, in the shard of the
+   * session `hex`, scored by filing.
+   */
+  statsBucket(applicationName: string, platform: ClientPlatform, hex: string): string {
+    const shard = Number.parseInt(hex.slice(0, 4), 16) % STATS_SHARDS;
+    return this.statsBucketsOf(applicationName, platform)[shard]!;
   }
 
+  /** The bucket keys of one application and platform in every shard, 0.2's last. */
+  statsBucketsOf(applicationName: string, platform: ClientPlatform): string[] {
+    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`);
+  }
+
+  #statsShard(tag: string): StatsShard {
+    return { registry: `${this.scope}:stats:{${tag}}:buckets`, updated: `${this.scope}:stats:{${tag}}:updated` };
+  }
+
+  /** The application and platform a bucket key (of any shard) counts. */
   parseStatsBucket(key: string): { applicationName: string; platform: string } | undefined {
-    const head = `${this.scope}:stats:${STATS_TAG}:live:`;
-    if (!key.startsWith(head)) return undefined;
-    const rest = key.slice(head.length);
+    const head = `${this.scope}:stats:{`;
+    const live = key.indexOf("}:live:", head.length);
+    if (!key.startsWith(head) || live < 0) return undefined;
+    const rest = key.slice(live + "}:live:".length);
     const cut = rest.lastIndexOf(":");
     if (cut < 0) return undefined;
     return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };

@@ -35,12 +35,21 @@ local function zput(key, member, score, now, gt)
   if gt then redis.call('ZADD', key, 'GT', score, member) else redis.call('ZADD', key, score, member) end
   expire_at_top(key)
 end
-local function stats_put(bucket, registry, updated, member, score, now, gt)
+-- The registry and last-updated keys of a bucket's stats shard, from its tag (the last
+-- {...} of its name): mirrors Keys.statsShardOf.
+local function shard_of(bucket)
+  local close = string.find(bucket, '}[^}]*$')
+  local head = string.sub(bucket, 1, close)
+  return head .. ':buckets', head .. ':updated'
+end
+local function stats_put(bucket, member, score, now, gt)
+  local registry, updated = shard_of(bucket)
   zput(bucket, member, score, now, gt)
   redis.call('SADD', registry, bucket)
   redis.call('SET', updated, now)
 end
-local function stats_drop(bucket, updated, member, now)
+local function stats_drop(bucket, member, now)
+  local _, updated = shard_of(bucket)
   if redis.call('ZREM', bucket, member) == 1 then redis.call('SET', updated, now) end
 end
 -- {index, bucket, score, plain} of the record at key; false when there is none.
@@ -76,7 +85,7 @@ local function revoke(key, marker, ms)
 end
 -- Beyond cap entries, drop the ones filed to expire soonest (but keep): each is revoked
 -- if this index owns it, and its entry removed either way. Returns the members dropped.
-local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, updated, now, cascade)
+local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, now, cascade)
   local dropped = {}
   if cap <= 0 then return dropped end
   local excess = redis.call('ZCARD', index) - cap
@@ -90,7 +99,7 @@ local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, updat
         local l = links_of(key)
         if l and l[1] == index then
           revoke(key, marker_head .. member .. '}', marker_ms)
-          if l[2] ~= '' then stats_drop(l[2], updated, member, now) end
+          if l[2] ~= '' then stats_drop(l[2], member, now) end
           if l[4] ~= '' then redis.call('DEL', l[4]) end
         end
       end
@@ -103,7 +112,7 @@ end
 
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
- *           registry, updated, cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs)
+ *           cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs)
  * → {0} refused | {2} refused (condition "nx", a session exists) | {1, oldIndex, oldBucket, {evicted…}}
  *
  * The write of a session whose filing changes (signed in, relinked, signed out, its expiry
@@ -123,10 +132,10 @@ local condition = ARGV[3]
 if condition == 'xx' then
   if not old then return {0} end
 else
-  if redis.call('EXISTS', ARGV[14]) == 1 then return {0} end
+  if redis.call('EXISTS', ARGV[12]) == 1 then return {0} end
   if condition == 'nx' and old then return {2} end
-  local born = tonumber(ARGV[17])
-  if not old and born > 0 and tonumber(ARGV[5]) - born > tonumber(ARGV[18]) then return {0} end
+  local born = tonumber(ARGV[15])
+  if not old and born > 0 and tonumber(ARGV[5]) - born > tonumber(ARGV[16]) then return {0} end
 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
@@ -136,19 +145,18 @@ local evicted = {}
 if ARGV[6] == '1' then
   local member, now, index, bucket, score = ARGV[4], ARGV[5], ARGV[7], ARGV[8], ARGV[9]
   if old_index ~= '' and old_index ~= index then redis.call('ZREM', old_index, member) end
-  if old_bucket ~= '' and old_bucket ~= bucket then stats_drop(old_bucket, ARGV[11], member, now) end
+  if old_bucket ~= '' and old_bucket ~= bucket then stats_drop(old_bucket, member, now) end
   if index ~= '' then
     zput(index, member, score, now)
-    evicted = trim_to_cap(index, member, tonumber(ARGV[12]), ARGV[13], ARGV[15], ARGV[16], ARGV[11], now, true)
+    evicted = trim_to_cap(index, member, tonumber(ARGV[10]), ARGV[11], ARGV[13], ARGV[14], now, true)
   end
-  if bucket ~= '' then stats_put(bucket, ARGV[10], ARGV[11], member, score, now) end
+  if bucket ~= '' then stats_put(bucket, member, score, now) end
 end
 return {1, old_index, old_bucket, evicted}
 `;
 
 /**
- * relsTouch(session; ttlMs, expiresAt, member, now, newScore, cascade, registry, updated,
- *           filedIndex, filedBucket)
+ * relsTouch(session; ttlMs, expiresAt, member, now, newScore, cascade, filedIndex, filedBucket)
  * → {0} gone | {1, index, bucket, refiled (0|1)} | {3, index, bucket} (Cluster: file first)
  *
  * Extends a session (never recreating it) and rewrites the expiry in its header in place.
@@ -179,7 +187,7 @@ else
   local score = tonumber(string.sub(head, 18, 33)) or 0
   local due = score ~= 0 and (score < expires or score > tonumber(ARGV[5]))
   if due then l = links_of(KEYS[1]) end
-  if due and not cascade and (l[1] ~= ARGV[9] or l[2] ~= ARGV[10]) then return {3, l[1], l[2]} end
+  if due and not cascade and (l[1] ~= ARGV[7] or l[2] ~= ARGV[8]) then return {3, l[1], l[2]} end
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   redis.call('SETRANGE', KEYS[1], 1, ARGV[2])
   if not due then return {1, '', '', 0} end
@@ -187,13 +195,13 @@ else
 end
 if cascade then
   if l[1] ~= '' then zput(l[1], member, ARGV[5], now) end
-  if l[2] ~= '' then stats_put(l[2], ARGV[7], ARGV[8], member, ARGV[5], now) end
+  if l[2] ~= '' then stats_put(l[2], member, ARGV[5], now) end
 end
 return {1, l[1], l[2], 1}
 `;
 
 /**
- * relsDestroy(session; member, now, cascade, owner, updated, marker, markerMs, markAbsent)
+ * relsDestroy(session; member, now, cascade, owner, marker, markerMs, markAbsent)
  * → {existed, index, bucket, plain}
  *
  * With `owner` (an index key) only a session filed under that index is destroyed: a stale
@@ -209,15 +217,15 @@ if not l then
   -- No record. While migrating it may live under its plain-sid key alone: the marker ends
   -- that copy (markAbsent), unless this was an owner-checked revocation (which never names
   -- a session it cannot see). A session never saved has nothing to revoke.
-  if ARGV[6] ~= '' and ARGV[4] == '' and ARGV[8] == '1' then redis.call('SET', ARGV[6], '1', 'PX', ARGV[7]) end
+  if ARGV[5] ~= '' and ARGV[4] == '' and ARGV[7] == '1' then redis.call('SET', ARGV[5], '1', 'PX', ARGV[6]) end
   return {0, '', '', ''}
 end
 if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', '', ''} end
 local existed
-if ARGV[6] ~= '' then existed = revoke(KEYS[1], ARGV[6], ARGV[7]) else existed = redis.call('DEL', KEYS[1]) end
+if ARGV[5] ~= '' then existed = revoke(KEYS[1], ARGV[5], ARGV[6]) else existed = redis.call('DEL', KEYS[1]) end
 if ARGV[3] == '1' then
   if l[1] ~= '' then redis.call('ZREM', l[1], ARGV[1]) end
-  if l[2] ~= '' then stats_drop(l[2], ARGV[5], ARGV[1], ARGV[2]) end
+  if l[2] ~= '' then stats_drop(l[2], ARGV[1], ARGV[2]) end
   if l[4] ~= '' then redis.call('DEL', l[4]) end
 end
 return {existed, l[1], l[2], l[4]}
@@ -231,20 +239,23 @@ return {existed, l[1], l[2], l[4]}
 const INDEX_PUT = `#!lua
 ${HELPERS}
 zput(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5] == '1')
-return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, '', ARGV[3], false)
+return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, ARGV[3], false)
 `;
 
-/** relsStatsPut(bucket, registry, updated; member, score, now, gt) — Cluster's filing; gt as relsIndexPut's. */
+/**
+ * relsStatsPut(bucket, registry, updated; member, score, now, gt) — Cluster's filing; gt as
+ * relsIndexPut's. The registry and updated keys are the bucket's shard's (declared for Cluster).
+ */
 const STATS_PUT = `#!lua
 ${HELPERS}
-stats_put(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
+stats_put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
 return 1
 `;
 
 /** relsStatsDrop(bucket, updated; member, now) — Cluster's follow-up of a destroy or relink. */
 const STATS_DROP = `#!lua flags=allow-oom
 ${HELPERS}
-stats_drop(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+stats_drop(KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 

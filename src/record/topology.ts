@@ -133,10 +133,11 @@ class FollowUps implements Topology {
   }
 
   #statsPut(bucket: string, hex: string, score: number, now: number): Step {
-    return (c) => c.relsStatsPut(bucket, this.#keys.statsRegistry(), this.#keys.statsUpdated(), hex, score, now);
+    const shard = this.#keys.statsShardOf(bucket);
+    return (c) => c.relsStatsPut(bucket, shard.registry, shard.updated, hex, score, now);
   }
 
   #statsDrop(bucket: string, hex: string, now: number): Step {
-    return (c) => c.relsStatsDrop(bucket, this.#keys.statsUpdated(), hex, now);
+    return (c) => c.relsStatsDrop(bucket, this.#keys.statsShardOf(bucket).updated, hex, now);
   }
 }

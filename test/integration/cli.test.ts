@@ -1,4 +1,4 @@
-import { keysOf } from "../support/internals.js";
+import { dropStats, keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -140,7 +140,7 @@ describe("rels-session CLI", () => {
   });
 
   it("rebuilds the counters with reconcile, with no progress off a terminal unless --progress", async () => {
-    await client.del(keysOf(store).statsRegistry());
+    await dropStats(store);
     const result = await cliIn(namespace, ["--json", "reconcile"], { isTTY: false });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out[0]!).totalSessions).toBe(1);

@@ -4,7 +4,7 @@
  * `RelsSession.configure()` and its shared pool, and on stores that encode or name sessions
  * differently (msgpack, a custom prefix, deflate). Each test gets a fresh namespace.
  */
-import { keysOf, sourceOf } from "../support/internals.js";
+import { dropStats, keysOf, sourceOf } from "../support/internals.js";
 import { privateHex } from "../../src/ids.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -21,13 +21,7 @@ const url = inject("redisUrl");
 /** Leave nothing behind in a Redis we share: the sessions (with their index) and the stats keys. */
 async function cleanUp(store: RelsRedisStore): Promise<void> {
   await store.clear().catch(() => undefined);
-  const keys = keysOf(store);
-  await sourceOf(store)
-    .run(async (c) => {
-      const buckets = await c.smembers(keys.statsRegistry());
-      await c.del(keys.statsRegistry(), keys.statsUpdated(), ...buckets);
-    })
-    .catch(() => undefined);
+  await dropStats(store).catch(() => undefined);
 }
 
 describeManagerContract("standalone Redis, store on the app's own ioredis client", async () => {

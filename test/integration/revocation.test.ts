@@ -232,12 +232,13 @@ describe("upgrading from 0.1: sessions in layout 2 (a hash)", () => {
     const session = { cookie: { originalMaxAge: 3_600_000, expires: new Date(expiresAt).toISOString(), httpOnly: true, path: "/" }, userId: user, _rels: meta };
     const key = keys.session(hex);
     const index = keys.userIndex(user);
-    const bucket = keys.statsBucket("Turtle", "web");
+    // 0.1 (and 0.2) counted every session in the one `{stats}` shard, read until it drains.
+    const bucket = keys.statsBucketsOf("Turtle", "web").at(-1)!;
     await redis.hset(key, { d: JSON.stringify(session), e: String(expiresAt), m: JSON.stringify(meta), u: index, b: bucket });
     await redis.pexpireat(key, expiresAt);
     await redis.zadd(index, expiresAt, hex);
     await redis.zadd(bucket, expiresAt, hex);
-    await redis.sadd(keys.statsRegistry(), bucket);
+    await redis.sadd(keys.statsShards().at(-1)!.registry, bucket);
 
     expect(await r.store.get(sid)).toMatchObject({ userId: user });
     expect((await r.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([meta.sessionId]);
@@ -277,7 +278,7 @@ describe("upgrading from 0.1: a touch of a signed-in layout-2 session", () => {
     const session = { cookie: { originalMaxAge: 60_000, expires: new Date(expiresAt).toISOString() }, _rels: meta };
     const key = keys.session(hex);
     const index = keys.userIndex(user);
-    await redis.hset(key, { d: JSON.stringify(session), e: String(expiresAt), m: JSON.stringify(meta), u: index, b: keys.statsBucket("Turtle", "web") });
+    await redis.hset(key, { d: JSON.stringify(session), e: String(expiresAt), m: JSON.stringify(meta), u: index, b: keys.statsBucketsOf("Turtle", "web").at(-1)! });
     await redis.pexpireat(key, expiresAt);
     await redis.zadd(index, expiresAt, hex);
 

@@ -2,7 +2,7 @@
  * Sign-in events on a real Redis: `isNewDevice` judged from the user's other live sessions,
  * listeners that fail kept away from the request, nothing read on ordinary requests.
  */
-import { keysOf } from "../support/internals.js";
+import { dropStats, keysOf } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import { Redis } from "ioredis";
@@ -74,11 +74,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await store.clear().catch(() => undefined);
-  const keys = keysOf(store);
-  await client
-    .smembers(keys.statsRegistry())
-    .then((buckets) => client.del(keys.statsRegistry(), keys.statsUpdated(), ...buckets))
-    .catch(() => undefined);
+  await dropStats(store).catch(() => undefined);
   await client.quit();
 });
 

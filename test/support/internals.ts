@@ -18,3 +18,17 @@ export function sourceOf(store: RelsRedisStore): RedisSource {
 export function scanOf(store: RelsRedisStore, count?: number): AsyncGenerator<string[]> {
   return recordsOf(store).scan(count);
 }
+
+/** Every stats key of the store: each shard's buckets, registry and last-updated key. */
+export async function statsKeysOf(store: RelsRedisStore): Promise<string[]> {
+  const keys = keysOf(store);
+  const shards = keys.statsShards();
+  const buckets = await sourceOf(store).run((c) => Promise.all(shards.map((shard) => c.smembers(shard.registry))));
+  return [...buckets.flat(), ...shards.flatMap((shard) => [shard.registry, shard.updated])];
+}
+
+/** Lose every counter of the store (a key per command: the shards live in different slots). */
+export async function dropStats(store: RelsRedisStore): Promise<void> {
+  const doomed = await statsKeysOf(store);
+  await sourceOf(store).run((c) => Promise.all(doomed.map((key) => c.del(key))));
+}

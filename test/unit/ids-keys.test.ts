@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { InvalidSessionIdError, privateId, sessionHandle } from "../../src/index.js";
-import { escapeGlob, Keys } from "../../src/record/keys.js";
+import calculateSlot from "cluster-key-slot";
+import { escapeGlob, Keys, STATS_SHARDS } from "../../src/record/keys.js";
 
 describe("private ids", () => {
   it("is 2:: + sha256 hex of the sid, as Rack's", () => {
@@ -67,9 +68,28 @@ describe("keys", () => {
     expect(keys.hexOfSessionKey("ns:{2::nothex}")).toBeUndefined();
   });
 
-  it("round-trips stats bucket names", () => {
-    const bucket = keys.statsBucket("Turtle: the app", "ios_app");
-    expect(bucket.startsWith("ns:stats:{stats}:")).toBe(true);
-    expect(keys.parseStatsBucket(bucket)).toEqual({ applicationName: "Turtle: the app", platform: "ios_app" });
+  it("round-trips stats bucket names, in every shard and in 0.2's", () => {
+    for (const bucket of keys.statsBucketsOf("Turtle: the app", "ios_app")) {
+      expect(keys.parseStatsBucket(bucket)).toEqual({ applicationName: "Turtle: the app", platform: "ios_app" });
+      const shard = keys.statsShardOf(bucket);
+      expect(keys.statsShards()).toContainEqual(shard);
+    }
+    expect(keys.statsBucketsOf("T", "web").at(-1)).toBe("ns:stats:{stats}:live:T:web");
+  });
+
+  it("spreads the stats shards over the slot range: one shard in each sixteenth of it, chosen by the session's hex", () => {
+    const slots = keys.statsShards().slice(0, STATS_SHARDS).map((shard) => calculateSlot(shard.registry));
+    expect(slots.map((slot) => Math.floor(slot / 1024))).toEqual([...Array(STATS_SHARDS).keys()]);
+    // Every key of a shard shares its slot; a session's add and remove reach the same shard.
+    for (const shard of keys.statsShards()) expect(calculateSlot(shard.updated)).toBe(calculateSlot(shard.registry));
+    const hexes = Array.from({ length: 1_600 }, (_, i) => createHash("sha256").update(String(i)).digest("hex"));
+    const used = new Map<string, number>();
+    for (const hex of hexes) {
+      const bucket = keys.statsBucket("T", "web", hex);
+      expect(keys.statsBucket("T", "web", hex)).toBe(bucket);
+      used.set(bucket, (used.get(bucket) ?? 0) + 1);
+    }
+    expect(used.size).toBe(STATS_SHARDS);
+    for (const count of used.values()) expect(count).toBeGreaterThan(50);
   });
 });

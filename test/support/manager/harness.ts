@@ -64,7 +64,9 @@ export async function openHarness(setup: ManagerContractSetup): Promise<Harness>
     redis,
     indexMembers: (userId) => redis((c) => c.zrange(keysOf(store).userIndex(userId), 0, -1)),
     bucketMembers: (meta) =>
-      redis((c) => c.zrange(keysOf(store).statsBucket(meta.applicationName, meta.clientPlatform), 0, -1)),
+      redis(async (c) =>
+        (await Promise.all(keysOf(store).statsBucketsOf(meta.applicationName, meta.clientPlatform).map((bucket) => c.zrange(bucket, 0, -1)))).flat(),
+      ),
     sessionExists: async (hex) => (await redis((c) => c.exists(keysOf(store).session(hex)))) === 1,
     sessionKeys: async () => {
       const keys: string[] = [];
@@ -170,7 +172,7 @@ export async function storeAsLayout2(h: Harness, device: Device, metaJson: strin
       e: String(expiresAt),
       m: metaJson,
       u: keys.userIndex(link.userId),
-      b: keys.statsBucket(link.applicationName, link.clientPlatform),
+      b: keys.statsBucket(link.applicationName, link.clientPlatform, device.hex),
     }),
   );
   await h.redis((c) => c.pexpireat(key, expiresAt));

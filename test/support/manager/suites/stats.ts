@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { OTHER_WEB } from "../devices.js";
 import { emptyByPlatform, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, totalSessions } from "../harness.js";
 import { SessionStats, type StatsTotals } from "../../../../src/stats/stats.js";
-import { keysOf } from "../../internals.js";
+import { dropStats, keysOf } from "../../internals.js";
 
 export function describeStats(setup: ManagerContractSetup): void {
   describe("stats", () => {
@@ -25,12 +25,8 @@ export function describeStats(setup: ManagerContractSetup): void {
       expect(totals.lastUpdatedAt!.getTime()).toBeGreaterThanOrEqual(startedAt);
       expect(totals.lastUpdatedAt!.getTime()).toBeLessThanOrEqual(Date.now());
 
-      // Corrupt the counters: delete every stats key (they share one hash tag).
-      const keys = keysOf(h.store);
-      await h.redis(async (c) => {
-        const buckets = await c.smembers(keys.statsRegistry());
-        await c.del(keys.statsRegistry(), keys.statsUpdated(), ...buckets);
-      });
+      // Corrupt the counters: delete every stats key, in every shard.
+      await dropStats(h.store);
       const corrupted = await h.stats.totals();
       expect(corrupted.totalSessions).toBe(0);
       expect(corrupted.lastUpdatedAt).toBeNull();
