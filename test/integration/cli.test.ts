@@ -1,4 +1,4 @@
-import { dropStats, keysOf } from "../support/internals.js";
+import { dropStats } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";

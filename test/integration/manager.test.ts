@@ -4,7 +4,7 @@
  * `RelsSession.configure()` and its shared pool, and on stores that encode or name sessions
  * differently (msgpack, a custom prefix, deflate). Each test gets a fresh namespace.
  */
-import { dropStats, keysOf, sourceOf } from "../support/internals.js";
+import { dropStats, keysOf } from "../support/internals.js";
 import { privateHex } from "../../src/ids.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";

@@ -2,7 +2,7 @@
  * Sign-in events on a real Redis: `isNewDevice` judged from the user's other live sessions,
  * listeners that fail kept away from the request, nothing read on ordinary requests.
  */
-import { dropStats, keysOf } from "../support/internals.js";
+import { dropStats } from "../support/internals.js";
 import { randomUUID } from "node:crypto";
 import type express from "express";
 import { Redis } from "ioredis";

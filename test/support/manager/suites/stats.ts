@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { OTHER_WEB } from "../devices.js";
 import { emptyByPlatform, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, totalSessions } from "../harness.js";
 import { SessionStats, type StatsTotals } from "../../../../src/stats/stats.js";
-import { dropStats, keysOf } from "../../internals.js";
+import { dropStats } from "../../internals.js";
 
 export function describeStats(setup: ManagerContractSetup): void {
   describe("stats", () => {
