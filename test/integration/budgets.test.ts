@@ -118,6 +118,20 @@ describe("request budgets (express-session, default store options)", () => {
     expect(cost).toEqual({ roundTrips: 2, commands: ["get", "set"] });
   });
 
+  it("a sign-in whose route saves explicitly runs the filing script once: express-session's second save is a SET XX", async () => {
+    const userId = `u-${randomUUID()}`;
+    const app = signInApp(standard.store, {
+      onLogin: async (id, req) => {
+        await standard.manager.recordAuthenticatedRequest(id, req, { expiresAfter: HOUR });
+        await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+        appSession(req).visits = 1;
+      },
+    });
+    const cost = await measure(standard, () => request(app).post("/login").send({ userId }).expect(200));
+    expect(cost.commands.filter((c) => c === "relsWrite")).toEqual(["relsWrite"]);
+    expect(cost.commands.at(-1)).toBe("set");
+  });
+
   it("store.destroy(sid) costs 1 round trip", async () => {
     const { sid } = await loginNewUser(standard, true);
     const cost = await measure(standard, () => standard.store.destroy(sid));
