@@ -131,6 +131,10 @@ interface Loaded {
   readonly header: RecordHeader | undefined;
   /** Read from a plain-sid key: the next write or touch moves it. */
   readonly legacy: boolean;
+  /** Read from layout 2 (a hash): the next write, a script, moves it. */
+  readonly layout2?: boolean;
+  /** The store that read it: an object read from one store and saved to another is new there. */
+  readonly store: RelsRedisStore;
 }
 
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
@@ -372,7 +376,9 @@ export class RelsRedisStore extends StoreBase {
         if (record === null) return this.#findLegacy(sid, hex);
         const session = this.#decodeRecord(record);
         if (typeof session === "string") return this.#discard(hex, session);
-        if (session && record !== CORRUPT) this.#remember(session, { sid, hex, header: record.header, legacy: false });
+        if (session && record !== CORRUPT) {
+          this.#remember(session, { sid, hex, header: record.header, legacy: false, layout2: record.layout === 2, store: this });
+        }
         return session;
       });
     });
@@ -380,7 +386,7 @@ export class RelsRedisStore extends StoreBase {
 
   async #findLegacy(sid: string, hex: string): Promise<SessionData | null> {
     const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
-    if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true });
+    if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true, store: this });
     return legacy;
   }
 
@@ -551,7 +557,7 @@ export class RelsRedisStore extends StoreBase {
         ttlMs: this.#disableTTL ? 0 : ttlMs,
         link: linkOf(session),
         condition: condition ?? (fromPrivate ? "exists" : "new"),
-        previous: fromPrivate ? info.header : undefined,
+        previous: fromPrivate && !info.layout2 ? info.header : undefined,
         now,
         plain: this.#legacy?.mirrors ? this.#legacy.plainKeyOf(sid) : "",
         // A plain-sid session is moved whatever its age: its record never existed.
@@ -559,7 +565,7 @@ export class RelsRedisStore extends StoreBase {
       })
       .then((header) => {
         if (header === undefined) return false;
-        this.#remember(session, { sid, hex, header, legacy: false });
+        this.#remember(session, { sid, hex, header, legacy: false, store: this });
         return true;
       });
     if (!this.#legacy) return written;
@@ -588,7 +594,11 @@ export class RelsRedisStore extends StoreBase {
     const ttlMs = this.#ttlMs(session);
     const { hex, info } = this.#loadedInfo(sid, session);
     const known = info?.header?.expiresAt;
-    if (ttlMs > 0 && known !== undefined && Date.now() + ttlMs - known < this.#touchAfterMs(ttlMs)) return DONE;
+    // Within the throttle: the expiry moved by less than `touchAfter`, forward (time passed) or
+    // back (another process's clock). A lifetime that got shorter by more is sent at once.
+    const moved = known === undefined ? Number.NaN : Date.now() + ttlMs - known;
+    const throttle = this.#touchAfterMs(ttlMs);
+    if (ttlMs > 0 && Math.abs(moved) < throttle) return DONE;
     return this.#extend(sid, session, hex, info, ttlMs);
   }
 
@@ -612,7 +622,7 @@ export class RelsRedisStore extends StoreBase {
   /** The private hex of `sid`, and what the read of the session saved as `sid` learnt, if this process read it. */
   #loadedInfo(sid: string, session: SessionData): { hex: string; info: Loaded | undefined } {
     const info = ReadMark.of(session);
-    if (info?.sid === sid) return { hex: info.hex, info };
+    if (info?.sid === sid && info.store === this) return { hex: info.hex, info };
     const hex = privateHex(sid);
     const recent = this.#recentReads.get(hex);
     return { hex, info: recent?.sid === sid ? recent : undefined };

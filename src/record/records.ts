@@ -166,7 +166,14 @@ export class SessionRecords {
     if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
       const header = { expiresAt, score: previous.score, index, bucket, plain };
       const key = keys.session(hex);
-      return this.#source.run((c) => plainSet(c, key, encodeRecord(header, payload), ttlMs)).then((reply) => (reply === "OK" ? header : undefined));
+      return this.#source.run((c) => plainSetGet(c, key, encodeRecord(header, payload), ttlMs)).then((replaced) => {
+        if (replaced === null) return undefined;
+        const left = refiledSince(replaced, previous);
+        // Another request refiled the session between this one's read and its save (a relink,
+        // a sign-out, a shorter lifetime): this save put the old filing back in the header, so
+        // file it again, and leave the one the other request made. Rare: never on the hot path.
+        return left ? this.#writeScripted(request, filing, left) : header;
+      });
     }
     return this.#writeScripted(request, filing);
   }
@@ -179,6 +186,7 @@ export class SessionRecords {
   async #writeScripted(
     request: WriteRequest,
     filing: { index: string; bucket: string; plain: string; expiresAt: number | undefined; expiry: number },
+    leaving?: { readonly index: string; readonly bucket: string },
   ): Promise<WriteOutcome> {
     const { hex, payload, ttlMs, link, condition, now } = request;
     const { index, bucket, plain, expiresAt, expiry } = filing;
@@ -210,6 +218,9 @@ export class SessionRecords {
           this.#options.revokedMarkerMs,
           request.bornMs,
           this.#options.newSessionWindowMs,
+          leaving ? 1 : 0,
+          leaving?.index ?? "",
+          leaving?.bucket ?? "",
         ),
       );
     } catch (error) {
@@ -230,7 +241,7 @@ export class SessionRecords {
       return undefined;
     }
     const [, oldIndex, oldBucket] = reply;
-    await topology.afterWrite({ hex, old: { index: oldIndex, bucket: oldBucket }, filed, now });
+    await topology.afterWrite({ hex, old: leaving ?? { index: oldIndex, bucket: oldBucket }, filed, now });
     return header;
   }
 
@@ -582,9 +593,24 @@ function connectionsOf(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];
 }
 
-/** `SET … XX`: the save of a session read or written through this object, only while it exists. */
-function plainSet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number) {
-  return ttlMs > 0 ? client.set(key, value, "PX", ttlMs, "XX") : client.set(key, value, "XX");
+/**
+ * `SET … XX GET`: the save of a session read or written through this object, only while it
+ * exists; the record it replaced comes back (null: nothing was written).
+ */
+function plainSetGet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number): Promise<Buffer | null> {
+  return ttlMs > 0 ? client.setBuffer(key, value, "PX", ttlMs, "XX", "GET") : client.setBuffer(key, value, "XX", "GET");
+}
+
+/**
+ * The filing a replaced record had, when another request changed it since `previous` was read
+ * (owner, bucket, plain copy, or a lower score); undefined when it is the one read, or raised
+ * only (a refile further ahead still covers the new expiry).
+ */
+function refiledSince(replaced: Buffer, previous: RecordHeader): { index: string; bucket: string } | undefined {
+  const header = decodeRecord(replaced)?.header;
+  if (header === undefined) return undefined;
+  const same = header.index === previous.index && header.bucket === previous.bucket && header.plain === previous.plain;
+  return same && header.score >= previous.score ? undefined : { index: header.index, bucket: header.bucket };
 }
 
 export { type RecordHeader, type StoredRecord } from "./format.js";

@@ -77,10 +77,11 @@ local function links_of(key)
 end
 -- Revoke the session at key: delete it and leave its marker (same slot), which lives as long
 -- as the session had left, and at least ms: while it lives no write can create it again.
+-- A session that never expires (disableTTL) leaves a marker that never expires either.
 local function revoke(key, marker, ms)
   local left = redis.call('PTTL', key)
   local existed = redis.call('DEL', key)
-  redis.call('SET', marker, '1', 'PX', math.max(tonumber(ms), left))
+  if left == -1 then redis.call('SET', marker, '1') else redis.call('SET', marker, '1', 'PX', math.max(tonumber(ms), left)) end
   return existed
 end
 -- Beyond cap entries, drop the ones filed to expire soonest (but keep): each is revoked
@@ -112,7 +113,8 @@ end
 
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
- *           cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs)
+ *           cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs,
+ *           leaving, leftIndex, leftBucket)
  * → {0} refused | {2} refused (condition "nx", a session exists) | {1, oldIndex, oldBucket, {evicted…}}
  *
  * The write of a session whose filing changes (signed in, relinked, signed out, its expiry
@@ -124,6 +126,8 @@ end
  *   copy older than any marker cannot create it either.
  * Standalone (cascade): files it under its owner's index and its bucket, drops it from the old
  * ones, and enforces the per-user cap in the same step. Cluster: the caller filed it first.
+ * leaving = '1': the filing being left is leftIndex / leftBucket, not the record's own (a plain
+ * save just replaced a record another request had refiled: see SessionRecords#write).
  */
 const WRITE = `#!lua
 ${HELPERS}
@@ -141,6 +145,7 @@ local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
 local old_index, old_bucket = '', ''
 if old then old_index, old_bucket = old[1], old[2] end
+if ARGV[17] == '1' then old_index, old_bucket = ARGV[18], ARGV[19] end
 local evicted = {}
 if ARGV[6] == '1' then
   local member, now, index, bucket, score = ARGV[4], ARGV[5], ARGV[7], ARGV[8], ARGV[9]

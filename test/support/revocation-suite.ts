@@ -16,15 +16,16 @@ import session, { type SessionData } from "express-session";
 import type { Cluster, Redis } from "ioredis";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import type { RelsRedisStore } from "../../src/index.js";
+import type { RelsRedisStore, RelsRedisStoreOptions } from "../../src/index.js";
 import { RelsSessionsManager, SessionStats, SessionWriteRefusedError } from "../../src/index.js";
 import { appSession, expectSessionCookie, regenerate, sidOf, whoAmI } from "./express-app.js";
+import { SlowRequests } from "./slow-requests.js";
 import { keysOf } from "./internals.js";
 import { sessionFor, sha256 } from "./store-contract.js";
 import { waitUntil as waitFor } from "../helpers/redis/wait.js";
 
 /** A new store on the topology under test, with these options. */
-export type MakeRevocationStore = (options: { namespace: string; prefix?: string }) => RelsRedisStore;
+export type MakeRevocationStore = (options: { namespace: string } & Omit<RelsRedisStoreOptions, "client" | "source" | "namespace">) => RelsRedisStore;
 
 /** Poll `check` until it holds (never a fixed sleep). */
 function waitUntil(check: () => Promise<boolean>, options: { what: string; timeoutMs: number }): Promise<void> {
@@ -76,6 +77,26 @@ function readmeApp(make: MakeRevocationStore, mode: Mode, options: { prefix?: st
     if (req.body.save) await save(req);
     res.json({ visits: appSession(req).visits });
   });
+  // What another request of the same session may do meanwhile: switch account or sign out
+  // without regenerating, or give the session a shorter lifetime.
+  app.post("/switch", async (req, res) => {
+    const userId = String(req.body.userId);
+    appSession(req).userId = userId;
+    await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 });
+    res.json({ userId });
+  });
+  app.post("/signout-soft", (req, res) => {
+    delete appSession(req).userId;
+    delete (req.session as unknown as Record<string, unknown>)._rels;
+    res.json({ ok: true });
+  });
+  app.post("/shorten", async (req, res) => {
+    await manager.recordAuthenticatedRequest(appSession(req).userId!, req, { expiresAfter: 2_000 });
+    if (req.body.change) appSession(req).visits = (appSession(req).visits ?? 0) + 1;
+    res.json({ ok: true });
+  });
+  const slow = new SlowRequests();
+  slow.addRoutes(app, manager);
   /** A sign-in that stops after its explicit save until `release()`. */
   const slowLogin = async (userId: string) => {
     let entered!: () => void;
@@ -87,7 +108,9 @@ function readmeApp(make: MakeRevocationStore, mode: Mode, options: { prefix?: st
     await inside;
     return { release: () => (release(), response) };
   };
-  return { store, manager, app, slowLogin };
+  /** A request that reads the session, then holds until `finish()`, then changes and saves it. */
+  const slowWrite = (cookie: string) => slow.start(app, "post", "/slow-write", cookie);
+  return { store, manager, app, slowLogin, slowWrite };
 }
 
 export function describeRevocationSuite(name: string, make: MakeRevocationStore, inspector: () => Redis | Cluster): void {
@@ -202,6 +225,79 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         expect(await whoAmI(a.app, inA)).toBe(user);
         expect(await a.manager.logoutAllSessions(user)).toBe(1);
         expect(await whoAmI(a.app, inA)).toBeNull();
+      });
+    });
+
+    describe("a save racing another request's refile (last writer wins, and stays listed)", () => {
+      /** Sign in, hold a request that read the session, let `meanwhile` run, then release it. */
+      async function race(mode: Mode, meanwhile: (r: ReturnType<typeof readmeApp>, cookie: string) => Promise<unknown>) {
+        const r = readmeApp(make, mode);
+        const user = `u-${randomUUID()}`;
+        const cookie = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        const held = await r.slowWrite(cookie);
+        await meanwhile(r, cookie);
+        await held.finish();
+        return { r, user, cookie };
+      }
+
+      /** Signed in as `user` again (the held request's save won): listed, counted, and ended by sign-out everywhere. */
+      async function expectListedAndRevocable(r: ReturnType<typeof readmeApp>, user: string, cookie: string) {
+        expect(await whoAmI(r.app, cookie)).toBe(user);
+        expect(await r.manager.activeSessions(user)).toHaveLength(1);
+        expect((await new SessionStats(r.store).totals()).totalSessions).toBe(1);
+        expect(await r.manager.logoutAllSessions(user)).toBe(1);
+        expect(await whoAmI(r.app, cookie)).toBeNull();
+      }
+
+      it("a switch of account without regenerate, then the held save", async () => {
+        const { r, user, cookie } = await race(MODES[0]!, (rr, c) => request(rr.app).post("/switch").set("Cookie", c).send({ userId: `v-${randomUUID()}` }).expect(200));
+        await expectListedAndRevocable(r, user, cookie);
+      });
+
+      it("a sign-out that keeps the session (metadata removed), then the held save", async () => {
+        const { r, user, cookie } = await race(MODES[0]!, (rr, c) => request(rr.app).post("/signout-soft").set("Cookie", c).send({}).expect(200));
+        await expectListedAndRevocable(r, user, cookie);
+      });
+
+      it.each([MODES[0]!, MODES[2]!])("a shorter lifetime (%o), then the held save with the longer one", async (mode) => {
+        const { r, user, cookie } = await race(mode, (rr, c) => request(rr.app).post("/shorten").set("Cookie", c).send({ change: true }).expect(200));
+        // Past the shorter lifetime's filing: the held save's longer record must still be listed.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        await expectListedAndRevocable(r, user, cookie);
+      });
+    });
+
+    describe("the store's view of a session object", () => {
+      it("a lifetime shortened on an otherwise unchanged request reaches Redis (the touch is not throttled away)", async () => {
+        const r = readmeApp(make, MODES[0]!);
+        const user = `u-${randomUUID()}`;
+        const cookie = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        await request(r.app).post("/shorten").set("Cookie", cookie).send({}).expect(200);
+        const key = keysOf(r.store).session(sha256(sidOf(cookie)));
+        expect(await inspector().pttl(key)).toBeLessThanOrEqual(2_000);
+        // Watched from Redis: each request of the session's own would extend its idle timeout.
+        await waitUntil(async () => (await inspector().exists(key)) === 0, { what: "the 2 s lifetime to end the session", timeoutMs: 5_000 });
+        expect(await whoAmI(r.app, cookie)).toBeNull();
+      });
+
+      it("an object read from one store and saved to another (another prefix) is stored there", async () => {
+        const namespace = `t-${randomUUID()}`;
+        const a = make({ namespace, prefix: `${namespace}:a:` });
+        const b = make({ namespace, prefix: `${namespace}:b:` });
+        const sid = `s-${randomUUID()}`;
+        await a.set(sid, sessionFor(3_600_000, { cart: 1 }));
+        await b.set(sid, (await a.get(sid))!);
+        expect(await b.get(sid)).toMatchObject({ cart: 1 });
+      });
+
+      it("a session that never expires (disableTTL) leaves a revocation marker that never expires", async () => {
+        const store = make({ namespace: `t-${randomUUID()}`, disableTTL: true });
+        const sid = `s-${randomUUID()}`;
+        await store.set(sid, sessionFor(60_000, { n: 1 }));
+        await store.destroy(sid);
+        expect(await inspector().pttl(keysOf(store).revoked(sha256(sid)))).toBe(-1);
+        await store.set(sid, { cookie: { originalMaxAge: null, expires: null }, n: 2 } as unknown as SessionData);
+        expect(await store.get(sid)).toBeNull();
       });
     });
 

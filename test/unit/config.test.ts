@@ -5,6 +5,7 @@
 import { keysOf, sourceOf } from "../support/internals.js";
 import { recordsOf } from "../../src/express/store.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { inspect } from "node:util";
 import { Cluster, Redis } from "ioredis";
 import { ConfigError, DEFAULTS, DURATION_CEILING_S, DURATION_FLOORS_MS, RelsRedisStore, RelsSession, parseConfig } from "../../src/index.js";
 import { maskUrlCredentials } from "../../src/redact.js";
@@ -535,6 +536,22 @@ describe("no password in any error, whatever characters it holds", () => {
     expect(maskUrlCredentials("rediss://:hunter 2@cache")).toBe("rediss://***@cache");
     expect(maskUrlCredentials("redis://cache:6379/2")).toBe("redis://cache:6379/2");
     expect(maskUrlCredentials("no url here @ all")).toBe("no url here @ all");
+    expect(maskUrlCredentials("Error: sent to ops@example @ noon")).toBe("Error: sent to ops@example @ noon");
+  });
+
+  it("a password in the URL's query (ioredis reads it) or after a mistyped scheme", () => {
+    const secret = "hunter2-Sup3rSecret";
+    for (const url of [
+      `redis://127.0.0.1:1/0?password=${secret}&name=my app`,
+      `redis:/:${secret}@127.0.0.1:1`,
+      `redis::${secret}@127.0.0.1:1`,
+    ]) {
+      const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url } }, NO_ENV));
+      issueAt(error, "redisOptions.url");
+      expect(inspect(error, { depth: 8, showHidden: true })).not.toContain(secret);
+      expect(maskUrlCredentials(url)).not.toContain(secret);
+    }
+    expect(maskUrlCredentials(`redis://cache/0?name=x&PASSWORD=${secret}#top`)).toBe("redis://cache/0?name=x&PASSWORD=***#top");
   });
 });
 
