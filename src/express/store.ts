@@ -197,6 +197,8 @@ export function recordsOf(store: RelsRedisStore): SessionRecords {
  */
 export class RelsRedisStore extends StoreBase {
   readonly #source: RedisSource;
+  /** A source made here around the app's own client (`client`), closed with the store. */
+  readonly #ownSource: boolean;
   readonly #records: SessionRecords;
   readonly #serializer: Serializer;
   readonly #legacy: LegacyMigration | undefined;
@@ -223,6 +225,7 @@ export class RelsRedisStore extends StoreBase {
     if (client !== undefined) assertIoredisClient(client);
     // Neither: the pool (and namespace) of RelsSession.configure(), or NotConfiguredError.
     const shared = client || source ? undefined : defaultInstance();
+    this.#ownSource = source === undefined && client !== undefined;
     this.#source = source ?? (client ? new ClientSource(client) : shared!.source);
     const namespace = options.namespace ?? shared?.config.redisOptions.namespace ?? DEFAULT_NAMESPACE;
     const keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
@@ -269,6 +272,8 @@ export class RelsRedisStore extends StoreBase {
    */
   async close(): Promise<void> {
     this.#detach();
+    // On the app's client: the connection this store made for durable revocations (never the client).
+    if (this.#ownSource) await this.#source.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

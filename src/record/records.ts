@@ -320,7 +320,10 @@ export class SessionRecords {
     const cascade = this.#topology.cascades;
     const durable = await this.#waitsForReplicas();
     const { timeoutMs } = this.#options.durableRevocation;
-    const [replies, acked] = await this.#source.run((c) =>
+    // A durable revocation waits for a replica on a connection of its own (`WAIT` holds its
+    // connection until the replica answers or the timeout): other requests never queue behind it.
+    const run = durable ? this.#source.runBlocking.bind(this.#source) : this.#source.run.bind(this.#source);
+    const [replies, acked] = await run((c) =>
       Promise.all([
         Promise.all(
           hexes.map((hex) =>

@@ -16,6 +16,12 @@ export type RedisClient = Redis | Cluster;
 export interface RedisSource {
   readonly isCluster: boolean;
   run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T>;
+  /**
+   * Run an operation that blocks its connection (`WAIT` for a replica after a revocation) on a
+   * connection of its own, so the requests that share the others never queue behind it. The
+   * writes `WAIT` covers must go out on that same connection: put them in `operation`.
+   */
+  runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T>;
   /** Every master, for work that must visit each shard (SCAN). Standalone: the one server. */
   masters(): Promise<Redis[]>;
   /** Be told when Redis becomes usable or unusable; returns the call that stops it. */
@@ -100,6 +106,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   /** A client that must not be used: its server refused the database asked for. */
   readonly #refused = new WeakMap<RedisClient, RedisConnectionError>();
   #opening: Promise<void> | undefined;
+  #blocking: Promise<RedisClient> | undefined;
   /** The server's version, asked once per pool on its first connection (server-version.ts). */
   #versionChecked: Promise<void> | undefined;
   #probe: NodeJS.Timeout | undefined;
@@ -162,6 +169,26 @@ export class RedisPool extends EventEmitter implements RedisSource {
     const client = this.#pick();
     if (client) return this.#send(client, operation);
     return this.#firstClient().then((c) => this.#send(c, operation), this.#failed);
+  }
+
+  runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new RedisUnavailableError("The Redis pool is closed"));
+    if (!this.#breaker.allow()) return Promise.reject(this.#circuitOpen());
+    return this.#blockingClient().then((c) => this.#send(c, operation), this.#failed);
+  }
+
+  /** The connection for blocking operations: made on first use, outside the pool's round-robin. */
+  #blockingClient(): Promise<RedisClient> {
+    this.#blocking ??= (async () => {
+      await this.#firstClient();
+      const client = this.#createClient();
+      await withDeadline(readyOrFailure(client), this.#options.commandTimeoutMs, "connecting");
+      return client;
+    })().catch((error: unknown) => {
+      this.#blocking = undefined;
+      throw error;
+    });
+    return this.#blocking;
   }
 
   #send<T>(client: RedisClient, operation: (client: RedisClient) => Promise<T>): Promise<T> {
@@ -234,6 +261,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
     clearTimeout(this.#probe);
     this.#stalls.stop();
     await this.#opening?.catch(() => undefined);
+    const blocking = await this.#blocking?.catch(() => undefined);
+    if (blocking && blocking.status !== "end") await blocking.quit().catch(() => blocking.disconnect());
     for (const client of this.#leases.splice(0)) await this.#pool.release(client).catch(() => undefined);
     await this.#pool.drain();
     await this.#pool.clear();
@@ -437,6 +466,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
  */
 export class ClientSource implements RedisSource {
   readonly #client: RedisClient;
+  #blocking: RedisClient | undefined;
 
   constructor(client: RedisClient) {
     this.#client = client;
@@ -452,14 +482,20 @@ export class ClientSource implements RedisSource {
 
   /** No async frame of its own: it is on every request's path. */
   run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
-    corkForThisTick(this.#client);
-    let pending: Promise<T>;
-    try {
-      pending = operation(this.#client);
-    } catch (error) {
-      return Promise.reject(asUnavailable(withoutCommandArguments(error)) ?? error);
+    return runOn(this.#client, operation);
+  }
+
+  /**
+   * On a duplicate of the app's client (same options), made on first use and closed by
+   * `close()`: the app's own connection never waits behind a `WAIT`.
+   */
+  runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (!this.#blocking) {
+      const duplicate = this.#client.duplicate();
+      defineScripts(duplicate);
+      this.#blocking = duplicate;
     }
-    return pending.catch(rethrowAsUnavailable);
+    return runOn(this.#blocking, operation);
   }
 
   async masters(): Promise<Redis[]> {
@@ -472,8 +508,12 @@ export class ClientSource implements RedisSource {
     return hub.add(listeners);
   }
 
-  /** The app owns its client: closing the store leaves it open. */
-  async close(): Promise<void> {}
+  /** The app owns its client: closing the store leaves it open (the duplicate made for blocking operations is closed). */
+  async close(): Promise<void> {
+    const blocking = this.#blocking;
+    this.#blocking = undefined;
+    if (blocking && blocking.status !== "end") await blocking.quit().catch(() => blocking.disconnect());
+  }
 }
 
 /** Clients whose scripts are defined (once per client, however many stores share it). */
@@ -525,6 +565,18 @@ class ClientEvents {
 }
 
 function nothing(): void {}
+
+/** An operation on an app's client: errors typed and scrubbed, no async frame of its own. */
+function runOn<T>(client: RedisClient, operation: (client: RedisClient) => Promise<T>): Promise<T> {
+  corkForThisTick(client);
+  let pending: Promise<T>;
+  try {
+    pending = operation(client);
+  } catch (error) {
+    return Promise.reject(asUnavailable(withoutCommandArguments(error)) ?? error);
+  }
+  return pending.catch(rethrowAsUnavailable);
+}
 
 function mastersOf(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];

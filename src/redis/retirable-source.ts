@@ -35,6 +35,11 @@ export class RetirableSource implements RedisSource {
     return this.#pool.run(operation);
   }
 
+  runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
+    return this.#pool.runBlocking(operation);
+  }
+
   /** See `RedisPool#ready`. */
   ready(): Promise<void> {
     if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));

@@ -466,6 +466,10 @@ class InterleavingSource implements RedisSource {
     return result;
   }
 
+  runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.#inner.runBlocking(operation);
+  }
+
   masters(): Promise<Redis[]> {
     return this.#inner.masters();
   }
