@@ -12,7 +12,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import session, { type Store } from "express-session";
 import type { HttpContender } from "./options.js";
 import { SESSION_MAX_AGE_MS } from "./fixtures.js";
-import { openConnectRedisStore, openRelsStore } from "./open-stores.js";
+import { loadRels, openConnectRedisStore, openRelsStore } from "./open-stores.js";
 
 interface BenchSession {
   userId?: string;
@@ -32,15 +32,15 @@ export interface BenchApp {
   close(): Promise<void>;
 }
 
-async function storeFor(contender: HttpContender, url: string, namespace: string): Promise<{ store: Store; tracking?: Tracking; close(): Promise<void> }> {
+async function storeFor(contender: HttpContender, url: string, namespace: string, libRoot?: string): Promise<{ store: Store; tracking?: Tracking; close(): Promise<void> }> {
   switch (contender) {
     case "memory":
       return { store: new session.MemoryStore(), close: async () => undefined };
     case "connect-redis":
       return openConnectRedisStore(url, namespace, "connect-redis server");
     case "rels": {
-      const { store, close } = await openRelsStore(url, namespace);
-      const { RelsSessionsManager } = await import("../src/index.js");
+      const { store, close } = await openRelsStore(url, namespace, libRoot);
+      const { RelsSessionsManager } = await loadRels(libRoot);
       const manager = new RelsSessionsManager({ store, applicationName: "bench" });
       const tracking: Tracking = {
         recordSignIn: (user, req) => manager.recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() }),
@@ -51,8 +51,9 @@ async function storeFor(contender: HttpContender, url: string, namespace: string
   }
 }
 
-export async function createBenchApp(contender: HttpContender, url: string, namespace: string): Promise<BenchApp> {
-  const { store, tracking, close } = await storeFor(contender, url, namespace);
+/** `libRoot`: for rels, the library root to load (a `--baseline` worktree); this tree's when absent. */
+export async function createBenchApp(contender: HttpContender, url: string, namespace: string, libRoot?: string): Promise<BenchApp> {
+  const { store, tracking, close } = await storeFor(contender, url, namespace, libRoot);
   const app = express();
   app.use(
     session({

@@ -5,7 +5,7 @@
  * the private redis-server's.
  */
 import type { Redis } from "ioredis";
-import { HTTP_CONTENDERS, httpWorkloadsFor, type BenchOptions, type HttpServerConfig, type HttpWorkload } from "./options.js";
+import { HTTP_CONTENDERS, httpWorkloadsFor, lineup, type BaselineEntrant, type BenchOptions, type HttpServerConfig, type HttpWorkload } from "./options.js";
 import { httpServerMessageSchema, type HttpServerMessage } from "./protocol.js";
 import { BenchChildError, Child } from "./children.js";
 import { redisCpuUs } from "./redis-cpu.js";
@@ -27,13 +27,19 @@ async function serverCpuUs(child: Child<HttpServerMessage>, name: string): Promi
   return reply.us;
 }
 
-export async function runHttpRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples): Promise<void> {
-  const contenders = HTTP_CONTENDERS.filter((c) => httpWorkloadsFor(c, options.only).length > 0);
+/** `baseline`: with `--baseline`, its build and the A/A copy run as contenders too (options.ts, lineup). */
+export async function runHttpRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples, baseline?: BaselineEntrant): Promise<void> {
+  const entrants = lineup(HTTP_CONTENDERS, baseline).filter((e) => httpWorkloadsFor(e.kind, options.only).length > 0);
   for (let round = 0; round < options.rounds; round++) {
-    for (const contender of rotate(contenders, round)) {
-      const planned = httpWorkloadsFor(contender, options.only);
+    for (const { name: contender, kind, libRoot } of rotate(entrants, round)) {
+      const planned = httpWorkloadsFor(kind, options.only);
       const workloads = round % 2 ? [...planned].reverse() : planned;
-      const config: HttpServerConfig = { url, contender, namespace: `bench:${runId}:http-${contender}:${round}` };
+      const config: HttpServerConfig = {
+        url,
+        contender: kind,
+        namespace: `bench:${runId}:http-${contender}:${round}`,
+        ...(libRoot === undefined ? {} : { libRoot }),
+      };
       const name = `http server ${contender}`;
       const child = new Child(name, "http-server.ts", config, httpServerMessageSchema);
       try {
@@ -55,7 +61,7 @@ export async function runHttpRounds(options: BenchOptions, url: string, info: Re
             nodeUsPerOp: (cpuAfter - cpuBefore) / result.requests,
             redisUsPerOp: (redisAfter - redisBefore) / result.requests,
           };
-          samples.add(workload, contender, sample);
+          samples.add(workload, contender, round, sample);
           process.stderr.write(
             `  round ${round + 1}/${options.rounds}  ${workload.padEnd(9)} ${contender.padEnd(15)} ${Math.round(sample.opsPerSec).toLocaleString("en-US").padStart(7)} req/s` +
               `  node ${sample.nodeUsPerOp.toFixed(1).padStart(5)} µs  redis ${sample.redisUsPerOp.toFixed(1).padStart(5)} µs\n`,

@@ -12,7 +12,7 @@ import { createBenchApp } from "./http-app.js";
 const config = httpServerConfigSchema.parse(JSON.parse(process.argv[2] ?? "null"));
 
 async function main(): Promise<void> {
-  const bench = await createBenchApp(config.contender, config.url, config.namespace);
+  const bench = await createBenchApp(config.contender, config.url, config.namespace, config.libRoot);
   const server = bench.app.listen(0, "127.0.0.1");
   await once(server, "listening");
 

@@ -1,8 +1,12 @@
 /**
  * The two Redis-backed express-session stores the bench compares, opened the same way for the
  * store-level children (store-contenders.ts) and the HTTP servers (http-app.ts). Dynamic
- * imports: a child loads only its own contender's client library.
+ * imports: a child loads only its own contender's client library (and, for rels, the one
+ * build it was given: this tree's, or a `--baseline` worktree's).
  */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type * as Rels from "../src/index.js";
 import type { RelsRedisStore } from "../src/index.js";
 import type { RedisStore } from "connect-redis";
 
@@ -11,10 +15,20 @@ export interface OpenStore<S> {
   close(): Promise<void>;
 }
 
-/** rels-session on its own ioredis client. */
-export async function openRelsStore(url: string, namespace: string): Promise<OpenStore<RelsRedisStore>> {
+/**
+ * The library: this tree's source, or the one under `libRoot` (a baseline's worktree, run by
+ * tsx like this one). Typed as this tree's: the bench uses only the public API both share
+ * (RelsRedisStore, RelsSessionsManager and its recordAuthenticatedRequest, trackSessions).
+ */
+export async function loadRels(libRoot?: string): Promise<typeof Rels> {
+  if (libRoot === undefined) return import("../src/index.js");
+  return (await import(pathToFileURL(join(libRoot, "src", "index.ts")).href)) as typeof Rels;
+}
+
+/** rels-session on its own ioredis client; `libRoot` as in loadRels. */
+export async function openRelsStore(url: string, namespace: string, libRoot?: string): Promise<OpenStore<RelsRedisStore>> {
   const { Redis } = await import("ioredis");
-  const { RelsRedisStore } = await import("../src/index.js");
+  const { RelsRedisStore } = await loadRels(libRoot);
   const client = new Redis(url, { lazyConnect: true });
   await client.connect();
   return { store: new RelsRedisStore({ client, namespace }), close: async () => void (await client.quit()) };

@@ -74,8 +74,32 @@ export const benchOptionsSchema = z.object({
   /** JSON size of the store-level session. */
   payload: positiveInt.min(700),
   only: z.array(workloadSchema).min(1),
+  /**
+   * A git revision whose library (its src/) runs next to this tree's as `rels@<short-rev>`,
+   * with an A/A copy of this tree's (`rels-aa`) for the noise band. Checked for its shape
+   * here; bench/baseline.ts resolves it (an unknown revision is a UsageError there).
+   */
+  baseline: z
+    .string()
+    .trim()
+    .regex(/^[^\s-]\S*$/, "a git revision (commit, tag or branch), without spaces and not starting with '-'")
+    .optional(),
 });
 export type BenchOptions = z.infer<typeof benchOptionsSchema>;
+
+/** Below this many rounds the A/A band (min–max of the A/A ratios) is no band at all. */
+export const MIN_BASELINE_ROUNDS = 3;
+
+/** What `--baseline` needs besides a revision: a measured workload, and rounds enough for a band. */
+const baselineNeeds = benchOptionsSchema.superRefine((options, ctx) => {
+  if (options.baseline === undefined) return;
+  if (!options.only.some((w) => w !== "round-trips")) {
+    ctx.addIssue({ code: "custom", path: ["baseline"], message: "compares measured workloads; --only left none (round-trips is a count, not a measurement)" });
+  }
+  if (options.rounds < MIN_BASELINE_ROUNDS) {
+    ctx.addIssue({ code: "custom", path: ["baseline"], message: `needs --rounds=${MIN_BASELINE_ROUNDS} or more: the A/A band is the min–max of one ratio per round` });
+  }
+});
 
 /**
  * The full run: 5 rounds, 36 child processes in all; 5.3 minutes of warming up and
@@ -106,7 +130,7 @@ export const QUICK_DEFAULTS: BenchOptions = {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only=<workload>[,<workload>…]] [--rounds=N]
   [--store-seconds=S] [--http-seconds=S] [--warmup-seconds=S] [--http-warmup-seconds=S]
-  [--concurrency=C] [--connections=N] [--payload=BYTES]
+  [--concurrency=C] [--connections=N] [--payload=BYTES] [--baseline=<git-rev>]
 workloads: ${WORKLOADS.join(", ")} (or the groups ${Object.keys(ONLY_GROUPS).join(", ")})`;
 
 /** A bad command line: printed without a stack trace. */
@@ -129,13 +153,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
       concurrency: { type: "string" },
       connections: { type: "string" },
       payload: { type: "string" },
+      baseline: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return "help";
   const defaults = values.quick ? QUICK_DEFAULTS : BENCH_DEFAULTS;
   const only = values.only?.split(",").flatMap((name): string[] => [...(ONLY_GROUPS[name.trim()] ?? [name.trim()])]);
-  const parsed = benchOptionsSchema.safeParse({
+  const parsed = baselineNeeds.safeParse({
     rounds: values.rounds ?? defaults.rounds,
     storeSeconds: values["store-seconds"] ?? defaults.storeSeconds,
     httpSeconds: values["http-seconds"] ?? defaults.httpSeconds,
@@ -145,16 +170,49 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
     connections: values.connections ?? defaults.connections,
     payload: values.payload ?? defaults.payload,
     only: only ?? defaults.only,
+    ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
   });
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => `--${issue.path.join(".")}: ${issue.message}`).join("\n");
   throw new UsageError(`${problems}\n${USAGE}`);
 }
 
+/** The A/A contender: a second copy of this tree's library, in a process of its own. */
+export const AA_NAME = "rels-aa";
+
+/** A contender as the rounds run it: its name in the tables, what it is, and whose library a rels one loads. */
+export interface Entrant<K extends string> {
+  readonly name: string;
+  readonly kind: K;
+  /** Root of the rels-session tree whose src/index.ts a rels contender loads; this tree's when absent. */
+  readonly libRoot?: string;
+}
+
+/** The build `--baseline` names: `rels@<short-rev>`, loaded from a worktree at `root`. */
+export interface BaselineEntrant {
+  readonly name: string;
+  readonly root: string;
+}
+
+/**
+ * The contenders of one level, in the order of round 1. With a baseline, the A/A copy runs
+ * right before `rels` and the baseline right after it, so that, rotated round after round,
+ * each of the two pairs is as far apart in time as the other.
+ */
+export function lineup<K extends string>(kinds: readonly K[], baseline?: BaselineEntrant): Array<Entrant<K>> {
+  const plain = kinds.map((kind): Entrant<K> => ({ name: kind, kind }));
+  const rels = kinds.find((k) => k === "rels");
+  if (baseline === undefined || rels === undefined) return plain;
+  const others = plain.filter((e) => e.kind !== rels);
+  return [{ name: AA_NAME, kind: rels }, { name: rels, kind: rels }, { name: baseline.name, kind: rels, libRoot: baseline.root }, ...others];
+}
+
 /** What bench/store-child.ts is started with (JSON in argv[2]). */
 export const storeChildConfigSchema = z.object({
   url: z.string(),
   contender: storeContenderSchema,
+  /** rels only: the library root whose src/index.ts to load (a baseline's worktree); this tree's when absent. */
+  libRoot: z.string().optional(),
   workloads: z.array(storeWorkloadSchema).min(1),
   /** Key prefix / namespace of this child, so no two children share keys. */
   namespace: z.string(),
@@ -170,5 +228,7 @@ export const httpServerConfigSchema = z.object({
   url: z.string(),
   contender: httpContenderSchema,
   namespace: z.string(),
+  /** rels only: the library root whose src/index.ts to load (a baseline's worktree); this tree's when absent. */
+  libRoot: z.string().optional(),
 });
 export type HttpServerConfig = z.infer<typeof httpServerConfigSchema>;

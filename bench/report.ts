@@ -4,6 +4,7 @@
  */
 import { HTTP_PLAN, STORE_CONTENDERS, type HttpWorkload, type StoreWorkload } from "./options.js";
 import type { Metric, Samples, Spread } from "./samples.js";
+import { compareBuilds, type BuildNames } from "./compare.js";
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const us = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
@@ -76,15 +77,17 @@ export const HTTP_TITLES: Readonly<Record<HttpWorkload, string>> = {
   tracked: "(3) modifying request with trackSessions after a recorded sign-in: POST /visit-tracked",
 };
 
-export function storeReport(samples: Samples, workloads: readonly StoreWorkload[], roundCount: number, seconds: number, concurrency: number): void {
+/** `builds`: with `--baseline`, the baseline's and the A/A copy's names, listed after the usual rows. */
+export function storeReport(samples: Samples, workloads: readonly StoreWorkload[], roundCount: number, seconds: number, concurrency: number, builds: readonly string[] = []): void {
   const baselines = [same("connect-redis", "connect-redis"), same("ioredis corked", "ioredis-corked"), same("ioredis plain", "ioredis-plain")];
   for (const workload of workloads) {
     heading(`Store level, ${STORE_TITLES[workload]} — ${concurrency} callers, ${rounds(roundCount)} × ${seconds} s`);
-    workloadTable(samples, workload, STORE_CONTENDERS, baselines, "pairs");
+    workloadTable(samples, workload, [...STORE_CONTENDERS, ...builds], baselines, "pairs");
   }
 }
 
-export function httpReport(samples: Samples, workloads: readonly HttpWorkload[], roundCount: number, seconds: number, connections: number): void {
+/** `builds`: with `--baseline`, the baseline's and the A/A copy's names (they run what rels runs), listed after the usual rows. */
+export function httpReport(samples: Samples, workloads: readonly HttpWorkload[], roundCount: number, seconds: number, connections: number, builds: readonly string[] = []): void {
   const baselines: Baseline[] = [
     // connect-redis has no tracking: its modifying request is what a tracked one is compared with.
     { label: "connect-redis", contender: "connect-redis", workloadFor: (w) => (w === "tracked" ? "modify" : w) },
@@ -95,7 +98,7 @@ export function httpReport(samples: Samples, workloads: readonly HttpWorkload[],
     workloadTable(
       samples,
       workload,
-      Object.keys(HTTP_PLAN).filter((c) => HTTP_PLAN[c as keyof typeof HTTP_PLAN].includes(workload)),
+      [...Object.keys(HTTP_PLAN).filter((c) => HTTP_PLAN[c as keyof typeof HTTP_PLAN].includes(workload)), ...(HTTP_PLAN.rels.includes(workload) ? builds : [])],
       baselines,
       "req",
     );
@@ -136,5 +139,41 @@ export function targetsReport(samples: Samples): void {
       targets.map((t) => [t.what, t.bound, t.value === undefined ? "—" : `${t.value.toFixed(2)}×`, t.value === undefined ? "not measured" : t.met(t.value) ? "met" : "NOT met"]),
       [0, 3],
     ),
+  );
+}
+
+const METRIC_LABEL: Readonly<Record<Metric, string>> = { opsPerSec: "ops/s", nodeUsPerOp: "Node µs/op", redisUsPerOp: "Redis µs/op" };
+
+/**
+ * `--baseline`: per workload, this tree's build ÷ the baseline's, paired round by round,
+ * against the A/A band (rels-aa ÷ rels in the same rounds), with a verdict per metric.
+ */
+export function buildsReport(samples: Samples, workloads: ReadonlyArray<{ workload: string; title: string; unit: string }>, names: BuildNames): void {
+  for (const { workload, title, unit } of workloads) {
+    const rows = compareBuilds(samples, workload, names);
+    if (rows.length === 0) continue;
+    const n = rows[0]!.change.n;
+    heading(`Builds compared, ${title}: ${names.current} ÷ ${names.baseline}, paired by round (${n}), against the A/A band ${names.aa} ÷ ${names.current}`);
+    const fmt = (s: Spread) => `${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
+    console.log(
+      table(
+        ["metric", `${names.current} ÷ ${names.baseline} median (min–max)`, "per round", `A/A ${names.aa} ÷ ${names.current} median (min–max)`, "noise band", "verdict"],
+        rows.map((r) => [
+          r.metric === "opsPerSec" ? `${unit}/s` : METRIC_LABEL[r.metric],
+          fmt(r.change),
+          r.perRound.map((x) => x.toFixed(2)).join(" "),
+          fmt(r.aa),
+          `${r.band.low.toFixed(3)}–${r.band.high.toFixed(3)}`,
+          r.verdict,
+        ]),
+        [0, 2, 5],
+      ),
+    );
+  }
+  console.log(
+    `\nBuilds compared: one ratio per round (${names.current} ÷ ${names.baseline}; ${names.aa} ÷ ${names.current} for the A/A), then their` +
+      "\nmedian and min–max. Above 1 is faster for ops/s and dearer for CPU. Noise band: the A/A min–max and its mirror" +
+      "\n(1/max–1/min; which identical copy is on top is arbitrary), so it always holds 1. Verdict: gain or loss only when" +
+      "\nthe median change lies strictly outside the noise band, on the better or the worse side; otherwise within noise.",
   );
 }

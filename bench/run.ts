@@ -5,7 +5,9 @@
  * This process only orchestrates: it spawns a private redis-server on 127.0.0.1, starts every
  * contender in a child process of its own (round after round, order rotated), reads Redis's
  * CPU around each measurement, generates the HTTP load, and prints medians with min–max,
- * ratios to each baseline and issue 7's targets. See bench/README.md.
+ * ratios to each baseline and issue 7's targets; with `--baseline=<git-rev>`, that revision's
+ * build and an A/A copy of this one run too, and "Builds compared" prints paired ratios
+ * against the A/A band. See bench/README.md.
  *
  * Figures only: nothing here asserts a speed. Exit code 0 unless something failed outright.
  */
@@ -14,11 +16,12 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { spawnRedisServer, type SpawnedRedis } from "../test/helpers/redis.js";
-import { HTTP_CONTENDERS, HTTP_WORKLOADS, STORE_WORKLOADS, httpWorkloadsFor, USAGE, UsageError, parseBenchArgs, type BenchOptions } from "./options.js";
+import { AA_NAME, HTTP_CONTENDERS, HTTP_WORKLOADS, STORE_WORKLOADS, httpWorkloadsFor, USAGE, UsageError, parseBenchArgs, type BenchOptions } from "./options.js";
 import { Samples } from "./samples.js";
 import { runStoreRounds } from "./store-rounds.js";
 import { runHttpRounds } from "./http-rounds.js";
-import { heading, httpReport, storeReport, targetsReport } from "./report.js";
+import { buildsReport, heading, httpReport, storeReport, targetsReport } from "./report.js";
+import { addBaselineWorktree, type BaselineBuild } from "./baseline.js";
 import { BenchChildError, Child } from "./children.js";
 import { redisCpuUs } from "./redis-cpu.js";
 
@@ -31,7 +34,7 @@ async function redisIdleUsPerSecond(info: Redis): Promise<number> {
   return ((await redisCpuUs(info)) - before) / ((performance.now() - started) / 1000);
 }
 
-function describe(options: BenchOptions, redisVersion: string, url: string, idleUs: number): void {
+function describe(options: BenchOptions, redisVersion: string, url: string, idleUs: number, baseline: BaselineBuild | undefined): void {
   const args = process.argv.slice(2).join(" ");
   heading("rels-session benchmark");
   const facts: Array<[string, string]> = [
@@ -45,6 +48,12 @@ function describe(options: BenchOptions, redisVersion: string, url: string, idle
     ["end to end", `${options.connections} keep-alive connections (autocannon, in this process), ${options.httpSeconds} s measured after ${options.httpWarmupSeconds} s warm-up`],
     ["workloads", options.only.join(", ")],
   ];
+  if (baseline) {
+    facts.push(
+      ["baseline", `${baseline.name}: ${options.baseline ?? "?"} = ${baseline.commit}, its src/ from a git worktree at ${baseline.root}`],
+      ["A/A", `${AA_NAME}: this tree's build again, in processes of its own (the noise band of "Builds compared")`],
+    );
+  }
   for (const [key, value] of facts) console.log(`${key.padEnd(13)} ${value}`);
 }
 
@@ -67,13 +76,17 @@ async function main(): Promise<void> {
   const runId = randomBytes(4).toString("hex");
   let redis: SpawnedRedis | undefined;
   let info: Redis | undefined;
+  let baseline: BaselineBuild | undefined;
   try {
+    // First: an unknown revision is a usage error, before anything is started.
+    if (options.baseline !== undefined) baseline = addBaselineWorktree(options.baseline);
     // A private server, never REDIS_URL: its INFO cpu must count this run's work and nothing else.
     redis = await spawnRedisServer();
     info = new Redis(redis.url, { lazyConnect: true });
     await info.connect();
     const version = /redis_version:(\S+)/.exec(await info.info("server"))?.[1] ?? "?";
-    describe(options, version, redis.url, await redisIdleUsPerSecond(info));
+    describe(options, version, redis.url, await redisIdleUsPerSecond(info), baseline);
+    const builds = baseline ? [baseline.name, AA_NAME] : [];
 
     const samples = new Samples();
     const storeWorkloads = STORE_WORKLOADS.filter((w) => options.only.includes(w));
@@ -81,14 +94,14 @@ async function main(): Promise<void> {
     const httpWorkloads = HTTP_WORKLOADS.filter((w) => HTTP_CONTENDERS.some((c) => httpWorkloadsFor(c, options.only).includes(w)));
     if (storeWorkloads.length > 0) {
       process.stderr.write("\nstore level\n");
-      await runStoreRounds(options, redis.url, info, runId, samples);
+      await runStoreRounds(options, redis.url, info, runId, samples, baseline);
     }
     if (httpWorkloads.length > 0) {
       process.stderr.write("\nend to end\n");
-      await runHttpRounds(options, redis.url, info, runId, samples);
+      await runHttpRounds(options, redis.url, info, runId, samples, baseline);
     }
-    storeReport(samples, storeWorkloads, options.rounds, options.storeSeconds, options.concurrency);
-    httpReport(samples, httpWorkloads, options.rounds, options.httpSeconds, options.connections);
+    storeReport(samples, storeWorkloads, options.rounds, options.storeSeconds, options.concurrency, builds);
+    httpReport(samples, httpWorkloads, options.rounds, options.httpSeconds, options.connections, builds);
     if (storeWorkloads.length > 0 || httpWorkloads.length > 0) {
       targetsReport(samples);
       console.log(
@@ -98,11 +111,25 @@ async function main(): Promise<void> {
           "\nmeasured in this run (— where a ratio means nothing, e.g. Redis CPU against MemoryStore).",
       );
     }
+    if (baseline) {
+      buildsReport(
+        samples,
+        [
+          ...storeWorkloads.map((w) => ({ workload: w, title: `store level ${w}`, unit: "pairs" })),
+          ...httpWorkloads.filter((w) => httpWorkloadsFor("rels", options.only).includes(w)).map((w) => ({ workload: w, title: `end to end ${w}`, unit: "req" })),
+        ],
+        { current: "rels", baseline: baseline.name, aa: AA_NAME },
+      );
+    }
     if (options.only.includes("round-trips")) await runRoundTrips(redis.url, runId);
     console.log(`\ntotal run time ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   } finally {
-    await info?.quit().catch(() => undefined);
-    await redis?.dispose();
+    try {
+      await info?.quit().catch(() => undefined);
+      await redis?.dispose();
+    } finally {
+      baseline?.dispose();
+    }
   }
 }
 

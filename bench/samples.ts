@@ -29,19 +29,24 @@ export function spread(values: readonly number[]): Spread | undefined {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, n: sorted.length };
 }
 
-/** Samples keyed by workload, then contender (both plain strings: store and HTTP share this). */
+/** Samples keyed by workload, then contender (both plain strings: store and HTTP share this), with their round. */
 export class Samples {
-  readonly #byKey = new Map<string, Sample[]>();
+  readonly #byKey = new Map<string, Array<{ round: number; sample: Sample }>>();
 
-  add(workload: string, contender: string, sample: Sample): void {
+  add(workload: string, contender: string, round: number, sample: Sample): void {
     const key = `${workload}\u0000${contender}`;
     const list = this.#byKey.get(key) ?? [];
-    list.push(sample);
+    list.push({ round, sample });
     this.#byKey.set(key, list);
   }
 
   of(workload: string, contender: string, metric: Metric): Spread | undefined {
-    return spread((this.#byKey.get(`${workload}\u0000${contender}`) ?? []).map((s) => s[metric]));
+    return spread((this.#byKey.get(`${workload}\u0000${contender}`) ?? []).map((s) => s.sample[metric]));
+  }
+
+  /** One metric by round (rounds that contender ran that workload in), for ratios paired round by round. */
+  byRound(workload: string, contender: string, metric: Metric): Map<number, number> {
+    return new Map((this.#byKey.get(`${workload}\u0000${contender}`) ?? []).map((s) => [s.round, s.sample[metric]]));
   }
 
   /** Median of one metric, or undefined when that contender did not run that workload. */

@@ -43,7 +43,7 @@ function operation(contender: OpenContender, workload: StoreWorkload): (sid: str
 }
 
 async function main(): Promise<void> {
-  const contender = await openContender(config.contender, config.url, config.namespace);
+  const contender = await openContender(config.contender, config.url, config.namespace, config.libRoot);
   try {
     const sids = newSids(config.concurrency * SESSIONS_PER_CALLER);
     const session = benchSession(config.payload);
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(`store child (${config.contender}) failed:`, error);
+    console.error(`store child (${config.contender}${config.libRoot === undefined ? "" : ` from ${config.libRoot}`}) failed:`, error);
     process.exit(1);
   },
 );

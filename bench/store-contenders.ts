@@ -47,10 +47,10 @@ function storePairs(contender: StoreContender, store: PromiseStore, close: () =>
 }
 
 /** Dynamic imports: a child loads only its own contender's client library. */
-export async function openContender(contender: StoreContender, url: string, namespace: string): Promise<OpenContender> {
+export async function openContender(contender: StoreContender, url: string, namespace: string, libRoot?: string): Promise<OpenContender> {
   switch (contender) {
     case "rels": {
-      const { store, close } = await openRelsStore(url, namespace);
+      const { store, close } = await openRelsStore(url, namespace, libRoot);
       return storePairs(contender, store, close);
     }
     case "connect-redis": {

@@ -4,7 +4,7 @@
  * The parent reads Redis's CPU right before "go" and right after the result.
  */
 import type { Redis } from "ioredis";
-import { STORE_CONTENDERS, STORE_WORKLOADS, type BenchOptions, type StoreChildConfig } from "./options.js";
+import { STORE_CONTENDERS, STORE_WORKLOADS, lineup, type BaselineEntrant, type BenchOptions, type StoreChildConfig } from "./options.js";
 import { storeChildMessageSchema } from "./protocol.js";
 import { BenchChildError, Child } from "./children.js";
 import { redisCpuUs } from "./redis-cpu.js";
@@ -17,15 +17,18 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
   return items.map((_, i) => items[(i + by) % items.length]!);
 }
 
-export async function runStoreRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples): Promise<void> {
+/** `baseline`: with `--baseline`, its build and the A/A copy run as contenders too (options.ts, lineup). */
+export async function runStoreRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples, baseline?: BaselineEntrant): Promise<void> {
   const selected = STORE_WORKLOADS.filter((w) => options.only.includes(w));
   if (selected.length === 0) return;
+  const entrants = lineup(STORE_CONTENDERS, baseline);
   for (let round = 0; round < options.rounds; round++) {
     const workloads = round % 2 ? [...selected].reverse() : selected;
-    for (const contender of rotate(STORE_CONTENDERS, round)) {
+    for (const { name: contender, kind, libRoot } of rotate(entrants, round)) {
       const config: StoreChildConfig = {
         url,
-        contender,
+        contender: kind,
+        ...(libRoot === undefined ? {} : { libRoot }),
         workloads,
         namespace: `bench:${runId}:${contender}:${round}`,
         concurrency: options.concurrency,
@@ -50,7 +53,7 @@ export async function runStoreRounds(options: BenchOptions, url: string, info: R
             nodeUsPerOp: result.cpuUs / result.ops,
             redisUsPerOp: (redisAfter - redisBefore) / result.ops,
           };
-          samples.add(workload, contender, sample);
+          samples.add(workload, contender, round, sample);
           process.stderr.write(
             `  round ${round + 1}/${options.rounds}  ${workload.padEnd(9)} ${contender.padEnd(15)} ${Math.round(sample.opsPerSec).toLocaleString("en-US").padStart(7)} ops/s` +
               `  node ${sample.nodeUsPerOp.toFixed(1).padStart(5)} µs  redis ${sample.redisUsPerOp.toFixed(1).padStart(5)} µs\n`,
