@@ -1,4 +1,5 @@
 import { RevocationNotReplicatedError, SessionWriteRefusedError } from "../errors.js";
+import calculateSlot from "cluster-key-slot";
 import { Cluster, ReplyError, type Redis } from "ioredis";
 import type { RedisClient, RedisSource } from "../redis/pool.js";
 import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
@@ -138,7 +139,7 @@ export class SessionRecords {
 
   /** The record of a session: one GET (layout 2 hashes cost one more command, once). */
   read(hex: string): Promise<ReadResult> {
-    return this.#source.run((c) => this.#read(c, hex));
+    return this.#source.run((c) => this.#read(c, hex), this.#keys.session(hex));
   }
 
   /** Several records in one round trip, in the order asked. */
@@ -166,7 +167,7 @@ export class SessionRecords {
     if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
       const header = { expiresAt, score: previous.score, index, bucket, plain };
       const key = keys.session(hex);
-      return this.#source.run((c) => plainSetGet(c, key, encodeRecord(header, payload), ttlMs)).then((replaced) => {
+      return this.#source.run((c) => plainSetGet(c, key, encodeRecord(header, payload), ttlMs), key).then((replaced) => {
         if (replaced === null) return undefined;
         const left = refiledSince(replaced, previous);
         // Another request refiled the session between this one's read and its save (a relink,
@@ -222,6 +223,7 @@ export class SessionRecords {
           leaving?.index ?? "",
           leaving?.bucket ?? "",
         ),
+        keys.session(hex),
       );
     } catch (error) {
       // Redis answered no (out of memory, …): nothing was written. A timeout may have written
@@ -301,6 +303,7 @@ export class SessionRecords {
         filed.index,
         filed.bucket,
       ),
+      keys.session(hex),
     );
   }
 
@@ -322,28 +325,28 @@ export class SessionRecords {
     const { timeoutMs } = this.#options.durableRevocation;
     // A durable revocation waits for a replica on a connection of its own (`WAIT` holds its
     // connection until the replica answers or the timeout): other requests never queue behind it.
-    const run = durable ? this.#source.runBlocking.bind(this.#source) : this.#source.run.bind(this.#source);
-    const [replies, acked] = await run((c) =>
-      Promise.all([
-        Promise.all(
-          hexes.map((hex) =>
-            c.relsDestroy(
-              keys.session(hex),
-              hex,
-              now,
-              cascade ? 1 : 0,
-              owner,
-              revoke ? keys.revoked(hex) : "",
-              markerMs,
-              this.#options.plainCopies ? 1 : 0,
-            ),
-          ),
+    const key = hexes.length === 1 ? keys.session(hexes[0]!) : undefined;
+    const run = <T>(operation: (client: RedisClient) => Promise<T>) =>
+      durable ? this.#source.runBlocking(operation) : this.#source.run(operation, key);
+    const sessionKeys = hexes.map((hex) => keys.session(hex));
+    const destroyAll = (c: RedisClient) =>
+      Promise.all(
+        hexes.map((hex, i) =>
+          c.relsDestroy(sessionKeys[i]!, hex, now, cascade ? 1 : 0, owner, revoke ? keys.revoked(hex) : "", markerMs, this.#options.plainCopies ? 1 : 0),
         ),
-        // WAIT counts the replicas that have every write of its own connection so far: sent on
-        // the same connection(s) right behind the destroys, it covers them.
-        // A WAIT that fails (UNBLOCKED: the master just became a replica) confirmed nothing.
-        durable ? Promise.all(connectionsOf(c).map((node) => node.wait(1, timeoutMs).catch(() => 0))) : Promise.resolve([]),
-      ]),
+      );
+    // WAIT counts the replicas that have every write of its own connection so far, so it goes
+    // on the connection(s) the destroys went out on, behind them: in the same batch on one
+    // server; on Cluster once they are answered (a destroy redirected by MOVED went to another
+    // master than the slot map said when it was sent). A WAIT that fails (UNBLOCKED: the
+    // master just became a replica) confirmed nothing.
+    const waitFor = (c: RedisClient) => Promise.all(connectionsOf(c, sessionKeys).map((node) => node.wait(1, timeoutMs).catch(() => 0)));
+    const [replies, acked] = await run((c) =>
+      !durable
+        ? Promise.all([destroyAll(c), []])
+        : c instanceof Cluster
+          ? destroyAll(c).then(async (done) => [done, await waitFor(c)] as const)
+          : Promise.all([destroyAll(c), waitFor(c)]),
     );
     await this.#topology.afterDestroy(
       replies.map(([, index, bucket, plain], i) => ({ hex: hexes[i]!, index, bucket, plain })),
@@ -591,9 +594,16 @@ function refileDue(score: number, expiry: number, newScore: number): boolean {
   return score < expiry || score > newScore;
 }
 
-/** The connections a client's writes went out on: the client itself, or a Cluster's masters. */
-function connectionsOf(client: RedisClient): Redis[] {
-  return client instanceof Cluster ? client.nodes("master") : [client];
+/**
+ * The connections the writes of `keys` went out on: the client itself, or the Cluster masters
+ * that hold them (as its slot map says; a master it cannot name yet: all of them).
+ */
+function connectionsOf(client: RedisClient, keys: readonly string[]): Redis[] {
+  if (!(client instanceof Cluster)) return [client];
+  const masters = client.nodes("master");
+  const owners = new Set(keys.map((key) => client.slots[calculateSlot(key)]?.[0]));
+  const found = masters.filter((node) => owners.has(`${node.options.host}:${node.options.port}`));
+  return owners.has(undefined) || found.length < owners.size ? masters : found;
 }
 
 /**

@@ -7,6 +7,7 @@ import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerS
 import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
 import { watchMasters } from "./master-watch.js";
+import { MasterBreakers } from "./master-breakers.js";
 import { REQUIRED_REDIS_VERSION, versionVerdict } from "./server-version.js";
 import { defineScripts } from "../record/scripts.js";
 
@@ -15,7 +16,12 @@ export type RedisClient = Redis | Cluster;
 /** What the store and the other modules need from Redis: the pool, or one client of the app's. */
 export interface RedisSource {
   readonly isCluster: boolean;
-  run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T>;
+  /**
+   * `key`: the one key the operation touches, when there is one. On Cluster it names the
+   * master the operation goes to, whose own circuit breaker decides (one master's trouble
+   * fails only its own requests); elsewhere it is not needed.
+   */
+  run<T>(operation: (client: RedisClient) => Promise<T>, key?: string): Promise<T>;
   /**
    * Run an operation that blocks its connection (`WAIT` for a replica after a revocation) on a
    * connection of its own, so the requests that share the others never queue behind it. The
@@ -100,6 +106,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
   readonly #options: PoolOptions;
   readonly #pool: Pool<RedisClient>;
   readonly #breaker: CircuitBreaker;
+  /** Cluster only: a breaker per master. */
+  readonly #masters: MasterBreakers | undefined;
   readonly #leases: RedisClient[] = [];
   /** What ioredis last reported per client, so a failed connect can say why. */
   readonly #lastError = new WeakMap<RedisClient, Error>();
@@ -128,6 +136,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
       },
       this.#stalls,
     );
+    this.#masters =
+      options.target.kind === "cluster"
+        ? new MasterBreakers({ ...POOL_DEFAULTS.breaker, ...options.breaker }, this.#stalls, (event) => this.emit(event))
+        : undefined;
     this.#pool = createPool<RedisClient>(
       {
         create: async () => this.#createClient(),
@@ -162,13 +174,46 @@ export class RedisPool extends EventEmitter implements RedisSource {
    * circuit is open; connection errors and timeouts become `RedisUnavailableError` too,
    * Redis error replies pass through unchanged.
    */
-  run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+  run<T>(operation: (client: RedisClient) => Promise<T>, key?: string): Promise<T> {
     if (this.#closed) return Promise.reject(new RedisUnavailableError("The Redis pool is closed"));
+    if (this.#masters !== undefined) return this.#runOnCluster(operation, key);
     if (!this.#breaker.allow()) return Promise.reject(this.#circuitOpen());
     // The hot path: a ready client, no async frame of our own around the command.
     const client = this.#pick();
     if (client) return this.#send(client, operation);
     return this.#firstClient().then((c) => this.#send(c, operation), this.#failed);
+  }
+
+  /**
+   * Cluster: a keyed operation goes through the breaker of the master that holds its key; an
+   * operation over several masters (SCAN pages, totals, bulk revocations) through none, each
+   * command bounded by its deadline. The pool's own breaker only follows the Cluster client's
+   * connection (it opens when the whole client is closed), so one master down or failing over
+   * never fails, nor disconnects, the requests of the others.
+   */
+  #runOnCluster<T>(operation: (client: RedisClient) => Promise<T>, key: string | undefined): Promise<T> {
+    if (!this.#breaker.allow()) return Promise.reject(this.#circuitOpen());
+    const client = this.#pick();
+    if (!client) return this.#firstClient().then(() => this.#runOnCluster(operation, key), this.#failed);
+    const master = key === undefined ? undefined : this.#masters!.of(client as Cluster, key);
+    if (master !== undefined && !master.allow()) return Promise.reject(this.#masters!.openError(master));
+    corkForThisTick(client);
+    let pending: Promise<T>;
+    try {
+      pending = operation(client);
+    } catch (error) {
+      return Promise.reject(this.#classify(error, master));
+    }
+    return pending.then(
+      (result) => {
+        this.#breaker.success();
+        master?.success();
+        return result;
+      },
+      (error: unknown) => {
+        throw this.#classify(error, master);
+      },
+    );
   }
 
   runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
@@ -448,14 +493,21 @@ export class RedisPool extends EventEmitter implements RedisSource {
     return client;
   }
 
-  #classify(error: unknown): unknown {
+  /**
+   * What a failure means, told to the breaker that judges it: the pool's (standalone,
+   * Sentinel), the key's master's (Cluster), or none (Cluster, over several masters).
+   */
+  #classify(error: unknown, master?: CircuitBreaker): unknown {
     withoutCommandArguments(error);
     const unavailable = asUnavailable(error);
+    const breaker = this.#masters === undefined ? this.#breaker : master;
     if (unavailable === undefined) {
-      this.#breaker.release();
+      breaker?.release();
+      if (breaker !== this.#breaker) this.#breaker.release();
       return error;
     }
-    this.#breaker.commandFailed(error);
+    if (this.#masters !== undefined) this.#breaker.release();
+    breaker?.commandFailed(error);
     return unavailable;
   }
 }

@@ -30,9 +30,9 @@ export class RetirableSource implements RedisSource {
     this.#retired ??= reason;
   }
 
-  run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+  run<T>(operation: (client: RedisClient) => Promise<T>, key?: string): Promise<T> {
     if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
-    return this.#pool.run(operation);
+    return this.#pool.run(operation, key);
   }
 
   runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {

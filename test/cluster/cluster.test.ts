@@ -458,8 +458,8 @@ class InterleavingSource implements RedisSource {
     return true;
   }
 
-  async run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
-    const result = await this.#inner.run(operation);
+  async run<T>(operation: (client: RedisClient) => Promise<T>, key?: string): Promise<T> {
+    const result = await this.#inner.run(operation, key);
     const between = this.#between;
     this.#between = undefined;
     if (between) await between();
