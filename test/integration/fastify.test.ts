@@ -278,6 +278,16 @@ describe("revocation while a Fastify request is in flight", () => {
   });
 });
 
+describe("store.clear() while a Fastify request is in flight", () => {
+  it("the request that read its session before clear() cannot bring it back with its save", async () => {
+    const after = await saveAfterRevocation(async (_app, _victim, _userId, raceStore) => {
+      await raceStore.clear();
+    });
+    expect(after.stored, "the late save resurrected a cleared session").toBeNull();
+    expect(after.signedInAs).toBeNull();
+  });
+});
+
 describe("a revoked copy waiting while the process reads 100,000 other live sessions", () => {
   it("cannot bring its session back: what a process read is a cache, the revocation is Redis's", async () => {
     const after = await saveAfterRevocation(async (app, _victim, userId, raceStore) => {
