@@ -112,6 +112,7 @@ export class SessionRecords {
     this.#options = options;
     this.#maxSessionsPerUser = options.maxSessionsPerUser;
     this.#topology = topologyOf(source, keys);
+    if (options.durableRevocation.mode === "on") source.prepareBlocking();
   }
 
   get keys(): Keys {
@@ -375,6 +376,7 @@ export class SessionRecords {
     const masters = await this.#source.masters();
     const infos = await this.#source.run(() => Promise.all(masters.map((node) => node.info("replication"))));
     const present = infos.every((info) => Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0) > 0);
+    if (present && !this.#replicas?.present) this.#source.prepareBlocking();
     this.#replicas = { present, at: now };
     return present;
   }

@@ -28,6 +28,12 @@ export interface RedisSource {
    * writes `WAIT` covers must go out on that same connection: put them in `operation`.
    */
   runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T>;
+  /**
+   * Make `runBlocking`'s connection now, while Redis is healthy (where revocations will wait
+   * for replicas): made by the first revocation instead, it could itself wait on replicas
+   * that do not answer (a Cluster client maps the slots through the nodes).
+   */
+  prepareBlocking(): void;
   /** Every master, for work that must visit each shard (SCAN). Standalone: the one server. */
   masters(): Promise<Redis[]>;
   /** Be told when Redis becomes usable or unusable; returns the call that stops it. */
@@ -225,15 +231,23 @@ export class RedisPool extends EventEmitter implements RedisSource {
   /** The connection for blocking operations: made on first use, outside the pool's round-robin. */
   #blockingClient(): Promise<RedisClient> {
     this.#blocking ??= (async () => {
-      await this.#firstClient();
       const client = this.#createClient();
-      await withDeadline(readyOrFailure(client), this.#options.commandTimeoutMs, "connecting");
+      try {
+        await withDeadline(readyOrFailure(client), this.#options.commandTimeoutMs, "connecting");
+      } catch (error) {
+        client.disconnect();
+        throw error;
+      }
       return client;
     })().catch((error: unknown) => {
       this.#blocking = undefined;
       throw error;
     });
     return this.#blocking;
+  }
+
+  prepareBlocking(): void {
+    if (!this.#closed) void this.#blockingClient().catch(() => undefined);
   }
 
   #send<T>(client: RedisClient, operation: (client: RedisClient) => Promise<T>): Promise<T> {
@@ -542,12 +556,15 @@ export class ClientSource implements RedisSource {
    * `close()`: the app's own connection never waits behind a `WAIT`.
    */
   runBlocking<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (!this.#blocking) {
-      const duplicate = this.#client.duplicate();
-      defineScripts(duplicate);
-      this.#blocking = duplicate;
-    }
-    return runOn(this.#blocking, operation);
+    this.prepareBlocking();
+    return runOn(this.#blocking!, operation);
+  }
+
+  prepareBlocking(): void {
+    if (this.#blocking) return;
+    const duplicate = this.#client.duplicate();
+    defineScripts(duplicate);
+    this.#blocking = duplicate;
   }
 
   async masters(): Promise<Redis[]> {

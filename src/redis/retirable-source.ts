@@ -40,6 +40,10 @@ export class RetirableSource implements RedisSource {
     return this.#pool.runBlocking(operation);
   }
 
+  prepareBlocking(): void {
+    if (this.#retired === undefined) this.#pool.prepareBlocking();
+  }
+
   /** See `RedisPool#ready`. */
   ready(): Promise<void> {
     if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));

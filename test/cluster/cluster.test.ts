@@ -470,6 +470,10 @@ class InterleavingSource implements RedisSource {
     return this.#inner.runBlocking(operation);
   }
 
+  prepareBlocking(): void {
+    this.#inner.prepareBlocking();
+  }
+
   masters(): Promise<Redis[]> {
     return this.#inner.masters();
   }

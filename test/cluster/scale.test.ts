@@ -140,6 +140,37 @@ describe("cluster: totals() while slots move", () => {
   }, 180_000);
 });
 
+describe("cluster: replicas that do not answer (syncing, or frozen here)", () => {
+  it("a revocation waits for them on a connection of its own: reads of other sessions are served meanwhile", async () => {
+    const pool = new RedisPool({ target: { kind: "cluster", nodes: cluster!.nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 1000 });
+    opened.push(() => pool.close());
+    const store = new RelsRedisStore({ namespace: `k-${randomBytes(6).toString("hex")}`, source: pool, durableRevocation: true, durableRevocationTimeout: 2000 });
+    const others = Array.from({ length: 30 }, newSid);
+    for (const sid of others) await store.set(sid, sessionFor(60_000, { n: 1 }));
+    const doomed = newSid();
+    await store.set(doomed, sessionFor(60_000, { n: 1 }));
+    const resumes = await Promise.all((await cluster!.masters()).map(async (m) => cluster!.freeze(await cluster!.replicaOf(m))));
+    try {
+      const revocation = store.destroy(doomed).then(
+        () => "acknowledged",
+        (error: unknown) => (error as Error).name,
+      );
+      // Once the revocation's WAIT blocks on its master, the reads go out.
+      const masters = (await cluster!.masters()).map(direct);
+      const blocked = async () => (await Promise.all(masters.map((m) => m.info("clients")))).some((info) => /blocked_clients:[1-9]/.test(info));
+      for (let i = 0; !(await blocked()); i++) {
+        if (i > 200) throw new Error("the revocation's WAIT never blocked");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const served = await Promise.all(others.map((sid) => store.get(sid).then((s) => (s as unknown as { n: number } | null)?.n, (e: unknown) => String(e))));
+      expect(served).toEqual(others.map(() => 1));
+      expect(await revocation).toBe("RevocationNotReplicatedError");
+    } finally {
+      for (const resume of resumes) resume();
+    }
+  }, 60_000);
+});
+
 describe("cluster: one master killed under traffic", () => {
   it("fails at most 1% of the requests whose sessions live on the other masters (CLUSTERDOWN answers of Redis counted apart)", async () => {
     // What the scaling docs recommend for a session store: serve the slots that are covered.
