@@ -10,42 +10,19 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats, sessionHandle } from "../../src/index.js";
-import { RedisPool } from "../../src/redis/pool.js";
-import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
+import type { RedisEndpoint } from "../helpers/redis.js";
+import { clusterForThisFile } from "../support/cluster-file.js";
 import { describeOutcome, expectEveryOperationSettled, failoverUnderLoad, resurrected } from "../support/failover-load.js";
 import { keysOf } from "../support/internals.js";
 import { describeRevocationSuite } from "../support/revocation-suite.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 
-let cluster: RedisClusterHandle | undefined;
-let inspector: Cluster | undefined;
-const opened: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-  inspector = new Cluster(cluster.nodes);
-  await inspector.ping();
-}, 120_000);
-
-afterAll(async () => {
-  for (const close of opened.splice(0)) await close().catch(() => undefined);
-  await inspector?.quit().catch(() => inspector?.disconnect());
-  await cluster?.dispose();
-});
-
-function redis(): Cluster {
-  if (!inspector) throw new Error("the cluster did not start (see beforeAll)");
-  return inspector;
-}
-
-function clusterPool(): RedisPool {
-  const pool = new RedisPool({ target: { kind: "cluster", nodes: cluster!.nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 2000 });
-  opened.push(() => pool.close());
-  return pool;
-}
+const file = clusterForThisFile();
+const redis = file.inspector;
+const clusterPool = () => file.pool();
 
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
 
@@ -79,7 +56,7 @@ async function masterOf(key: string): Promise<{ endpoint: RedisEndpoint; node: R
     // A node a crash test killed: its client's reconnect errors are expected.
     node.on("error", () => undefined);
     direct.set(owner[1], node);
-    opened.push(async () => node!.disconnect());
+    file.closeLater(async () => node!.disconnect());
   }
   return { endpoint: { host: owner[0], port: owner[1] }, node };
 }
@@ -213,7 +190,7 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
     const store = new RelsRedisStore({ namespace: freshNamespace(), source: clusterPool() });
     const users = Array.from({ length: 40 }, (_, i) => `load-${i}-${randomBytes(3).toString("hex")}`);
     const sidsByUser = new Map(users.map((u) => [u, [] as string[]]));
-    const [victim] = await cluster!.masters();
+    const [victim] = await file.handle().masters();
     const outcome = await failoverUnderLoad(store, {
       concurrency: 8,
       maxMs: 60_000,
@@ -224,8 +201,8 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
         return signedIn(user, sid, "web", { n });
       },
       failover: async () => {
-        await cluster!.kill(victim!);
-        await cluster!.recovered(60_000);
+        await file.handle().kill(victim!);
+        await file.handle().recovered(60_000);
       },
     });
     console.log(`[master killed] ${describeOutcome(outcome)}`);
@@ -239,12 +216,12 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
   it("a master killed before its replica had the latest filings: the sessions it unlisted are listed again once the fleet repairs", async () => {
     const store = new RelsRedisStore({ namespace: freshNamespace(), source: clusterPool() });
     const repaired = new Promise<void>((resolve) => store.once("repaired", () => resolve()));
-    const masters = await cluster!.masters();
+    const masters = await file.handle().masters();
     // A master that still has its replica (the previous test killed one).
     let victim: RedisEndpoint | undefined;
     let replica: RedisEndpoint | undefined;
     for (const m of masters) {
-      replica = await cluster!.replicaOf(m).catch(() => undefined);
+      replica = await file.handle().replicaOf(m).catch(() => undefined);
       if (replica) {
         victim = m;
         break;
@@ -275,7 +252,7 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
     // filings exist on the master alone when it dies.
     const { node: victimNode } = await masterOf(keys.userIndex(users[0]!));
     await within(5_000, "the replica to catch up", async () => Number(await victimNode.wait(1, 100)) === 1);
-    const resume = await cluster!.freeze(replica!);
+    const resume = await file.handle().freeze(replica!);
     try {
       await victimNode.call("CLIENT", "KILL", "TYPE", "replica");
       for (const user of users) {
@@ -283,11 +260,11 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
         await store.set(second, signedIn(user, second));
         sidsByUser.get(user)!.push(second);
       }
-      await cluster!.kill(victim!);
+      await file.handle().kill(victim!);
     } finally {
       resume();
     }
-    await cluster!.recovered(60_000);
+    await file.handle().recovered(60_000);
     const repairMs = await within(20_000, "every live session listed", async () => (await unlisted(store, sidsByUser)).length === 0);
     await repaired;
     console.log(`[replica behind] live = listed ${repairMs} ms after the cluster recovered`);

@@ -10,35 +10,19 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats, sessionHandle } from "../../src/index.js";
-import { RedisPool } from "../../src/redis/pool.js";
-import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
+import type { RedisEndpoint } from "../helpers/redis.js";
+import { clusterForThisFile } from "../support/cluster-file.js";
 import { runRedisCli } from "../helpers/redis/processes.js";
 import { keysOf } from "../support/internals.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 
-let cluster: RedisClusterHandle | undefined;
-let inspector: Cluster | undefined;
-const opened: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-  inspector = new Cluster(cluster.nodes);
-  await inspector.ping();
-}, 120_000);
-
-afterAll(async () => {
-  for (const close of opened.splice(0)) await close().catch(() => undefined);
-  await inspector?.quit().catch(() => inspector?.disconnect());
-  await cluster?.dispose();
-});
+const file = clusterForThisFile();
 
 function clusterStore(): RelsRedisStore {
-  const pool = new RedisPool({ target: { kind: "cluster", nodes: cluster!.nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 1000 });
-  opened.push(() => pool.close());
-  return new RelsRedisStore({ namespace: `k-${randomBytes(6).toString("hex")}`, source: pool });
+  return new RelsRedisStore({ namespace: `k-${randomBytes(6).toString("hex")}`, source: file.pool(1000) });
 }
 
 function signedIn(user: string, sid: string): SessionData {
@@ -62,7 +46,7 @@ function signedIn(user: string, sid: string): SessionData {
 function direct(endpoint: RedisEndpoint): Redis {
   const client = new Redis({ host: endpoint.host, port: endpoint.port, maxRetriesPerRequest: 0 });
   client.on("error", () => undefined);
-  opened.push(async () => client.disconnect());
+  file.closeLater(async () => client.disconnect());
   return client;
 }
 
@@ -80,7 +64,7 @@ describe("cluster: the busiest master's share", () => {
   it("sign-ins and sign-outs of 200 users: the busiest of 3 masters takes at most 40% of the commands", async () => {
     const store = clusterStore();
     const manager = new RelsSessionsManager({ store, applicationName: "Scale" });
-    const masters = (await cluster!.masters()).map(direct);
+    const masters = (await file.handle().masters()).map(direct);
     const before = await commandCalls(masters);
     const users = Array.from({ length: 200 }, (_, i) => `share-${i}-${randomBytes(3).toString("hex")}`);
     for (let i = 0; i < users.length; i += 20) {
@@ -109,7 +93,7 @@ describe("cluster: totals() while slots move", () => {
   it("is exact after concurrent sign-ins, reads and sign-outs during a reshard of 2,000 slots", async () => {
     const store = clusterStore();
     const manager = new RelsSessionsManager({ store, applicationName: "Scale" });
-    const [from, to] = await cluster!.masters();
+    const [from, to] = await file.handle().masters();
     const [fromId = "", toId = ""] = await Promise.all([from!, to!].map(async (m) => String(await direct(m).cluster("MYID"))));
     const users = Array.from({ length: 40 }, (_, i) => `move-${i}-${randomBytes(3).toString("hex")}`);
     const sids = new Map<string, string[]>(users.map((u) => [u, []]));
@@ -142,21 +126,20 @@ describe("cluster: totals() while slots move", () => {
 
 describe("cluster: replicas that do not answer (syncing, or frozen here)", () => {
   it("a revocation waits for them on a connection of its own: reads of other sessions are served meanwhile", async () => {
-    const pool = new RedisPool({ target: { kind: "cluster", nodes: cluster!.nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 1000 });
-    opened.push(() => pool.close());
+    const pool = file.pool(1000);
     const store = new RelsRedisStore({ namespace: `k-${randomBytes(6).toString("hex")}`, source: pool, durableRevocation: true, durableRevocationTimeout: 2000 });
     const others = Array.from({ length: 30 }, newSid);
     for (const sid of others) await store.set(sid, sessionFor(60_000, { n: 1 }));
     const doomed = newSid();
     await store.set(doomed, sessionFor(60_000, { n: 1 }));
-    const resumes = await Promise.all((await cluster!.masters()).map(async (m) => cluster!.freeze(await cluster!.replicaOf(m))));
+    const resumes = await Promise.all((await file.handle().masters()).map(async (m) => file.handle().freeze(await file.handle().replicaOf(m))));
     try {
       const revocation = store.destroy(doomed).then(
         () => "acknowledged",
         (error: unknown) => (error as Error).name,
       );
       // Once the revocation's WAIT blocks on its master, the reads go out.
-      const masters = (await cluster!.masters()).map(direct);
+      const masters = (await file.handle().masters()).map(direct);
       const blocked = async () => (await Promise.all(masters.map((m) => m.info("clients")))).some((info) => /blocked_clients:[1-9]/.test(info));
       for (let i = 0; !(await blocked()); i++) {
         if (i > 200) throw new Error("the revocation's WAIT never blocked");
@@ -174,13 +157,13 @@ describe("cluster: replicas that do not answer (syncing, or frozen here)", () =>
 describe("cluster: one master killed under traffic", () => {
   it("fails at most 1% of the requests whose sessions live on the other masters (CLUSTERDOWN answers of Redis counted apart)", async () => {
     // What the scaling docs recommend for a session store: serve the slots that are covered.
-    for (const node of cluster!.nodes) await direct(node).config("SET", "cluster-require-full-coverage", "no");
+    for (const node of file.handle().nodes) await direct(node).config("SET", "cluster-require-full-coverage", "no");
     const store = clusterStore();
-    const masters = await cluster!.masters();
+    const masters = await file.handle().masters();
     const victim = masters[0]!;
     const slotOwner = async (key: string) => {
-      const slot = Number(await inspector!.cluster("KEYSLOT", key));
-      const ranges = (await inspector!.cluster("SLOTS")) as unknown as Array<[number, number, [string, number]]>;
+      const slot = Number(await file.inspector().cluster("KEYSLOT", key));
+      const ranges = (await file.inspector().cluster("SLOTS")) as unknown as Array<[number, number, [string, number]]>;
       return ranges.find(([a, b]) => slot >= a && slot <= b)?.[2][1];
     };
     const sessions: Array<{ sid: string; onVictim: boolean }> = [];
@@ -213,8 +196,8 @@ describe("cluster: one master killed under traffic", () => {
       }),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await cluster!.kill(victim);
-    await cluster!.recovered(60_000);
+    await file.handle().kill(victim);
+    await file.handle().recovered(60_000);
     stop = true;
     await traffic;
     console.log(`[isolation] ${JSON.stringify(counts)}`);
