@@ -82,8 +82,9 @@ export interface RelsRedisStoreOptions {
   /** How long a revocation waits for a replica, in ms. @default 500 */
   durableRevocationTimeout?: number;
   /**
-   * @deprecated Ignored since 0.2: a revoked session can no longer be saved by a request
-   * still in flight, however long it runs, so no tombstone is needed.
+   * @deprecated Ignored since 0.2: every revocation leaves a marker that lives as long as the
+   * session had left (at least a day), and a session read by a request is saved only while it
+   * exists; no setting is needed.
    */
   tombstoneTtl?: number;
   /** Read plain-sid keys (a connect-redis store with the same prefix) until migrated. @default false */
