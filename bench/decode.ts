@@ -12,7 +12,7 @@
  * prototype keys), and `JSON.parse` alone as the floor. Figures only; nothing is asserted.
  */
 import { parseArgs } from "node:util";
-import { legacySerializer, resolveSerializer, type Serializer } from "../src/express/serializer.js";
+import { legacySerializer, resolveSerializer, type Serializer } from "../src/record/codec/serializer.js";
 
 const { values } = parseArgs({
   options: { iterations: { type: "string", default: "200000" }, repeats: { type: "string", default: "7" } },

@@ -1,5 +1,16 @@
 import { NotConfiguredError } from "./errors.js";
-import type { RelsSessionInstance } from "./instance.js";
+import type { RedisSource } from "./redis/pool.js";
+
+/**
+ * What is kept of the default instance, as this module and a store made without a client
+ * (`new RelsRedisStore()`: its pool and namespace) see it. `RelsSession` (rels-session.ts),
+ * the one writer, keeps a whole `DefaultInstance` here; naming only this much keeps the
+ * store from depending on the module that builds it.
+ */
+export interface DefaultInstance {
+  readonly source: RedisSource;
+  readonly config: { readonly redisOptions: { readonly namespace: string } };
+}
 
 /**
  * The process-wide default instance (`RelsSession`), kept on `globalThis` under a
@@ -10,7 +21,7 @@ import type { RelsSessionInstance } from "./instance.js";
 const STATE_KEY = Symbol.for("rels-session.default-instance.v1");
 
 interface DefaultState {
-  current: RelsSessionInstance | undefined;
+  current: DefaultInstance | undefined;
 }
 
 type WithState = typeof globalThis & { [STATE_KEY]?: DefaultState };
@@ -31,19 +42,19 @@ export const NOT_CONFIGURED_FOR_MANAGER_MESSAGE =
   "SessionsManager.for(store, { applicationName }); with createRelsSession(), the instance's .manager";
 
 /** The default instance, or undefined before `configure`. */
-export function currentInstance(): RelsSessionInstance | undefined {
+export function currentInstance(): DefaultInstance | undefined {
   return state().current;
 }
 
 /** The default instance; throws `NotConfiguredError` before `configure`. */
-export function defaultInstance(message = NOT_CONFIGURED_MESSAGE): RelsSessionInstance {
+export function defaultInstance(message = NOT_CONFIGURED_MESSAGE): DefaultInstance {
   const current = state().current;
   if (!current) throw new NotConfiguredError(message);
   return current;
 }
 
 /** Make `next` the default instance; returns the one it replaces. */
-export function swapDefaultInstance(next: RelsSessionInstance | undefined): RelsSessionInstance | undefined {
+export function swapDefaultInstance(next: DefaultInstance | undefined): DefaultInstance | undefined {
   const shared = state();
   const previous = shared.current;
   shared.current = next;

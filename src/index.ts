@@ -3,7 +3,9 @@ export { createRelsSession } from "./instance.js";
 export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
 export { requireSession, requireSessionOptionsSchema, redisErrorHandler, redisErrorHandlerOptionsSchema } from "./express/require-session.js";
 export type { RequireSessionOptions, RedisErrorHandlerOptions, SessionCheck, StoreErrorCheck } from "./express/require-session.js";
-export type { NextHandler, RequestAccepting, SessionCookie, SessionData, SessionStoreBase, StoreSession, UnavailableResponse } from "./express/session-types.js";
+export type { RequestAccepting, SessionStoreBase, StoreSession, UnavailableResponse } from "./express/session-types.js";
+export type { SessionCookie, SessionData } from "./record/session-data.js";
+export type { Logger, NextHandler } from "./types.js";
 export { OUTAGE_WARNING_CODES } from "./redis/outage-warnings.js";
 export { REQUIRED_REDIS_VERSION } from "./redis/server-version.js";
 export type { StoreManagerOptions } from "./users/store-managers.js";
@@ -17,7 +19,7 @@ export type {
 } from "./observability/channels.js";
 export type { BreakerState } from "./redis/breaker.js";
 export { RelsRedisStore } from "./express/store.js";
-export type { RelsRedisStoreOptions, Logger, StoredSession } from "./express/store.js";
+export type { RelsRedisStoreOptions, StoredSession } from "./express/store.js";
 export { RelsSessionsManager, sessionIdOfRequest } from "./users/manager.js";
 export type { ActiveSession, RecordOptions, SessionRequest, SessionsManagerOptions, TrackedRequest, TrackSessionsOptions } from "./users/manager.js";
 export { UserSessions } from "./users/user-sessions.js";
@@ -60,7 +62,7 @@ export type { DescribableSession } from "./users/describe.js";
 export type { SignInEvent, SignInListener } from "./users/sign-in-events.js";
 export { privateId, sessionHandle } from "./ids.js";
 export { META_FIELD } from "./record/keys.js";
-export type { Serializer, TextSerializer, SerializerName } from "./express/serializer.js";
+export type { Serializer, TextSerializer, SerializerName } from "./record/codec/serializer.js";
 export {
   RelsSessionError,
   ConfigError,

@@ -10,7 +10,8 @@ import { warnOnOutage } from "./redis/outage-warnings.js";
 import { fileManager } from "./users/store-managers.js";
 import { RetirableSource } from "./redis/retirable-source.js";
 import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats/stats.js";
-import { RelsRedisStore, type Logger } from "./express/store.js";
+import { RelsRedisStore } from "./express/store.js";
+import type { Logger } from "./types.js";
 import { streamSessions } from "./users/stream.js";
 
 /** What `createRelsSession` takes besides the configuration. */

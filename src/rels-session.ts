@@ -1,5 +1,5 @@
 import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
-import { NOT_CONFIGURED_FOR_MANAGER_MESSAGE, currentInstance, defaultInstance, swapDefaultInstance } from "./default-instance.js";
+import * as slot from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
 import type { RelsSessionsManager, SessionRequest, TrackedRequest, TrackSessionsOptions } from "./users/manager.js";
 import type { SessionMeta } from "./users/meta-schema.js";
@@ -8,6 +8,20 @@ import { managerOf, type StoreManagerOptions } from "./users/store-managers.js";
 import type { BreakerState } from "./redis/breaker.js";
 import type { ReconcileOptions, StatsTotals } from "./stats/stats.js";
 import type { RelsRedisStore } from "./express/store.js";
+
+/** The default instance, or undefined before `configure`: only `configure` writes it, with a whole instance. */
+function currentInstance(): RelsSessionInstance | undefined {
+  return slot.currentInstance() as RelsSessionInstance | undefined;
+}
+
+/** The default instance; `NotConfiguredError` before `configure`. */
+function defaultInstance(message?: string): RelsSessionInstance {
+  return slot.defaultInstance(message) as RelsSessionInstance;
+}
+
+function swapDefaultInstance(next: RelsSessionInstance | undefined): RelsSessionInstance | undefined {
+  return slot.swapDefaultInstance(next) as RelsSessionInstance | undefined;
+}
 
 const RECONFIGURED_MESSAGE =
   "RelsSession was reconfigured: this store belongs to the configuration that RelsSession.configure() replaced, " +
@@ -66,7 +80,7 @@ export const RelsSession = {
 
   /** The shared manager behind `SessionsManager`. */
   manager(): RelsSessionsManager {
-    return defaultInstance(NOT_CONFIGURED_FOR_MANAGER_MESSAGE).manager;
+    return defaultInstance(slot.NOT_CONFIGURED_FOR_MANAGER_MESSAGE).manager;
   },
 
   /**

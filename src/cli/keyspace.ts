@@ -1,4 +1,4 @@
-import { recordsOf, type RelsRedisStore } from "../express/store.js";
+import { recordsOf, type DataLayerStore } from "../record/of-store.js";
 
 /**
  * What the CLI learns from the keyspace itself: totals for progress, and where sessions are
@@ -6,7 +6,7 @@ import { recordsOf, type RelsRedisStore } from "../express/store.js";
  */
 
 /** Every key of the database over every master: the upper bound progress is shown against. */
-export async function keyspaceSize(store: RelsRedisStore): Promise<number> {
+export async function keyspaceSize(store: DataLayerStore): Promise<number> {
   const { source } = recordsOf(store);
   const sizes = await Promise.all((await source.masters()).map((node) => source.run(() => node.dbsize())));
   return sizes.reduce((a, b) => a + b, 0);
@@ -16,7 +16,7 @@ export async function keyspaceSize(store: RelsRedisStore): Promise<number> {
  * Count session keys, as `store.length()` does, telling `onPage(found, examined)` after
  * each SCAN page; `examined` is COUNT per page, SCAN's own measure of the work done.
  */
-export async function countSessions(store: RelsRedisStore, onPage: (found: number, examined: number) => void): Promise<number> {
+export async function countSessions(store: DataLayerStore, onPage: (found: number, examined: number) => void): Promise<number> {
   const records = recordsOf(store);
   const { keys, scanCount } = records;
   let found = 0;
@@ -40,7 +40,7 @@ const STATS_REGISTRY = /^(.*):stats:\{stats[-0-9]*\}:buckets$/;
  * Whether the store's namespace holds anything of this library's: its stats registry, or a
  * session key within the same bounded SCAN as {@link otherNamespaces}.
  */
-export async function namespaceHasData(store: RelsRedisStore): Promise<boolean> {
+export async function namespaceHasData(store: DataLayerStore): Promise<boolean> {
   const { source, keys } = recordsOf(store);
   const registries = keys.statsShards().map((shard) => shard.registry);
   const found = await source.run((c) => Promise.all(registries.map((registry) => c.exists(registry))));
@@ -49,7 +49,7 @@ export async function namespaceHasData(store: RelsRedisStore): Promise<boolean> 
 }
 
 /** SCAN every master for `pattern`, at most SEARCH_PAGES pages each; true once `wanted` says so. */
-async function boundedScan(store: RelsRedisStore, pattern: string, wanted: (key: string) => boolean): Promise<boolean> {
+async function boundedScan(store: DataLayerStore, pattern: string, wanted: (key: string) => boolean): Promise<boolean> {
   const pages = recordsOf(store).scanKeys(pattern, { count: SEARCH_COUNT, maxPagesPerMaster: SEARCH_PAGES });
   for await (const page of pages) if (page.some(wanted)) return true;
   return false;
@@ -59,7 +59,7 @@ async function boundedScan(store: RelsRedisStore, pattern: string, wanted: (key:
  * Namespaces of this library other than the store's that hold sessions, found by a bounded
  * SCAN (at most 20,000 keys per master): a hint, not an inventory.
  */
-export async function otherNamespaces(store: RelsRedisStore): Promise<string[]> {
+export async function otherNamespaces(store: DataLayerStore): Promise<string[]> {
   const found = new Set<string>();
   await boundedScan(store, "*{*", (key) => {
     const namespace = SESSION_KEY.exec(key)?.[1] ?? STATS_REGISTRY.exec(key)?.[1];

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { RelsSession } from "../rels-session.js";
-import { recordsOf } from "../express/store.js";
+import { recordsOf } from "../record/of-store.js";
 import { describeSession } from "../users/describe.js";
 import { ConfigError, RedisConnectionError } from "../errors.js";
 import { configFromFlags, databaseNumber, type ConnectionFlags } from "./connection.js";

@@ -3,7 +3,7 @@ import { isPlainSidSafe } from "../ids.js";
 import { escapeGlob } from "../record/keys.js";
 import type { SessionRecords } from "../record/records.js";
 import { nullOnWrongType } from "../redis/wrong-type.js";
-import type { Serializer } from "./serializer.js";
+import type { Serializer } from "../record/codec/serializer.js";
 
 /** How long a process trusts what it read of the migration flag. */
 const FLAG_CACHE_MS = 60_000;

@@ -1,4 +1,5 @@
-import type { NextHandler, RequestAccepting, UnavailableResponse } from "./session-types.js";
+import type { RequestAccepting, UnavailableResponse } from "./session-types.js";
+import type { NextHandler } from "../types.js";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
 

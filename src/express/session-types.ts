@@ -8,24 +8,7 @@
  */
 import type { EventEmitter } from "node:events";
 import { Store } from "express-session";
-
-/** express-session's `Cookie`: the stored cookie of a session. */
-export interface SessionCookie {
-  originalMaxAge: number | null;
-  maxAge?: number | undefined;
-  signed?: boolean | undefined;
-  expires?: Date | null | undefined;
-  httpOnly?: boolean | undefined;
-  path?: string | undefined;
-  domain?: string | undefined;
-  secure?: boolean | "auto" | undefined;
-  sameSite?: boolean | "lax" | "strict" | "none" | undefined;
-}
-
-/** express-session's `SessionData`: a session as stored, its cookie and the app's fields. */
-export interface SessionData {
-  cookie: SessionCookie;
-}
+import type { SessionData } from "../record/session-data.js";
 
 /** express-session's `Session & SessionData`: `req.session`, as `createSession` builds it. */
 export interface StoreSession extends SessionData {
@@ -68,9 +51,6 @@ declare global {
     interface Request {}
   }
 }
-
-/** Express's `next`. */
-export type NextHandler = (err?: unknown) => void;
 
 /** What `requireSession()` reads of an Express request. */
 export interface RequestAccepting {

@@ -1,26 +1,24 @@
 import type { z } from "zod";
-import { StoreBase, type SessionData } from "./session-types.js";
+import { StoreBase } from "./session-types.js";
+import type { SessionData } from "../record/session-data.js";
+import type { Logger } from "../types.js";
 import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from "../config.js";
-import { ConfigError, RelsSessionError, SerializerUnavailableError } from "../errors.js";
-import { privateHex, privateIdOfHex, sessionHandle } from "../ids.js";
+import { ConfigError, RelsSessionError } from "../errors.js";
+import { privateHex, privateIdOfHex } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
-import { CORRUPT, SessionRecords, type ReadResult, type RecordHeader } from "../record/records.js";
+import { CORRUPT, SessionRecords, type RecordHeader } from "../record/records.js";
 import { linkOf } from "../record/link.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
-import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "./serializer.js";
-import { isSessionShaped } from "./session-shape.js";
-import { isoMs } from "./iso-time.js";
+import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "../record/codec/serializer.js";
+import { isoMs } from "../record/codec/iso-time.js";
+import { SessionCodec } from "../record/codec/session-codec.js";
+import { DataLayer } from "../record/data-layer.js";
+import { registerDataLayer } from "../record/of-store.js";
 import { assertIoredisClient } from "../client-check.js";
 import { defaultInstance } from "../default-instance.js";
 import { traced } from "../observability/channels.js";
 import { LegacyMigration } from "./legacy.js";
 import { RecentMap } from "../recent-map.js";
-
-/** pino-compatible: `logger.warn({ … }, "message")`. */
-export interface Logger {
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
 
 export interface RelsRedisStoreOptions {
   /**
@@ -178,20 +176,11 @@ class ReadMark extends Stamped {
  */
 const RECENT_READS_MAX = 10_000;
 
-/** The data layer behind each store, for the modules that work beside it (manager, stats, CLI). */
-const recordsByStore = new WeakMap<RelsRedisStore, SessionRecords>();
-
-/** @internal */
-export function recordsOf(store: RelsRedisStore): SessionRecords {
-  const records = recordsByStore.get(store);
-  if (!records) throw new TypeError("expected a RelsRedisStore");
-  return records;
-}
-
 /**
  * express-session store on Redis: the adapter between express-session's callbacks and the
- * data layer (record/records.ts). It owns the serializer, the TTL and touch policy, and the
- * migration from plain-sid keys. Keys come from the private id (`2::sha256(sid)`); the sid
+ * data layer (record/: the records and the codec, registered for the modules beside the store
+ * in record/of-store.ts). It owns the TTL and touch policy, what a read learnt (`ReadMark`),
+ * and the migration from plain-sid keys. Keys come from the private id (`2::sha256(sid)`); the sid
  * itself is never written anywhere (outside migration, where the old store already did).
  *
  * Every method takes a callback, as express-session expects, or returns a promise.
@@ -201,7 +190,8 @@ export class RelsRedisStore extends StoreBase {
   /** A source made here around the app's own client (`client`), closed with the store. */
   readonly #ownSource: boolean;
   readonly #records: SessionRecords;
-  readonly #serializer: Serializer;
+  readonly #layer: DataLayer;
+  readonly #codec: SessionCodec;
   readonly #legacy: LegacyMigration | undefined;
   readonly #ttl: number | ((session: SessionData) => number);
   readonly #disableTTL: boolean;
@@ -232,10 +222,11 @@ export class RelsRedisStore extends StoreBase {
     const keys = new Keys(namespace, options.prefix ?? `${namespace}:`);
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes;
     // The cap bounds what a write may hold before compression, and how far a read inflates.
-    this.#serializer = resolveSerializer(options.serializer, {
+    const serializer = resolveSerializer(options.serializer, {
       ...(options.compressThreshold === undefined ? {} : { compressThreshold: options.compressThreshold }),
       maxPayloadBytes,
     });
+    this.#codec = new SessionCodec(serializer, logger);
     this.#ttl = options.ttl ?? DEFAULTS.ttlSeconds;
     this.#disableTTL = options.disableTTL ?? false;
     this.#disableTouch = options.disableTouch ?? false;
@@ -255,7 +246,8 @@ export class RelsRedisStore extends StoreBase {
         timeoutMs: options.durableRevocationTimeout ?? DEFAULTS.durableRevocationTimeoutMs,
       },
     });
-    recordsByStore.set(this, this.#records);
+    this.#layer = new DataLayer(this.#records, this.#codec, logger, (hex) => this.#recentReads.delete(hex));
+    registerDataLayer(this, this.#layer);
     this.#legacy = migrating
       ? new LegacyMigration(this.#records, {
           mirrorWrites: options.mirrorWrites ?? false,
@@ -380,8 +372,8 @@ export class RelsRedisStore extends StoreBase {
       const hex = privateHex(sid);
       return this.#records.read(hex).then((record) => {
         if (record === null) return this.#findLegacy(sid, hex);
-        const session = this.#decodeRecord(record);
-        if (typeof session === "string") return this.#discard(hex, session);
+        const session = this.#codec.decode(record);
+        if (typeof session === "string") return this.#layer.discard(hex, session);
         if (session && record !== CORRUPT) {
           this.#remember(session, { sid, hex, header: record.header, legacy: false, layout2: record.layout === 2, store: this });
         }
@@ -391,7 +383,7 @@ export class RelsRedisStore extends StoreBase {
   }
 
   async #findLegacy(sid: string, hex: string): Promise<SessionData | null> {
-    const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#decodeLegacy(raw, serializer))) ?? null;
+    const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#codec.decodeLegacy(raw, serializer))) ?? null;
     if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true, store: this });
     return legacy;
   }
@@ -400,7 +392,7 @@ export class RelsRedisStore extends StoreBase {
   async peekSession(sid: string): Promise<string | Buffer | null> {
     const record = await this.#records.read(privateHex(sid));
     if (record === null || record === CORRUPT) return null;
-    return this.#serializer.binary ? record.payload : record.payload.toString("utf8");
+    return this.#codec.serializer.binary ? record.payload : record.payload.toString("utf8");
   }
 
   /** Several sessions in one round trip; duplicates are read once. Keyed by the sid given. */
@@ -408,7 +400,7 @@ export class RelsRedisStore extends StoreBase {
     const unique = [...new Set(sids)];
     const hexes = unique.map((sid) => privateHex(sid));
     const records = await this.#records.readMany(hexes);
-    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.decodeStored(hexes[i]!, record))));
+    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.#layer.decodeStored(hexes[i]!, record))));
     return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
   }
 
@@ -447,22 +439,13 @@ export class RelsRedisStore extends StoreBase {
     })();
   }
 
-  /**
-   * @internal Decode a record the data layer read (for the index and the stream): the
-   * session, or null for a miss. A corrupt record is removed.
-   */
-  async decodeStored(hex: string, record: Exclude<ReadResult, null>): Promise<SessionData | null> {
-    const session = this.#decodeRecord(record);
-    return typeof session === "string" ? this.#discard(hex, session) : session;
-  }
-
   async *#streamSessions(): AsyncGenerator<StoredSession> {
     for await (const hexes of this.#records.scan()) {
       const records = await this.#records.readMany(hexes);
       for (let i = 0; i < hexes.length; i++) {
         const hex = hexes[i]!;
         const record = records[i];
-        const session = record === null || record === undefined ? null : await this.decodeStored(hex, record);
+        const session = record === null || record === undefined ? null : await this.#layer.decodeStored(hex, record);
         if (session) yield { privateId: privateIdOfHex(hex), session };
       }
     }
@@ -489,52 +472,6 @@ export class RelsRedisStore extends StoreBase {
   }
 
   /**
-   * The session a record holds; null when this process cannot read its format (left in
-   * place); a string, the reason, when it is corrupt (the caller removes it).
-   */
-  #decodeRecord(record: Exclude<ReadResult, null>): SessionData | null | string {
-    if (record === CORRUPT) return "not a session record";
-    let value: unknown;
-    try {
-      value = this.#serializer.parse(record.payload);
-    } catch (error) {
-      if (!(error instanceof SerializerUnavailableError)) return "unreadable payload";
-      this.#warnUnreadable();
-      return null;
-    }
-    // A touch extends the expiry in the header, not the payload: the session reports the one
-    // Redis holds, as MemoryStore does.
-    return isSessionShaped(value, record.header.expiresAt) ? value : "unreadable payload";
-  }
-
-  #decodeLegacy(raw: string | Buffer, serializer: Serializer): SessionData | null {
-    try {
-      const value = serializer.parse(raw);
-      return isSessionShaped(value) ? value : null;
-    } catch {
-      return null;
-    }
-  }
-
-  #warnedUnreadable = false;
-
-  #warnUnreadable(): void {
-    if (this.#warnedUnreadable) return;
-    this.#warnedUnreadable = true;
-    this.#logger?.warn(
-      { reason: "msgpackr is not installed" },
-      "rels-session: a session stored as MessagePack cannot be read by this process; treated as a miss, left in place",
-    );
-  }
-
-  /** A corrupt session is a miss: logged once (it is removed), never thrown at the request. */
-  async #discard(hex: string, reason: string): Promise<null> {
-    this.#logger?.warn({ session: sessionHandle(hex), reason }, "rels-session: removed a corrupt session");
-    await this.#destroyRecords([hex], "corrupt").catch(() => undefined);
-    return null;
-  }
-
-  /**
    * Write a session. One read or written through this object (or a copy of one this process
    * read) is saved only while it exists, however long the request ran; any other is judged by
    * Redis against the session's revocation marker. Afterwards the object knows what was
@@ -553,7 +490,7 @@ export class RelsRedisStore extends StoreBase {
     if (ttlMs <= 0) return this.#deleteSessions([sid], "expired").then(() => false);
     // The serializer refuses a session over maxPayloadBytes (uncompressed) with
     // SessionPayloadTooLargeError: nothing is written.
-    const payload = this.#serializer.stringify(session);
+    const payload = this.#codec.encode(session);
     const fromPrivate = info !== undefined && !info.legacy;
     const now = Date.now();
     const written = this.#records

@@ -10,7 +10,7 @@
  * No tag is global to sessions, so sessions spread over every shard.
  */
 import { PRIVATE_ID_VERSION } from "../ids.js";
-import type { ClientPlatform } from "../users/meta-schema.js";
+import type { ClientPlatform } from "./platforms.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
 /** Score and expiry of what never expires: the latest date a JavaScript Date can hold. */

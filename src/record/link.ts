@@ -1,4 +1,4 @@
-import { isClientPlatform, type ClientPlatform } from "../users/meta-schema.js";
+import { isClientPlatform, type ClientPlatform } from "./platforms.js";
 import { META_FIELD } from "./keys.js";
 
 /** Whose a signed-in session is, for which app and platform: where it is filed. */

@@ -7,6 +7,7 @@ import { LAYOUT2_FIELDS, decodeLayout2, decodeRecord, encodeRecord, fixedNumber,
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import type { SessionLink } from "./link.js";
 import { topologyOf, type Topology } from "./topology.js";
+import { defineScripts } from "./scripts.js";
 
 /** What a read finds: a record, nothing, or something that is not a session record. */
 export type ReadResult = StoredRecord | null | typeof CORRUPT;
@@ -112,6 +113,8 @@ export class SessionRecords {
     this.#options = options;
     this.#maxSessionsPerUser = options.maxSessionsPerUser;
     this.#topology = topologyOf(source, keys);
+    // The scripts below run on every client the source has or makes.
+    source.prepare(defineScripts);
     if (options.durableRevocation.mode === "on") source.prepareBlocking();
   }
 

@@ -1,5 +1,5 @@
 import { withoutCommandArguments } from "./scrub.js";
-import type { RedisTarget } from "./pool.js";
+import type { RedisTarget } from "./target.js";
 import { maskUrlCredentials } from "../redact.js";
 import { RedisConnectionError, type ConnectFailureReason } from "../errors.js";
 

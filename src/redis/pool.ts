@@ -1,7 +1,7 @@
 import { withoutCommandArguments } from "./scrub.js";
 import { EventEmitter } from "node:events";
 import { createPool, type Pool } from "generic-pool";
-import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
+import { Cluster, Redis, ReplyError, type RedisOptions } from "ioredis";
 import { RedisConnectionError, RedisUnavailableError, RedisVersionError } from "../errors.js";
 import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
@@ -9,7 +9,9 @@ import { corkForThisTick } from "./cork.js";
 import { watchMasters } from "./master-watch.js";
 import { MasterBreakers } from "./master-breakers.js";
 import { REQUIRED_REDIS_VERSION, versionVerdict } from "./server-version.js";
-import { defineScripts } from "../record/scripts.js";
+import type { RedisTarget } from "./target.js";
+
+export type { RedisTarget };
 
 export type RedisClient = Redis | Cluster;
 
@@ -38,8 +40,17 @@ export interface RedisSource {
   masters(): Promise<Redis[]>;
   /** Be told when Redis becomes usable or unusable; returns the call that stops it. */
   subscribe(listeners: SourceListeners): () => void;
+  /**
+   * Run `prepare` on every client this source has and every one it makes from now on
+   * (once per client and function): how the data layer defines its scripts, so the
+   * plumbing knows none of them.
+   */
+  prepare(prepare: PrepareClient): void;
   close(): Promise<void>;
 }
+
+/** Set a client up before use (define commands on it); must be safe to call again on the same client. */
+export type PrepareClient = (client: RedisClient) => void;
 
 export interface SourceListeners {
   connect(): void;
@@ -47,17 +58,6 @@ export interface SourceListeners {
   /** Cluster: another set of masters than before (a failover, a reshard). */
   mastersChanged?(): void;
 }
-
-/** Where Redis is. Exactly one of these, as `RelsSession.configure` validated it. */
-export type RedisTarget =
-  | { readonly kind: "url"; readonly url: string; readonly options?: RedisOptions }
-  | { readonly kind: "cluster"; readonly nodes: readonly ClusterNode[]; readonly options?: ClusterOptions }
-  | {
-      readonly kind: "sentinel";
-      readonly sentinels: ReadonlyArray<{ host: string; port: number }>;
-      readonly name: string;
-      readonly options?: RedisOptions;
-    };
 
 export interface PoolOptions {
   readonly target: RedisTarget;
@@ -128,6 +128,9 @@ export class RedisPool extends EventEmitter implements RedisSource {
   #closed = false;
   /** This process's own event-loop stalls: a command that timed out during one is not Redis's fault. */
   readonly #stalls = new EventLoopStallWatch();
+  /** Every client made and not yet destroyed, for `prepare`. */
+  readonly #made = new Set<RedisClient>();
+  readonly #preparations = new Preparations();
 
   constructor(options: PoolOptions) {
     super();
@@ -150,6 +153,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
       {
         create: async () => this.#createClient(),
         destroy: async (client) => {
+          this.#made.delete(client);
           // An ended client is left alone: ioredis's disconnect() on a closed socket arms a
           // 2 s timer (disconnectTimeout) that nothing clears, keeping a CLI alive after close.
           if (client.status === "end") return;
@@ -269,6 +273,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
   readonly #failed = (error: unknown): never => {
     throw this.#classify(error);
   };
+
+  prepare(prepare: PrepareClient): void {
+    this.#preparations.add(prepare, this.#made);
+  }
 
   subscribe(listeners: SourceListeners): () => void {
     const mastersChanged = listeners.mastersChanged ?? nothing;
@@ -483,7 +491,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
         watchMasters(client, () => this.emit("masters"));
         break;
     }
-    defineScripts(client);
+    this.#made.add(client);
+    this.#preparations.apply(client);
     client.on("ready", () => {
       // ioredis reports a refused SELECT and then declares the connection ready in
       // database 0, where the CLI's `revoke --all` would act on another app's sessions.
@@ -536,10 +545,10 @@ export class ClientSource implements RedisSource {
 
   constructor(client: RedisClient) {
     this.#client = client;
-    if (!scripted.has(client)) {
-      scripted.add(client);
-      defineScripts(client);
-    }
+  }
+
+  prepare(prepare: PrepareClient): void {
+    preparationsOf(this.#client).add(prepare, [this.#client, ...(this.#blocking ? [this.#blocking] : [])]);
   }
 
   get isCluster(): boolean {
@@ -563,7 +572,7 @@ export class ClientSource implements RedisSource {
   prepareBlocking(): void {
     if (this.#blocking) return;
     const duplicate = this.#client.duplicate();
-    defineScripts(duplicate);
+    preparationsOf(this.#client).apply(duplicate);
     this.#blocking = duplicate;
   }
 
@@ -585,8 +594,37 @@ export class ClientSource implements RedisSource {
   }
 }
 
-/** Clients whose scripts are defined (once per client, however many stores share it). */
-const scripted = new WeakSet<RedisClient>();
+/** What each source keeps of `prepare`: the functions, applied to the clients given. */
+class Preparations {
+  readonly #hooks = new Set<PrepareClient>();
+  readonly #done = new WeakMap<RedisClient, Set<PrepareClient>>();
+
+  /** Remember `hook`, and run it on `clients` now. */
+  add(hook: PrepareClient, clients: Iterable<RedisClient>): void {
+    this.#hooks.add(hook);
+    for (const client of clients) this.apply(client);
+  }
+
+  /** Run every hook not yet run on `client`. */
+  apply(client: RedisClient): void {
+    let done = this.#done.get(client);
+    if (!done) this.#done.set(client, (done = new Set()));
+    for (const hook of this.#hooks) {
+      if (done.has(hook)) continue;
+      done.add(hook);
+      hook(client);
+    }
+  }
+}
+
+/** What was prepared on an app's client (once per client, however many stores share it), and on its duplicates. */
+const preparedClients = new WeakMap<RedisClient, Preparations>();
+
+function preparationsOf(client: RedisClient): Preparations {
+  let preparations = preparedClients.get(client);
+  if (!preparations) preparedClients.set(client, (preparations = new Preparations()));
+  return preparations;
+}
 const hubs = new WeakMap<RedisClient, ClientEvents>();
 
 /**

@@ -1,7 +1,7 @@
 import { StoreReconfiguredError } from "../errors.js";
 import type { BreakerState } from "./breaker.js";
 import type { Redis } from "ioredis";
-import type { RedisClient, RedisPool, RedisSource, SourceListeners } from "./pool.js";
+import type { PrepareClient, RedisClient, RedisPool, RedisSource, SourceListeners } from "./pool.js";
 
 /**
  * The pool of one `createRelsSession()` instance, as its store sees it. When the instance
@@ -53,6 +53,10 @@ export class RetirableSource implements RedisSource {
   masters(): Promise<Redis[]> {
     if (this.#retired !== undefined) return Promise.reject(new StoreReconfiguredError(this.#retired));
     return this.#pool.masters();
+  }
+
+  prepare(prepare: PrepareClient): void {
+    this.#pool.prepare(prepare);
   }
 
   subscribe(listeners: SourceListeners): () => void {

@@ -1,6 +1,16 @@
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
 import type { SessionStoreConfig } from "../config.js";
-import type { RedisTarget } from "./pool.js";
+
+/** Where Redis is. Exactly one of these, as `RelsSession.configure` validated it. */
+export type RedisTarget =
+  | { readonly kind: "url"; readonly url: string; readonly options?: RedisOptions }
+  | { readonly kind: "cluster"; readonly nodes: readonly ClusterNode[]; readonly options?: ClusterOptions }
+  | {
+      readonly kind: "sentinel";
+      readonly sentinels: ReadonlyArray<{ host: string; port: number }>;
+      readonly name: string;
+      readonly options?: RedisOptions;
+    };
 
 type RedisSettings = SessionStoreConfig["redisOptions"];
 

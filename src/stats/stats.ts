@@ -1,6 +1,6 @@
-import { CLIENT_PLATFORMS, type ClientPlatform } from "../users/meta-schema.js";
+import { CLIENT_PLATFORMS, type ClientPlatform } from "../record/platforms.js";
 import type { SessionRecords } from "../record/records.js";
-import { recordsOf, type RelsRedisStore } from "../express/store.js";
+import { recordsOf, type DataLayerStore } from "../record/of-store.js";
 
 export interface StatsTotals {
   /** Live signed-in sessions (those a `SessionsManager` recorded). */
@@ -26,7 +26,7 @@ export interface ReconcileOptions {
 export class SessionStats {
   readonly #records: SessionRecords;
 
-  constructor(store: RelsRedisStore) {
+  constructor(store: DataLayerStore) {
     this.#records = recordsOf(store);
   }
 

@@ -7,9 +7,16 @@
  */
 import type { Parser } from "bowser";
 import { getParser } from "bowser";
-import type { RequestMetadata } from "./meta-request.js";
 import { META_FIELD_CAPS, type AppInfo, type ClientPlatform, type DeviceType, type Software } from "./meta-schema.js";
 import { cleanText } from "./text.js";
+
+/** The headers a device is told by, cleaned and capped (see `RequestMetadata`). */
+export interface DeviceSignals {
+  userAgent: string | null;
+  appVersion: string | null;
+  installationId: string | null;
+  device: string | null;
+}
 
 /** What {@link describeDevice} derives from a request's headers. */
 export interface DeviceMetadata {
@@ -44,7 +51,7 @@ type AppOs = "ios" | "android";
  * User-Agent, so by UA alone an iPad browser is `"web"`.
  */
 export function detectClientPlatform(
-  signals: Pick<RequestMetadata, "userAgent" | "appVersion" | "installationId" | "device">,
+  signals: DeviceSignals,
 ): ClientPlatform {
   return describeDevice(signals).clientPlatform;
 }
@@ -71,7 +78,7 @@ const OS_NAMES: Readonly<Record<AppOs, string>> = { ios: "iOS", android: "Androi
  * missing User-Agent gives nulls and `"unknown"`, never an error.
  */
 export function describeDevice(
-  signals: Pick<RequestMetadata, "userAgent" | "appVersion" | "installationId" | "device">,
+  signals: DeviceSignals,
 ): DeviceMetadata {
   const parser = parseUserAgent(signals.userAgent);
   const parsedOs = software(parser?.getOSName(), parser?.getOSVersion());

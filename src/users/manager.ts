@@ -1,5 +1,6 @@
 import { DEFAULTS } from "../config.js";
-import type { NextHandler, SessionData } from "../express/session-types.js";
+import type { SessionData } from "../record/session-data.js";
+import type { Logger, NextHandler } from "../types.js";
 import { RelsSessionError } from "../errors.js";
 import { privateHex, sessionHandle } from "../ids.js";
 import { META_FIELD } from "../record/keys.js";
@@ -7,7 +8,7 @@ import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
 import { decodeSessionMeta, type SessionKeyType, type SessionMeta } from "./meta-schema.js";
 import type { SessionRecords } from "../record/records.js";
-import { recordsOf, type Logger, type RelsRedisStore } from "../express/store.js";
+import { recordsOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 import { RecentMap } from "../recent-map.js";
@@ -25,7 +26,8 @@ export interface RecordOptions {
 }
 
 export interface SessionsManagerOptions {
-  store: RelsRedisStore;
+  /** The `RelsRedisStore` whose sessions this manages. */
+  store: DataLayerStore;
   applicationName: string;
   /** `lastSeenAt` is refreshed at most this often, in ms. @default 60000 */
   lastSeenInterval?: number;

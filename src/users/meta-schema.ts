@@ -7,23 +7,12 @@
  */
 import { z } from "zod";
 import { cleanText, codePointLength } from "./text.js";
+import { CLIENT_PLATFORMS } from "../record/platforms.js";
 
-/** Client platforms a session can be attributed to. */
-export const CLIENT_PLATFORMS = ["ios_app", "android_app", "mobile_web", "web"] as const;
+export { CLIENT_PLATFORMS, isClientPlatform, type ClientPlatform } from "../record/platforms.js";
 
 /** Schema for {@link ClientPlatform}. */
 export const clientPlatformSchema = z.enum(CLIENT_PLATFORMS);
-
-/**
- * Where a session is used from: one of the native apps, a browser on a phone or
- * tablet, or anything else (desktop browsers, bots, scripts, unknown clients).
- */
-export type ClientPlatform = z.infer<typeof clientPlatformSchema>;
-
-/** Whether `value` is one of {@link CLIENT_PLATFORMS}: the schema's answer, without a parse (on every signed-in write). */
-export function isClientPlatform(value: unknown): value is ClientPlatform {
-  return (CLIENT_PLATFORMS as readonly unknown[]).includes(value);
-}
 
 /** How the client presents its session key. */
 export const SESSION_KEY_TYPES = ["cookie", "token"] as const;

@@ -6,7 +6,7 @@
  */
 import { describeDevice } from "./device.js";
 import type { SessionMeta } from "./meta-schema.js";
-import type { Logger } from "../express/store.js";
+import type { Logger } from "../types.js";
 
 /** What a sign-in listener receives. */
 export interface SignInEvent {

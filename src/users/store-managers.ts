@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { SessionStoreConfigSchema, describeIssues, sessionsOptionsSchema, storeOptionsSchema } from "../config.js";
 import { ConfigError } from "../errors.js";
-import type { Logger, RelsRedisStore } from "../express/store.js";
+import type { DataLayerStore } from "../record/of-store.js";
+import type { Logger } from "../types.js";
 import { RelsSessionsManager } from "./manager.js";
 
 /** What `SessionsManager.for(store, options)` takes: the manager's settings of `RelsSession.configure()`. */
@@ -16,10 +17,10 @@ export type StoreManagerOptions = z.input<typeof storeManagerOptionsSchema>;
 type Settings = Pick<z.output<typeof storeManagerOptionsSchema>, "applicationName" | "lastSeenInterval" | "maxSessionsPerUser">;
 
 /** One manager per store, so that `onSignIn` listeners and decoded metadata are shared by every caller. */
-const managers = new WeakMap<RelsRedisStore, { readonly manager: RelsSessionsManager; readonly settings: Settings }>();
+const managers = new WeakMap<DataLayerStore, { readonly manager: RelsSessionsManager; readonly settings: Settings }>();
 
 /** @internal `createRelsSession` files its manager, so `SessionsManager.for(instance.store)` finds it. */
-export function fileManager(store: RelsRedisStore, manager: RelsSessionsManager, settings: Settings): void {
+export function fileManager(store: DataLayerStore, manager: RelsSessionsManager, settings: Settings): void {
   managers.set(store, { manager, settings });
 }
 
@@ -28,7 +29,7 @@ export function fileManager(store: RelsRedisStore, manager: RelsSessionsManager,
  * `new RelsRedisStore({ client })`, has no other), the same one after. A later call that asks
  * for other settings is a `ConfigError`: one store, one manager.
  */
-export function managerOf(store: RelsRedisStore, options: StoreManagerOptions): RelsSessionsManager {
+export function managerOf(store: DataLayerStore, options: StoreManagerOptions): RelsSessionsManager {
   const parsed = storeManagerOptionsSchema.safeParse(options);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, options, "SessionsManager.for"));
   const { logger, ...settings } = parsed.data;

@@ -2,21 +2,22 @@ import { decodeSessionMeta, type SessionMeta } from "./meta-schema.js";
 import { sessionHandle } from "../ids.js";
 import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT } from "../record/records.js";
-import { recordsOf, type RelsRedisStore } from "../express/store.js";
+import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 
 /**
  * Every signed-in session's metadata, over every master, one SCAN page (`batchSize`
  * keys) at a time: memory stays bounded by one batch whatever the number of sessions.
  */
-export async function* streamSessions(store: RelsRedisStore, batchSize: number): AsyncGenerator<SessionMeta> {
-  const records = recordsOf(store);
+export async function* streamSessions(store: DataLayerStore, batchSize: number): AsyncGenerator<SessionMeta> {
+  const layer = dataLayerOf(store);
+  const { records } = layer;
   for await (const hexes of records.scan(batchSize)) {
     const found = await records.readMany(hexes);
     for (let i = 0; i < hexes.length; i++) {
       const hex = hexes[i]!;
       const record = found[i];
       if (!record || record === CORRUPT || record.header.index === "") continue;
-      const session = await store.decodeStored(hex, record);
+      const session = await layer.decodeStored(hex, record);
       if (!session) continue;
       // The header's expiry follows every touch; the metadata's only the last write.
       const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);

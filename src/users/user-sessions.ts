@@ -2,7 +2,8 @@ import { decodeSessionMeta, type SessionMeta } from "./meta-schema.js";
 import { sessionHandle } from "../ids.js";
 import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT, type IndexEntry, type SessionRecords, type StoredRecord } from "../record/records.js";
-import { recordsOf, type RelsRedisStore } from "../express/store.js";
+import type { DataLayer } from "../record/data-layer.js";
+import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 
 /** A user, as the app names them: an id, or an object with one. */
 export type UserRef = string | number | { readonly id: string | number };
@@ -41,12 +42,12 @@ export const DEFAULT_PAGE_SIZE = 1024;
  * crash or a race on Cluster left behind.
  */
 export class UserSessions {
-  readonly #store: RelsRedisStore;
+  readonly #layer: DataLayer;
   readonly #records: SessionRecords;
 
-  constructor(store: RelsRedisStore) {
-    this.#store = store;
-    this.#records = recordsOf(store);
+  constructor(store: DataLayerStore) {
+    this.#layer = dataLayerOf(store);
+    this.#records = this.#layer.records;
   }
 
   /** The user's live sessions, latest expiry first, expired entries pruned on the way (one round trip). */
@@ -111,7 +112,7 @@ export class UserSessions {
   }
 
   async #metaOf(userId: string, entry: IndexEntry, record: StoredRecord) {
-    const session = await this.#store.decodeStored(entry.hex, record);
+    const session = await this.#layer.decodeStored(entry.hex, record);
     if (!session) return null;
     // The header's expiry follows every touch; the metadata's only the last write.
     const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);

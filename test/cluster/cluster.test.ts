@@ -19,7 +19,7 @@ import {
   SessionStats,
   sessionHandle,
 } from "../../src/index.js";
-import { RedisPool, type RedisClient, type RedisSource, type SourceListeners } from "../../src/redis/pool.js";
+import { RedisPool, type PrepareClient, type RedisClient, type RedisSource, type SourceListeners } from "../../src/redis/pool.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import {
@@ -476,6 +476,10 @@ class InterleavingSource implements RedisSource {
 
   masters(): Promise<Redis[]> {
     return this.#inner.masters();
+  }
+
+  prepare(prepare: PrepareClient): void {
+    this.#inner.prepare(prepare);
   }
 
   subscribe(listeners: SourceListeners): () => void {

@@ -12,7 +12,8 @@ import { describe, expect, inject, it } from "vitest";
 import { createRelsSession, privateId, SessionsManager, type SessionStoreConfigInput } from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { RelsSession } from "../../src/rels-session.js";
-import { recordsOf, RelsRedisStore } from "../../src/express/store.js";
+import { RelsRedisStore } from "../../src/express/store.js";
+import { recordsOf } from "../../src/record/of-store.js";
 import { describeManagerContract } from "../support/manager-contract.js";
 import { newSid, sessionFor } from "../support/store-contract.js";
 

@@ -2,7 +2,8 @@
  * For tests about storage itself (key layout, what Redis holds): the data layer behind a
  * store. Everything else goes through the public API.
  */
-import { recordsOf, type RelsRedisStore } from "../../src/express/store.js";
+import type { RelsRedisStore } from "../../src/express/store.js";
+import { recordsOf } from "../../src/record/of-store.js";
 import type { Keys } from "../../src/record/keys.js";
 import type { RedisSource } from "../../src/redis/pool.js";
 

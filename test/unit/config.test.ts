@@ -3,7 +3,7 @@
  * field named with what was expected and what was given, never a password.
  */
 import { keysOf, sourceOf } from "../support/internals.js";
-import { recordsOf } from "../../src/express/store.js";
+import { recordsOf } from "../../src/record/of-store.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { inspect } from "node:util";
 import { Cluster, Redis } from "ioredis";

@@ -12,7 +12,7 @@ import {
   resolveSerializer,
   withCompression,
   type Serializer,
-} from "../../src/express/serializer.js";
+} from "../../src/record/codec/serializer.js";
 
 const MiB = 1_048_576;
 const cookie = { originalMaxAge: 60_000 };

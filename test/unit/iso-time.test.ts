@@ -1,6 +1,6 @@
 /** ISO-8601 text written and read in JavaScript, against what Date writes and reads. */
 import { describe, expect, it } from "vitest";
-import { isoMs, isoString } from "../../src/express/iso-time.js";
+import { isoMs, isoString } from "../../src/record/codec/iso-time.js";
 
 /** 100,000 instants spread over 1970–9999, from a fixed-seed Lehmer generator: the same every run. */
 function* instants(seed: number): Generator<number> {

@@ -1,6 +1,6 @@
 import type * as NodeModule from "node:module";
 import { describe, expect, it, vi } from "vitest";
-import { jsonSerializer, msgpackSerializer, resolveSerializer, withCompression } from "../../src/express/serializer.js";
+import { jsonSerializer, msgpackSerializer, resolveSerializer, withCompression } from "../../src/record/codec/serializer.js";
 
 const session = { cookie: { originalMaxAge: 1000 }, user: { id: 1, tags: ["a", "b"] }, text: "héllo ✓" };
 
@@ -58,7 +58,7 @@ describe("msgpack without msgpackr installed", () => {
       };
     });
     try {
-      const { msgpackSerializer: missing } = await import("../../src/express/serializer.js");
+      const { msgpackSerializer: missing } = await import("../../src/record/codec/serializer.js");
       const { SerializerUnavailableError } = await import("../../src/errors.js");
       expect(() => missing()).toThrow(SerializerUnavailableError);
       expect(() => missing()).toThrow(/npm install msgpackr/);

@@ -1,6 +1,6 @@
 /** The shape gate before express-session, given objects no built-in reader would produce. */
 import { describe, expect, it } from "vitest";
-import { isSessionShaped } from "../../src/express/session-shape.js";
+import { isSessionShaped } from "../../src/record/codec/session-shape.js";
 
 describe("isSessionShaped and own __proto__ keys", () => {
   it("refuses a session or a cookie carrying an own __proto__ (as JSON.parse creates it)", () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
 import { expectEnded, expectSignedIn, type Harness, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, totalSessions } from "../harness.js";
-import { recordsOf } from "../../../../src/express/store.js";
+import { recordsOf } from "../../../../src/record/of-store.js";
 import { RelsSessionsManager } from "../../../../src/users/manager.js";
 
 export function describeRevoking(setup: ManagerContractSetup): void {

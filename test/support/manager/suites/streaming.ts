@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
 import { addIndexEntry, collect, type ManagerContractSetup, newUser, openHarness, signInThreeDevices } from "../harness.js";
-import { recordsOf } from "../../../../src/express/store.js";
+import { recordsOf } from "../../../../src/record/of-store.js";
 import { sessionHandle } from "../../../../src/ids.js";
 import { streamSessions } from "../../../../src/users/stream.js";
 import { UserSessions } from "../../../../src/users/user-sessions.js";

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { SerializerUnavailableError, SessionPayloadTooLargeError } from "../errors.js";
+import { SerializerUnavailableError, SessionPayloadTooLargeError } from "../../errors.js";
 
 /** How sessions become bytes in Redis and back. */
 export interface Serializer {
