@@ -167,6 +167,8 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
     res.json(await RelsSession.stats.totals());
   });
 
+  // A Redis error thrown in a route (Redis went away mid-request) answers 503 + Retry-After.
+  app.use(RelsSession.redisErrorHandler());
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     console.error("[demo]", err);
     if (res.headersSent) {

@@ -20,6 +20,14 @@ RelsSession.configure({
   applicationName: "Turtle demo",
   redisOptions: { url: redis.url, namespace: "rels:demo" },
 });
+// As the README does: fail at start, naming host, port and why, rather than at the first page.
+try {
+  await RelsSession.ready();
+} catch (error) {
+  console.error(`[demo] ${(error as Error).message}`);
+  await redis.stop();
+  process.exit(1);
+}
 
 // Places from a built-in table of this machine's addresses: no lookup service, no network
 // (README "Approximate location" has the recipe for real places from a local database).

@@ -98,6 +98,8 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
   });
   const source = new RetirableSource(pool);
   const { serializer, scanCount, ...storeOptions } = resolved.store;
+  // One logger for the whole instance: the one given here, else the store's (`store.logger`).
+  const logger = options.logger ?? (resolved.store.logger as Logger | undefined);
   const store = new RelsRedisStore({
     ...storeOptions,
     source,
@@ -111,7 +113,7 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
     applicationName: resolved.applicationName,
     lastSeenInterval: resolved.sessions.lastSeenInterval,
     ...(resolved.sessions.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
-    ...(options.logger ? { logger: options.logger } : {}),
+    ...(logger ? { logger } : {}),
   });
   fileManager(store, manager, {
     applicationName: resolved.applicationName,
@@ -119,7 +121,6 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
     maxSessionsPerUser: resolved.sessions.maxSessionsPerUser,
   });
   const stats = new SessionStats(store);
-  const logger = options.logger ?? (resolved.store.logger as Logger | undefined);
   const stopWarnings = options.outageWarnings === false ? () => undefined : warnOnOutage(pool, addressOf(target), logger);
   const retire = async (reason: string) => {
     stopWarnings();

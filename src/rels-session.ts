@@ -155,6 +155,7 @@ export const SessionsManager = {
     RelsSession.manager().recordAuthenticatedRequest(...args),
   trackSessions: <Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>) => RelsSession.manager().trackSessions(options),
   activeSessions: (...args: Parameters<Manager["activeSessions"]>) => RelsSession.manager().activeSessions(...args),
+  activeSessionsPage: (...args: Parameters<Manager["activeSessionsPage"]>) => RelsSession.manager().activeSessionsPage(...args),
   sessionIdOf: (...args: Parameters<Manager["sessionIdOf"]>) => RelsSession.manager().sessionIdOf(...args),
   logoutSession: (...args: Parameters<Manager["logoutSession"]>) => RelsSession.manager().logoutSession(...args),
   logoutSessions: (...args: Parameters<Manager["logoutSessions"]>) => RelsSession.manager().logoutSessions(...args),

@@ -39,7 +39,8 @@ export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof ConfigError) return EXIT.usage;
   if (error instanceof RedisUnavailableError) return EXIT.unreachable;
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === "commander.helpDisplayed" || code === "commander.version") return EXIT.ok;
+  // `--help`, `help` and `help <command>` all print the help on purpose.
+  if (code === "commander.helpDisplayed" || code === "commander.help" || code === "commander.version") return EXIT.ok;
   if (typeof code === "string" && code.startsWith("commander.")) return EXIT.usage;
   return EXIT.failure;
 }

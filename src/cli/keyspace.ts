@@ -62,7 +62,8 @@ async function boundedScan(store: DataLayerStore, pattern: string, wanted: (key:
 export async function otherNamespaces(store: DataLayerStore): Promise<string[]> {
   const found = new Set<string>();
   await boundedScan(store, "*{*", (key) => {
-    const namespace = SESSION_KEY.exec(key)?.[1] ?? STATS_REGISTRY.exec(key)?.[1];
+    // A revocation marker (`<prefix>tomb:{2::<hex>}`) names its store's prefix, not a namespace.
+    const namespace = SESSION_KEY.exec(key)?.[1]?.replace(/:tomb$/, "") ?? STATS_REGISTRY.exec(key)?.[1];
     if (namespace !== undefined && namespace !== recordsOf(store).keys.namespace) found.add(namespace);
     return false;
   });
