@@ -503,9 +503,18 @@ export class SessionRecords {
    */
   async repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
     const lock = this.#keys.repairLock();
-    const taken = await this.#source.run((c) => c.set(lock, String(Date.now()), "PX", REPAIR_LOCK_MS, "NX"));
+    const token = `${process.pid}:${Date.now()}:${Math.random()}`;
+    const taken = await this.#source.run((c) => c.set(lock, token, "PX", REPAIR_LOCK_MS, "NX"), lock);
     if (taken !== "OK") return false;
-    await this.#refileAll({ index: true, onProgress });
+    try {
+      await this.#refileAll({ index: true, onProgress });
+    } finally {
+      // Released once done, so the next failover is repaired too; only if still ours (a repair
+      // that outlived the lock's minute may have let another process take it).
+      await this.#source
+        .run(async (c) => ((await c.get(lock)) === token ? c.del(lock) : 0), lock)
+        .catch(() => undefined);
+    }
     return true;
   }
 

@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RelsRedisStore, RelsSessionsManager, SessionStats } from "../../src/index.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { login, signInApp, whoAmI } from "../support/express-app.js";
-import { keysOf } from "../support/internals.js";
+import { dropStats, keysOf } from "../support/internals.js";
+import { recordsOf } from "../../src/record/of-store.js";
 import { sessionFor, sha256 } from "../support/store-contract.js";
 import { clientsForThisFile } from "../support/stores.js";
 import { SlowRequests } from "../support/slow-requests.js";
@@ -313,4 +314,24 @@ describe("the recent-reads cache is not what keeps a revocation", () => {
     await store.set(sid, copy as SessionData);
     expect(await store.get(sid)).toBeNull();
   }, 60_000);
+});
+
+describe("repairFilings (what a Cluster failover triggers), on one server", () => {
+  it("files a signed-in session whose index entry and count were lost, and runs again at the next failover (its lock is released)", async () => {
+    const r = rig();
+    const user = `u-${randomUUID()}`;
+    const { hex } = await login(r.app, user);
+    const keys = keysOf(r.store);
+    // What a master lost in a failover: the entry and the count.
+    await redis.zrem(keys.userIndex(user), hex);
+    await dropStats(r.store);
+    expect(await r.manager.activeSessions(user)).toEqual([]);
+    expect(await recordsOf(r.store).repairFilings()).toBe(true);
+    expect(await r.manager.activeSessions(user)).toHaveLength(1);
+    expect((await new SessionStats(r.store).totals()).totalSessions).toBe(1);
+    // The next failover, a moment later, is repaired too.
+    await redis.zrem(keys.userIndex(user), hex);
+    expect(await recordsOf(r.store).repairFilings()).toBe(true);
+    expect(await r.manager.activeSessions(user)).toHaveLength(1);
+  });
 });
