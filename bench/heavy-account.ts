@@ -20,7 +20,8 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
-import { RelsRedisStore, RelsSessionsManager } from "../src/index.js";
+import { RelsRedisStore } from "../src/index.js";
+import { RelsSessionsManager } from "../src/users/manager.js";
 import { spawnRedisServer, type SpawnedRedis } from "../test/helpers/redis.js";
 import { newSid, signedInSession, signInMany } from "../test/support/signed-in.js";
 

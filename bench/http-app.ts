@@ -12,7 +12,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import session, { type Store } from "express-session";
 import type { HttpContender } from "./options.js";
 import { SESSION_MAX_AGE_MS } from "./fixtures.js";
-import { loadRels, openConnectRedisStore, openRelsStore } from "./open-stores.js";
+import { loadRels, openConnectRedisStore, openRelsStore, relsManager } from "./open-stores.js";
 
 interface BenchSession {
   userId?: string;
@@ -40,8 +40,7 @@ async function storeFor(contender: HttpContender, url: string, namespace: string
       return openConnectRedisStore(url, namespace, "connect-redis server");
     case "rels": {
       const { store, close } = await openRelsStore(url, namespace, libRoot);
-      const { RelsSessionsManager } = await loadRels(libRoot);
-      const manager = new RelsSessionsManager({ store, applicationName: "bench" });
+      const manager = relsManager(await loadRels(libRoot), store, "bench");
       const tracking: Tracking = {
         recordSignIn: (user, req) => manager.recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() }),
         track: manager.trackSessions({ getUser: (req) => fields(req).userId ?? null }),

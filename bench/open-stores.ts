@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as Rels from "../src/index.js";
-import type { RelsRedisStore } from "../src/index.js";
+import type { RelsRedisStore, RelsSessionsManager } from "../src/index.js";
 import type { RedisStore } from "connect-redis";
 
 export interface OpenStore<S> {
@@ -18,11 +18,21 @@ export interface OpenStore<S> {
 /**
  * The library: this tree's source, or the one under `libRoot` (a baseline's worktree, run by
  * tsx like this one). Typed as this tree's: the bench uses only the public API both share
- * (RelsRedisStore, RelsSessionsManager and its recordAuthenticatedRequest, trackSessions).
+ * (RelsRedisStore, a manager's recordAuthenticatedRequest and trackSessions).
  */
 export async function loadRels(libRoot?: string): Promise<typeof Rels> {
   if (libRoot === undefined) return import("../src/index.js");
   return (await import(pathToFileURL(join(libRoot, "src", "index.ts")).href)) as typeof Rels;
+}
+
+/**
+ * The manager of `store`: `SessionsManager.for` on this tree; a baseline from before issue 19's
+ * narrower barrel exports the class, which is what it gets then.
+ */
+export function relsManager(rels: typeof Rels, store: RelsRedisStore, applicationName: string): RelsSessionsManager {
+  type ManagerClass = new (options: { store: RelsRedisStore; applicationName: string }) => RelsSessionsManager;
+  const OwnClass = (rels as { RelsSessionsManager?: ManagerClass }).RelsSessionsManager;
+  return OwnClass ? new OwnClass({ store, applicationName }) : rels.SessionsManager.for(store, { applicationName });
 }
 
 /** rels-session on its own ioredis client; `libRoot` as in loadRels. */

@@ -13,7 +13,9 @@ import express, { type NextFunction, type Request, type Response } from "express
 import session, { type SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { z } from "zod";
-import { RelsRedisStore, RelsSessionsManager, SessionStats } from "../src/index.js";
+import { RelsRedisStore } from "../src/index.js";
+import { RelsSessionsManager } from "../src/users/manager.js";
+import { SessionStats } from "../src/stats/stats.js";
 import { countRoundTrips, type RoundTripCounter } from "../test/support/round-trips.js";
 import { newSid, newSids, SESSION_MAX_AGE_MS } from "./fixtures.js";
 import { BENCH_UA } from "./http-load.js";

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { maskUrlCredentials } from "./redact.js";
 import { DEFAULT_NAMESPACE } from "./record/keys.js";
+import { TUNABLES } from "./tunables.js";
 
 /**
  * Settings of `RelsSession.configure()`, as a zod schema so an app can embed it in its own
@@ -16,8 +17,8 @@ import { DEFAULT_NAMESPACE } from "./record/keys.js";
  */
 export const DEFAULTS = {
   namespace: DEFAULT_NAMESPACE,
-  commandTimeout: 1000,
-  connectionPool: { size: 1, timeout: 5000 },
+  commandTimeout: TUNABLES.pool.commandTimeoutMs,
+  connectionPool: { size: TUNABLES.pool.size, timeout: TUNABLES.pool.acquireTimeoutMs },
   sessions: { lastSeenInterval: 60_000 },
   store: {
     ttlSeconds: 86_400,

@@ -1,4 +1,5 @@
 import { recordsOf, type DataLayerStore } from "../record/of-store.js";
+import { TUNABLES } from "../tunables.js";
 
 /**
  * What the CLI learns from the keyspace itself: totals for progress, and where sessions are
@@ -29,9 +30,6 @@ export async function countSessions(store: DataLayerStore, onPage: (found: numbe
   return found;
 }
 
-/** How much of the keyspace the search for other namespaces may walk, per master. */
-const SEARCH_PAGES = 20;
-const SEARCH_COUNT = 1000;
 /** Session keys (`<prefix>{2::<hex>}`) and stats registries (`<ns>:stats:{stats…}:buckets`, any shard). */
 const SESSION_KEY = /^(.*):\{2::[0-9a-f]{64}\}$/;
 const STATS_REGISTRY = /^(.*):stats:\{stats[-0-9]*\}:buckets$/;
@@ -48,9 +46,9 @@ export async function namespaceHasData(store: DataLayerStore): Promise<boolean> 
   return boundedScan(store, keys.sessionPattern(), (key) => keys.hexOfSessionKey(key) !== undefined);
 }
 
-/** SCAN every master for `pattern`, at most SEARCH_PAGES pages each; true once `wanted` says so. */
+/** SCAN every master for `pattern`, at most TUNABLES.cli.searchPages pages each; true once `wanted` says so. */
 async function boundedScan(store: DataLayerStore, pattern: string, wanted: (key: string) => boolean): Promise<boolean> {
-  const pages = recordsOf(store).scanKeys(pattern, { count: SEARCH_COUNT, maxPagesPerMaster: SEARCH_PAGES });
+  const pages = recordsOf(store).scanKeys(pattern, { count: TUNABLES.cli.searchCount, maxPagesPerMaster: TUNABLES.cli.searchPages });
   for await (const page of pages) if (page.some(wanted)) return true;
   return false;
 }

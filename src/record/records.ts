@@ -8,6 +8,7 @@ import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import type { SessionLink } from "./link.js";
 import { topologyOf, type Topology } from "./topology.js";
 import { defineScripts } from "./scripts.js";
+import { TUNABLES } from "../tunables.js";
 
 /** What a read finds: a record, nothing, or something that is not a session record. */
 export type ReadResult = StoredRecord | null | typeof CORRUPT;
@@ -73,16 +74,6 @@ export interface SessionRecordsOptions {
    */
   readonly durableRevocation: { readonly mode: "auto" | "on" | "off"; readonly timeoutMs: number };
 }
-
-/** One repair after a failover at a time, across processes; a minute bounds a crashed repairer's hold. */
-const REPAIR_LOCK_MS = 60_000;
-
-/** How long what `INFO replication` said is trusted. */
-const REPLICAS_CHECK_MS = 10_000;
-
-/** A filing is refreshed once per this much of a session's lifetime, at most an hour. */
-const FILING_SLACK_FRACTION = 0.1;
-const FILING_SLACK_MAX_MS = 3_600_000;
 
 /**
  * The data layer: the one owner of the session record in Redis.
@@ -375,7 +366,7 @@ export class SessionRecords {
     const { mode } = this.#options.durableRevocation;
     if (mode !== "auto") return mode === "on";
     const now = Date.now();
-    if (this.#replicas && now - this.#replicas.at < REPLICAS_CHECK_MS) return this.#replicas.present;
+    if (this.#replicas && now - this.#replicas.at < TUNABLES.record.replicasCheckMs) return this.#replicas.present;
     const masters = await this.#source.masters();
     const infos = await this.#source.run(() => Promise.all(masters.map((node) => node.info("replication"))));
     const present = infos.every((info) => Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0) > 0);
@@ -504,7 +495,7 @@ export class SessionRecords {
   async repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
     const lock = this.#keys.repairLock();
     const token = `${process.pid}:${Date.now()}:${Math.random()}`;
-    const taken = await this.#source.run((c) => c.set(lock, token, "PX", REPAIR_LOCK_MS, "NX"), lock);
+    const taken = await this.#source.run((c) => c.set(lock, token, "PX", TUNABLES.record.repairLockMs, "NX"), lock);
     if (taken !== "OK") return false;
     try {
       await this.#refileAll({ index: true, onProgress });
@@ -590,7 +581,7 @@ export class SessionRecords {
 /** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
 function filingScore(expiry: number, ttlMs: number): number {
   if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
-  return Math.min(NEVER_EXPIRES_MS, Math.ceil(expiry + Math.min(ttlMs * FILING_SLACK_FRACTION, FILING_SLACK_MAX_MS)));
+  return Math.min(NEVER_EXPIRES_MS, Math.ceil(expiry + Math.min(ttlMs * TUNABLES.record.filingSlackFraction, TUNABLES.record.filingSlackMaxMs)));
 }
 
 /**

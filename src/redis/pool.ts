@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { createPool, type Pool } from "generic-pool";
 import { Cluster, Redis, ReplyError, type RedisOptions } from "ioredis";
 import { RedisConnectionError, RedisUnavailableError, RedisVersionError } from "../errors.js";
+import { TUNABLES } from "../tunables.js";
 import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { addressOf, connectionError, isSelectFailure } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
@@ -78,14 +79,6 @@ export interface PoolOptions {
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
 
-export const POOL_DEFAULTS = {
-  size: 1,
-  acquireTimeoutMs: 5000,
-  commandTimeoutMs: 1000,
-  breaker: { failureThreshold: 5, resetMs: 1000 } satisfies BreakerOptions,
-  backoff: { baseMs: 50, maxMs: 2000 },
-} as const;
-
 /** See `disconnectTimeout` in #createClient. */
 const DISCONNECT_TIMEOUT_MS = 100;
 
@@ -136,7 +129,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     super();
     this.#options = options;
     this.#breaker = new CircuitBreaker(
-      { ...POOL_DEFAULTS.breaker, ...options.breaker },
+      { ...TUNABLES.pool.breaker, ...options.breaker },
       (state: BreakerState) => {
         if (state === "open") {
           this.emit("disconnect");
@@ -147,7 +140,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     );
     this.#masters =
       options.target.kind === "cluster"
-        ? new MasterBreakers({ ...POOL_DEFAULTS.breaker, ...options.breaker }, this.#stalls, (event) => this.emit(event))
+        ? new MasterBreakers({ ...TUNABLES.pool.breaker, ...options.breaker }, this.#stalls, (event) => this.emit(event))
         : undefined;
     this.#pool = createPool<RedisClient>(
       {
@@ -343,7 +336,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
    */
   #scheduleProbe(): void {
     if (this.#probe || this.#closed) return;
-    const { resetMs } = { ...POOL_DEFAULTS.breaker, ...this.#options.breaker };
+    const { resetMs } = { ...TUNABLES.pool.breaker, ...this.#options.breaker };
     this.#probe = setTimeout(() => {
       this.#probe = undefined;
       if (this.#closed || this.#breaker.state === "closed") return;
@@ -446,7 +439,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
 
   #createClient(): RedisClient {
     const { target, commandTimeoutMs } = this.#options;
-    const { baseMs, maxMs } = this.#options.backoff ?? POOL_DEFAULTS.backoff;
+    const { baseMs, maxMs } = this.#options.backoff ?? TUNABLES.pool.backoff;
     const retryStrategy = (attempt: number) => jitteredBackoff(attempt, baseMs, maxMs);
     // No offline queue: while disconnected a command fails at once instead of piling up
     // in memory, and a request never waits longer than the command deadline.

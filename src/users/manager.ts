@@ -12,6 +12,7 @@ import { recordsOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 import { RecentMap } from "../recent-map.js";
+import { TUNABLES } from "../tunables.js";
 
 export interface RecordOptions {
   /** How the client holds the session. @default "cookie" */
@@ -165,7 +166,7 @@ export class RelsSessionsManager {
       session.cookie.maxAge = options.expiresAfter;
       session.cookie.originalMaxAge = options.expiresAfter;
     }
-    const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + 86_400_000);
+    const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
     const handle = sessionHandle(privateHex(sid));
     const known = this.#storedMeta(session[META_FIELD], handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
@@ -377,13 +378,13 @@ export class RelsSessionsManager {
     for (;;) {
       // The first page's read also learns whether revocations wait for a replica: one round trip.
       const [entries] = await Promise.all([
-        this.#records.indexPage(owner, offset, REVOKE_PAGE),
+        this.#records.indexPage(owner, offset, TUNABLES.users.revokePageSize),
         offset === 0 ? this.#records.prepareRevocation() : undefined,
       ]);
       const hexes = entries.map((e) => e.hex).filter((hex) => revoke(sessionHandle(hex)));
       const ended = await this.#records.destroy(hexes, { owner });
       revoked += ended;
-      if (entries.length < REVOKE_PAGE) return revoked;
+      if (entries.length < TUNABLES.users.revokePageSize) return revoked;
       // Between pages, other requests run (see UserSessions.sessions).
       await new Promise((resolve) => setImmediate(resolve));
       // Destroyed sessions left the index; the ones kept (and stale entries an owner check
@@ -392,9 +393,6 @@ export class RelsSessionsManager {
     }
   }
 }
-
-/** Sessions revoked per round trip by the `logout*` calls. */
-const REVOKE_PAGE = 1024;
 
 export type { RequestMetadata };
 

@@ -4,6 +4,7 @@ import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT, type IndexEntry, type SessionRecords, type StoredRecord } from "../record/records.js";
 import type { DataLayer } from "../record/data-layer.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
+import { TUNABLES } from "../tunables.js";
 
 /** A user, as the app names them: an id, or an object with one. */
 export type UserRef = string | number | { readonly id: string | number };
@@ -32,8 +33,6 @@ export interface SessionsPage {
   readonly nextCursor: string | undefined;
 }
 
-/** A page of the index is read and decoded at a time: bounded memory and event-loop time (and 1,000 sessions in one page: two round trips). */
-export const DEFAULT_PAGE_SIZE = 1024;
 
 /**
  * The per-user index: a sorted set of a user's session private ids scored by the expiry
@@ -66,7 +65,7 @@ export class UserSessions {
    */
   async page(user: UserRef, options: { limit?: number; cursor?: string } = {}): Promise<SessionsPage> {
     const userId = userIdOf(user);
-    const limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_PAGE_SIZE));
+    const limit = Math.max(1, Math.floor(options.limit ?? TUNABLES.users.indexPageSize));
     const offset = decodeCursor(options.cursor);
     const entries = await this.#records.indexPage(userId, offset, limit);
     const sessions = await this.#withMeta(userId, entries);

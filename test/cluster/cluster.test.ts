@@ -12,13 +12,10 @@ import type { Request } from "express";
 import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  RelsRedisStore,
-  RelsSession,
-  RelsSessionsManager,
-  SessionStats,
-  sessionHandle,
-} from "../../src/index.js";
+import { RelsRedisStore, RelsSession } from "../../src/index.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
+import { SessionStats } from "../../src/stats/stats.js";
+import { sessionHandle } from "../../src/ids.js";
 import { RedisPool, type PrepareClient, type RedisClient, type RedisSource, type SourceListeners } from "../../src/redis/pool.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";

@@ -8,7 +8,9 @@ import { storesForThisFile } from "../support/stores.js";
 import { randomUUID } from "node:crypto";
 import type { SessionData } from "express-session";
 import { describe, expect, inject, it } from "vitest";
-import { RelsSession, RelsSessionsManager, SessionStats, type RelsRedisStore } from "../../src/index.js";
+import { RelsSession, type RelsRedisStore } from "../../src/index.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
+import { SessionStats } from "../../src/stats/stats.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
 

@@ -9,7 +9,9 @@ import type { Request } from "express";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { RelsRedisStore, RelsSessionsManager, sessionHandle } from "../../src/index.js";
+import { RelsRedisStore } from "../../src/index.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
+import { sessionHandle } from "../../src/ids.js";
 import { appSession, login, regenerate, sessionCookie, sidOf, signInApp, whoAmI } from "../support/express-app.js";
 import { sha256 } from "../support/store-contract.js";
 

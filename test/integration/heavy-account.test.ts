@@ -4,7 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { RelsRedisStore, RelsSessionsManager } from "../../src/index.js";
+import { RelsRedisStore } from "../../src/index.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
 import { signInMany } from "../support/signed-in.js";
 import { clientsForThisFile } from "../support/stores.js";
 

@@ -10,7 +10,10 @@ import { newSid, sha256 } from "../support/store-contract.js";
 import { deflateRawSync } from "node:zlib";
 import type { SessionData } from "express-session";
 import { describe, expect, it } from "vitest";
-import { decodeSessionMeta, RelsSessionsManager, SessionPayloadTooLargeError, SessionStats, type RelsRedisStore } from "../../src/index.js";
+import { SessionPayloadTooLargeError, type RelsRedisStore } from "../../src/index.js";
+import { decodeSessionMeta } from "../../src/users/meta-schema.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
+import { SessionStats } from "../../src/stats/stats.js";
 
 const { inspector, storeWith } = storesForThisFile();
 

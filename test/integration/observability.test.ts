@@ -14,7 +14,9 @@ import { MeterProvider, MetricReader, type DataPoint, type MetricData } from "@o
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
-import { CHANNEL_NAMES, RelsRedisStore, STORE_OPERATIONS, createRelsSession, privateId, sessionHandle, type RelsSessionInstance } from "../../src/index.js";
+import { RelsRedisStore, createRelsSession, privateId, type RelsSessionInstance } from "../../src/index.js";
+import { CHANNEL_NAMES, STORE_OPERATIONS } from "../../src/observability/channels.js";
+import { sessionHandle } from "../../src/ids.js";
 import { registerRelsSessionMetrics } from "../../src/opentelemetry.js";
 import { spawnRedisServer } from "../helpers/redis.js";
 import { expectSessionCookie, signInApp, sidOf } from "../support/express-app.js";

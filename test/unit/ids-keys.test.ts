@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { InvalidSessionIdError, privateId, sessionHandle } from "../../src/index.js";
+import { InvalidSessionIdError, privateId } from "../../src/index.js";
+import { sessionHandle } from "../../src/ids.js";
 import calculateSlot from "cluster-key-slot";
 import { escapeGlob, Keys, STATS_SHARDS } from "../../src/record/keys.js";
 

@@ -5,7 +5,8 @@
  * binary is available to refuse for real.
  */
 import { describe, expect, it } from "vitest";
-import { RedisConnectionError, RedisUnavailableError, RedisVersionError, REQUIRED_REDIS_VERSION } from "../../src/index.js";
+import { RedisConnectionError, RedisUnavailableError, RedisVersionError } from "../../src/index.js";
+import { REQUIRED_REDIS_VERSION } from "../../src/redis/server-version.js";
 import { versionVerdict } from "../../src/redis/server-version.js";
 
 /** An `INFO server` reply as Redis writes it: a section header, `field:value` lines, CRLF. */
