@@ -39,6 +39,8 @@ export const DEFAULTS = {
     touchAfterMaxFraction: 0.5,
     durableRevocation: "auto",
     durableRevocationTimeoutMs: 500,
+    /** 4: metadata in a section of its own; 3: inside the payload (while processes that cannot read layout 4 still run). */
+    recordLayout: 4,
     /**
      * A session this process has not read or written is created only if its cookie was issued
      * within this window; a revocation marker lives at least this long. Together they keep a
@@ -251,6 +253,12 @@ export const storeOptionsSchema = z.strictObject({
   touchAfter: z.union([duration(z.number().nonnegative(), { unit: "s", ceiling: DURATION_CEILING_S }), z.literal("auto")]).optional(),
   maxPayloadBytes: z.number().int().positive().optional(),
   maxSessionsPerUser: z.number().int().nonnegative().optional(),
+  /**
+   * The record layout written: 4 (metadata in a section of its own), or 3 (inside the
+   * payload, as before), for a rolling upgrade while older processes still run. Both are
+   * read either way. @default 4
+   */
+  recordLayout: z.union([z.literal(3), z.literal(4)]).optional(),
   /**
    * Acknowledge a revocation (destroy, every logout*, CLI revoke) only once a replica has it
    * (`WAIT 1 <durableRevocationTimeout>`), so a failover cannot bring revoked sessions back.

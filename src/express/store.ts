@@ -6,12 +6,13 @@ import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from 
 import { ConfigError, RelsSessionError } from "../errors.js";
 import { privateHex, privateIdOfHex } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
-import { CORRUPT, SessionRecords, type RecordHeader } from "../record/records.js";
-import { linkOf } from "../record/link.js";
+import { CORRUPT, STORED_META, SessionRecords, type RecordHeader } from "../record/records.js";
+import { linkOfMeta, type SessionLink } from "../record/link.js";
+import { attachMeta, fieldMeta, ownMeta, metaData, metaOfSection, metaSection, withoutMetaField, type MetaValue } from "../record/meta-section.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
 import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "../record/codec/serializer.js";
 import { isoMs } from "../record/codec/iso-time.js";
-import { SessionCodec } from "../record/codec/session-codec.js";
+import { SessionCodec, type FoundRecord } from "../record/codec/session-codec.js";
 import { DataLayer } from "../record/data-layer.js";
 import { registerDataLayer } from "../record/of-store.js";
 import { assertIoredisClient } from "../client-check.js";
@@ -95,6 +96,12 @@ export interface RelsRedisStoreOptions {
    * @default the larger of `ttl` and 30 days
    */
   legacyTtl?: number;
+  /**
+   * The record layout written: 4 keeps the session metadata in a section of its own, 3
+   * inside the payload (for a rolling upgrade while processes that cannot read layout 4 still run).
+   * Both are read. @default 4
+   */
+  recordLayout?: 3 | 4;
   logger?: Logger;
 }
 
@@ -134,6 +141,10 @@ interface Loaded {
   readonly layout2?: boolean;
   /** The store that read it: an object read from one store and saved to another is new there. */
   readonly store: RelsRedisStore;
+  /** The session's metadata as read (or written): a save that did not change it writes it back as it is. */
+  readonly meta: MetaValue;
+  /** The link `meta` decides, once worked out (a save of unchanged metadata parses nothing). */
+  link?: SessionLink | undefined;
 }
 
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
@@ -197,6 +208,7 @@ export class RelsRedisStore extends StoreBase {
   readonly #disableTTL: boolean;
   readonly #disableTouch: boolean;
   readonly #touchAfter: number | "auto";
+  readonly #recordLayout: 3 | 4;
   readonly #logger: Logger | undefined;
   readonly #recentReads = new RecentMap<string, Loaded>(RECENT_READS_MAX);
   /** Held here so the client's event hub (which holds it weakly) lets a dropped store go. */
@@ -231,6 +243,7 @@ export class RelsRedisStore extends StoreBase {
     this.#disableTTL = options.disableTTL ?? false;
     this.#disableTouch = options.disableTouch ?? false;
     this.#touchAfter = options.touchAfter ?? "auto";
+    this.#recordLayout = options.recordLayout ?? (DEFAULTS.recordLayout as 3 | 4);
     this.#logger = logger;
     const migrating = options.legacyFallback === true || options.mirrorWrites === true;
     const legacyTtlMs =
@@ -246,7 +259,9 @@ export class RelsRedisStore extends StoreBase {
         timeoutMs: options.durableRevocationTimeout ?? DEFAULTS.durableRevocationTimeoutMs,
       },
     });
-    this.#layer = new DataLayer(this.#records, this.#codec, logger, (hex) => this.#recentReads.delete(hex));
+    this.#layer = new DataLayer(this.#records, this.#codec, logger, (hex) => this.#recentReads.delete(hex), (sid, session) =>
+      this.#metaOf(sid, session as SessionData),
+    );
     registerDataLayer(this, this.#layer);
     this.#legacy = migrating
       ? new LegacyMigration(this.#records, {
@@ -375,7 +390,9 @@ export class RelsRedisStore extends StoreBase {
         const session = this.#codec.decode(record);
         if (typeof session === "string") return this.#layer.discard(hex, session);
         if (session && record !== CORRUPT) {
-          this.#remember(session, { sid, hex, header: record.header, legacy: false, layout2: record.layout === 2, store: this });
+          // Layouts 2 and 3 keep the metadata in the payload's `_rels`: it moves beside the session.
+          const meta = record.meta === undefined ? takeMetaField(session) : metaOfSection(record.meta);
+          this.#remember(session, { sid, hex, header: record.header, legacy: false, layout2: record.layout === 2, store: this, meta });
         }
         return session;
       });
@@ -384,7 +401,7 @@ export class RelsRedisStore extends StoreBase {
 
   async #findLegacy(sid: string, hex: string): Promise<SessionData | null> {
     const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#codec.decodeLegacy(raw, serializer))) ?? null;
-    if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true, store: this });
+    if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true, store: this, meta: takeMetaField(legacy) });
     return legacy;
   }
 
@@ -400,7 +417,7 @@ export class RelsRedisStore extends StoreBase {
     const unique = [...new Set(sids)];
     const hexes = unique.map((sid) => privateHex(sid));
     const records = await this.#records.readMany(hexes);
-    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.#layer.decodeStored(hexes[i]!, record))));
+    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.#decodeListed(hexes[i]!, record))));
     return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
   }
 
@@ -445,13 +462,20 @@ export class RelsRedisStore extends StoreBase {
       for (let i = 0; i < hexes.length; i++) {
         const hex = hexes[i]!;
         const record = records[i];
-        const session = record === null || record === undefined ? null : await this.#layer.decodeStored(hex, record);
+        const session = record === null || record === undefined ? null : await this.#decodeListed(hex, record);
         if (session) yield { privateId: privateIdOfHex(hex), session };
       }
     }
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /** A stored session for a listing: never with its metadata (layouts 2 and 3 keep it in the payload). */
+  async #decodeListed(hex: string, record: FoundRecord): Promise<SessionData | null> {
+    const session = await this.#layer.decodeStored(hex, record);
+    if (session && record !== CORRUPT && record.meta === undefined) takeMetaField(session);
+    return session;
+  }
 
   /**
    * Cluster: another set of masters (a failover) may have lost the last filings of live
@@ -488,9 +512,20 @@ export class RelsRedisStore extends StoreBase {
     // express-session's contract: saving an already expired session deletes it (this is
     // not a revocation: a later save of the same sid is stored).
     if (ttlMs <= 0) return this.#deleteSessions([sid], "expired").then(() => false);
+    // The metadata: set on this object (the manager), in its `_rels` field (an app's or an
+    // older writer's), else what was read for it (a copy: by private hex); else unknown.
+    const own = ownMeta(session);
+    const meta = own === undefined ? info?.meta : own;
+    const bare = withoutMetaField(session);
     // The serializer refuses a session over maxPayloadBytes (uncompressed) with
     // SessionPayloadTooLargeError: nothing is written.
-    const payload = this.#codec.encode(session);
+    const layout4 = this.#recordLayout === 4;
+    const cached = info !== undefined && meta === info.meta && "link" in info;
+    // Parsed only when needed: unchanged metadata of layout 4 is written back as the text read.
+    const data = layout4 && cached ? undefined : metaData(meta);
+    const payload = this.#codec.encode(layout4 || data === null ? bare : ({ ...bare, _rels: data } as SessionData));
+    const section = layout4 ? metaSection(meta ?? null) : undefined;
+    const link = cached ? info.link : linkOfMeta(data);
     const fromPrivate = info !== undefined && !info.legacy;
     const now = Date.now();
     const written = this.#records
@@ -498,21 +533,54 @@ export class RelsRedisStore extends StoreBase {
         hex,
         payload,
         ttlMs: this.#disableTTL ? 0 : ttlMs,
-        link: linkOf(session),
+        link,
         condition: condition ?? (fromPrivate ? "exists" : "new"),
         previous: fromPrivate && !info.layout2 ? info.header : undefined,
         now,
         plain: this.#legacy?.mirrors ? this.#legacy.plainKeyOf(sid) : "",
         // A plain-sid session is moved whatever its age: its record never existed.
         bornMs: fromPrivate || info?.legacy ? 0 : cookieIssuedAt(session),
+        meta: section,
+        keepMeta: meta === undefined,
       })
-      .then((header) => {
+      .then((header): boolean | Promise<boolean> => {
+        if (header === STORED_META) return this.#saveKeepingMeta(sid, hex, session, condition);
         if (header === undefined) return false;
-        this.#remember(session, { sid, hex, header, legacy: false, store: this });
+        // What was written is what a later save writes back unchanged.
+        const kept: MetaValue = section === undefined ? (meta ?? null) : metaOfSection(section);
+        this.#remember(session, { sid, hex, header, legacy: false, store: this, meta: kept, link });
         return true;
       });
     if (!this.#legacy) return written;
-    return this.#saveMigrating(this.#legacy, written, sid, hex, session, ttlMs);
+    // The plain-sid copy carries the metadata in `_rels`, as the stores before layout 4 kept it.
+    const mirrored = data === undefined ? metaData(meta) : data;
+    const plainCopy = mirrored === null ? bare : ({ ...bare, _rels: mirrored } as SessionData);
+    return this.#saveMigrating(this.#legacy, written, sid, hex, plainCopy, ttlMs);
+  }
+
+  /**
+   * A copy this process cannot place, of a session whose record holds metadata: read it and
+   * save again with it, so a framework's copy never erases a sign-in.
+   */
+  async #saveKeepingMeta(sid: string, hex: string, session: SessionData, condition: "absent" | undefined): Promise<boolean> {
+    const record = await this.#records.read(hex);
+    let meta: MetaValue = null;
+    if (record !== null && record !== CORRUPT) {
+      if (record.meta !== undefined) meta = metaOfSection(record.meta);
+      else {
+        const stored = this.#codec.decode(record);
+        if (stored !== null && typeof stored === "object") meta = fieldMeta(stored) ?? null;
+      }
+    }
+    attachMeta(session, meta);
+    return this.#save(sid, session, condition);
+  }
+
+  /** What a request's session holds as metadata: set on it, else what was read for it (see `#save`). */
+  #metaOf(sid: string, session: SessionData): MetaValue | undefined {
+    const own = ownMeta(session);
+    if (own !== undefined) return own;
+    return this.#loadedInfo(sid, session).info?.meta;
   }
 
   /** The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the mirror. */
@@ -641,6 +709,14 @@ function cookieIssuedAt(session: SessionData): number {
   if (typeof maxAge !== "number" || !Number.isFinite(maxAge) || (typeof expires !== "string" && !(expires instanceof Date))) return 0;
   const at = (typeof expires === "string" ? isoMs(expires) : expires.getTime()) - maxAge;
   return Number.isFinite(at) && at > 0 ? at : 0;
+}
+
+/** The metadata in a decoded payload's `_rels` field (layouts 2 and 3), taken out of the session object. */
+function takeMetaField(session: SessionData): MetaValue {
+  const meta = fieldMeta(session);
+  if (meta === undefined) return null;
+  delete (session as unknown as Record<string, unknown>)._rels;
+  return meta;
 }
 
 function durableMode(value: boolean | "auto"): "auto" | "on" | "off" {

@@ -3,6 +3,8 @@ import type { Logger } from "../types.js";
 import type { SessionCodec, FoundRecord } from "./codec/session-codec.js";
 import type { SessionRecords } from "./records.js";
 import type { SessionData } from "./session-data.js";
+import type { StoredRecord } from "./format.js";
+import { fieldMeta, ownMeta, metaData, metaOfSection, type MetaValue } from "./meta-section.js";
 
 /**
  * The data layer of one store: its records (every Redis command) and its codec (payload ↔
@@ -14,13 +16,39 @@ export class DataLayer {
   readonly codec: SessionCodec;
   readonly #logger: Logger | undefined;
   readonly #forget: (hex: string) => void;
+  readonly #metaOf: (sid: string, session: object) => MetaValue | undefined;
 
   /** `forget`: told of each session removed here as corrupt (the store drops what it read of it). */
-  constructor(records: SessionRecords, codec: SessionCodec, logger: Logger | undefined, forget: (hex: string) => void = () => {}) {
+  constructor(
+    records: SessionRecords,
+    codec: SessionCodec,
+    logger: Logger | undefined,
+    forget: (hex: string) => void = () => {},
+    metaOf: (sid: string, session: object) => MetaValue | undefined = (_sid, session) => ownMeta(session),
+  ) {
+    this.#metaOf = metaOf;
     this.records = records;
     this.codec = codec;
     this.#logger = logger;
     this.#forget = forget;
+  }
+
+  /**
+   * The metadata of a request's session (`sid`): set on the object, else what the store read
+   * for it (a framework's copy: by private hex); undefined when not known.
+   */
+  sessionMeta(sid: string, session: object): MetaValue | undefined {
+    return this.#metaOf(sid, session);
+  }
+
+  /**
+   * A stored record's metadata as data, for listings: layout 4's section, never the payload;
+   * layouts 2 and 3 decode the payload (a corrupt one is removed). Null: none.
+   */
+  async storedMeta(hex: string, record: StoredRecord): Promise<unknown> {
+    if (record.meta !== undefined) return metaData(metaOfSection(record.meta));
+    const session = await this.decodeStored(hex, record);
+    return session ? metaData(fieldMeta(session) ?? null) : null;
   }
 
   /** The session a record holds, or null for a miss. A corrupt record is removed. */

@@ -22,11 +22,18 @@
  * (SETRANGE) without reading or rewriting the payload. A string key lets the hot path use
  * plain `GET` and `SET … PX … XX`, which cost Redis a fraction of a script call.
  *
+ * Layout 4 is the same header with "4" first, then the session's metadata (`SessionMeta`, JSON
+ * text, empty when it has none) and a newline, then the payload: listings read the metadata
+ * without parsing the payload, and a save writes the text read back unchanged. In layouts 2
+ * and 3 the metadata is the payload's `_rels` field; they are read, and move on their next write.
+ *
  * Layout 2 (up to 0.1) was a hash (`d` payload, `e` expiry, `m` meta, `u` index, `b` bucket);
  * it is still read, and a session moves to layout 3 on its next write.
  */
 
 export const LAYOUT_VERSION = "3";
+/** Layout 4: the same header, then the metadata section (JSON text or empty) and a newline, then the payload. */
+export const LAYOUT_WITH_META = "4";
 const NUMBER_WIDTH = 16;
 /** Byte offsets of the fixed fields (also used by the touch script: Lua counts from 1). */
 export const EXPIRES_AT_OFFSET = 1;
@@ -56,8 +63,13 @@ export interface RecordHeader {
 export interface StoredRecord {
   readonly header: RecordHeader;
   readonly payload: Buffer;
-  /** Read from layout 2: the next write moves it. */
-  readonly layout: 2 | 3;
+  /**
+   * Layout 4's metadata section (JSON text, "" when the session has none), read without
+   * parsing the payload; undefined for layouts 2 and 3, whose metadata is inside the payload.
+   */
+  readonly meta: string | undefined;
+  /** Read from layout 2 or 3: the next write moves it. */
+  readonly layout: 2 | 3 | 4;
 }
 
 const ZEROS = "0".repeat(NUMBER_WIDTH);
@@ -68,23 +80,29 @@ export function fixedNumber(value: number): string {
   return ZEROS.slice(digits.length) + digits;
 }
 
-export function encodeHeader(header: RecordHeader): string {
+export function encodeHeader(header: RecordHeader, layout: string = LAYOUT_VERSION): string {
   const plain = header.plain === "" ? "" : `\t${header.plain}`;
-  return `${LAYOUT_VERSION}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${header.index}\t${header.bucket}${plain}\n`;
+  return `${layout}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${header.index}\t${header.bucket}${plain}\n`;
 }
 
 /**
- * The value to store: header and payload. A text payload stays a string (ioredis sends it
- * without a copy into a Buffer of ours); a binary one is joined to the header's bytes.
+ * The value to store: header, metadata section (layout 4; `meta` undefined writes layout 3)
+ * and payload. A text payload stays a string (ioredis sends it without a copy into a Buffer
+ * of ours); a binary one is joined to the header's bytes. `meta` is JSON text: it holds no
+ * raw newline.
  */
-export function encodeRecord(header: RecordHeader, payload: string | Buffer): string | Buffer {
-  const head = encodeHeader(header);
+export function encodeRecord(header: RecordHeader, payload: string | Buffer, meta?: string): string | Buffer {
+  if (meta !== undefined && meta.includes("\n")) throw new TypeError("A metadata section holds no raw newline");
+  const head = meta === undefined ? encodeHeader(header) : `${encodeHeader(header, LAYOUT_WITH_META)}${meta}\n`;
   return typeof payload === "string" ? head + payload : Buffer.concat([Buffer.from(head, "utf8"), payload]);
 }
 
-/** The record in `value`, or undefined when it is not a layout-3 record (corrupt). */
+const LAYOUT3 = LAYOUT_VERSION.charCodeAt(0);
+const LAYOUT4 = LAYOUT_WITH_META.charCodeAt(0);
+
+/** The record in `value`, or undefined when it is not a layout-3 or layout-4 record (corrupt). */
 export function decodeRecord(value: Buffer): StoredRecord | undefined {
-  if (value.length <= LINKS_OFFSET || value[0] !== LAYOUT_VERSION.charCodeAt(0)) return undefined;
+  if (value.length <= LINKS_OFFSET || (value[0] !== LAYOUT3 && value[0] !== LAYOUT4)) return undefined;
   const end = value.indexOf(NEWLINE, LINKS_OFFSET);
   const tab = value.indexOf(TAB, LINKS_OFFSET);
   if (end < 0 || tab < 0 || tab > end) return undefined;
@@ -94,6 +112,9 @@ export function decodeRecord(value: Buffer): StoredRecord | undefined {
   if (expiresAt === undefined || score === undefined || expiresAt > MAX_DATE_MS || score > Number.MAX_SAFE_INTEGER) return undefined;
   const second = value.indexOf(TAB, tab + 1);
   const bucketEnd = second >= 0 && second < end ? second : end;
+  const withMeta = value[0] === LAYOUT4;
+  const metaEnd = withMeta ? value.indexOf(NEWLINE, end + 1) : end;
+  if (metaEnd < 0) return undefined;
   return {
     header: {
       expiresAt: expiresAt === 0 ? undefined : expiresAt,
@@ -102,8 +123,9 @@ export function decodeRecord(value: Buffer): StoredRecord | undefined {
       bucket: tab + 1 === bucketEnd ? "" : value.toString("utf8", tab + 1, bucketEnd),
       plain: bucketEnd === end ? "" : value.toString("utf8", bucketEnd + 1, end),
     },
-    payload: value.subarray(end + 1),
-    layout: 3,
+    meta: withMeta ? value.toString("utf8", end + 1, metaEnd) : undefined,
+    payload: value.subarray(metaEnd + 1),
+    layout: withMeta ? 4 : 3,
   };
 }
 
@@ -136,6 +158,7 @@ export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecor
       bucket: bucket?.toString("utf8") ?? "",
       plain: "",
     },
+    meta: undefined,
     payload,
     layout: 2,
   };

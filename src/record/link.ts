@@ -1,5 +1,4 @@
 import { isClientPlatform, type ClientPlatform } from "./platforms.js";
-import { META_FIELD } from "./keys.js";
 
 /** Whose a signed-in session is, for which app and platform: where it is filed. */
 export interface SessionLink {
@@ -8,9 +7,8 @@ export interface SessionLink {
   readonly clientPlatform: ClientPlatform;
 }
 
-/** The link carried by a session's metadata field (written by SessionsManager), if signed in. */
-export function linkOf(session: object): SessionLink | undefined {
-  const meta = (session as Record<string, unknown>)[META_FIELD];
+/** The link carried by a session's metadata (as data; written by SessionsManager), if signed in. */
+export function linkOfMeta(meta: unknown): SessionLink | undefined {
   if (meta === null || typeof meta !== "object") return undefined;
   const { userId, applicationName, clientPlatform } = meta as Record<string, unknown>;
   if (typeof userId !== "string" || userId === "" || typeof applicationName !== "string") return undefined;

@@ -39,11 +39,26 @@ export interface WriteRequest {
   readonly plain: string;
   /** When the session's cookie was issued (ms since the epoch; 0: not known), for `"new"`. */
   readonly bornMs: number;
+  /**
+   * The metadata section (layout 4): JSON text, "" for none; undefined writes layout 3 (the
+   * metadata, if any, is inside the payload).
+   */
+  readonly meta: string | undefined;
+  /**
+   * The caller does not know the session's metadata (a copy it cannot place): a stored
+   * record that holds some is left as it is and the write answers `STORED_META`.
+   */
+  readonly keepMeta: boolean;
   readonly now: number;
 }
 
-/** The header written, or undefined when the write was refused (the session is gone or revoked). */
-export type WriteOutcome = RecordHeader | undefined;
+/**
+ * The header written; undefined when the write was refused (the session is gone or revoked);
+ * `STORED_META` when nothing was written because the stored record holds metadata the
+ * caller did not know (`keepMeta`): read it, and write again with it.
+ */
+export type WriteOutcome = RecordHeader | undefined | typeof STORED_META;
+export const STORED_META = Symbol("the stored record holds metadata");
 
 /** One entry of a user's index: a session's private hex and the expiry it is filed under. */
 export interface IndexEntry {
@@ -152,7 +167,7 @@ export class SessionRecords {
    * `"new"` write the store cannot tell from a revoked session's.
    */
   write(request: WriteRequest): Promise<WriteOutcome> {
-    const { hex, payload, ttlMs, link, condition, previous, now, plain } = request;
+    const { hex, payload, ttlMs, link, condition, previous, now, plain, meta } = request;
     const keys = this.#keys;
     const index = link ? keys.userIndex(link.userId) : "";
     const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform, hex) : "";
@@ -162,7 +177,7 @@ export class SessionRecords {
     if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
       const header = { expiresAt, score: previous.score, index, bucket, plain };
       const key = keys.session(hex);
-      return this.#source.run((c) => plainSetGet(c, key, encodeRecord(header, payload), ttlMs), key).then((replaced) => {
+      return this.#source.run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key).then((replaced) => {
         if (replaced === null) return undefined;
         const left = refiledSince(replaced, previous);
         // Another request refiled the session between this one's read and its save (a relink,
@@ -198,7 +213,7 @@ export class SessionRecords {
       reply = await this.#source.run((c) =>
         c.relsWrite(
           keys.session(hex),
-          encodeRecord(header, payload),
+          encodeRecord(header, payload, request.meta),
           ttlMs,
           condition === "exists" ? "xx" : condition === "absent" ? "nx" : "new",
           hex,
@@ -217,6 +232,7 @@ export class SessionRecords {
           leaving ? 1 : 0,
           leaving?.index ?? "",
           leaving?.bucket ?? "",
+          request.keepMeta ? 1 : 0,
         ),
         keys.session(hex),
       );
@@ -230,7 +246,8 @@ export class SessionRecords {
       if (victims.length > 0 && link) await this.#revokeEvicted(victims, link.userId);
     }
     // {2}: a concurrent request moved the plain-sid session first and filed it itself.
-    if (reply[0] === 0) await topology.unfile({ hex, filed, now });
+    if (reply[0] === 0 || reply[0] === 4) await topology.unfile({ hex, filed, now });
+    if (reply[0] === 4) return STORED_META;
     if (reply[0] !== 1) {
       if (reply[0] === 0 && condition === "new" && request.bornMs > 0 && now - request.bornMs > this.#options.newSessionWindowMs) {
         throw new SessionWriteRefusedError(this.#options.newSessionWindowMs);

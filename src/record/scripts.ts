@@ -63,7 +63,8 @@ local function links_of(key)
     return {f[1] or '', f[2] or '', tonumber(f[3]) or 0, ''}
   end
   if not v then return false end
-  if string.sub(v, 1, 1) ~= '3' then return {'', '', 0, ''} end
+  local layout = string.sub(v, 1, 1)
+  if layout ~= '3' and layout ~= '4' then return {'', '', 0, ''} end
   local nl = string.find(v, '\\n', 34, true)
   local tab = string.find(v, '\\t', 34, true)
   if not tab or not nl or tab > nl then return {'', '', 0, ''} end
@@ -74,6 +75,17 @@ local function links_of(key)
     plain = string.sub(v, second + 1, nl - 1)
   end
   return {string.sub(v, 34, tab - 1), string.sub(v, tab + 1, bucket_end - 1), tonumber(string.sub(v, 18, 33)) or 0, plain}
+end
+-- Whether the record at key holds session metadata a write must not drop: layout 4 with a
+-- non-empty section, or layouts 2 and 3, whose metadata (if any) is inside the payload.
+local function holds_meta(key)
+  local v = redis.pcall('GET', key)
+  if type(v) == 'table' then return true end
+  if not v then return false end
+  local layout = string.sub(v, 1, 1)
+  if layout ~= '4' then return layout == '3' end
+  local nl = string.find(v, '\\n', 34, true)
+  return nl ~= nil and string.sub(v, nl + 1, nl + 1) ~= '\\n'
 end
 -- Revoke the session at key: delete it and leave its marker (same slot), which lives as long
 -- as the session had left, and at least ms: while it lives no write can create it again.
@@ -114,8 +126,9 @@ end
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
  *           cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs,
- *           leaving, leftIndex, leftBucket)
- * → {0} refused | {2} refused (condition "nx", a session exists) | {1, oldIndex, oldBucket, {evicted…}}
+ *           leaving, leftIndex, leftBucket, keepMeta)
+ * → {0} refused | {2} refused (condition "nx", a session exists) | {4} not written: the stored
+ *   record holds metadata the caller did not know (keepMeta) | {1, oldIndex, oldBucket, {evicted…}}
  *
  * The write of a session whose filing changes (signed in, relinked, signed out, its expiry
  * past its score), or of a session this process has not seen. Conditions:
@@ -128,6 +141,9 @@ end
  * ones, and enforces the per-user cap in the same step. Cluster: the caller filed it first.
  * leaving = '1': the filing being left is leftIndex / leftBucket, not the record's own (a plain
  * save just replaced a record another request had refiled: see SessionRecords#write).
+ * keepMeta = '1': the caller does not know the session's metadata (a framework's copy of a
+ * session this process did not read): a record that holds some is left as it is ({4}), so the
+ * caller reads it and writes again with it: a copy's save never erases a sign-in.
  */
 const WRITE = `#!lua
 ${HELPERS}
@@ -141,6 +157,7 @@ else
   local born = tonumber(ARGV[15])
   if not old and born > 0 and tonumber(ARGV[5]) - born > tonumber(ARGV[16]) then return {0} end
 end
+if ARGV[20] == '1' and old and holds_meta(KEYS[1]) then return {4} end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
 local old_index, old_bucket = '', ''
@@ -185,7 +202,8 @@ if type(head) == 'table' and head.err then
   if not l then return {1, '', '', 0} end
 else
   if head == '' then return {0} end
-  if string.sub(head, 1, 1) ~= '3' then
+  local layout = string.sub(head, 1, 1)
+  if layout ~= '3' and layout ~= '4' then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
     return {1, '', '', 0}
   end
@@ -313,7 +331,7 @@ type Arg = string | number | Buffer;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    relsWrite(session: string, ...args: Arg[]): Result<[0] | [2] | [1, string, string, string[]], Context>;
+    relsWrite(session: string, ...args: Arg[]): Result<[0] | [2] | [4] | [1, string, string, string[]], Context>;
     relsTouch(session: string, ...args: Arg[]): Result<[0] | [1, string, string, 0 | 1] | [3, string, string], Context>;
     relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string, string], Context>;
     relsIndexPut(index: string, ...args: Arg[]): Result<string[], Context>;

@@ -4,11 +4,13 @@ import type { Logger, NextHandler } from "../types.js";
 import { RelsSessionError } from "../errors.js";
 import { privateHex, sessionHandle } from "../ids.js";
 import { META_FIELD } from "../record/keys.js";
+import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-section.js";
+import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
 import { decodeSessionMeta, type SessionKeyType, type SessionMeta } from "./meta-schema.js";
 import type { SessionRecords } from "../record/records.js";
-import { recordsOf, type DataLayerStore } from "../record/of-store.js";
+import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 import { RecentMap } from "../recent-map.js";
@@ -107,12 +109,16 @@ const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "devi
 /**
  * Per-user session management: record, list, revoke.
  *
- * Metadata lives in the session itself (field `_rels`), so recording rides on the write
- * express-session makes anyway; the store mirrors it into the user's index and the stats
- * in the same step. A request where nothing changed costs no extra round trip.
+ * Metadata is a section of the session's record (layout 4), held beside the session object
+ * under a non-enumerable symbol: never in its JSON, a spread or a clone. New metadata bumps
+ * the session's small `_relsRev` field, so the framework sees a change and saves; recording
+ * rides on that write, which files the session under its user and stats bucket in the same
+ * step. A request where nothing changed costs no extra round trip, and its metadata is
+ * written back as the text read.
  */
 export class RelsSessionsManager {
   readonly #records: SessionRecords;
+  readonly #layer: DataLayer;
   readonly #index: UserSessions;
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
@@ -124,7 +130,8 @@ export class RelsSessionsManager {
       listSessions: (userId) => this.activeSessions(userId),
       logger: options.logger,
     });
-    this.#records = recordsOf(options.store);
+    this.#layer = dataLayerOf(options.store);
+    this.#records = this.#layer.records;
     this.#index = new UserSessions(options.store);
     this.#applicationName = options.applicationName;
     this.#lastSeenInterval = options.lastSeenInterval ?? DEFAULTS.sessions.lastSeenInterval;
@@ -168,7 +175,7 @@ export class RelsSessionsManager {
     }
     const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
     const handle = sessionHandle(privateHex(sid));
-    const known = this.#storedMeta(session[META_FIELD], handle);
+    const known = this.#storedMeta(this.#layer.sessionMeta(sid, session), handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
 
     if (!known || known.userId !== userId || known.sessionId !== handle) {
@@ -185,7 +192,7 @@ export class RelsSessionsManager {
       });
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
-      session[META_FIELD] = meta;
+      setMeta(session, meta);
       // In the background, and only with listeners: a sign-in never waits for its event.
       this.#signIns.emit(meta);
       return { meta, kept: false };
@@ -207,7 +214,7 @@ export class RelsSessionsManager {
       lastSeenAt: now,
       expiresAt,
     });
-    session[META_FIELD] = meta;
+    setMeta(session, meta);
     return { meta, kept: false };
   }
 
@@ -219,9 +226,22 @@ export class RelsSessionsManager {
    * of a µs; turning it into JSON to look it up cost about 5). What this returns may be the
    * remembered decoding itself: the caller copies before anything leaves the manager.
    */
-  #storedMeta(raw: unknown, handle: string): SessionMeta | null {
+  #storedMeta(raw: MetaValue | undefined, handle: string): SessionMeta | null {
     if (raw === undefined || raw === null) return null;
     const remembered = this.#decoded.get(handle);
+    // The record's section, as read: the same text decodes to the same metadata.
+    if (typeof raw === "string") {
+      if (remembered && remembered.stored === raw) return remembered.meta;
+      let data: unknown;
+      try {
+        data = JSON.parse(raw);
+      } catch {
+        return null;
+      }
+      const decoded = decodeSessionMeta(data);
+      if (decoded && raw.length <= DECODED_META_MAX_CHARS) this.#decoded.set(handle, { stored: raw, meta: copyMeta(decoded) });
+      return decoded;
+    }
     if (remembered && sameStoredData(raw, remembered.stored)) return remembered.meta;
     const meta = decodeSessionMeta(raw);
     if (meta) this.#rememberDecoded(handle, raw, meta);
@@ -320,7 +340,8 @@ export class RelsSessionsManager {
     const currentSid = current ? sessionIdOfRequest(current) : undefined;
     const currentHandle = currentSid === undefined ? undefined : sessionHandle(privateHex(currentSid));
     // This request's own metadata may be newer than Redis's: its write comes at the end.
-    const own = decodeSessionMeta((current?.session as Record<string, unknown> | undefined)?.[META_FIELD]);
+    const ownRaw = current?.session && currentSid !== undefined ? this.#layer.sessionMeta(currentSid, current.session) : undefined;
+    const own = decodeSessionMeta(typeof ownRaw === "string" ? safeParse(ownRaw) : ownRaw);
     const mine = own && own.userId === userId && own.sessionId === currentHandle ? own : undefined;
     const metas = listed.map((meta) => (mine && meta.sessionId === currentHandle ? { ...mine, expiresAt: meta.expiresAt } : meta));
     if (mine && addOwn && !metas.some((m) => m.sessionId === currentHandle)) metas.push(mine);
@@ -445,6 +466,25 @@ function sameData(value: unknown, stored: unknown): boolean {
     if (!Object.hasOwn(value, key) || !sameData((value as Record<string, unknown>)[key], (stored as Record<string, unknown>)[key])) return false;
   }
   return true;
+}
+
+/**
+ * New metadata on the session: under the record's symbol (no framework hashes or serializes
+ * it), with the small enumerable revision bumped so the framework sees a change and saves.
+ */
+function setMeta(session: Record<string, unknown>, meta: SessionMeta): void {
+  attachMeta(session, meta);
+  if (Object.hasOwn(session, META_FIELD)) delete session[META_FIELD];
+  const revision = session[META_REVISION_FIELD];
+  session[META_REVISION_FIELD] = typeof revision === "number" && Number.isSafeInteger(revision) ? revision + 1 : 1;
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 /** A copy that shares nothing mutable with `meta` (its dates and its browser, OS and app). */

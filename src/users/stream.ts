@@ -1,6 +1,6 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta-schema.js";
 import { sessionHandle } from "../ids.js";
-import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
+import { NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT } from "../record/records.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 
@@ -17,11 +17,12 @@ export async function* streamSessions(store: DataLayerStore, batchSize: number):
       const hex = hexes[i]!;
       const record = found[i];
       if (!record || record === CORRUPT || record.header.index === "") continue;
-      const session = await layer.decodeStored(hex, record);
-      if (!session) continue;
+      // Layout 4: the metadata section alone, the payload never parsed.
+      const stored = await layer.storedMeta(hex, record);
+      if (stored === null) continue;
       // The header's expiry follows every touch; the metadata's only the last write.
       const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);
-      const meta = decodeSessionMeta((session as unknown as Record<string, unknown>)[META_FIELD], { sessionId: sessionHandle(hex), expiresAt });
+      const meta = decodeSessionMeta(stored, { sessionId: sessionHandle(hex), expiresAt });
       if (meta) yield { ...meta, expiresAt };
     }
   }

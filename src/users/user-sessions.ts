@@ -1,6 +1,6 @@
 import { decodeSessionMeta, type SessionMeta } from "./meta-schema.js";
 import { sessionHandle } from "../ids.js";
-import { META_FIELD, NEVER_EXPIRES_MS } from "../record/keys.js";
+import { NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT, type IndexEntry, type SessionRecords, type StoredRecord } from "../record/records.js";
 import type { DataLayer } from "../record/data-layer.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
@@ -111,11 +111,12 @@ export class UserSessions {
   }
 
   async #metaOf(userId: string, entry: IndexEntry, record: StoredRecord) {
-    const session = await this.#layer.decodeStored(entry.hex, record);
-    if (!session) return null;
+    // Layout 4: the metadata section alone, the payload never parsed.
+    const stored = await this.#layer.storedMeta(entry.hex, record);
+    if (stored === null) return null;
     // The header's expiry follows every touch; the metadata's only the last write.
     const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);
-    const meta = decodeSessionMeta((session as unknown as Record<string, unknown>)[META_FIELD], {
+    const meta = decodeSessionMeta(stored, {
       sessionId: sessionHandle(entry.hex),
       userId,
       expiresAt,

@@ -3,7 +3,7 @@
  * plain-sid keys with revocations, odd `ttl` values, and sorted sets that must not outgrow
  * their live sessions.
  */
-import { keysOf } from "../support/internals.js";
+import { keysOf, storedMetaOf } from "../support/internals.js";
 import { storesForThisFile } from "../support/stores.js";
 import { randomUUID } from "node:crypto";
 import type { SessionData } from "express-session";
@@ -193,8 +193,13 @@ describe("second review", () => {
     const sid = newSid();
     const data = sessionFor(60_000, { _rels: { userId: "u-old", applicationName: "T" } });
     await inspector.set(keysOf(store).legacy(sid), JSON.stringify(data), "PX", 60_000);
-    expect(await store.get(sid)).toMatchObject({ _rels: { userId: "u-old" } });
+    const served = await store.get(sid);
+    expect(served).toMatchObject({ cookie: { originalMaxAge: 60_000 } });
+    // The metadata moves beside the session (never in its JSON) and into the record's section.
+    expect(JSON.stringify(served)).not.toContain("u-old");
     expect(await inspector.exists(keysOf(store).legacy(sid))).toBe(1);
+    await store.set(sid, served!);
+    expect(await storedMetaOf(store, sid)).toMatchObject({ userId: "u-old" });
   });
 
   it("refuses an infinite or absurd ttl, writing nothing", async () => {

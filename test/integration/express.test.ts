@@ -198,7 +198,11 @@ describe("metadata written by RelsSessionsManager.recordAuthenticatedRequest", (
     const value = await redis.get(key);
     expect(value).toBeTypeOf("string");
     expect(value!.includes(sid)).toBe(false);
-    const meta = (JSON.parse(value!.slice(value!.indexOf("\n") + 1)) as Record<string, Record<string, unknown>>)._rels!;
+    // Layout 4: the metadata is a section of its own, between the header and the payload.
+    expect(value!.startsWith("4")).toBe(true);
+    const head = value!.indexOf("\n");
+    const meta = JSON.parse(value!.slice(head + 1, value!.indexOf("\n", head + 1))) as Record<string, unknown>;
+    expect(value!.slice(value!.indexOf("\n", head + 1) + 1)).not.toContain("_rels\"");
     expect(meta).toMatchObject({
       sessionId: sessionHandle(sha256(sid)),
       userId: user,

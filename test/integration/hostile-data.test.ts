@@ -3,7 +3,7 @@
  * Object.prototype's own, escaped prototype keys in stored payloads (private and plain-sid
  * keys), decompression bombs and sessions that compress past the size cap.
  */
-import { keysOf } from "../support/internals.js";
+import { keysOf, withMetaField } from "../support/internals.js";
 import { storesForThisFile } from "../support/stores.js";
 import { exposedGc } from "../support/gc.js";
 import { newSid, sha256 } from "../support/store-contract.js";
@@ -131,9 +131,9 @@ describe("compressed payloads and maxPayloadBytes", () => {
     // A compressible session under the cap is still stored compressed and read back.
     const small = sessionFor(60_000, { blob: "z".repeat(500_000) });
     await store.set(sid, small);
-    // Layout 3: the payload follows the header's newline; 0x00 marks it compressed.
+    // Layout 4: the payload follows the metadata section's newline; 0x00 marks it compressed.
     const stored = await inspector.getBuffer(keysOf(store).session(sha256(sid)));
-    expect(stored?.[stored.indexOf(10) + 1]).toBe(0);
+    expect(stored?.[stored.indexOf(10, stored.indexOf(10) + 1) + 1]).toBe(0);
     expect(await store.get(sid)).toMatchObject({ blob: "z".repeat(500_000) });
   });
 });
@@ -148,7 +148,7 @@ describe("stored metadata carrying a large unknown field", () => {
         const sid = newSid();
         const session = sessionFor(60_000) as unknown as Record<string, unknown>;
         await manager.recordAuthenticatedRequest(`memo-${i}`, request(sid, session));
-        return { sid, user: `memo-${i}`, json: JSON.stringify(session) };
+        return { sid, user: `memo-${i}`, json: JSON.stringify(withMetaField(session)) };
       }),
     );
     gc();
@@ -175,7 +175,7 @@ describe("stored metadata the memo of decoded metadata must not trust", () => {
     const sid = newSid();
     const session = sessionFor(60_000) as unknown as Record<string, unknown>;
     await manager.recordAuthenticatedRequest(user, request(sid, session));
-    return { sid, json: JSON.stringify(session) };
+    return { sid, json: JSON.stringify(withMetaField(session)) };
   }
 
   /**

@@ -89,7 +89,8 @@ function readmeApp(make: MakeRevocationStore, mode: Mode, options: { prefix?: st
   });
   app.post("/signout-soft", (req, res) => {
     delete appSession(req).userId;
-    delete (req.session as unknown as Record<string, unknown>)._rels;
+    // The metadata leaves with the sign-in (null: none; deleting the field no longer reaches it).
+    (req.session as unknown as Record<string, unknown>)._rels = null;
     res.json({ ok: true });
   });
   app.post("/shorten", async (req, res) => {

@@ -37,6 +37,7 @@ const APPLIED_DEFAULTS: Record<string, unknown> = {
   "store.legacyFallback": false,
   "store.mirrorWrites": false,
   "store.legacyTtl": DEFAULTS.store.legacyTtlSeconds,
+  "store.recordLayout": DEFAULTS.store.recordLayout,
 };
 
 /** `new RelsRedisStore(options)` takes these beside the schema's (typed in store.ts). */

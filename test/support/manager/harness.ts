@@ -13,7 +13,7 @@ import type { RedisClient } from "../../../src/redis/pool.js";
 import { SessionStats } from "../../../src/stats/stats.js";
 import type { RelsSessionsManager } from "../../../src/users/manager.js";
 import { CLIENT_PLATFORMS, type ClientPlatform, type SessionMeta } from "../../../src/users/meta-schema.js";
-import { keysOf, scanOf, sourceOf } from "../internals.js";
+import { keysOf, scanOf, sourceOf, storedMetaOf } from "../internals.js";
 
 export interface ManagerContractTarget {
   store: RelsRedisStore;
@@ -161,7 +161,8 @@ export const emptyByPlatform = (): Record<ClientPlatform, number> =>
 export async function storeAsLayout2(h: Harness, device: Device, metaJson: string): Promise<void> {
   const keys = keysOf(h.store);
   const key = keys.session(device.hex);
-  const { _rels: current, ...rest } = (await h.store.get(device.sid)) as unknown as Record<string, unknown>;
+  const rest = (await h.store.get(device.sid)) as unknown as Record<string, unknown>;
+  const current = await storedMetaOf(h.store, device.sid);
   const link = current as Pick<SessionMeta, "userId" | "applicationName" | "clientPlatform">;
   const payload = `${JSON.stringify(rest).slice(0, -1)},"_rels":${metaJson}}`;
   const record = await recordsOf(h.store).read(device.hex);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, type Device, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
 import { codePoints, collect, expectEnded, expectSignedIn, type ManagerContractSetup, newUser, openHarness, storeAsLayout2, totalSessions } from "../harness.js";
 import type { ActiveSession } from "../../../../src/users/manager.js";
+import { storedMetaOf } from "../../internals.js";
 import type { SessionMeta } from "../../../../src/users/meta-schema.js";
 import { streamSessions } from "../../../../src/users/stream.js";
 import { UserSessions } from "../../../../src/users/user-sessions.js";
@@ -94,7 +95,7 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
       check((await app.account()).sessions, "as listed to the current request");
 
       for (const device of [browser, app, app2]) {
-        const stored = JSON.stringify(((await h.store.get(device.sid)) as unknown as Record<string, unknown> | null)?._rels);
+        const stored = JSON.stringify(await storedMetaOf(h.store, device.sid));
         expect(stored).toBeDefined();
         expect(stored!.length).toBeLessThan(2048);
         expect(stored).not.toMatch(/[\u0080-\u009f\t]/);
