@@ -243,7 +243,7 @@ export class SessionRecords {
       throw error;
     } finally {
       // Beyond the cap whatever this write's fate: the index no longer lists them.
-      if (victims.length > 0 && link) await this.#revokeEvicted(victims, link.userId);
+      if (victims.length > 0 && link) await this.destroy(victims, { owner: link.userId });
     }
     // {2}: a concurrent request moved the plain-sid session first and filed it itself.
     if (reply[0] === 0 || reply[0] === 4) await topology.unfile({ hex, filed, now });
@@ -257,10 +257,6 @@ export class SessionRecords {
     const [, oldIndex, oldBucket] = reply;
     await topology.afterWrite({ hex, old: leaving ?? { index: oldIndex, bucket: oldBucket }, filed, now });
     return header;
-  }
-
-  async #revokeEvicted(victims: readonly string[], userId: string): Promise<void> {
-    await this.destroy(victims, { owner: userId });
   }
 
   /**
