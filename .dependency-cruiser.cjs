@@ -17,23 +17,29 @@ module.exports = {
     {
       name: "no-adapter-below",
       severity: "error",
-      comment: "users/, stats/ and cli/ are built on the data layer (record/), never on the express-session adapter.",
+      comment:
+        "users/, stats/ and cli/ are built on the data layer (record/), never on the express-session adapter.",
       from: { path: "^src/(users|stats|cli)/" },
       to: { path: "^src/express/" },
     },
     {
       name: "data-layer-stands-alone",
       severity: "error",
-      comment: "record/ (the data layer) imports only the plumbing (redis/) and the shared files at the top of src/.",
+      comment:
+        "record/ (the data layer) imports only the plumbing (redis/) and the shared files at the top of src/.",
       from: { path: "^src/record/" },
-      to: { path: "^src/(express|users|stats|cli|observability)/|^src/(index|instance|rels-session|default-instance|cli|opentelemetry)[.]ts$" },
+      to: {
+        path: "^src/(express|users|stats|cli|observability)/|^src/(index|instance|rels-session|default-instance|cli|opentelemetry)[.]ts$",
+      },
     },
     {
       name: "plumbing-imports-nothing-above",
       severity: "error",
       comment: "redis/ is the plumbing: nothing of the data layer, the adapters or the composition root.",
       from: { path: "^src/redis/" },
-      to: { path: "^src/(record|users|express|stats|cli)/|^src/(index|instance|rels-session|default-instance|cli|opentelemetry)[.]ts$" },
+      to: {
+        path: "^src/(record|users|express|stats|cli)/|^src/(index|instance|rels-session|default-instance|cli|opentelemetry)[.]ts$",
+      },
     },
   ],
   options: {

@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -20,4 +21,5 @@ export default tseslint.config(
     files: ["bench/**", "demo/**", "src/cli.ts", "test/**"],
     rules: { "no-console": "off" },
   },
+  prettier,
 );

@@ -27,7 +27,9 @@ export function resolveRevision(rev: string, cwd = REPO_ROOT): { commit: string;
     // --verify: exactly one object or fail; ^{commit}: a tag is peeled, a tree or blob refused.
     commit = git(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`], cwd);
   } catch {
-    throw new UsageError(`--baseline: unknown git revision "${rev}" (not a commit in ${cwd}; try a commit hash, tag or branch that \`git log\` shows)`);
+    throw new UsageError(
+      `--baseline: unknown git revision "${rev}" (not a commit in ${cwd}; try a commit hash, tag or branch that \`git log\` shows)`,
+    );
   }
   return { commit, short: git(["rev-parse", "--short", commit], cwd) };
 }
@@ -76,7 +78,8 @@ export function addBaselineWorktree(rev: string): BaselineBuild {
   process.on("exit", dispose);
   try {
     git(["worktree", "add", "--detach", root, commit]);
-    if (!existsSync(join(root, "src", "index.ts"))) throw new UsageError(`--baseline: ${rev} (${short}) has no src/index.ts to load`);
+    if (!existsSync(join(root, "src", "index.ts")))
+      throw new UsageError(`--baseline: ${rev} (${short}) has no src/index.ts to load`);
     symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"), "dir");
   } catch (error) {
     dispose();

@@ -37,7 +37,13 @@ export class Child<M> {
    * @param config JSON-serialisable configuration, given as argv[2]
    * @param extraExecArgv more Node flags (e.g. `--cpu-prof`)
    */
-  constructor(name: string, file: string, config: unknown, schema: z.ZodType<M>, extraExecArgv: readonly string[] = []) {
+  constructor(
+    name: string,
+    file: string,
+    config: unknown,
+    schema: z.ZodType<M>,
+    extraExecArgv: readonly string[] = [],
+  ) {
     hookExit();
     this.#name = name;
     const path = fileURLToPath(new URL(file, import.meta.url));
@@ -48,7 +54,9 @@ export class Child<M> {
     live.add(this.#process);
     this.#process.on("message", (raw: unknown) => {
       const parsed = schema.safeParse(raw);
-      const message = parsed.success ? parsed.data : new BenchChildError(`${name}: unexpected message ${JSON.stringify(raw)}`);
+      const message = parsed.success
+        ? parsed.data
+        : new BenchChildError(`${name}: unexpected message ${JSON.stringify(raw)}`);
       const waiter = this.#waiter;
       if (waiter) {
         this.#waiter = undefined;
@@ -74,7 +82,9 @@ export class Child<M> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = undefined;
-        reject(new BenchChildError(`${this.#name}: no ${waitingFor} within ${Math.round(timeoutMs / 1000)} s`));
+        reject(
+          new BenchChildError(`${this.#name}: no ${waitingFor} within ${Math.round(timeoutMs / 1000)} s`),
+        );
       }, timeoutMs);
       this.#waiter = (message) => {
         clearTimeout(timer);
@@ -91,7 +101,9 @@ export class Child<M> {
   /** Wait up to `timeoutMs` for the child to exit by itself, then SIGKILL it. Resolves with its exit code. */
   async finish(timeoutMs: number): Promise<number | null> {
     if (this.#process.exitCode !== null || this.#process.signalCode !== null) return this.#process.exitCode;
-    const exited = new Promise<number | null>((resolve) => this.#process.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      this.#process.once("exit", (code) => resolve(code)),
+    );
     const timer = setTimeout(() => this.#process.kill("SIGKILL"), timeoutMs);
     try {
       return await exited;

@@ -8,7 +8,11 @@ import { spread, type Metric, type Samples, type Spread } from "./samples.js";
 export type Verdict = "gain" | "loss" | "within noise";
 
 /** Whether a larger figure is better: ops/s yes, CPU per op no. */
-export const HIGHER_IS_BETTER: Readonly<Record<Metric, boolean>> = { opsPerSec: true, nodeUsPerOp: false, redisUsPerOp: false };
+export const HIGHER_IS_BETTER: Readonly<Record<Metric, boolean>> = {
+  opsPerSec: true,
+  nodeUsPerOp: false,
+  redisUsPerOp: false,
+};
 
 export const METRICS: readonly Metric[] = ["opsPerSec", "nodeUsPerOp", "redisUsPerOp"];
 
@@ -16,7 +20,10 @@ export const METRICS: readonly Metric[] = ["opsPerSec", "nodeUsPerOp", "redisUsP
  * numerator ÷ denominator for each round both ran, in round order. A round without a usable
  * denominator (missing, zero, negative or not finite) pairs with nothing and is left out.
  */
-export function pairedRatios(numerator: ReadonlyMap<number, number>, denominator: ReadonlyMap<number, number>): number[] {
+export function pairedRatios(
+  numerator: ReadonlyMap<number, number>,
+  denominator: ReadonlyMap<number, number>,
+): number[] {
   const ratios: number[] = [];
   for (const round of [...numerator.keys()].sort((a, b) => a - b)) {
     const top = numerator.get(round)!;

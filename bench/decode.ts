@@ -23,13 +23,36 @@ const repeats = Number(values.repeats);
 /** A signed-in session as the store writes it, about 1 KB. */
 function sessionText(extra: Record<string, unknown> = {}): string {
   const session = {
-    cookie: { originalMaxAge: 1_209_600_000, expires: new Date(Date.UTC(2026, 0, 1)).toISOString(), secure: true, httpOnly: true, path: "/", sameSite: "lax" },
+    cookie: {
+      originalMaxAge: 1_209_600_000,
+      expires: new Date(Date.UTC(2026, 0, 1)).toISOString(),
+      secure: true,
+      httpOnly: true,
+      path: "/",
+      sameSite: "lax",
+    },
     userId: "user-123456",
     csrfToken: "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0",
-    cart: Array.from({ length: 8 }, (_, i) => ({ sku: `SKU-${1000 + i}`, quantity: i + 1, price: 19.99 + i, title: `Item number ${i}` })),
-    preferences: { theme: "dark", language: "en-GB", timezone: "Europe/London", notifications: { email: true, sms: false } },
+    cart: Array.from({ length: 8 }, (_, i) => ({
+      sku: `SKU-${1000 + i}`,
+      quantity: i + 1,
+      price: 19.99 + i,
+      title: `Item number ${i}`,
+    })),
+    preferences: {
+      theme: "dark",
+      language: "en-GB",
+      timezone: "Europe/London",
+      notifications: { email: true, sms: false },
+    },
     flash: [],
-    __rels: { u: "user-123456", a: "Turtle", p: "web", ip: "203.0.113.7", ua: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0" },
+    __rels: {
+      u: "user-123456",
+      a: "Turtle",
+      p: "web",
+      ip: "203.0.113.7",
+      ua: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+    },
     ...extra,
   };
   return JSON.stringify(session);
@@ -63,8 +86,11 @@ const rows: Array<[string, (raw: Buffer) => unknown, Buffer]> = [
   ["legacy reader, escaped letter \\u0061", (raw) => legacy.parse(raw), letter],
 ];
 
-if (!control.includes("\\u0007") || !letter.includes("\\u0061")) throw new Error("bench payloads lost their escapes");
-console.log(`decode of a ${plain.length}-byte session; CPU µs, median of ${repeats} × ${iterations} decodes, node ${process.version}`);
+if (!control.includes("\\u0007") || !letter.includes("\\u0061"))
+  throw new Error("bench payloads lost their escapes");
+console.log(
+  `decode of a ${plain.length}-byte session; CPU µs, median of ${repeats} × ${iterations} decodes, node ${process.version}`,
+);
 for (const [name, parse, raw] of rows) {
   for (let i = 0; i < 20_000; i++) parse(raw); // warm-up: let the JIT settle first
   console.log(`${name.padEnd(40)} ${measure(parse, raw).toFixed(2)} µs`);

@@ -32,7 +32,13 @@ export function benchSession(bytes = 1024): SessionData {
     },
     views: 0,
     csrfSecret: randomBytes(18).toString("base64url"),
-    user: { id: 4_812_337, name: "Ada Lovelace", email: "ada@example.com", roles: ["learner", "beta"], locale: "en-GB" },
+    user: {
+      id: 4_812_337,
+      name: "Ada Lovelace",
+      email: "ada@example.com",
+      roles: ["learner", "beta"],
+      locale: "en-GB",
+    },
     preferences: { theme: "dark", timezone: "Europe/London", emailDigest: "weekly", autoplay: false },
     cart: [
       { sku: "COURSE-ALG-101", qty: 1, price: 4900 },

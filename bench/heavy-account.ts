@@ -168,7 +168,9 @@ async function main(): Promise<void> {
     const signInStarted = performance.now();
     await signInMany(store, manager, user, sessions, { batch });
     const signInSeconds = (performance.now() - signInStarted) / 1000;
-    process.stderr.write(`signed in ${sessions} sessions of one user in ${signInSeconds.toFixed(1)} s (batches of ${batch})\n`);
+    process.stderr.write(
+      `signed in ${sessions} sessions of one user in ${signInSeconds.toFixed(1)} s (batches of ${batch})\n`,
+    );
 
     const bystanderSid = newSid();
     await store.set(bystanderSid, await signedInSession(manager, bystanderSid, "bystander"));
@@ -183,21 +185,40 @@ async function main(): Promise<void> {
       }
       return `${got}`;
     };
-    rows.push(await measure("idle (baseline)", bystander, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      return "—";
-    }));
-    if (only.has("list")) rows.push(await measure("activeSessions(user)", bystander, async () => expectCount("activeSessions", (await manager.activeSessions(user)).length, sessions)));
-    if (only.has("page")) rows.push(
-      await measure("activeSessionsPage(user, { limit: 50 })", bystander, async () =>
-        expectCount("activeSessionsPage", (await manager.activeSessionsPage(user, { limit: 50 })).sessions.length, Math.min(50, sessions)),
-      ),
+    rows.push(
+      await measure("idle (baseline)", bystander, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return "—";
+      }),
     );
-    if (only.has("logout")) rows.push(await measure("logoutAllSessions(user)", bystander, async () => expectCount("logoutAllSessions", await manager.logoutAllSessions(user), sessions)));
+    if (only.has("list"))
+      rows.push(
+        await measure("activeSessions(user)", bystander, async () =>
+          expectCount("activeSessions", (await manager.activeSessions(user)).length, sessions),
+        ),
+      );
+    if (only.has("page"))
+      rows.push(
+        await measure("activeSessionsPage(user, { limit: 50 })", bystander, async () =>
+          expectCount(
+            "activeSessionsPage",
+            (await manager.activeSessionsPage(user, { limit: 50 })).sessions.length,
+            Math.min(50, sessions),
+          ),
+        ),
+      );
+    if (only.has("logout"))
+      rows.push(
+        await measure("logoutAllSessions(user)", bystander, async () =>
+          expectCount("logoutAllSessions", await manager.logoutAllSessions(user), sessions),
+        ),
+      );
     await bystander.stop();
     if (bystander.failures > 0) ok = false;
 
-    console.log(`\nHeavy account: ${sessions} sessions of one user; Redis ${redis.url}; gc ${gc ? "before each call" : "unavailable (run with --expose-gc)"}`);
+    console.log(
+      `\nHeavy account: ${sessions} sessions of one user; Redis ${redis.url}; gc ${gc ? "before each call" : "unavailable (run with --expose-gc)"}`,
+    );
     console.table(rows);
     const failures = rows.reduce((sum, row) => sum + row["bystander failures"], 0);
     console.log(`bystander failures in all: ${failures}`);

@@ -32,7 +32,12 @@ export interface BenchApp {
   close(): Promise<void>;
 }
 
-async function storeFor(contender: HttpContender, url: string, namespace: string, libRoot?: string): Promise<{ store: Store; tracking?: Tracking; close(): Promise<void> }> {
+async function storeFor(
+  contender: HttpContender,
+  url: string,
+  namespace: string,
+  libRoot?: string,
+): Promise<{ store: Store; tracking?: Tracking; close(): Promise<void> }> {
   switch (contender) {
     case "memory":
       return { store: new session.MemoryStore(), close: async () => undefined };
@@ -42,7 +47,11 @@ async function storeFor(contender: HttpContender, url: string, namespace: string
       const { store, close } = await openRelsStore(url, namespace, libRoot);
       const manager = relsManager(await loadRels(libRoot), store, "bench");
       const tracking: Tracking = {
-        recordSignIn: (user, req) => manager.recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() }),
+        recordSignIn: (user, req) =>
+          manager.recordAuthenticatedRequest(user, req, {
+            expiresAfter: SESSION_MAX_AGE_MS,
+            signInAt: new Date(),
+          }),
         track: manager.trackSessions({ getUser: (req) => fields(req).userId ?? null }),
       };
       return { store, tracking, close };
@@ -51,7 +60,12 @@ async function storeFor(contender: HttpContender, url: string, namespace: string
 }
 
 /** `libRoot`: for rels, the library root to load (a `--baseline` worktree); this tree's when absent. */
-export async function createBenchApp(contender: HttpContender, url: string, namespace: string, libRoot?: string): Promise<BenchApp> {
+export async function createBenchApp(
+  contender: HttpContender,
+  url: string,
+  namespace: string,
+  libRoot?: string,
+): Promise<BenchApp> {
   const { store, tracking, close } = await storeFor(contender, url, namespace, libRoot);
   const app = express();
   app.use(

@@ -5,7 +5,15 @@
  * the private redis-server's.
  */
 import type { Redis } from "ioredis";
-import { HTTP_CONTENDERS, httpWorkloadsFor, lineup, type BaselineEntrant, type BenchOptions, type HttpServerConfig, type HttpWorkload } from "./options.js";
+import {
+  HTTP_CONTENDERS,
+  httpWorkloadsFor,
+  lineup,
+  type BaselineEntrant,
+  type BenchOptions,
+  type HttpServerConfig,
+  type HttpWorkload,
+} from "./options.js";
 import { httpServerMessageSchema, type HttpServerMessage } from "./protocol.js";
 import { BenchChildError, Child } from "./children.js";
 import { redisCpuUs } from "./redis-cpu.js";
@@ -14,7 +22,9 @@ import { rotate } from "./store-rounds.js";
 import type { Samples } from "./samples.js";
 
 /** What each HTTP workload sends, and whether its sign-in is recorded by the manager. */
-export const REQUEST: Readonly<Record<HttpWorkload, { method: "GET" | "POST"; path: string; record: boolean }>> = {
+export const REQUEST: Readonly<
+  Record<HttpWorkload, { method: "GET" | "POST"; path: string; record: boolean }>
+> = {
   unchanged: { method: "GET", path: "/me", record: false },
   modify: { method: "POST", path: "/visit", record: false },
   tracked: { method: "POST", path: "/visit-tracked", record: true },
@@ -23,13 +33,23 @@ export const REQUEST: Readonly<Record<HttpWorkload, { method: "GET" | "POST"; pa
 async function serverCpuUs(child: Child<HttpServerMessage>, name: string): Promise<number> {
   child.send({ type: "cpu" });
   const reply = await child.next(10_000, "CPU reading");
-  if (reply.type !== "cpu") throw new BenchChildError(`${name}: expected a CPU reading, got ${JSON.stringify(reply)}`);
+  if (reply.type !== "cpu")
+    throw new BenchChildError(`${name}: expected a CPU reading, got ${JSON.stringify(reply)}`);
   return reply.us;
 }
 
 /** `baseline`: with `--baseline`, its build and the A/A copy run as contenders too (options.ts, lineup). */
-export async function runHttpRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples, baseline?: BaselineEntrant): Promise<void> {
-  const entrants = lineup(HTTP_CONTENDERS, baseline).filter((e) => httpWorkloadsFor(e.kind, options.only).length > 0);
+export async function runHttpRounds(
+  options: BenchOptions,
+  url: string,
+  info: Redis,
+  runId: string,
+  samples: Samples,
+  baseline?: BaselineEntrant,
+): Promise<void> {
+  const entrants = lineup(HTTP_CONTENDERS, baseline).filter(
+    (e) => httpWorkloadsFor(e.kind, options.only).length > 0,
+  );
   for (let round = 0; round < options.rounds; round++) {
     for (const { name: contender, kind, libRoot } of rotate(entrants, round)) {
       const planned = httpWorkloadsFor(kind, options.only);
@@ -44,11 +64,15 @@ export async function runHttpRounds(options: BenchOptions, url: string, info: Re
       const child = new Child(name, "http-server.ts", config, httpServerMessageSchema);
       try {
         const listening = await child.next(60_000, "listening port");
-        if (listening.type !== "listening") throw new BenchChildError(`${name}: expected its port, got ${JSON.stringify(listening)}`);
+        if (listening.type !== "listening")
+          throw new BenchChildError(`${name}: expected its port, got ${JSON.stringify(listening)}`);
         const base = `http://127.0.0.1:${listening.port}`;
         for (const workload of workloads) {
           const { method, path, record } = REQUEST[workload];
-          const users = Array.from({ length: options.connections }, (_, i) => `bench-${round}-${workload}-${i}`);
+          const users = Array.from(
+            { length: options.connections },
+            (_, i) => `bench-${round}-${workload}-${i}`,
+          );
           const cookies = await signIn(base, users, record);
           await load(base, method, path, cookies, options.httpWarmupSeconds);
           const cpuBefore = await serverCpuUs(child, name);

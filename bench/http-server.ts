@@ -22,7 +22,11 @@ async function main(): Promise<void> {
     stopping = true;
     server.closeAllConnections();
     server.close();
-    await bench.close().catch((error: unknown) => console.error(`http server (${config.contender}): close failed: ${String(error)}`));
+    await bench
+      .close()
+      .catch((error: unknown) =>
+        console.error(`http server (${config.contender}): close failed: ${String(error)}`),
+      );
     process.exit(code);
   };
   process.on("disconnect", () => void stop(0));

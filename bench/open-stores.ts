@@ -29,14 +29,27 @@ export async function loadRels(libRoot?: string): Promise<typeof Rels> {
  * The manager of `store`: `SessionsManager.for` on this tree; a baseline from before issue 19's
  * narrower barrel exports the class, which is what it gets then.
  */
-export function relsManager(rels: typeof Rels, store: RelsRedisStore, applicationName: string): RelsSessionsManager {
-  type ManagerClass = new (options: { store: RelsRedisStore; applicationName: string }) => RelsSessionsManager;
+export function relsManager(
+  rels: typeof Rels,
+  store: RelsRedisStore,
+  applicationName: string,
+): RelsSessionsManager {
+  type ManagerClass = new (options: {
+    store: RelsRedisStore;
+    applicationName: string;
+  }) => RelsSessionsManager;
   const OwnClass = (rels as { RelsSessionsManager?: ManagerClass }).RelsSessionsManager;
-  return OwnClass ? new OwnClass({ store, applicationName }) : rels.SessionsManager.for(store, { applicationName });
+  return OwnClass
+    ? new OwnClass({ store, applicationName })
+    : rels.SessionsManager.for(store, { applicationName });
 }
 
 /** rels-session on its own ioredis client; `libRoot` as in loadRels. */
-export async function openRelsStore(url: string, namespace: string, libRoot?: string): Promise<OpenStore<RelsRedisStore>> {
+export async function openRelsStore(
+  url: string,
+  namespace: string,
+  libRoot?: string,
+): Promise<OpenStore<RelsRedisStore>> {
   const { Redis } = await import("ioredis");
   const { RelsRedisStore } = await loadRels(libRoot);
   const client = new Redis(url, { lazyConnect: true });
@@ -45,11 +58,18 @@ export async function openRelsStore(url: string, namespace: string, libRoot?: st
 }
 
 /** connect-redis 9 on a node-redis 5 client (the incumbent); `who` names the process in error lines. */
-export async function openConnectRedisStore(url: string, namespace: string, who: string): Promise<OpenStore<RedisStore>> {
+export async function openConnectRedisStore(
+  url: string,
+  namespace: string,
+  who: string,
+): Promise<OpenStore<RedisStore>> {
   const { createClient } = await import("redis");
   const { RedisStore } = await import("connect-redis");
   const client = createClient({ url });
   client.on("error", (error: unknown) => console.error(`${who}: ${String(error)}`));
   await client.connect();
-  return { store: new RedisStore({ client, prefix: `${namespace}:` }), close: async () => void (await client.close()) };
+  return {
+    store: new RedisStore({ client, prefix: `${namespace}:` }),
+    close: async () => void (await client.close()),
+  };
 }

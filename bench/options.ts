@@ -36,7 +36,9 @@ export const HTTP_PLAN: Readonly<Record<HttpContender, readonly HttpWorkload[]>>
 
 /** What `contender` runs of `only`; connect-redis's "modify" comes along with "tracked", as its comparison. */
 export function httpWorkloadsFor(contender: HttpContender, only: readonly Workload[]): HttpWorkload[] {
-  return HTTP_PLAN[contender].filter((w) => only.includes(w) || (contender === "connect-redis" && w === "modify" && only.includes("tracked")));
+  return HTTP_PLAN[contender].filter(
+    (w) => only.includes(w) || (contender === "connect-redis" && w === "modify" && only.includes("tracked")),
+  );
 }
 
 export const WORKLOADS = [...STORE_WORKLOADS, ...HTTP_WORKLOADS, "round-trips"] as const;
@@ -94,10 +96,18 @@ export const MIN_BASELINE_ROUNDS = 3;
 const baselineNeeds = benchOptionsSchema.superRefine((options, ctx) => {
   if (options.baseline === undefined) return;
   if (!options.only.some((w) => w !== "round-trips")) {
-    ctx.addIssue({ code: "custom", path: ["baseline"], message: "compares measured workloads; --only left none (round-trips is a count, not a measurement)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["baseline"],
+      message: "compares measured workloads; --only left none (round-trips is a count, not a measurement)",
+    });
   }
   if (options.rounds < MIN_BASELINE_ROUNDS) {
-    ctx.addIssue({ code: "custom", path: ["baseline"], message: `needs --rounds=${MIN_BASELINE_ROUNDS} or more: the A/A band is the min–max of one ratio per round` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["baseline"],
+      message: `needs --rounds=${MIN_BASELINE_ROUNDS} or more: the A/A band is the min–max of one ratio per round`,
+    });
   }
 });
 
@@ -159,7 +169,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
   });
   if (values.help) return "help";
   const defaults = values.quick ? QUICK_DEFAULTS : BENCH_DEFAULTS;
-  const only = values.only?.split(",").flatMap((name): string[] => [...(ONLY_GROUPS[name.trim()] ?? [name.trim()])]);
+  const only = values.only
+    ?.split(",")
+    .flatMap((name): string[] => [...(ONLY_GROUPS[name.trim()] ?? [name.trim()])]);
   const parsed = baselineNeeds.safeParse({
     rounds: values.rounds ?? defaults.rounds,
     storeSeconds: values["store-seconds"] ?? defaults.storeSeconds,
@@ -173,7 +185,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
     ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
   });
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `--${issue.path.join(".")}: ${issue.message}`).join("\n");
+  const problems = parsed.error.issues
+    .map((issue) => `--${issue.path.join(".")}: ${issue.message}`)
+    .join("\n");
   throw new UsageError(`${problems}\n${USAGE}`);
 }
 
@@ -204,7 +218,12 @@ export function lineup<K extends string>(kinds: readonly K[], baseline?: Baselin
   const rels = kinds.find((k) => k === "rels");
   if (baseline === undefined || rels === undefined) return plain;
   const others = plain.filter((e) => e.kind !== rels);
-  return [{ name: AA_NAME, kind: rels }, { name: rels, kind: rels }, { name: baseline.name, kind: rels, libRoot: baseline.root }, ...others];
+  return [
+    { name: AA_NAME, kind: rels },
+    { name: rels, kind: rels },
+    { name: baseline.name, kind: rels, libRoot: baseline.root },
+    ...others,
+  ];
 }
 
 /** What bench/store-child.ts is started with (JSON in argv[2]). */

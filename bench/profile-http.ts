@@ -28,21 +28,31 @@ const configSchema = z.object({
 
 async function main(): Promise<void> {
   const config = configSchema.parse(JSON.parse(process.argv[2] ?? "null"));
-  const server: HttpServerConfig = { url: config.url, contender: config.contender, namespace: `bench:profile:${Date.now()}` };
-  const child = new Child(`http server ${config.contender}`, "http-server.ts", server, httpServerMessageSchema, [
-    "--cpu-prof",
-    `--cpu-prof-dir=${config.profileDir}`,
-  ]);
+  const server: HttpServerConfig = {
+    url: config.url,
+    contender: config.contender,
+    namespace: `bench:profile:${Date.now()}`,
+  };
+  const child = new Child(
+    `http server ${config.contender}`,
+    "http-server.ts",
+    server,
+    httpServerMessageSchema,
+    ["--cpu-prof", `--cpu-prof-dir=${config.profileDir}`],
+  );
   try {
     const listening = await child.next(60_000, "listening port");
-    if (listening.type !== "listening") throw new BenchChildError(`expected the server's port, got ${JSON.stringify(listening)}`);
+    if (listening.type !== "listening")
+      throw new BenchChildError(`expected the server's port, got ${JSON.stringify(listening)}`);
     const base = `http://127.0.0.1:${listening.port}`;
     const { method, path, record } = REQUEST[config.workload];
     const users = Array.from({ length: config.connections }, (_, i) => `profile-${i}`);
     const cookies = await signIn(base, users, record);
     await load(base, method, path, cookies, config.warmupSeconds);
     const result = await load(base, method, path, cookies, config.seconds);
-    console.log(`${config.contender} ${method} ${path}: ${Math.round(result.requests / result.seconds)} req/s over ${result.seconds.toFixed(1)} s`);
+    console.log(
+      `${config.contender} ${method} ${path}: ${Math.round(result.requests / result.seconds)} req/s over ${result.seconds.toFixed(1)} s`,
+    );
     // A clean exit is what makes Node write the profile.
     child.send({ type: "stop" });
     const code = await child.finish(15_000);

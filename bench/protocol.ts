@@ -31,7 +31,10 @@ export const httpServerMessageSchema = z.discriminatedUnion("type", [
 ]);
 export type HttpServerMessage = z.infer<typeof httpServerMessageSchema>;
 
-export const httpParentMessageSchema = z.discriminatedUnion("type", [z.object({ type: z.literal("cpu") }), z.object({ type: z.literal("stop") })]);
+export const httpParentMessageSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("cpu") }),
+  z.object({ type: z.literal("stop") }),
+]);
 export type HttpParentMessage = z.infer<typeof httpParentMessageSchema>;
 
 /** Send to the parent; a child started without IPC (by hand, for --cpu-prof) prints instead. */

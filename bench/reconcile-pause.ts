@@ -19,7 +19,10 @@ import { keysOf } from "../test/support/internals.js";
 import { sessionFor } from "../test/support/store-contract.js";
 
 const args = z
-  .object({ counts: z.coerce.number().int().min(0).default(1_000_000), sessions: z.coerce.number().int().min(0).default(10_000) })
+  .object({
+    counts: z.coerce.number().int().min(0).default(1_000_000),
+    sessions: z.coerce.number().int().min(0).default(10_000),
+  })
   .parse(Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("="))));
 
 const server = await spawnRedisServer();
@@ -43,7 +46,12 @@ try {
     await Promise.all(
       Array.from({ length: Math.min(1_000, args.sessions - done) }, (_, i) => {
         const sid = `s-${done + i}-${randomBytes(8).toString("hex")}`;
-        return store.set(sid, sessionFor(3_600_000, { _rels: { userId: `u${i % 100}`, applicationName: "Turtle", clientPlatform: "web" } }));
+        return store.set(
+          sid,
+          sessionFor(3_600_000, {
+            _rels: { userId: `u${i % 100}`, applicationName: "Turtle", clientPlatform: "web" },
+          }),
+        );
       }),
     );
   }
@@ -64,9 +72,13 @@ try {
   await probe;
   waits.sort((a, b) => a - b);
   const p99 = waits[Math.floor(waits.length * 0.99)] ?? 0;
-  console.log(`counts in the buckets before: ${args.counts.toLocaleString("en")}; signed-in sessions: ${args.sessions.toLocaleString("en")}`);
+  console.log(
+    `counts in the buckets before: ${args.counts.toLocaleString("en")}; signed-in sessions: ${args.sessions.toLocaleString("en")}`,
+  );
   console.log(`reconcile: ${took.toFixed(0)} ms, totals after: ${totals.totalSessions.toLocaleString("en")}`);
-  console.log(`other clients' waits (PING, ${waits.length} probes): longest ${waits.at(-1)?.toFixed(1)} ms, 99th percentile ${p99.toFixed(1)} ms`);
+  console.log(
+    `other clients' waits (PING, ${waits.length} probes): longest ${waits.at(-1)?.toFixed(1)} ms, 99th percentile ${p99.toFixed(1)} ms`,
+  );
 } finally {
   client.disconnect();
   prober.disconnect();

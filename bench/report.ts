@@ -15,13 +15,22 @@ export function heading(title: string): void {
   console.log(`\n${title}\n${"=".repeat(title.length)}`);
 }
 
-export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, alignLeft: readonly number[] = [0]): string {
+export function table(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  alignLeft: readonly number[] = [0],
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (alignLeft.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (alignLeft.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-const withRange = (s: Spread | undefined, fmt: (n: number) => string) => (s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : "—");
+const withRange = (s: Spread | undefined, fmt: (n: number) => string) =>
+  s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : "—";
 
 /** A baseline: a contender, on the same workload or (for "tracked" vs connect-redis) another. */
 interface Baseline {
@@ -47,12 +56,24 @@ function ratios(samples: Samples, workload: string, contender: string, base: Bas
   return `${ratio(of("opsPerSec"))} / ${ratio(of("nodeUsPerOp"))} / ${ratio(of("redisUsPerOp"))}`;
 }
 
-function workloadTable(samples: Samples, workload: string, contenders: readonly string[], baselines: readonly Baseline[], unit: string): void {
+function workloadTable(
+  samples: Samples,
+  workload: string,
+  contenders: readonly string[],
+  baselines: readonly Baseline[],
+  unit: string,
+): void {
   const ran = contenders.filter((c) => samples.of(workload, c, "opsPerSec"));
   if (ran.length === 0) return;
   console.log(
     table(
-      ["contender", `${unit}/s median (min–max)`, "Node µs/op", "Redis µs/op", ...baselines.map((b) => `× ${b.label}`)],
+      [
+        "contender",
+        `${unit}/s median (min–max)`,
+        "Node µs/op",
+        "Redis µs/op",
+        ...baselines.map((b) => `× ${b.label}`),
+      ],
       ran.map((c) => [
         c,
         withRange(samples.of(workload, c, "opsPerSec"), int),
@@ -78,31 +99,63 @@ export const HTTP_TITLES: Readonly<Record<HttpWorkload, string>> = {
 };
 
 /** `builds`: with `--baseline`, the baseline's and the A/A copy's names, listed after the usual rows. */
-export function storeReport(samples: Samples, workloads: readonly StoreWorkload[], roundCount: number, seconds: number, concurrency: number, builds: readonly string[] = []): void {
-  const baselines = [same("connect-redis", "connect-redis"), same("ioredis corked", "ioredis-corked"), same("ioredis plain", "ioredis-plain")];
+export function storeReport(
+  samples: Samples,
+  workloads: readonly StoreWorkload[],
+  roundCount: number,
+  seconds: number,
+  concurrency: number,
+  builds: readonly string[] = [],
+): void {
+  const baselines = [
+    same("connect-redis", "connect-redis"),
+    same("ioredis corked", "ioredis-corked"),
+    same("ioredis plain", "ioredis-plain"),
+  ];
   for (const workload of workloads) {
-    heading(`Store level, ${STORE_TITLES[workload]} — ${concurrency} callers, ${rounds(roundCount)} × ${seconds} s`);
+    heading(
+      `Store level, ${STORE_TITLES[workload]} — ${concurrency} callers, ${rounds(roundCount)} × ${seconds} s`,
+    );
     workloadTable(samples, workload, [...STORE_CONTENDERS, ...builds], baselines, "pairs");
   }
 }
 
 /** `builds`: with `--baseline`, the baseline's and the A/A copy's names (they run what rels runs), listed after the usual rows. */
-export function httpReport(samples: Samples, workloads: readonly HttpWorkload[], roundCount: number, seconds: number, connections: number, builds: readonly string[] = []): void {
+export function httpReport(
+  samples: Samples,
+  workloads: readonly HttpWorkload[],
+  roundCount: number,
+  seconds: number,
+  connections: number,
+  builds: readonly string[] = [],
+): void {
   const baselines: Baseline[] = [
     // connect-redis has no tracking: its modifying request is what a tracked one is compared with.
-    { label: "connect-redis", contender: "connect-redis", workloadFor: (w) => (w === "tracked" ? "modify" : w) },
+    {
+      label: "connect-redis",
+      contender: "connect-redis",
+      workloadFor: (w) => (w === "tracked" ? "modify" : w),
+    },
     same("MemoryStore", "memory"),
   ];
   for (const workload of workloads) {
-    heading(`End to end, ${HTTP_TITLES[workload]} — ${connections} keep-alive connections, ${rounds(roundCount)} × ${seconds} s`);
+    heading(
+      `End to end, ${HTTP_TITLES[workload]} — ${connections} keep-alive connections, ${rounds(roundCount)} × ${seconds} s`,
+    );
     workloadTable(
       samples,
       workload,
-      [...Object.keys(HTTP_PLAN).filter((c) => HTTP_PLAN[c as keyof typeof HTTP_PLAN].includes(workload)), ...(HTTP_PLAN.rels.includes(workload) ? builds : [])],
+      [
+        ...Object.keys(HTTP_PLAN).filter((c) => HTTP_PLAN[c as keyof typeof HTTP_PLAN].includes(workload)),
+        ...(HTTP_PLAN.rels.includes(workload) ? builds : []),
+      ],
       baselines,
       "req",
     );
-    if (workload === "tracked") console.log("(× connect-redis is against connect-redis's modifying request; MemoryStore runs it without tracking.)");
+    if (workload === "tracked")
+      console.log(
+        "(× connect-redis is against connect-redis's modifying request; MemoryStore runs it without tracking.)",
+      );
   }
 }
 
@@ -124,40 +177,86 @@ export function targetsReport(samples: Samples): void {
   const atMost = (bound: number) => ({ met: (x: number) => x <= bound, bound: `≤ ${bound.toFixed(1)}×` });
   const targets: Target[] = [
     { what: "get+set pairs/s vs connect-redis", value: vs("get-set", "opsPerSec"), ...atLeast(1.0) },
-    { what: "get+set Node CPU per pair vs connect-redis", value: vs("get-set", "nodeUsPerOp"), ...atMost(1.0) },
-    { what: "get+set Redis CPU per pair vs connect-redis", value: vs("get-set", "redisUsPerOp"), ...atMost(1.5) },
+    {
+      what: "get+set Node CPU per pair vs connect-redis",
+      value: vs("get-set", "nodeUsPerOp"),
+      ...atMost(1.0),
+    },
+    {
+      what: "get+set Redis CPU per pair vs connect-redis",
+      value: vs("get-set", "redisUsPerOp"),
+      ...atMost(1.5),
+    },
     { what: "get+touch pairs/s vs connect-redis", value: vs("get-touch", "opsPerSec"), ...atLeast(1.2) },
-    { what: "(1) unchanged request req/s vs connect-redis", value: vs("unchanged", "opsPerSec"), ...atLeast(1.0) },
-    { what: "(2) modifying request req/s vs connect-redis", value: vs("modify", "opsPerSec"), ...atLeast(1.0) },
-    { what: "(3) tracked modifying req/s vs connect-redis's (2)", value: vs("tracked", "opsPerSec", "modify"), ...atLeast(1.0) },
-    { what: "(3) Redis CPU per tracked request vs connect-redis's (2)", value: vs("tracked", "redisUsPerOp", "modify"), ...atMost(2.5) },
+    {
+      what: "(1) unchanged request req/s vs connect-redis",
+      value: vs("unchanged", "opsPerSec"),
+      ...atLeast(1.0),
+    },
+    {
+      what: "(2) modifying request req/s vs connect-redis",
+      value: vs("modify", "opsPerSec"),
+      ...atLeast(1.0),
+    },
+    {
+      what: "(3) tracked modifying req/s vs connect-redis's (2)",
+      value: vs("tracked", "opsPerSec", "modify"),
+      ...atLeast(1.0),
+    },
+    {
+      what: "(3) Redis CPU per tracked request vs connect-redis's (2)",
+      value: vs("tracked", "redisUsPerOp", "modify"),
+      ...atMost(2.5),
+    },
   ];
   heading("Targets (issue 7), from the medians: rels ÷ connect-redis");
   console.log(
     table(
       ["target", "bound", "measured", "verdict"],
-      targets.map((t) => [t.what, t.bound, t.value === undefined ? "—" : `${t.value.toFixed(2)}×`, t.value === undefined ? "not measured" : t.met(t.value) ? "met" : "NOT met"]),
+      targets.map((t) => [
+        t.what,
+        t.bound,
+        t.value === undefined ? "—" : `${t.value.toFixed(2)}×`,
+        t.value === undefined ? "not measured" : t.met(t.value) ? "met" : "NOT met",
+      ]),
       [0, 3],
     ),
   );
 }
 
-const METRIC_LABEL: Readonly<Record<Metric, string>> = { opsPerSec: "ops/s", nodeUsPerOp: "Node µs/op", redisUsPerOp: "Redis µs/op" };
+const METRIC_LABEL: Readonly<Record<Metric, string>> = {
+  opsPerSec: "ops/s",
+  nodeUsPerOp: "Node µs/op",
+  redisUsPerOp: "Redis µs/op",
+};
 
 /**
  * `--baseline`: per workload, this tree's build ÷ the baseline's, paired round by round,
  * against the A/A band (rels-aa ÷ rels in the same rounds), with a verdict per metric.
  */
-export function buildsReport(samples: Samples, workloads: ReadonlyArray<{ workload: string; title: string; unit: string }>, names: BuildNames): void {
+export function buildsReport(
+  samples: Samples,
+  workloads: ReadonlyArray<{ workload: string; title: string; unit: string }>,
+  names: BuildNames,
+): void {
   for (const { workload, title, unit } of workloads) {
     const rows = compareBuilds(samples, workload, names);
     if (rows.length === 0) continue;
     const n = rows[0]!.change.n;
-    heading(`Builds compared, ${title}: ${names.current} ÷ ${names.baseline}, paired by round (${n}), against the A/A band ${names.aa} ÷ ${names.current}`);
+    heading(
+      `Builds compared, ${title}: ${names.current} ÷ ${names.baseline}, paired by round (${n}), against the A/A band ${names.aa} ÷ ${names.current}`,
+    );
     const fmt = (s: Spread) => `${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
     console.log(
       table(
-        ["metric", `${names.current} ÷ ${names.baseline} median (min–max)`, "per round", `A/A ${names.aa} ÷ ${names.current} median (min–max)`, "noise band", "verdict"],
+        [
+          "metric",
+          `${names.current} ÷ ${names.baseline} median (min–max)`,
+          "per round",
+          `A/A ${names.aa} ÷ ${names.current} median (min–max)`,
+          "noise band",
+          "verdict",
+        ],
         rows.map((r) => [
           r.metric === "opsPerSec" ? `${unit}/s` : METRIC_LABEL[r.metric],
           fmt(r.change),

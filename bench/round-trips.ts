@@ -21,7 +21,9 @@ import { newSid, newSids, SESSION_MAX_AGE_MS } from "./fixtures.js";
 import { BENCH_UA } from "./http-load.js";
 import { table } from "./report.js";
 
-const config = z.object({ url: z.string(), namespace: z.string() }).parse(JSON.parse(process.argv[2] ?? "null"));
+const config = z
+  .object({ url: z.string(), namespace: z.string() })
+  .parse(JSON.parse(process.argv[2] ?? "null"));
 /** Sessions of the one user in the activeSessions / logoutAllSessions rows. */
 const MANY_SESSIONS = 1000;
 const SEED_CHUNK = 200;
@@ -35,12 +37,33 @@ async function main(): Promise<void> {
   const stats = new SessionStats(store);
   const touchStore = new RelsRedisStore({ client: touchClient, namespace: config.namespace, touchAfter: 0 });
   const app = await startApp(store, manager);
-  const touchApp = await startApp(touchStore, new RelsSessionsManager({ store: touchStore, applicationName: "bench" }));
+  const touchApp = await startApp(
+    touchStore,
+    new RelsSessionsManager({ store: touchStore, applicationName: "bench" }),
+  );
   try {
-    type Row = { operation: string; report: Measured<unknown>; budget: string; within: boolean | undefined; note?: string };
+    type Row = {
+      operation: string;
+      report: Measured<unknown>;
+      budget: string;
+      within: boolean | undefined;
+      note?: string;
+    };
     const rows: Row[] = [];
-    const row = (operation: string, report: Measured<unknown>, budget: string, max: number | undefined, note?: string) =>
-      rows.push({ operation, report, budget, within: max === undefined ? undefined : report.trips <= max, ...(note ? { note } : {}) });
+    const row = (
+      operation: string,
+      report: Measured<unknown>,
+      budget: string,
+      max: number | undefined,
+      note?: string,
+    ) =>
+      rows.push({
+        operation,
+        report,
+        budget,
+        within: max === undefined ? undefined : report.trips <= max,
+        ...(note ? { note } : {}),
+      });
 
     // Warm every script on every connection first: ioredis sends EVAL the first time a script
     // is used on a socket.
@@ -62,16 +85,48 @@ async function main(): Promise<void> {
     const user = `user-${randomBytes(3).toString("hex")}`;
     const login = await measure(() => app.login(user));
     const cookie = login.value;
-    row("sign-in request (regenerate + recordAuthenticatedRequest + save)", login, "—", undefined, "regenerate() destroys the new, never-saved id");
-    row("request, unchanged session (get + touch within touchAfter)", await measure(() => app.request("GET", "/noop", cookie)), "1", 1);
+    row(
+      "sign-in request (regenerate + recordAuthenticatedRequest + save)",
+      login,
+      "—",
+      undefined,
+      "regenerate() destroys the new, never-saved id",
+    );
+    row(
+      "request, unchanged session (get + touch within touchAfter)",
+      await measure(() => app.request("GET", "/noop", cookie)),
+      "1",
+      1,
+    );
     const tracked = await measure(() => app.request("GET", "/tracked", cookie));
-    row("… same, through trackSessions (recordAuthenticatedRequest, nothing changed)", tracked, "1 (0 extra)", 1);
+    row(
+      "… same, through trackSessions (recordAuthenticatedRequest, nothing changed)",
+      tracked,
+      "1 (0 extra)",
+      1,
+    );
     const lastRequest = app.lastRequest;
     if (!lastRequest) throw new Error("the tracked request did not reach its route");
-    row("recordAuthenticatedRequest alone, nothing changed", await measure(() => manager.recordAuthenticatedRequest(user, lastRequest)), "0 extra", 0);
-    row("request that modifies the session (get + set)", await measure(() => app.request("POST", "/write", cookie)), "2", 2);
+    row(
+      "recordAuthenticatedRequest alone, nothing changed",
+      await measure(() => manager.recordAuthenticatedRequest(user, lastRequest)),
+      "0 extra",
+      0,
+    );
+    row(
+      "request that modifies the session (get + set)",
+      await measure(() => app.request("POST", "/write", cookie)),
+      "2",
+      2,
+    );
     const touchCookie = await touchApp.login(user);
-    row("request, unchanged, touch due (store with touchAfter: 0)", await measureOn(touchCounter, () => touchApp.request("GET", "/noop", touchCookie)), "1 (throttled or folded)", undefined, "informative: how often this happens is set by touchAfter");
+    row(
+      "request, unchanged, touch due (store with touchAfter: 0)",
+      await measureOn(touchCounter, () => touchApp.request("GET", "/noop", touchCookie)),
+      "1 (throttled or folded)",
+      undefined,
+      "informative: how often this happens is set by touchAfter",
+    );
 
     const doomedSid = newSid();
     await store.set(doomedSid, await recordFor(manager, user, doomedSid));
@@ -80,14 +135,24 @@ async function main(): Promise<void> {
     const heavyUser = `heavy-${randomBytes(3).toString("hex")}`;
     const heavySids = newSids(MANY_SESSIONS);
     for (let i = 0; i < heavySids.length; i += SEED_CHUNK) {
-      await Promise.all(heavySids.slice(i, i + SEED_CHUNK).map(async (sid) => store.set(sid, await recordFor(manager, heavyUser, sid))));
+      await Promise.all(
+        heavySids
+          .slice(i, i + SEED_CHUNK)
+          .map(async (sid) => store.set(sid, await recordFor(manager, heavyUser, sid))),
+      );
     }
     const listed = await measure(() => manager.activeSessions(heavyUser));
     row(`activeSessions(user), ${MANY_SESSIONS} sessions`, listed, "2", 2, `listed ${listed.value.length}`);
     const totals = await measure(() => stats.totals());
     row(`new SessionStats(store).totals(), ${totals.value.totalSessions} sessions`, totals, "1", 1);
     const loggedOut = await measure(() => manager.logoutAllSessions(heavyUser));
-    row(`logoutAllSessions(user), ${MANY_SESSIONS} sessions`, loggedOut, "≤ 2", 2, `revoked ${loggedOut.value}`);
+    row(
+      `logoutAllSessions(user), ${MANY_SESSIONS} sessions`,
+      loggedOut,
+      "≤ 2",
+      2,
+      `revoked ${loggedOut.value}`,
+    );
     counter.restore();
     touchCounter.restore();
 
@@ -141,7 +206,12 @@ function summarise(commands: readonly string[]): string {
 
 function freshSession(): SessionData & Record<string, unknown> {
   return {
-    cookie: { originalMaxAge: SESSION_MAX_AGE_MS, expires: new Date(Date.now() + SESSION_MAX_AGE_MS), httpOnly: true, path: "/" },
+    cookie: {
+      originalMaxAge: SESSION_MAX_AGE_MS,
+      expires: new Date(Date.now() + SESSION_MAX_AGE_MS),
+      httpOnly: true,
+      path: "/",
+    },
     views: 0,
   } as unknown as SessionData & Record<string, unknown>;
 }
@@ -152,7 +222,9 @@ type SessionRequest = Parameters<RelsSessionsManager["recordAuthenticatedRequest
 async function recordFor(manager: RelsSessionsManager, user: string, sid: string): Promise<SessionData> {
   const sess = freshSession();
   const req = { session: sess, sessionID: sid, ip: "203.0.113.7", headers: { "user-agent": BENCH_UA } };
-  await manager.recordAuthenticatedRequest(user, req as unknown as SessionRequest, { expiresAfter: SESSION_MAX_AGE_MS });
+  await manager.recordAuthenticatedRequest(user, req as unknown as SessionRequest, {
+    expiresAfter: SESSION_MAX_AGE_MS,
+  });
   return sess;
 }
 
@@ -167,24 +239,41 @@ interface RoundTripApp {
 async function startApp(store: RelsRedisStore, manager: RelsSessionsManager): Promise<RoundTripApp> {
   const app = express();
   let lastRequest: SessionRequest | undefined;
-  app.use(session({ store, secret: "bench-secret-not-a-secret", resave: false, saveUninitialized: false, cookie: { maxAge: SESSION_MAX_AGE_MS, httpOnly: true } }));
+  app.use(
+    session({
+      store,
+      secret: "bench-secret-not-a-secret",
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: SESSION_MAX_AGE_MS, httpOnly: true },
+    }),
+  );
   const fields = (req: Request) => req.session as unknown as Record<string, unknown>;
   const remember = (req: Request) => {
-    lastRequest = { session: req.session, sessionID: req.sessionID, ip: req.ip, headers: { ...req.headers } } as SessionRequest;
+    lastRequest = {
+      session: req.session,
+      sessionID: req.sessionID,
+      ip: req.ip,
+      headers: { ...req.headers },
+    } as SessionRequest;
   };
   app.post("/login/:user", (req: Request, res: Response, next: NextFunction) => {
     req.session.regenerate((error: unknown) => {
       if (error) return next(error);
       const user = String(req.params.user);
       fields(req).benchUser = user;
-      manager.recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() }).then(() => res.send("ok"), next);
+      manager
+        .recordAuthenticatedRequest(user, req, { expiresAfter: SESSION_MAX_AGE_MS, signInAt: new Date() })
+        .then(() => res.send("ok"), next);
     });
   });
   app.get("/noop", (req: Request, res: Response) => {
     remember(req);
     res.send("ok");
   });
-  const track = manager.trackSessions({ getUser: (req: Request) => (fields(req).benchUser as string | undefined) ?? null });
+  const track = manager.trackSessions({
+    getUser: (req: Request) => (fields(req).benchUser as string | undefined) ?? null,
+  });
   app.get("/tracked", track, (req: Request, res: Response) => {
     remember(req);
     res.send("ok");
@@ -202,10 +291,18 @@ async function startApp(store: RelsRedisStore, manager: RelsSessionsManager): Pr
   await once(server, "listening");
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const request = async (method: "GET" | "POST", path: string, cookie: string) => {
-    const res = await fetch(base + path, { method, headers: cookie ? { cookie, "user-agent": BENCH_UA } : { "user-agent": BENCH_UA } });
+    const res = await fetch(base + path, {
+      method,
+      headers: cookie ? { cookie, "user-agent": BENCH_UA } : { "user-agent": BENCH_UA },
+    });
     const body = await res.text();
     if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status} ${body.slice(0, 200)}`);
-    return res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ") || cookie;
+    return (
+      res.headers
+        .getSetCookie()
+        .map((c) => c.split(";")[0])
+        .join("; ") || cookie
+    );
   };
   return {
     login: (user) => request("POST", `/login/${encodeURIComponent(user)}`, ""),

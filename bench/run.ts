@@ -16,7 +16,17 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { spawnRedisServer, type SpawnedRedis } from "../test/helpers/redis.js";
-import { AA_NAME, HTTP_CONTENDERS, HTTP_WORKLOADS, STORE_WORKLOADS, httpWorkloadsFor, USAGE, UsageError, parseBenchArgs, type BenchOptions } from "./options.js";
+import {
+  AA_NAME,
+  HTTP_CONTENDERS,
+  HTTP_WORKLOADS,
+  STORE_WORKLOADS,
+  httpWorkloadsFor,
+  USAGE,
+  UsageError,
+  parseBenchArgs,
+  type BenchOptions,
+} from "./options.js";
 import { Samples } from "./samples.js";
 import { runStoreRounds } from "./store-rounds.js";
 import { runHttpRounds } from "./http-rounds.js";
@@ -34,24 +44,50 @@ async function redisIdleUsPerSecond(info: Redis): Promise<number> {
   return ((await redisCpuUs(info)) - before) / ((performance.now() - started) / 1000);
 }
 
-function describe(options: BenchOptions, redisVersion: string, url: string, idleUs: number, baseline: BaselineBuild | undefined): void {
+function describe(
+  options: BenchOptions,
+  redisVersion: string,
+  url: string,
+  idleUs: number,
+  baseline: BaselineBuild | undefined,
+): void {
   const args = process.argv.slice(2).join(" ");
   heading("rels-session benchmark");
   const facts: Array<[string, string]> = [
     ["command", `npm run bench${args ? ` -- ${args}` : ""}`],
     ["node", `${process.version} (${process.platform}/${process.arch})`],
     ["cpus", `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? "?"}`],
-    ["load average", loadavg().map((l) => l.toFixed(2)).join(" ")],
-    ["redis", `${redisVersion}, private redis-server at ${url}; idle, it used ${Math.round(idleUs)} µs of CPU per second`],
+    [
+      "load average",
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" "),
+    ],
+    [
+      "redis",
+      `${redisVersion}, private redis-server at ${url}; idle, it used ${Math.round(idleUs)} µs of CPU per second`,
+    ],
     ["rounds", `${options.rounds}, every contender in a process of its own each round, order rotated`],
-    ["store level", `${options.concurrency} concurrent callers, ${options.storeSeconds} s measured after ${options.warmupSeconds} s warm-up, ${options.payload} B JSON session`],
-    ["end to end", `${options.connections} keep-alive connections (autocannon, in this process), ${options.httpSeconds} s measured after ${options.httpWarmupSeconds} s warm-up`],
+    [
+      "store level",
+      `${options.concurrency} concurrent callers, ${options.storeSeconds} s measured after ${options.warmupSeconds} s warm-up, ${options.payload} B JSON session`,
+    ],
+    [
+      "end to end",
+      `${options.connections} keep-alive connections (autocannon, in this process), ${options.httpSeconds} s measured after ${options.httpWarmupSeconds} s warm-up`,
+    ],
     ["workloads", options.only.join(", ")],
   ];
   if (baseline) {
     facts.push(
-      ["baseline", `${baseline.name}: ${options.baseline ?? "?"} = ${baseline.commit}, its src/ from a git worktree at ${baseline.root}`],
-      ["A/A", `${AA_NAME}: this tree's build again, in processes of its own (the noise band of "Builds compared")`],
+      [
+        "baseline",
+        `${baseline.name}: ${options.baseline ?? "?"} = ${baseline.commit}, its src/ from a git worktree at ${baseline.root}`,
+      ],
+      [
+        "A/A",
+        `${AA_NAME}: this tree's build again, in processes of its own (the noise band of "Builds compared")`,
+      ],
     );
   }
   for (const [key, value] of facts) console.log(`${key.padEnd(13)} ${value}`);
@@ -60,7 +96,12 @@ function describe(options: BenchOptions, redisVersion: string, url: string, idle
 /** Round trips per operation: a child that prints its own table (bench/round-trips.ts). */
 async function runRoundTrips(url: string, runId: string): Promise<void> {
   heading("Round trips to Redis per operation (rels, standalone; commands sent in one macrotask = 1 trip)");
-  const child = new Child("round-trips child", "round-trips.ts", { url, namespace: `bench:${runId}:trips` }, z.never());
+  const child = new Child(
+    "round-trips child",
+    "round-trips.ts",
+    { url, namespace: `bench:${runId}:trips` },
+    z.never(),
+  );
   const code = await child.finish(120_000);
   if (code !== 0) throw new BenchChildError(`round-trips child exited with ${String(code)}`);
 }
@@ -91,7 +132,9 @@ async function main(): Promise<void> {
     const samples = new Samples();
     const storeWorkloads = STORE_WORKLOADS.filter((w) => options.only.includes(w));
     // Everything any HTTP contender runs (connect-redis's "modify" comes along with "tracked").
-    const httpWorkloads = HTTP_WORKLOADS.filter((w) => HTTP_CONTENDERS.some((c) => httpWorkloadsFor(c, options.only).includes(w)));
+    const httpWorkloads = HTTP_WORKLOADS.filter((w) =>
+      HTTP_CONTENDERS.some((c) => httpWorkloadsFor(c, options.only).includes(w)),
+    );
     if (storeWorkloads.length > 0) {
       process.stderr.write("\nstore level\n");
       await runStoreRounds(options, redis.url, info, runId, samples, baseline);
@@ -116,13 +159,19 @@ async function main(): Promise<void> {
         samples,
         [
           ...storeWorkloads.map((w) => ({ workload: w, title: `store level ${w}`, unit: "pairs" })),
-          ...httpWorkloads.filter((w) => httpWorkloadsFor("rels", options.only).includes(w)).map((w) => ({ workload: w, title: `end to end ${w}`, unit: "req" })),
+          ...httpWorkloads
+            .filter((w) => httpWorkloadsFor("rels", options.only).includes(w))
+            .map((w) => ({ workload: w, title: `end to end ${w}`, unit: "req" })),
         ],
         { current: "rels", baseline: baseline.name, aa: AA_NAME },
       );
     }
     if (options.only.includes("round-trips")) await runRoundTrips(redis.url, runId);
-    console.log(`\ntotal run time ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `\ntotal run time ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
     try {
       await info?.quit().catch(() => undefined);

@@ -46,7 +46,9 @@ export class Samples {
 
   /** One metric by round (rounds that contender ran that workload in), for ratios paired round by round. */
   byRound(workload: string, contender: string, metric: Metric): Map<number, number> {
-    return new Map((this.#byKey.get(`${workload}\u0000${contender}`) ?? []).map((s) => [s.round, s.sample[metric]]));
+    return new Map(
+      (this.#byKey.get(`${workload}\u0000${contender}`) ?? []).map((s) => [s.round, s.sample[metric]]),
+    );
   }
 
   /** Median of one metric, or undefined when that contender did not run that workload. */

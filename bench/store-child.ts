@@ -21,7 +21,11 @@ const config = storeChildConfigSchema.parse(JSON.parse(process.argv[2] ?? "null"
 process.on("disconnect", () => process.exit(1));
 
 /** `concurrency` callers looping over `sids` until `seconds` have passed; ops done and the elapsed seconds. */
-async function drive(op: (sid: string) => Promise<void>, sids: readonly string[], seconds: number): Promise<{ ops: number; seconds: number }> {
+async function drive(
+  op: (sid: string) => Promise<void>,
+  sids: readonly string[],
+  seconds: number,
+): Promise<{ ops: number; seconds: number }> {
   let next = 0;
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -68,7 +72,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(`store child (${config.contender}${config.libRoot === undefined ? "" : ` from ${config.libRoot}`}) failed:`, error);
+    console.error(
+      `store child (${config.contender}${config.libRoot === undefined ? "" : ` from ${config.libRoot}`}) failed:`,
+      error,
+    );
     process.exit(1);
   },
 );

@@ -29,7 +29,11 @@ interface PromiseStore {
   touch(sid: string, session: SessionData): Promise<unknown>;
 }
 
-function storePairs(contender: StoreContender, store: PromiseStore, close: () => Promise<void>): OpenContender {
+function storePairs(
+  contender: StoreContender,
+  store: PromiseStore,
+  close: () => Promise<void>,
+): OpenContender {
   return {
     async getSet(sid) {
       const session = (await store.get(sid)) ?? missing(contender);
@@ -47,7 +51,12 @@ function storePairs(contender: StoreContender, store: PromiseStore, close: () =>
 }
 
 /** Dynamic imports: a child loads only its own contender's client library. */
-export async function openContender(contender: StoreContender, url: string, namespace: string, libRoot?: string): Promise<OpenContender> {
+export async function openContender(
+  contender: StoreContender,
+  url: string,
+  namespace: string,
+  libRoot?: string,
+): Promise<OpenContender> {
   switch (contender) {
     case "rels": {
       const { store, close } = await openRelsStore(url, namespace, libRoot);
@@ -67,7 +76,11 @@ export async function openContender(contender: StoreContender, url: string, name
  * The least any store does: GET, JSON.parse, JSON.stringify, SET key value PX ttl (or
  * PEXPIRE for a touch), on one ioredis connection, corked per tick or not.
  */
-async function openRawIoredis(contender: "ioredis-corked" | "ioredis-plain", url: string, namespace: string): Promise<OpenContender> {
+async function openRawIoredis(
+  contender: "ioredis-corked" | "ioredis-plain",
+  url: string,
+  namespace: string,
+): Promise<OpenContender> {
   const { Redis } = await import("ioredis");
   const client = new Redis(url, { lazyConnect: true });
   await client.connect();

@@ -4,7 +4,14 @@
  * The parent reads Redis's CPU right before "go" and right after the result.
  */
 import type { Redis } from "ioredis";
-import { STORE_CONTENDERS, STORE_WORKLOADS, lineup, type BaselineEntrant, type BenchOptions, type StoreChildConfig } from "./options.js";
+import {
+  STORE_CONTENDERS,
+  STORE_WORKLOADS,
+  lineup,
+  type BaselineEntrant,
+  type BenchOptions,
+  type StoreChildConfig,
+} from "./options.js";
 import { storeChildMessageSchema } from "./protocol.js";
 import { BenchChildError, Child } from "./children.js";
 import { redisCpuUs } from "./redis-cpu.js";
@@ -18,7 +25,14 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 /** `baseline`: with `--baseline`, its build and the A/A copy run as contenders too (options.ts, lineup). */
-export async function runStoreRounds(options: BenchOptions, url: string, info: Redis, runId: string, samples: Samples, baseline?: BaselineEntrant): Promise<void> {
+export async function runStoreRounds(
+  options: BenchOptions,
+  url: string,
+  info: Redis,
+  runId: string,
+  samples: Samples,
+  baseline?: BaselineEntrant,
+): Promise<void> {
   const selected = STORE_WORKLOADS.filter((w) => options.only.includes(w));
   if (selected.length === 0) return;
   const entrants = lineup(STORE_CONTENDERS, baseline);
@@ -41,12 +55,18 @@ export async function runStoreRounds(options: BenchOptions, url: string, info: R
       try {
         for (const workload of workloads) {
           const ready = await child.next(READY_TIMEOUT_MS, `"ready" for ${workload}`);
-          if (ready.type !== "ready" || ready.workload !== workload) throw new BenchChildError(`${name}: expected "ready" for ${workload}, got ${JSON.stringify(ready)}`);
+          if (ready.type !== "ready" || ready.workload !== workload)
+            throw new BenchChildError(
+              `${name}: expected "ready" for ${workload}, got ${JSON.stringify(ready)}`,
+            );
           const redisBefore = await redisCpuUs(info);
           child.send({ type: "go" });
           const result = await child.next(options.storeSeconds * 4_000 + 30_000, `result of ${workload}`);
           const redisAfter = await redisCpuUs(info);
-          if (result.type !== "result" || result.workload !== workload) throw new BenchChildError(`${name}: expected the result of ${workload}, got ${JSON.stringify(result)}`);
+          if (result.type !== "result" || result.workload !== workload)
+            throw new BenchChildError(
+              `${name}: expected the result of ${workload}, got ${JSON.stringify(result)}`,
+            );
           if (result.ops === 0) throw new BenchChildError(`${name}: no ${workload} op completed`);
           const sample = {
             opsPerSec: result.ops / result.seconds,

@@ -62,7 +62,8 @@ async function measure(sessions: RelsSessionInstance): Promise<Run> {
   return { pairsPerSecond: ops / (elapsedMs / 1000), cpuMicrosPerPair: (used.user + used.system) / ops };
 }
 
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: readonly number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const redis = await provideRedis();
 const namespace = `bench-tracing-${randomUUID()}`;
@@ -94,8 +95,12 @@ try {
   const row = (label: string, runs: Run[], base?: Run[]) => {
     const rate = median(runs.map((r) => r.pairsPerSecond));
     const cpu = median(runs.map((r) => r.cpuMicrosPerPair));
-    const vs = base ? `  (${((rate / median(base.map((r) => r.pairsPerSecond))) * 100).toFixed(1)} % of the rate, +${(cpu - median(base.map((r) => r.cpuMicrosPerPair))).toFixed(1)} µs CPU per pair)` : "";
-    console.log(`  ${label.padEnd(26)} ${rate.toFixed(0).padStart(7)} pairs/s  ${cpu.toFixed(1).padStart(6)} µs CPU/pair${vs}`);
+    const vs = base
+      ? `  (${((rate / median(base.map((r) => r.pairsPerSecond))) * 100).toFixed(1)} % of the rate, +${(cpu - median(base.map((r) => r.cpuMicrosPerPair))).toFixed(1)} µs CPU per pair)`
+      : "";
+    console.log(
+      `  ${label.padEnd(26)} ${rate.toFixed(0).padStart(7)} pairs/s  ${cpu.toFixed(1).padStart(6)} µs CPU/pair${vs}`,
+    );
   };
   console.log(`get+set pairs, ${ops} per run, ${concurrency} callers, median of ${repeats} runs each:`);
   row("no channel subscriber", plain);

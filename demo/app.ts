@@ -54,7 +54,9 @@ function sessionSecret(): string {
   if (fromEnv) return fromEnv;
   if (randomSecret === undefined) {
     randomSecret = randomBytes(32).toString("base64url");
-    console.warn("[demo] SESSION_SECRET is not set: using a random secret, so sessions will not survive a restart.");
+    console.warn(
+      "[demo] SESSION_SECRET is not set: using a random secret, so sessions will not survive a restart.",
+    );
   }
   return randomSecret;
 }
@@ -83,7 +85,10 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
   // Where a real app would mail "New sign-in to your account". The label and the handle,
   // never the cookie's sid, are what may appear in a log.
   SessionsManager.onSignIn(({ session, isNewDevice }) => {
-    if (isNewDevice) console.log(`[demo] sign-in from a new device: ${describeSession(session)} (session ${session.sessionId})`);
+    if (isNewDevice)
+      console.log(
+        `[demo] sign-in from a new device: ${describeSession(session)} (session ${session.sessionId})`,
+      );
   });
   // While Redis is down express-session leaves req.session unset: answer 503 + Retry-After.
   app.use(RelsSession.requireSession());
@@ -93,7 +98,11 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
   app.get("/", async (req, res) => {
     const userId = req.session.userId;
     if (userId === undefined) {
-      sendHtml(res, 200, signInPage(signedOutElsewhere(req, res) ? { notice: { key: "signed-out-elsewhere" } } : {}));
+      sendHtml(
+        res,
+        200,
+        signInPage(signedOutElsewhere(req, res) ? { notice: { key: "signed-out-elsewhere" } } : {}),
+      );
       return;
     }
     sendHtml(res, 200, await account(req, userId, options.locate));
@@ -112,7 +121,11 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
     const body = req.body as Record<string, unknown> | undefined;
     const username = typeof body?.username === "string" ? body.username.trim() : "";
     if (username === "" || [...username].length > MAX_USERNAME_LENGTH) {
-      sendHtml(res, 400, signInPage({ error: `Enter a user name of 1 to ${MAX_USERNAME_LENGTH} characters.` }));
+      sendHtml(
+        res,
+        400,
+        signInPage({ error: `Enter a user name of 1 to ${MAX_USERNAME_LENGTH} characters.` }),
+      );
       return;
     }
     // A new session id at sign-in: a session id known before it (fixation) is worth nothing.
@@ -123,7 +136,12 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
       expiresAfter: SIGN_IN_LIFETIME_MS,
       signInAt: new Date(),
     });
-    res.cookie(SIGNED_IN_FLAG, "1", { httpOnly: true, sameSite: "lax", path: "/", maxAge: SIGN_IN_LIFETIME_MS });
+    res.cookie(SIGNED_IN_FLAG, "1", {
+      httpOnly: true,
+      sameSite: "lax",
+      path: "/",
+      maxAge: SIGN_IN_LIFETIME_MS,
+    });
     res.redirect(303, "/");
   });
 
@@ -144,7 +162,9 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
       return;
     }
     const handle = String(req.params.id);
-    const target = (await SessionsManager.activeSessions(userId, { current: req })).find((s) => s.sessionId === handle);
+    const target = (await SessionsManager.activeSessions(userId, { current: req })).find(
+      (s) => s.sessionId === handle,
+    );
     if (!target) {
       showOnce(req, res, { key: "not-found" });
       return;
@@ -187,7 +207,10 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
 
 async function account(req: Request, userId: string, locate: Locate | undefined): Promise<string> {
   const sessions = await SessionsManager.activeSessions(userId, { current: req });
-  const places = await placesOf(sessions.map((s) => s.ip), locate);
+  const places = await placesOf(
+    sessions.map((s) => s.ip),
+    locate,
+  );
   // Shown once: removed from the session now (express-session saves it with this response),
   // so a reload, the back button or a bookmark shows the page without it.
   const notice = req.session.notice;
@@ -243,9 +266,13 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
 }
 
 function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())),
+  );
 }
 
 function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.destroy((err: unknown) => (err ? reject(err) : resolve())),
+  );
 }

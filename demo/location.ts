@@ -30,7 +30,10 @@ export function locateFromTable(table: Readonly<Record<string, string>>): Locate
  * something that is not text leaves that address without a place (and says so in the log):
  * a location is a nicety, never a reason for the page to fail.
  */
-export async function placesOf(ips: readonly (string | null)[], locate: Locate | undefined): Promise<ReadonlyMap<string, string>> {
+export async function placesOf(
+  ips: readonly (string | null)[],
+  locate: Locate | undefined,
+): Promise<ReadonlyMap<string, string>> {
   const places = new Map<string, string>();
   if (locate === undefined) return places;
   const distinct = [...new Set(ips.filter((ip): ip is string => ip !== null))];

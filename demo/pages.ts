@@ -53,7 +53,8 @@ const ICON_PATHS: Readonly<Record<DeviceType, string>> = {
   mobile: '<rect x="7" y="2.5" width="10" height="19" rx="2"/><path d="M11 18.5h2"/>',
   app: '<rect x="7" y="2.5" width="10" height="19" rx="2"/><path d="M11 18.5h2"/><path d="M10 8.5h4v4h-4z"/>',
   tablet: '<rect x="4.5" y="2.5" width="15" height="19" rx="2"/><path d="M11 18.5h2"/>',
-  unknown: '<circle cx="12" cy="12" r="9"/><path d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .8-1 1.5v.7"/><path d="M12 17h.01"/>',
+  unknown:
+    '<circle cx="12" cy="12" r="9"/><path d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .8-1 1.5v.7"/><path d="M12 17h.01"/>',
 };
 
 function icon(deviceType: DeviceType | undefined): string {
@@ -127,7 +128,9 @@ ${rows.map((s) => deviceRow(s, view.now, (s.ip !== null && view.places?.get(s.ip
 
 /** A line of facts, `[class, html]` each (null: left out), separated by dots (see the stylesheet). */
 function facts(items: readonly (readonly [string, string | null])[]): string {
-  const shown = items.filter(([, html]) => html !== null).map(([name, html]) => `<span class="${name}">${html}</span>`);
+  const shown = items
+    .filter(([, html]) => html !== null)
+    .map(([name, html]) => `<span class="${name}">${html}</span>`);
   return `<p class="facts"><span>${shown.join("")}</span></p>`;
 }
 
@@ -185,7 +188,14 @@ function deviceRow(s: ActiveSession, now: Date, place: string | null): string {
  * `device`, both buttons name it for screen readers ("Sign out Safari on iPhone", "Cancel
  * signing out Safari on iPhone"), so a list of rows is not a list of identical buttons.
  */
-function confirmForm(options: { id: string; action: string; open: string; question: string; confirm: string; device?: string }): string {
+function confirmForm(options: {
+  id: string;
+  action: string;
+  open: string;
+  question: string;
+  confirm: string;
+  device?: string;
+}): string {
   const { device } = options;
   const open = device === undefined ? escapeHtml(options.open) : named(options.open, device);
   const cancel = device === undefined ? "Cancel" : named("Cancel", `signing out ${device}`);

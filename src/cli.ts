@@ -8,7 +8,8 @@ import { OutputClosed } from "./cli/exit-codes.js";
 let stdoutClosed = false;
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   stdoutClosed = true;
-  if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") process.stderr.write(`rels-session: stdout: ${error.message}\n`);
+  if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED")
+    process.stderr.write(`rels-session: stdout: ${error.message}\n`);
 });
 
 const code = await runCli(process.argv.slice(2), {

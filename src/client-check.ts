@@ -14,8 +14,13 @@ export function assertIoredisClient(client: unknown): void {
     return;
   }
   const looksLikeNodeRedis =
-    candidate !== null && typeof candidate === "object" && typeof candidate.sendCommand === "function" && "isOpen" in candidate;
-  const given = looksLikeNodeRedis ? "a node-redis client (the `redis` package, as connect-redis 9 uses)" : `${describe(client)}`;
+    candidate !== null &&
+    typeof candidate === "object" &&
+    typeof candidate.sendCommand === "function" &&
+    "isOpen" in candidate;
+  const given = looksLikeNodeRedis
+    ? "a node-redis client (the `redis` package, as connect-redis 9 uses)"
+    : `${describe(client)}`;
   throw new ConfigError([
     {
       path: "store.client",
@@ -53,10 +58,18 @@ function assertNoKeyPrefix(client: object): void {
 function assertReadsFromMasters(client: object): void {
   const options = (client as { options?: { scaleReads?: unknown; role?: unknown } }).options;
   const scaleReads = options?.scaleReads;
-  const field = scaleReads !== undefined && scaleReads !== "master" ? "scaleReads" : options?.role === "slave" ? "role" : undefined;
+  const field =
+    scaleReads !== undefined && scaleReads !== "master"
+      ? "scaleReads"
+      : options?.role === "slave"
+        ? "role"
+        : undefined;
   if (field === undefined) return;
   throw new ConfigError([
-    { path: `store.client.options.${field}`, message: `the ioredis client ${READS_FROM_MASTERS_ONLY}; create it with ${field} "master" (the default)` },
+    {
+      path: `store.client.options.${field}`,
+      message: `the ioredis client ${READS_FROM_MASTERS_ONLY}; create it with ${field} "master" (the default)`,
+    },
   ]);
 }
 
@@ -65,5 +78,7 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value !== "object") return typeof value;
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === "string" && name !== "Object" ? `an object of class ${name}` : "an object that is not a Redis client";
+  return typeof name === "string" && name !== "Object"
+    ? `an object of class ${name}`
+    : "an object that is not a Redis client";
 }

@@ -78,13 +78,22 @@ export const DURATION_CEILING_S = 10 * 365 * 86_400;
  * exactly 0 when `zeroAllowed`), at most `ceiling` seconds. Past a bound the value was almost
  * certainly written in the other unit: the error names the bound and the value meant.
  */
-function duration(base: z.ZodNumber, bounds: { unit: "ms"; floor: number; zeroAllowed?: boolean } | { unit: "s"; ceiling: number }) {
+function duration(
+  base: z.ZodNumber,
+  bounds: { unit: "ms"; floor: number; zeroAllowed?: boolean } | { unit: "s"; ceiling: number },
+) {
   return base.superRefine((value, ctx) => {
     if (bounds.unit === "ms") {
       const { floor, zeroAllowed = false } = bounds;
       if (value >= floor || (zeroAllowed && value === 0)) return;
-      const hint = value > 0 ? `; this is in milliseconds: did you mean ${value * 1000}? ${value} s = ${value * 1000} ms` : "";
-      ctx.addIssue({ code: "custom", message: `expected a duration of at least ${floor} ms${zeroAllowed ? " (or 0)" : ""}${hint}` });
+      const hint =
+        value > 0
+          ? `; this is in milliseconds: did you mean ${value * 1000}? ${value} s = ${value * 1000} ms`
+          : "";
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a duration of at least ${floor} ms${zeroAllowed ? " (or 0)" : ""}${hint}`,
+      });
       return;
     }
     if (value <= bounds.ceiling) return;
@@ -107,7 +116,8 @@ const redisUrl = z
   // ioredis parses with WHATWG URL: a password with an unencoded `/`, `?` or `#` makes the
   // URL invalid (and ioredis would throw for every connection attempt).
   .refine((value) => !/^rediss?:\/\//.test(value) || URL.canParse(value), {
-    message: "expected a URL that parses; percent-encode special characters of the password (/ as %2F, ? as %3F, # as %23), or give it as redisOptions.password",
+    message:
+      "expected a URL that parses; percent-encode special characters of the password (/ as %2F, ? as %3F, # as %23), or give it as redisOptions.password",
   });
 
 const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
@@ -135,7 +145,10 @@ export type TlsOptions = z.input<typeof tlsOptionsSchema>;
  * sessions would be invisible to scans and half-prefixed. The namespace does its job.
  */
 const noKeyPrefix = z
-  .undefined({ message: "keyPrefix is not supported (scans and scripts would not see it): use redisOptions.namespace or store.prefix" })
+  .undefined({
+    message:
+      "keyPrefix is not supported (scans and scripts would not see it): use redisOptions.namespace or store.prefix",
+  })
   .optional();
 
 /**
@@ -150,7 +163,9 @@ export const clusterOptionsSchema = z
   .object({
     nodes: z.array(z.union([redisUrl, hostPort])).min(1, { message: "expected at least one node" }),
     keyPrefix: noKeyPrefix,
-    scaleReads: z.literal("master", { message: `scaleReads ${READS_FROM_MASTERS_ONLY}; leave it out or set "master"` }).optional(),
+    scaleReads: z
+      .literal("master", { message: `scaleReads ${READS_FROM_MASTERS_ONLY}; leave it out or set "master"` })
+      .optional(),
     redisOptions: z.object({ keyPrefix: noKeyPrefix }).loose().optional(),
   })
   .loose();
@@ -161,7 +176,9 @@ export const sentinelOptionsSchema = z
     sentinels: z.array(hostPort).min(1, { message: "expected at least one sentinel" }),
     name: z.string().min(1),
     keyPrefix: noKeyPrefix,
-    role: z.literal("master", { message: `role ${READS_FROM_MASTERS_ONLY}; leave it out or set "master"` }).optional(),
+    role: z
+      .literal("master", { message: `role ${READS_FROM_MASTERS_ONLY}; leave it out or set "master"` })
+      .optional(),
   })
   .loose();
 
@@ -201,13 +218,18 @@ export const redisOptionsSchema = z
   })
   .superRefine((value, ctx) => {
     if (value.cluster !== undefined && value.db !== undefined && value.db !== 0) {
-      ctx.addIssue({ code: "custom", path: ["db"], message: "expected no db with cluster: Redis Cluster has only database 0" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["db"],
+        message: "expected no db with cluster: Redis Cluster has only database 0",
+      });
     }
     const given = (["url", "cluster", "sentinel"] as const).filter((k) => value[k] !== undefined);
     if (given.length === 1) return;
     const message = `expected exactly one of url, cluster, sentinel; got ${given.length === 0 ? "none" : given.join(", ")}`;
     // Each extra target is named where it stands, so the user sees which lines to remove.
-    for (const path of given.length === 0 ? ["url"] : given.slice(1)) ctx.addIssue({ code: "custom", path: [path], message });
+    for (const path of given.length === 0 ? ["url"] : given.slice(1))
+      ctx.addIssue({ code: "custom", path: [path], message });
   });
 
 export const connectionPoolOptionsSchema = z.strictObject({
@@ -229,7 +251,10 @@ const ttlSeconds = duration(z.number().int().positive(), { unit: "s", ceiling: D
  */
 function withMethods<T>(methods: readonly string[], message: string) {
   return z.custom<T>(
-    (v) => typeof v === "object" && v !== null && methods.every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+    (v) =>
+      typeof v === "object" &&
+      v !== null &&
+      methods.every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
     message,
   );
 }
@@ -239,18 +264,34 @@ export const storeOptionsSchema = z.strictObject({
   prefix: z.string().optional(),
   // z.custom, not z.function(): the app's own function (or serializer object) must reach
   // the store as it is, not as a zod-wrapped copy.
-  ttl: z.union([ttlSeconds, z.custom<(session: never) => number>((v) => typeof v === "function", { message: "expected seconds or a function", abort: true })]).optional(),
+  ttl: z
+    .union([
+      ttlSeconds,
+      z.custom<(session: never) => number>((v) => typeof v === "function", {
+        message: "expected seconds or a function",
+        abort: true,
+      }),
+    ])
+    .optional(),
   disableTTL: z.boolean().optional(),
   disableTouch: z.boolean().optional(),
   scanCount: z.number().int().positive().optional(),
   serializer: z
     .union([
       z.enum(["json", "msgpack"]),
-      withMethods<{ parse: unknown; stringify: unknown }>(["parse", "stringify"], 'expected "json", "msgpack" or an object with parse and stringify'),
+      withMethods<{ parse: unknown; stringify: unknown }>(
+        ["parse", "stringify"],
+        'expected "json", "msgpack" or an object with parse and stringify',
+      ),
     ])
     .optional(),
   compressThreshold: z.number().int().nonnegative().optional(),
-  touchAfter: z.union([duration(z.number().nonnegative(), { unit: "s", ceiling: DURATION_CEILING_S }), z.literal("auto")]).optional(),
+  touchAfter: z
+    .union([
+      duration(z.number().nonnegative(), { unit: "s", ceiling: DURATION_CEILING_S }),
+      z.literal("auto"),
+    ])
+    .optional(),
   maxPayloadBytes: z.number().int().positive().optional(),
   maxSessionsPerUser: z.number().int().nonnegative().optional(),
   /**
@@ -272,7 +313,10 @@ export const storeOptionsSchema = z.strictObject({
   mirrorWrites: z.boolean().optional(),
   legacyTtl: ttlSeconds.optional(),
   /** pino-compatible `{ warn, error }`. */
-  logger: withMethods<{ warn: unknown; error: unknown }>(["warn", "error"], "expected a logger with warn and error methods").optional(),
+  logger: withMethods<{ warn: unknown; error: unknown }>(
+    ["warn", "error"],
+    "expected a logger with warn and error methods",
+  ).optional(),
 });
 
 export const sessionsOptionsSchema = z.strictObject({
@@ -280,7 +324,9 @@ export const sessionsOptionsSchema = z.strictObject({
    * `lastSeenAt` is refreshed at most this often, in ms (0, or at least 1000): the write that
    * refresh costs. @default 60000
    */
-  lastSeenInterval: milliseconds(DURATION_FLOORS_MS.lastSeenInterval, true).default(DEFAULTS.sessions.lastSeenInterval),
+  lastSeenInterval: milliseconds(DURATION_FLOORS_MS.lastSeenInterval, true).default(
+    DEFAULTS.sessions.lastSeenInterval,
+  ),
   /** Signing in beyond this many sessions revokes the least recently seen. Off by default. */
   maxSessionsPerUser: z.number().int().positive().optional(),
 });
@@ -300,7 +346,12 @@ export type SessionStoreConfig = z.output<typeof SessionStoreConfigSchema>;
 
 /** Settings that come from the environment. */
 export const envSchema = z.object({
-  RELS_SESSION_SCAN_COUNT: z.coerce.number().int().positive().max(100_000).default(DEFAULTS.env.RELS_SESSION_SCAN_COUNT),
+  RELS_SESSION_SCAN_COUNT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(100_000)
+    .default(DEFAULTS.env.RELS_SESSION_SCAN_COUNT),
   RELS_SESSION_SERIALIZER: z.enum(["json", "msgpack"]).default(DEFAULTS.env.RELS_SESSION_SERIALIZER),
 });
 export type EnvConfig = z.output<typeof envSchema>;

@@ -82,7 +82,9 @@ export class SessionPayloadTooLargeError extends RelsSessionError {
   readonly limit: number;
 
   constructor(bytes: number, limit: number) {
-    super(`Session payload is ${bytes} bytes, over the ${limit}-byte limit (maxPayloadBytes); it was not saved`);
+    super(
+      `Session payload is ${bytes} bytes, over the ${limit}-byte limit (maxPayloadBytes); it was not saved`,
+    );
     this.bytes = bytes;
     this.limit = limit;
   }
@@ -182,7 +184,11 @@ export class RedisVersionError extends RedisConnectionError {
   readonly required: string;
 
   constructor(address: string, found: string, required: string) {
-    super(address, "unsupported version", `found ${found}; rels-session needs Redis ${required} or later, or Valkey`);
+    super(
+      address,
+      "unsupported version",
+      `found ${found}; rels-session needs Redis ${required} or later, or Valkey`,
+    );
     this.found = found;
     this.required = required;
   }
@@ -203,7 +209,9 @@ export class RevocationNotReplicatedError extends RelsSessionError {
   readonly revoked: number;
 
   constructor(revoked: number, timeoutMs: number) {
-    super(`${revoked} session(s) revoked on the master, but no replica confirmed it within ${timeoutMs} ms; retry to be sure it survives a failover`);
+    super(
+      `${revoked} session(s) revoked on the master, but no replica confirmed it within ${timeoutMs} ms; retry to be sure it survives a failover`,
+    );
     this.revoked = revoked;
   }
 }

@@ -39,7 +39,9 @@ export function privateHex(sid: string): string {
 
 export function assertPublicSid(sid: unknown): asserts sid is string {
   if (typeof sid !== "string" || sid.length === 0 || sid.length > MAX_SID_LENGTH) {
-    throw new InvalidSessionIdError(`Session id must be a non-empty string of at most ${MAX_SID_LENGTH} characters`);
+    throw new InvalidSessionIdError(
+      `Session id must be a non-empty string of at most ${MAX_SID_LENGTH} characters`,
+    );
   }
   if (PRIVATE_ID_SHAPE.test(sid)) {
     throw new InvalidSessionIdError("Session id is shaped like a private id (`N::…`); refused");

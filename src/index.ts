@@ -21,8 +21,18 @@ export { RelsSession, SessionsManager } from "./rels-session.js";
 export { createRelsSession } from "./instance.js";
 export type { RelsSessionInstance, CreateRelsSessionOptions } from "./instance.js";
 export { requireSession, redisErrorHandler } from "./express/require-session.js";
-export type { RequireSessionOptions, RedisErrorHandlerOptions, SessionCheck, StoreErrorCheck } from "./express/require-session.js";
-export type { RequestAccepting, SessionStoreBase, StoreSession, UnavailableResponse } from "./express/session-types.js";
+export type {
+  RequireSessionOptions,
+  RedisErrorHandlerOptions,
+  SessionCheck,
+  StoreErrorCheck,
+} from "./express/require-session.js";
+export type {
+  RequestAccepting,
+  SessionStoreBase,
+  StoreSession,
+  UnavailableResponse,
+} from "./express/session-types.js";
 export type { SessionCookie, SessionData } from "./record/session-data.js";
 export type { Logger, NextHandler } from "./types.js";
 export { OUTAGE_WARNING_CODES } from "./redis/outage-warnings.js";
@@ -43,9 +53,22 @@ export { UserSessions } from "./users/user-sessions.js";
 export type { UserRef, IndexEntry, IndexedSession } from "./users/user-sessions.js";
 export type { SessionStats, StatsTotals, ReconcileOptions } from "./stats/stats.js";
 export { SessionStoreConfigSchema } from "./config.js";
-export type { SessionStoreConfig, SessionStoreConfigInput, ResolvedConfig, ConnectionOptions, TlsOptions } from "./config.js";
+export type {
+  SessionStoreConfig,
+  SessionStoreConfigInput,
+  ResolvedConfig,
+  ConnectionOptions,
+  TlsOptions,
+} from "./config.js";
 export { sessionMetaSchema } from "./users/meta-schema.js";
-export type { SessionMeta, ClientPlatform, SessionKeyType, DeviceType, Software, AppInfo } from "./users/meta-schema.js";
+export type {
+  SessionMeta,
+  ClientPlatform,
+  SessionKeyType,
+  DeviceType,
+  Software,
+  AppInfo,
+} from "./users/meta-schema.js";
 export { describeDevice } from "./users/device.js";
 export type { DeviceMetadata } from "./users/device.js";
 export { describeSession } from "./users/describe.js";

@@ -71,7 +71,6 @@ export interface RelsSessionInstance {
   readonly source: RetirableSource;
 }
 
-
 const CLOSED_MESSAGE =
   "This rels-session store was closed (close() or RelsSession.close()); configure again and use the new store";
 
@@ -86,7 +85,10 @@ const CLOSED_MESSAGE =
  * app.use(sessions.requireSession());
  * ```
  */
-export function createRelsSession(config: SessionStoreConfigInput, options: CreateRelsSessionOptions = {}): RelsSessionInstance {
+export function createRelsSession(
+  config: SessionStoreConfigInput,
+  options: CreateRelsSessionOptions = {},
+): RelsSessionInstance {
   const resolved = parseConfig(config, options.env);
   const target = targetOf(resolved.redisOptions);
   const pool = new RedisPool({
@@ -112,7 +114,9 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
     store,
     applicationName: resolved.applicationName,
     lastSeenInterval: resolved.sessions.lastSeenInterval,
-    ...(resolved.sessions.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
+    ...(resolved.sessions.maxSessionsPerUser === undefined
+      ? {}
+      : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
     ...(logger ? { logger } : {}),
   });
   fileManager(store, manager, {
@@ -121,7 +125,8 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
     maxSessionsPerUser: resolved.sessions.maxSessionsPerUser,
   });
   const stats = new SessionStats(store);
-  const stopWarnings = options.outageWarnings === false ? () => undefined : warnOnOutage(pool, addressOf(target), logger);
+  const stopWarnings =
+    options.outageWarnings === false ? () => undefined : warnOnOutage(pool, addressOf(target), logger);
   const retire = async (reason: string) => {
     stopWarnings();
     source.retire(reason);
@@ -137,7 +142,8 @@ export function createRelsSession(config: SessionStoreConfigInput, options: Crea
       return source.breakerState;
     },
     reconcileStats: (reconcileOptions = {}) => stats.reconcile(reconcileOptions),
-    streamSessions: (streamOptions = {}) => streamSessions(store, streamOptions.batchSize ?? resolved.env.RELS_SESSION_SCAN_COUNT),
+    streamSessions: (streamOptions = {}) =>
+      streamSessions(store, streamOptions.batchSize ?? resolved.env.RELS_SESSION_SCAN_COUNT),
     requireSession,
     redisErrorHandler,
     ready: () => source.ready(),

@@ -3,4 +3,8 @@
  * only apps that use it need `@opentelemetry/api` (an optional peer dependency).
  */
 export { registerRelsSessionMetrics, relsSessionMetricsOptionsSchema } from "./observability/metrics.js";
-export type { MetricsSource, RelsSessionMetrics, RelsSessionMetricsOptions } from "./observability/metrics.js";
+export type {
+  MetricsSource,
+  RelsSessionMetrics,
+  RelsSessionMetricsOptions,
+} from "./observability/metrics.js";

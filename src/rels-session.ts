@@ -1,7 +1,12 @@
 import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
 import * as slot from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
-import type { RelsSessionsManager, SessionRequest, TrackedRequest, TrackSessionsOptions } from "./users/manager.js";
+import type {
+  RelsSessionsManager,
+  SessionRequest,
+  TrackedRequest,
+  TrackSessionsOptions,
+} from "./users/manager.js";
 import type { SessionMeta } from "./users/meta-schema.js";
 import { redisErrorHandler, requireSession } from "./express/require-session.js";
 import { managerOf, type StoreManagerOptions } from "./users/store-managers.js";
@@ -150,16 +155,24 @@ export const SessionsManager = {
    * await sessions.activeSessions(user, { current: req });
    * ```
    */
-  for: (store: RelsRedisStore, options: StoreManagerOptions): RelsSessionsManager => managerOf(store, options),
+  for: (store: RelsRedisStore, options: StoreManagerOptions): RelsSessionsManager =>
+    managerOf(store, options),
   recordAuthenticatedRequest: (...args: Parameters<Manager["recordAuthenticatedRequest"]>) =>
     RelsSession.manager().recordAuthenticatedRequest(...args),
-  trackSessions: <Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>) => RelsSession.manager().trackSessions(options),
-  activeSessions: (...args: Parameters<Manager["activeSessions"]>) => RelsSession.manager().activeSessions(...args),
-  activeSessionsPage: (...args: Parameters<Manager["activeSessionsPage"]>) => RelsSession.manager().activeSessionsPage(...args),
+  trackSessions: <Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>) =>
+    RelsSession.manager().trackSessions(options),
+  activeSessions: (...args: Parameters<Manager["activeSessions"]>) =>
+    RelsSession.manager().activeSessions(...args),
+  activeSessionsPage: (...args: Parameters<Manager["activeSessionsPage"]>) =>
+    RelsSession.manager().activeSessionsPage(...args),
   sessionIdOf: (...args: Parameters<Manager["sessionIdOf"]>) => RelsSession.manager().sessionIdOf(...args),
-  logoutSession: (...args: Parameters<Manager["logoutSession"]>) => RelsSession.manager().logoutSession(...args),
-  logoutSessions: (...args: Parameters<Manager["logoutSessions"]>) => RelsSession.manager().logoutSessions(...args),
-  logoutAllSessions: (...args: Parameters<Manager["logoutAllSessions"]>) => RelsSession.manager().logoutAllSessions(...args),
-  logoutOtherSessions: (...args: Parameters<Manager["logoutOtherSessions"]>) => RelsSession.manager().logoutOtherSessions(...args),
+  logoutSession: (...args: Parameters<Manager["logoutSession"]>) =>
+    RelsSession.manager().logoutSession(...args),
+  logoutSessions: (...args: Parameters<Manager["logoutSessions"]>) =>
+    RelsSession.manager().logoutSessions(...args),
+  logoutAllSessions: (...args: Parameters<Manager["logoutAllSessions"]>) =>
+    RelsSession.manager().logoutAllSessions(...args),
+  logoutOtherSessions: (...args: Parameters<Manager["logoutOtherSessions"]>) =>
+    RelsSession.manager().logoutOtherSessions(...args),
   onSignIn: (...args: Parameters<Manager["onSignIn"]>) => RelsSession.manager().onSignIn(...args),
 } as const;

@@ -33,7 +33,8 @@ export function hostPorts(value: string): Array<{ host: string; port: number }> 
 
 export function databaseNumber(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("expected a database number (0, 1, …)");
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError("expected a database number (0, 1, …)");
   return n;
 }
 

@@ -40,7 +40,8 @@ export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof RedisUnavailableError) return EXIT.unreachable;
   const code = (error as { code?: unknown } | null)?.code;
   // `--help`, `help` and `help <command>` all print the help on purpose.
-  if (code === "commander.helpDisplayed" || code === "commander.help" || code === "commander.version") return EXIT.ok;
+  if (code === "commander.helpDisplayed" || code === "commander.help" || code === "commander.version")
+    return EXIT.ok;
   if (typeof code === "string" && code.startsWith("commander.")) return EXIT.usage;
   return EXIT.failure;
 }

@@ -17,7 +17,10 @@ export async function keyspaceSize(store: DataLayerStore): Promise<number> {
  * Count session keys, as `store.length()` does, telling `onPage(found, examined)` after
  * each SCAN page; `examined` is COUNT per page, SCAN's own measure of the work done.
  */
-export async function countSessions(store: DataLayerStore, onPage: (found: number, examined: number) => void): Promise<number> {
+export async function countSessions(
+  store: DataLayerStore,
+  onPage: (found: number, examined: number) => void,
+): Promise<number> {
   const records = recordsOf(store);
   const { keys, scanCount } = records;
   let found = 0;
@@ -47,8 +50,15 @@ export async function namespaceHasData(store: DataLayerStore): Promise<boolean> 
 }
 
 /** SCAN every master for `pattern`, at most TUNABLES.cli.searchPages pages each; true once `wanted` says so. */
-async function boundedScan(store: DataLayerStore, pattern: string, wanted: (key: string) => boolean): Promise<boolean> {
-  const pages = recordsOf(store).scanKeys(pattern, { count: TUNABLES.cli.searchCount, maxPagesPerMaster: TUNABLES.cli.searchPages });
+async function boundedScan(
+  store: DataLayerStore,
+  pattern: string,
+  wanted: (key: string) => boolean,
+): Promise<boolean> {
+  const pages = recordsOf(store).scanKeys(pattern, {
+    count: TUNABLES.cli.searchCount,
+    maxPagesPerMaster: TUNABLES.cli.searchPages,
+  });
   for await (const page of pages) if (page.some(wanted)) return true;
   return false;
 }

@@ -29,7 +29,10 @@ interface GlobalOptions extends ConnectionFlags {
 function packageVersion(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
     try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === "rels-session" && pkg.version) return pkg.version;
     } catch {
       // no package.json here: keep walking up
@@ -176,14 +179,39 @@ export function buildProgram(io: CliIo): Command {
     .action((userId: string) =>
       connected(async () => {
         // Each session with the label the account page shows ("Safari on iPhone").
-        const sessions = (await RelsSession.manager().activeSessions(userId)).map((s) => ({ ...s, label: describeSession(s) }));
+        const sessions = (await RelsSession.manager().activeSessions(userId)).map((s) => ({
+          ...s,
+          label: describeSession(s),
+        }));
         if (json()) io.out(JSON.stringify(sessions));
         else if (sessions.length === 0) io.out(`no active sessions for user ${JSON.stringify(userId)}`);
         else {
-          io.out(["HANDLE", "DEVICE", "PLATFORM", "APP", "IP", "SIGNED IN", "LAST SEEN", "EXPIRES", "USER AGENT"].join("\t"));
+          io.out(
+            [
+              "HANDLE",
+              "DEVICE",
+              "PLATFORM",
+              "APP",
+              "IP",
+              "SIGNED IN",
+              "LAST SEEN",
+              "EXPIRES",
+              "USER AGENT",
+            ].join("\t"),
+          );
           for (const s of sessions) {
             io.out(
-              [s.sessionId, s.label, s.clientPlatform, s.applicationName || "-", s.ip ?? "-", when(s.signInAt), when(s.lastSeenAt), when(s.expiresAt), s.userAgent ?? "-"].join("\t"),
+              [
+                s.sessionId,
+                s.label,
+                s.clientPlatform,
+                s.applicationName || "-",
+                s.ip ?? "-",
+                when(s.signInAt),
+                when(s.lastSeenAt),
+                when(s.expiresAt),
+                s.userAgent ?? "-",
+              ].join("\t"),
             );
           }
         }
@@ -198,13 +226,19 @@ export function buildProgram(io: CliIo): Command {
     .argument("[handles...]", "session handles, as `list` prints them")
     .option("--all", "revoke every session of the user")
     .action((userId: string, handles: string[], options: { all?: boolean }) => {
-      if (!options.all && handles.length === 0) program.error("revoke: give session handles, or --all", { exitCode: EXIT.usage });
+      if (!options.all && handles.length === 0)
+        program.error("revoke: give session handles, or --all", { exitCode: EXIT.usage });
       return connected(async () => {
         const manager = RelsSession.manager();
-        const revoked = options.all ? await manager.logoutAllSessions(userId) : await manager.logoutSessions(userId, handles);
+        const revoked = options.all
+          ? await manager.logoutAllSessions(userId)
+          : await manager.logoutSessions(userId, handles);
         const asked = options.all ? undefined : new Set(handles).size;
         if (revoked === 0 || (asked !== undefined && revoked < asked)) {
-          const unmatched = asked === undefined ? "" : `; ${asked - revoked} of ${asked} handle(s) matched no session of this user`;
+          const unmatched =
+            asked === undefined
+              ? ""
+              : `; ${asked - revoked} of ${asked} handle(s) matched no session of this user`;
           if (json()) io.out(JSON.stringify({ revoked }));
           throw new CliFailure(
             revoked === 0 && asked === undefined
@@ -222,7 +256,9 @@ export function buildProgram(io: CliIo): Command {
     .option("--batch <n>", "SCAN batch size", positiveInteger)
     .action((options: { batch?: number }) =>
       connected(async () => {
-        const stream = RelsSession.streamSessions(options.batch === undefined ? {} : { batchSize: options.batch });
+        const stream = RelsSession.streamSessions(
+          options.batch === undefined ? {} : { batchSize: options.batch },
+        );
         let n = 0;
         for await (const meta of stream) {
           io.out(JSON.stringify(meta));
@@ -244,7 +280,8 @@ function describeError(error: unknown, code: number, json: boolean): string {
     message: message.replace(/^error: /, ""),
     exitCode: code,
   };
-  if (error instanceof RedisConnectionError) Object.assign(body, { address: error.address, reason: error.reason });
+  if (error instanceof RedisConnectionError)
+    Object.assign(body, { address: error.address, reason: error.reason });
   if (error instanceof ConfigError) body.issues = error.issues;
   return JSON.stringify({ error: body });
 }
@@ -260,7 +297,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (code === EXIT.ok) return code;
     const json = argv.includes("--json");
     // Commander has printed its own usage error already, unless under --json.
-    const printed = !json && typeof (error as { code?: unknown }).code === "string" && (error as { code: string }).code.startsWith("commander.");
+    const printed =
+      !json &&
+      typeof (error as { code?: unknown }).code === "string" &&
+      (error as { code: string }).code.startsWith("commander.");
     if (!printed) io.err(describeError(error, code, json));
     return code;
   }

@@ -48,7 +48,8 @@ export class ProgressLine {
 
   /** The final count; on a terminal the line is ended so the result prints below it. */
   done(found: number): void {
-    if (this.#sink && (this.#drawn || !this.#sink.isTTY)) this.#draw(this.#sink, `${found.toLocaleString("en-US")} sessions, done`, true);
+    if (this.#sink && (this.#drawn || !this.#sink.isTTY))
+      this.#draw(this.#sink, `${found.toLocaleString("en-US")} sessions, done`, true);
   }
 
   #draw(sink: ProgressSink, text: string, final: boolean): void {

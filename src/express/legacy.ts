@@ -8,7 +8,6 @@ import type { Serializer } from "../record/codec/serializer.js";
 /** How long a process trusts what it read of the migration flag. */
 const FLAG_CACHE_MS = 60_000;
 
-
 /**
  * Moving from plain-sid keys (connect-redis with the same prefix) to private-id keys.
  *
@@ -34,7 +33,10 @@ export class LegacyMigration {
   #flag: { done: boolean; readAt: number } | undefined;
   #flagWrittenAt = Number.NEGATIVE_INFINITY;
 
-  constructor(records: SessionRecords, options: { mirrorWrites: boolean; ttlMs: number; serializer: Serializer }) {
+  constructor(
+    records: SessionRecords,
+    options: { mirrorWrites: boolean; ttlMs: number; serializer: Serializer },
+  ) {
     this.#records = records;
     this.#serializer = options.serializer;
     this.#mirrorWrites = options.mirrorWrites;
@@ -108,7 +110,9 @@ export class LegacyMigration {
     const payload = this.#serializer.stringify(session);
     // The check follows the write (on Cluster the two keys live on different nodes, so it
     // must wait for the write's reply): a destroy that ran before the check is seen by it.
-    await this.#records.source.run((c) => (ttlMs > 0 ? c.set(key, payload, "PX", ttlMs) : c.set(key, payload)));
+    await this.#records.source.run((c) =>
+      ttlMs > 0 ? c.set(key, payload, "PX", ttlMs) : c.set(key, payload),
+    );
     const alive = await this.#records.source.run((c) => c.exists(keys.session(hex)));
     if (alive === 0) await this.#records.source.run((c) => c.del(key));
   }
@@ -125,7 +129,8 @@ export class LegacyMigration {
     const keys = this.#records.keys;
     for await (const found of this.#records.scanKeys(`${escapeGlob(keys.prefix)}*`)) {
       const plain = found.filter((key) => isPlainSidSafe(key.slice(keys.prefix.length)));
-      if (plain.length > 0) await this.#records.source.run((c) => Promise.all(plain.map((key) => c.del(key))));
+      if (plain.length > 0)
+        await this.#records.source.run((c) => Promise.all(plain.map((key) => c.del(key))));
     }
   }
 

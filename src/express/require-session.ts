@@ -37,7 +37,12 @@ const MESSAGE = "Sessions are temporarily unavailable. Please try again in a mom
  * The error names that mean "Redis cannot be reached": by name, so both builds' classes
  * match. Every subclass of `RedisUnavailableError` is listed.
  */
-const UNAVAILABLE_ERRORS = new Set(["RedisUnavailableError", "StoreReconfiguredError", "RedisConnectionError", "RedisVersionError"]);
+const UNAVAILABLE_ERRORS = new Set([
+  "RedisUnavailableError",
+  "StoreReconfiguredError",
+  "RedisConnectionError",
+  "RedisVersionError",
+]);
 
 /** How deep `isUnavailable` follows `cause`: an app may wrap the library's error once or twice. */
 const MAX_CAUSE_DEPTH = 4;
@@ -45,7 +50,12 @@ const MAX_CAUSE_DEPTH = 4;
 /** `requireSession()`'s check: an Express middleware (typed structurally, so Express's types are not needed). */
 export type SessionCheck = (req: RequestAccepting, res: UnavailableResponse, next: NextHandler) => void;
 /** `requireSession()`'s Express error handler, for the session middleware's own failures. */
-export type StoreErrorCheck = (err: unknown, req: RequestAccepting, res: UnavailableResponse, next: NextHandler) => void;
+export type StoreErrorCheck = (
+  err: unknown,
+  req: RequestAccepting,
+  res: UnavailableResponse,
+  next: NextHandler,
+) => void;
 
 /**
  * Express middleware to mount right after `session(...)`: while the store is disconnected
@@ -88,7 +98,9 @@ export function redisErrorHandler(options: RedisErrorHandlerOptions = {}): Store
 function parseOptions<T extends z.ZodType>(schema: T, options: unknown, name: string): z.output<T> {
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => ({ path: [name, ...issue.path].join("."), message: issue.message })));
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ path: [name, ...issue.path].join("."), message: issue.message })),
+    );
   }
   return parsed.data;
 }

@@ -8,9 +8,24 @@ import { privateHex, privateIdOfHex } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
 import { CORRUPT, STORED_META, SessionRecords, type RecordHeader } from "../record/records.js";
 import { linkOfMeta, type SessionLink } from "../record/link.js";
-import { attachMeta, fieldMeta, ownMeta, metaData, metaOfSection, metaSection, withoutMetaField, type MetaValue } from "../record/meta-section.js";
+import {
+  attachMeta,
+  fieldMeta,
+  ownMeta,
+  metaData,
+  metaOfSection,
+  metaSection,
+  withoutMetaField,
+  type MetaValue,
+} from "../record/meta-section.js";
 import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
-import { legacySerializer, resolveSerializer, type Serializer, type SerializerName, type TextSerializer } from "../record/codec/serializer.js";
+import {
+  legacySerializer,
+  resolveSerializer,
+  type Serializer,
+  type SerializerName,
+  type TextSerializer,
+} from "../record/codec/serializer.js";
 import { isoMs } from "../record/codec/iso-time.js";
 import { SessionCodec, type FoundRecord } from "../record/codec/session-codec.js";
 import { DataLayer } from "../record/data-layer.js";
@@ -112,7 +127,9 @@ export interface RelsRedisStoreOptions {
  */
 type SchemaOptionNames = keyof z.input<typeof storeOptionsSchema>;
 type TypedOptionNames = Exclude<keyof RelsRedisStoreOptions, "client" | "source" | "namespace">;
-const _sameOptionNames: [SchemaOptionNames, TypedOptionNames] extends [TypedOptionNames, SchemaOptionNames] ? true : never = true;
+const _sameOptionNames: [SchemaOptionNames, TypedOptionNames] extends [TypedOptionNames, SchemaOptionNames]
+  ? true
+  : never = true;
 void _sameOptionNames;
 
 type Callback<T> = (error: unknown, value?: T) => void;
@@ -169,7 +186,9 @@ class ReadMark extends Stamped {
 
   /** What the read of `session` learnt, if this process read it (anything may be passed: `set` takes what it is given). */
   static of(session: unknown): Loaded | undefined {
-    return typeof session === "object" && session !== null && #info in session ? (session as ReadMark).#info : undefined;
+    return typeof session === "object" && session !== null && #info in session
+      ? (session as ReadMark).#info
+      : undefined;
   }
 
   static put(session: object, info: Loaded): void {
@@ -247,7 +266,8 @@ export class RelsRedisStore extends StoreBase {
     this.#logger = logger;
     const migrating = options.legacyFallback === true || options.mirrorWrites === true;
     const legacyTtlMs =
-      (options.legacyTtl ?? Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000;
+      (options.legacyTtl ??
+        Math.max(typeof this.#ttl === "number" ? this.#ttl : 0, DEFAULTS.legacyTtlSeconds)) * 1000;
     this.#records = new SessionRecords(this.#source, keys, {
       scanCount: options.scanCount ?? DEFAULTS.scanCount,
       maxSessionsPerUser: options.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
@@ -259,8 +279,12 @@ export class RelsRedisStore extends StoreBase {
         timeoutMs: options.durableRevocationTimeout ?? DEFAULTS.durableRevocationTimeoutMs,
       },
     });
-    this.#layer = new DataLayer(this.#records, this.#codec, logger, (hex) => this.#recentReads.delete(hex), (sid, session) =>
-      this.#metaOf(sid, session as SessionData),
+    this.#layer = new DataLayer(
+      this.#records,
+      this.#codec,
+      logger,
+      (hex) => this.#recentReads.delete(hex),
+      (sid, session) => this.#metaOf(sid, session as SessionData),
     );
     registerDataLayer(this, this.#layer);
     this.#legacy = migrating
@@ -299,19 +323,28 @@ export class RelsRedisStore extends StoreBase {
   override set(sid: string, session: SessionData, callback: Callback<void>): void;
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => traced("set", { sid }, () => rejecting(() => this.#save(sid, session)).then(nothing)), callback);
+    return respond(
+      () => traced("set", { sid }, () => rejecting(() => this.#save(sid, session)).then(nothing)),
+      callback,
+    );
   }
 
   override destroy(sid: string, callback: Callback<void>): void;
   override destroy(sid: string): Promise<void>;
   override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => traced("destroy", { sid }, async () => void (await this.deleteSessions([sid]))), callback);
+    return respond(
+      () => traced("destroy", { sid }, async () => void (await this.deleteSessions([sid]))),
+      callback,
+    );
   }
 
   override touch(sid: string, session: SessionData, callback: Callback<void>): void;
   override touch(sid: string, session: SessionData): Promise<void>;
   override touch(sid: string, session: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return respond(() => traced("touch", { sid }, () => rejecting(() => this.#touch(sid, session))), callback);
+    return respond(
+      () => traced("touch", { sid }, () => rejecting(() => this.#touch(sid, session))),
+      callback,
+    );
   }
 
   /** Every session, each with `id` set to its private id (the sid is not stored). */
@@ -320,7 +353,8 @@ export class RelsRedisStore extends StoreBase {
   override all(callback?: Callback<SessionData[]>): Promise<SessionData[]> | void {
     const collect = async () => {
       const out: SessionData[] = [];
-      for await (const { privateId, session } of this.#streamSessions()) out.push({ ...session, id: privateId } as SessionData);
+      for await (const { privateId, session } of this.#streamSessions())
+        out.push({ ...session, id: privateId } as SessionData);
       return out;
     };
     return respond(collect, callback);
@@ -392,7 +426,15 @@ export class RelsRedisStore extends StoreBase {
         if (session && record !== CORRUPT) {
           // Layouts 2 and 3 keep the metadata in the payload's `_rels`: it moves beside the session.
           const meta = record.meta === undefined ? takeMetaField(session) : metaOfSection(record.meta);
-          this.#remember(session, { sid, hex, header: record.header, legacy: false, layout2: record.layout === 2, store: this, meta });
+          this.#remember(session, {
+            sid,
+            hex,
+            header: record.header,
+            legacy: false,
+            layout2: record.layout === 2,
+            store: this,
+            meta,
+          });
         }
         return session;
       });
@@ -400,8 +442,18 @@ export class RelsRedisStore extends StoreBase {
   }
 
   async #findLegacy(sid: string, hex: string): Promise<SessionData | null> {
-    const legacy = (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#codec.decodeLegacy(raw, serializer))) ?? null;
-    if (legacy) this.#remember(legacy, { sid, hex, header: undefined, legacy: true, store: this, meta: takeMetaField(legacy) });
+    const legacy =
+      (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#codec.decodeLegacy(raw, serializer))) ??
+      null;
+    if (legacy)
+      this.#remember(legacy, {
+        sid,
+        hex,
+        header: undefined,
+        legacy: true,
+        store: this,
+        meta: takeMetaField(legacy),
+      });
     return legacy;
   }
 
@@ -417,7 +469,9 @@ export class RelsRedisStore extends StoreBase {
     const unique = [...new Set(sids)];
     const hexes = unique.map((sid) => privateHex(sid));
     const records = await this.#records.readMany(hexes);
-    const found = await Promise.all(records.map((record, i) => (record === null ? null : this.#decodeListed(hexes[i]!, record))));
+    const found = await Promise.all(
+      records.map((record, i) => (record === null ? null : this.#decodeListed(hexes[i]!, record))),
+    );
     return new Map(unique.map((sid, i) => [sid, found[i] ?? null]));
   }
 
@@ -462,7 +516,8 @@ export class RelsRedisStore extends StoreBase {
       for (let i = 0; i < hexes.length; i++) {
         const hex = hexes[i]!;
         const record = records[i];
-        const session = record === null || record === undefined ? null : await this.#decodeListed(hex, record);
+        const session =
+          record === null || record === undefined ? null : await this.#decodeListed(hex, record);
         if (session) yield { privateId: privateIdOfHex(hex), session };
       }
     }
@@ -489,7 +544,11 @@ export class RelsRedisStore extends StoreBase {
         (repaired) => {
           if (repaired) this.emit("repaired");
         },
-        (error: unknown) => this.#logger?.warn({ error: String(error) }, "rels-session: repairing the index after a failover failed; run `rels-session reconcile`"),
+        (error: unknown) =>
+          this.#logger?.warn(
+            { error: String(error) },
+            "rels-session: repairing the index after a failover failed; run `rels-session reconcile`",
+          ),
       )
       .finally(() => (this.#repairing = undefined));
     return this.#repairing;
@@ -523,7 +582,9 @@ export class RelsRedisStore extends StoreBase {
     const cached = info !== undefined && meta === info.meta && "link" in info;
     // Parsed only when needed: unchanged metadata of layout 4 is written back as the text read.
     const data = layout4 && cached ? undefined : metaData(meta);
-    const payload = this.#codec.encode(layout4 || data === null ? bare : ({ ...bare, _rels: data } as SessionData));
+    const payload = this.#codec.encode(
+      layout4 || data === null ? bare : ({ ...bare, _rels: data } as SessionData),
+    );
     const section = layout4 ? metaSection(meta ?? null) : undefined;
     const link = cached ? info.link : linkOfMeta(data);
     const fromPrivate = info !== undefined && !info.legacy;
@@ -562,7 +623,12 @@ export class RelsRedisStore extends StoreBase {
    * A copy this process cannot place, of a session whose record holds metadata: read it and
    * save again with it, so a framework's copy never erases a sign-in.
    */
-  async #saveKeepingMeta(sid: string, hex: string, session: SessionData, condition: "absent" | undefined): Promise<boolean> {
+  async #saveKeepingMeta(
+    sid: string,
+    hex: string,
+    session: SessionData,
+    condition: "absent" | undefined,
+  ): Promise<boolean> {
     const record = await this.#records.read(hex);
     let meta: MetaValue = null;
     if (record !== null && record !== CORRUPT) {
@@ -613,7 +679,13 @@ export class RelsRedisStore extends StoreBase {
     return this.#extend(sid, session, hex, info, ttlMs);
   }
 
-  async #extend(sid: string, session: SessionData, hex: string, info: Loaded | undefined, ttlMs: number): Promise<void> {
+  async #extend(
+    sid: string,
+    session: SessionData,
+    hex: string,
+    info: Loaded | undefined,
+    ttlMs: number,
+  ): Promise<void> {
     if (ttlMs <= 0) {
       await this.#deleteSessions([sid], "expired");
       return;
@@ -706,7 +778,12 @@ function cookieIssuedAt(session: SessionData): number {
   const cookie = session?.cookie as { expires?: unknown; originalMaxAge?: unknown } | undefined;
   const maxAge = cookie?.originalMaxAge;
   const expires = cookie?.expires;
-  if (typeof maxAge !== "number" || !Number.isFinite(maxAge) || (typeof expires !== "string" && !(expires instanceof Date))) return 0;
+  if (
+    typeof maxAge !== "number" ||
+    !Number.isFinite(maxAge) ||
+    (typeof expires !== "string" && !(expires instanceof Date))
+  )
+    return 0;
   const at = (typeof expires === "string" ? isoMs(expires) : expires.getTime()) - maxAge;
   return Number.isFinite(at) && at > 0 ? at : 0;
 }

@@ -47,14 +47,17 @@ export const CHANNEL_NAMES = {
   breaker: "rels-session:breaker.state",
 } as const;
 
-export const storeChannels: Readonly<Record<StoreOperation, TracingChannel<unknown, StoreOperationContext>>> = {
-  get: tracingChannel(CHANNEL_NAMES.store("get")),
-  set: tracingChannel(CHANNEL_NAMES.store("set")),
-  touch: tracingChannel(CHANNEL_NAMES.store("touch")),
-  destroy: tracingChannel(CHANNEL_NAMES.store("destroy")),
-};
+export const storeChannels: Readonly<Record<StoreOperation, TracingChannel<unknown, StoreOperationContext>>> =
+  {
+    get: tracingChannel(CHANNEL_NAMES.store("get")),
+    set: tracingChannel(CHANNEL_NAMES.store("set")),
+    touch: tracingChannel(CHANNEL_NAMES.store("touch")),
+    destroy: tracingChannel(CHANNEL_NAMES.store("destroy")),
+  };
 
-export const revocationChannel: TracingChannel<unknown, RevocationContext> = tracingChannel(CHANNEL_NAMES.revoke);
+export const revocationChannel: TracingChannel<unknown, RevocationContext> = tracingChannel(
+  CHANNEL_NAMES.revoke,
+);
 
 export const breakerChannel = channel(CHANNEL_NAMES.breaker);
 
@@ -63,7 +66,12 @@ export const breakerChannel = channel(CHANNEL_NAMES.breaker);
  * ask the sub-channels a subscriber uses.
  */
 function listened(tracing: TracingChannel<unknown, object>): boolean {
-  return tracing.start.hasSubscribers || tracing.asyncEnd.hasSubscribers || tracing.error.hasSubscribers || tracing.end.hasSubscribers;
+  return (
+    tracing.start.hasSubscribers ||
+    tracing.asyncEnd.hasSubscribers ||
+    tracing.error.hasSubscribers ||
+    tracing.end.hasSubscribers
+  );
 }
 
 /**
@@ -76,7 +84,11 @@ export type TraceSubject = { readonly sid: string } | { readonly hex: string } |
  * Run `fn` as one traced store operation. Without subscribers it is a plain call: the
  * session's handle (a hash) is only computed for someone who listens.
  */
-export function traced<T>(operation: StoreOperation, subject: TraceSubject, fn: () => Promise<T>): Promise<T> {
+export function traced<T>(
+  operation: StoreOperation,
+  subject: TraceSubject,
+  fn: () => Promise<T>,
+): Promise<T> {
   const tracing = storeChannels[operation];
   if (!listened(tracing)) return fn();
   return tracing.tracePromise(fn, new TracedOperation(operation, subject));

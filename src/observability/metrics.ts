@@ -35,12 +35,17 @@ export const relsSessionMetricsOptionsSchema = z.strictObject({
    * The meter to create instruments on.
    * @default metrics.getMeter("rels-session") (the global MeterProvider)
    */
-  meter: z.custom<Meter>((value) => typeof value === "object" && value !== null && "createHistogram" in value).optional(),
+  meter: z
+    .custom<Meter>((value) => typeof value === "object" && value !== null && "createHistogram" in value)
+    .optional(),
   /**
    * Prefix of every instrument name.
    * @default "rels_session"
    */
-  prefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/).optional(),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_.]*$/)
+    .optional(),
 });
 export type RelsSessionMetricsOptions = z.input<typeof relsSessionMetricsOptionsSchema>;
 
@@ -71,10 +76,18 @@ export interface RelsSessionMetrics {
  * Latencies and revocations come from the process-wide channels, so they count every
  * instance in the process; totals and the breaker are `source`'s.
  */
-export function registerRelsSessionMetrics(source: MetricsSource, options: RelsSessionMetricsOptions = {}): RelsSessionMetrics {
+export function registerRelsSessionMetrics(
+  source: MetricsSource,
+  options: RelsSessionMetricsOptions = {},
+): RelsSessionMetrics {
   const parsed = relsSessionMetricsOptionsSchema.safeParse(options);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => ({ path: ["metrics", ...issue.path].join("."), message: issue.message })));
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        path: ["metrics", ...issue.path].join("."),
+        message: issue.message,
+      })),
+    );
   }
   const meter = parsed.data.meter ?? metrics.getMeter(METRICS_DEFAULTS.meterName);
   const prefix = parsed.data.prefix ?? METRICS_DEFAULTS.prefix;
@@ -92,7 +105,9 @@ export function registerRelsSessionMetrics(source: MetricsSource, options: RelsS
     description: "Duration of the store operations express-session calls",
     unit: "s",
     valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] },
+    advice: {
+      explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    },
   });
   const revocations = meter.createCounter(`${prefix}.revocations`, {
     description: "Sessions ended by the manager's logout calls and by maxSessionsPerUser",
@@ -106,7 +121,8 @@ export function registerRelsSessionMetrics(source: MetricsSource, options: RelsS
 
   const observe = async (observer: Parameters<Parameters<Meter["addBatchObservableCallback"]>[0]>[0]) => {
     const state = source.breakerState;
-    if (state !== undefined) for (const s of BREAKER_STATES) observer.observe(breaker, s === state ? 1 : 0, { state: s });
+    if (state !== undefined)
+      for (const s of BREAKER_STATES) observer.observe(breaker, s === state ? 1 : 0, { state: s });
     let totals: StatsTotals;
     try {
       totals = await source.stats.totals();
@@ -114,8 +130,10 @@ export function registerRelsSessionMetrics(source: MetricsSource, options: RelsS
       return; // Redis down: a gap in the series says so better than a zero would
     }
     observer.observe(live, totals.totalSessions);
-    for (const [application, count] of Object.entries(totals.byApplication)) observer.observe(live, count, { application });
-    for (const [platform, count] of Object.entries(totals.byPlatform)) observer.observe(live, count, { platform });
+    for (const [application, count] of Object.entries(totals.byApplication))
+      observer.observe(live, count, { application });
+    for (const [platform, count] of Object.entries(totals.byPlatform))
+      observer.observe(live, count, { platform });
   };
   meter.addBatchObservableCallback(observe, [live, breaker]);
 
@@ -135,12 +153,16 @@ export function registerRelsSessionMetrics(source: MetricsSource, options: RelsS
   }
   // One attributes object per series, made once: record() runs twice per HTTP request.
   const series = {} as Record<StoreOperation, { ok: Attributes; error: Attributes }>;
-  for (const operation of STORE_OPERATIONS) series[operation] = { ok: { operation, outcome: "ok" }, error: { operation, outcome: "error" } };
+  for (const operation of STORE_OPERATIONS)
+    series[operation] = { ok: { operation, outcome: "ok" }, error: { operation, outcome: "error" } };
   const record = (operation: StoreOperation, context: StoreOperationContext) => {
     const at = started.get(context);
     if (at === undefined) return;
     started.delete(context);
-    duration.record((performance.now() - at) / 1000, series[operation][context.error === undefined ? "ok" : "error"]);
+    duration.record(
+      (performance.now() - at) / 1000,
+      series[operation][context.error === undefined ? "ok" : "error"],
+    );
   };
 
   const revoking = tracingChannel<unknown, RevocationContext>(CHANNEL_NAMES.revoke);
@@ -159,7 +181,8 @@ export function registerRelsSessionMetrics(source: MetricsSource, options: RelsS
   unsubscribers.push(() => revoking.unsubscribe(revocationHandlers));
 
   const breakerChannel = channel(CHANNEL_NAMES.breaker);
-  const onBreaker = (message: unknown) => transitions.add(1, { state: (message as BreakerStateMessage).state });
+  const onBreaker = (message: unknown) =>
+    transitions.add(1, { state: (message as BreakerStateMessage).state });
   breakerChannel.subscribe(onBreaker);
   unsubscribers.push(() => breakerChannel.unsubscribe(onBreaker));
 

@@ -92,8 +92,10 @@ export function encodeHeader(header: RecordHeader, layout: string = LAYOUT_VERSI
  * raw newline.
  */
 export function encodeRecord(header: RecordHeader, payload: string | Buffer, meta?: string): string | Buffer {
-  if (meta !== undefined && meta.includes("\n")) throw new TypeError("A metadata section holds no raw newline");
-  const head = meta === undefined ? encodeHeader(header) : `${encodeHeader(header, LAYOUT_WITH_META)}${meta}\n`;
+  if (meta !== undefined && meta.includes("\n"))
+    throw new TypeError("A metadata section holds no raw newline");
+  const head =
+    meta === undefined ? encodeHeader(header) : `${encodeHeader(header, LAYOUT_WITH_META)}${meta}\n`;
   return typeof payload === "string" ? head + payload : Buffer.concat([Buffer.from(head, "utf8"), payload]);
 }
 
@@ -109,7 +111,13 @@ export function decodeRecord(value: Buffer): StoredRecord | undefined {
   const expiresAt = readFixedNumber(value, EXPIRES_AT_OFFSET);
   const score = readFixedNumber(value, SCORE_OFFSET);
   // An expiry past what a Date holds could not be reported (toISOString throws).
-  if (expiresAt === undefined || score === undefined || expiresAt > MAX_DATE_MS || score > Number.MAX_SAFE_INTEGER) return undefined;
+  if (
+    expiresAt === undefined ||
+    score === undefined ||
+    expiresAt > MAX_DATE_MS ||
+    score > Number.MAX_SAFE_INTEGER
+  )
+    return undefined;
   const second = value.indexOf(TAB, tab + 1);
   const bucketEnd = second >= 0 && second < end ? second : end;
   const withMeta = value[0] === LAYOUT4;
@@ -151,7 +159,10 @@ export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecor
   const filed = index || bucket ? (expiry ?? 0) : 0;
   return {
     header: {
-      expiresAt: expiry !== undefined && Number.isFinite(expiry) && Math.abs(expiry) <= MAX_DATE_MS ? expiry : undefined,
+      expiresAt:
+        expiry !== undefined && Number.isFinite(expiry) && Math.abs(expiry) <= MAX_DATE_MS
+          ? expiry
+          : undefined,
       // Layout 2 filed sessions exactly at their expiry; "+inf" never expires.
       score: Number.isFinite(filed) ? filed : 0,
       index: index?.toString("utf8") ?? "",

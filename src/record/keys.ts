@@ -27,8 +27,22 @@ const SESSION_TAG_START = `{${PRIVATE_ID_VERSION}::`;
  * 16 masters gives each master its share (test/unit/ids-keys.test.ts checks the slots).
  */
 const STATS_SHARD_TAGS = [
-  "stats-0-42", "stats-1-41", "stats-2-62", "stats-3-61", "stats-4-0", "stats-5-3", "stats-6-12", "stats-7-11",
-  "stats-8-62", "stats-9-61", "stats-10-42", "stats-11-41", "stats-12-3", "stats-13-0", "stats-14-21", "stats-15-22",
+  "stats-0-42",
+  "stats-1-41",
+  "stats-2-62",
+  "stats-3-61",
+  "stats-4-0",
+  "stats-5-3",
+  "stats-6-12",
+  "stats-7-11",
+  "stats-8-62",
+  "stats-9-61",
+  "stats-10-42",
+  "stats-11-41",
+  "stats-12-3",
+  "stats-13-0",
+  "stats-14-21",
+  "stats-15-22",
 ] as const;
 export const STATS_SHARDS = STATS_SHARD_TAGS.length;
 /** The one shard of 0.2 (and before): read until its counts drain, never written again. */
@@ -140,7 +154,10 @@ export class Keys {
   /** The registry and last-updated keys of the shard a bucket key belongs to (its tag). */
   statsShardOf(bucket: string): StatsShard {
     const close = bucket.lastIndexOf("}");
-    return { registry: `${bucket.slice(0, close + 1)}:buckets`, updated: `${bucket.slice(0, close + 1)}:updated` };
+    return {
+      registry: `${bucket.slice(0, close + 1)}:buckets`,
+      updated: `${bucket.slice(0, close + 1)}:updated`,
+    };
   }
 
   /**
@@ -154,11 +171,16 @@ export class Keys {
 
   /** The bucket keys of one application and platform in every shard, 0.2's last. */
   statsBucketsOf(applicationName: string, platform: ClientPlatform): string[] {
-    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`);
+    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map(
+      (tag) => `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`,
+    );
   }
 
   #statsShard(tag: string): StatsShard {
-    return { registry: `${this.scope}:stats:{${tag}}:buckets`, updated: `${this.scope}:stats:{${tag}}:updated` };
+    return {
+      registry: `${this.scope}:stats:{${tag}}:buckets`,
+      updated: `${this.scope}:stats:{${tag}}:updated`,
+    };
   }
 
   /** The application and platform a bucket key (of any shard) counts. */

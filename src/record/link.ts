@@ -12,5 +12,9 @@ export function linkOfMeta(meta: unknown): SessionLink | undefined {
   if (meta === null || typeof meta !== "object") return undefined;
   const { userId, applicationName, clientPlatform } = meta as Record<string, unknown>;
   if (typeof userId !== "string" || userId === "" || typeof applicationName !== "string") return undefined;
-  return { userId, applicationName, clientPlatform: isClientPlatform(clientPlatform) ? clientPlatform : "web" };
+  return {
+    userId,
+    applicationName,
+    clientPlatform: isClientPlatform(clientPlatform) ? clientPlatform : "web",
+  };
 }

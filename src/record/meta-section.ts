@@ -19,12 +19,19 @@ export type MetaValue = string | object | null;
 
 /** The metadata set on `session` (under the symbol), or undefined when none was set on this object. */
 export function attachedMeta(session: object): MetaValue | undefined {
-  return Object.hasOwn(session, SESSION_META) ? (session as { [SESSION_META]: MetaValue })[SESSION_META] : undefined;
+  return Object.hasOwn(session, SESSION_META)
+    ? (session as { [SESSION_META]: MetaValue })[SESSION_META]
+    : undefined;
 }
 
 /** Set `session`'s metadata, invisible to JSON, spreads and structuredClone. */
 export function attachMeta(session: object, value: MetaValue): void {
-  Object.defineProperty(session, SESSION_META, { value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(session, SESSION_META, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }
 
 /**

@@ -3,7 +3,15 @@ import calculateSlot from "cluster-key-slot";
 import { Cluster, ReplyError, type Redis } from "ioredis";
 import type { RedisClient, RedisSource } from "../redis/pool.js";
 import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
-import { LAYOUT2_FIELDS, decodeLayout2, decodeRecord, encodeRecord, fixedNumber, type RecordHeader, type StoredRecord } from "./format.js";
+import {
+  LAYOUT2_FIELDS,
+  decodeLayout2,
+  decodeRecord,
+  encodeRecord,
+  fixedNumber,
+  type RecordHeader,
+  type StoredRecord,
+} from "./format.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import type { SessionLink } from "./link.js";
 import { topologyOf, type Topology } from "./topology.js";
@@ -177,14 +185,16 @@ export class SessionRecords {
     if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
       const header = { expiresAt, score: previous.score, index, bucket, plain };
       const key = keys.session(hex);
-      return this.#source.run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key).then((replaced) => {
-        if (replaced === null) return undefined;
-        const left = refiledSince(replaced, previous);
-        // Another request refiled the session between this one's read and its save (a relink,
-        // a sign-out, a shorter lifetime): this save put the old filing back in the header, so
-        // file it again, and leave the one the other request made. Rare: never on the hot path.
-        return left ? this.#writeScripted(request, filing, left) : header;
-      });
+      return this.#source
+        .run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key)
+        .then((replaced) => {
+          if (replaced === null) return undefined;
+          const left = refiledSince(replaced, previous);
+          // Another request refiled the session between this one's read and its save (a relink,
+          // a sign-out, a shorter lifetime): this save put the old filing back in the header, so
+          // file it again, and leave the one the other request made. Rare: never on the hot path.
+          return left ? this.#writeScripted(request, filing, left) : header;
+        });
     }
     return this.#writeScripted(request, filing);
   }
@@ -210,30 +220,31 @@ export class SessionRecords {
     const victims = await topology.fileFirst({ hex, filed, cap, now });
     let reply: Awaited<ReturnType<RedisClient["relsWrite"]>>;
     try {
-      reply = await this.#source.run((c) =>
-        c.relsWrite(
-          keys.session(hex),
-          encodeRecord(header, payload, request.meta),
-          ttlMs,
-          condition === "exists" ? "xx" : condition === "absent" ? "nx" : "new",
-          hex,
-          now,
-          topology.cascades ? 1 : 0,
-          index,
-          bucket,
-          fixedNumber(score),
-          cap,
-          keys.sessionKeyHead,
-          keys.revoked(hex),
-          keys.revokedKeyHead,
-          this.#options.revokedMarkerMs,
-          request.bornMs,
-          this.#options.newSessionWindowMs,
-          leaving ? 1 : 0,
-          leaving?.index ?? "",
-          leaving?.bucket ?? "",
-          request.keepMeta ? 1 : 0,
-        ),
+      reply = await this.#source.run(
+        (c) =>
+          c.relsWrite(
+            keys.session(hex),
+            encodeRecord(header, payload, request.meta),
+            ttlMs,
+            condition === "exists" ? "xx" : condition === "absent" ? "nx" : "new",
+            hex,
+            now,
+            topology.cascades ? 1 : 0,
+            index,
+            bucket,
+            fixedNumber(score),
+            cap,
+            keys.sessionKeyHead,
+            keys.revoked(hex),
+            keys.revokedKeyHead,
+            this.#options.revokedMarkerMs,
+            request.bornMs,
+            this.#options.newSessionWindowMs,
+            leaving ? 1 : 0,
+            leaving?.index ?? "",
+            leaving?.bucket ?? "",
+            request.keepMeta ? 1 : 0,
+          ),
         keys.session(hex),
       );
     } catch (error) {
@@ -249,7 +260,12 @@ export class SessionRecords {
     if (reply[0] === 0 || reply[0] === 4) await topology.unfile({ hex, filed, now });
     if (reply[0] === 4) return STORED_META;
     if (reply[0] !== 1) {
-      if (reply[0] === 0 && condition === "new" && request.bornMs > 0 && now - request.bornMs > this.#options.newSessionWindowMs) {
+      if (
+        reply[0] === 0 &&
+        condition === "new" &&
+        request.bornMs > 0 &&
+        now - request.bornMs > this.#options.newSessionWindowMs
+      ) {
         throw new SessionWriteRefusedError(this.#options.newSessionWindowMs);
       }
       return undefined;
@@ -271,7 +287,12 @@ export class SessionRecords {
     const score = filingScore(expiresAt, ttlMs);
     const topology = this.#topology;
     let filed = { index: "", bucket: "" };
-    if (!topology.cascades && known && (known.index || known.bucket) && refileDue(known.score, expiresAt, score)) {
+    if (
+      !topology.cascades &&
+      known &&
+      (known.index || known.bucket) &&
+      refileDue(known.score, expiresAt, score)
+    ) {
       filed = { index: known.index, bucket: known.bucket };
       await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
     }
@@ -297,20 +318,28 @@ export class SessionRecords {
     }
   }
 
-  #touchScript(hex: string, ttlMs: number, expiresAt: number, score: number, now: number, filed: { index: string; bucket: string }) {
+  #touchScript(
+    hex: string,
+    ttlMs: number,
+    expiresAt: number,
+    score: number,
+    now: number,
+    filed: { index: string; bucket: string },
+  ) {
     const keys = this.#keys;
-    return this.#source.run((c) =>
-      c.relsTouch(
-        keys.session(hex),
-        ttlMs,
-        fixedNumber(expiresAt),
-        hex,
-        now,
-        fixedNumber(score),
-        this.#topology.cascades ? 1 : 0,
-        filed.index,
-        filed.bucket,
-      ),
+    return this.#source.run(
+      (c) =>
+        c.relsTouch(
+          keys.session(hex),
+          ttlMs,
+          fixedNumber(expiresAt),
+          hex,
+          now,
+          fixedNumber(score),
+          this.#topology.cascades ? 1 : 0,
+          filed.index,
+          filed.bucket,
+        ),
       keys.session(hex),
     );
   }
@@ -321,7 +350,10 @@ export class SessionRecords {
    * (the default) leaves each session's marker, so no later write creates it again;
    * `revoke: false` (an expired cookie saved, a corrupt record) leaves none.
    */
-  async destroy(hexes: readonly string[], options: { owner?: string | undefined; revoke?: boolean } = {}): Promise<number> {
+  async destroy(
+    hexes: readonly string[],
+    options: { owner?: string | undefined; revoke?: boolean } = {},
+  ): Promise<number> {
     if (hexes.length === 0) return 0;
     const keys = this.#keys;
     const owner = options.owner === undefined ? "" : keys.userIndex(options.owner);
@@ -340,7 +372,16 @@ export class SessionRecords {
     const destroyAll = (c: RedisClient) =>
       Promise.all(
         hexes.map((hex, i) =>
-          c.relsDestroy(sessionKeys[i]!, hex, now, cascade ? 1 : 0, owner, revoke ? keys.revoked(hex) : "", markerMs, this.#options.plainCopies ? 1 : 0),
+          c.relsDestroy(
+            sessionKeys[i]!,
+            hex,
+            now,
+            cascade ? 1 : 0,
+            owner,
+            revoke ? keys.revoked(hex) : "",
+            markerMs,
+            this.#options.plainCopies ? 1 : 0,
+          ),
         ),
       );
     // WAIT counts the replicas that have every write of its own connection so far, so it goes
@@ -348,7 +389,8 @@ export class SessionRecords {
     // server; on Cluster once they are answered (a destroy redirected by MOVED went to another
     // master than the slot map said when it was sent). A WAIT that fails (UNBLOCKED: the
     // master just became a replica) confirmed nothing.
-    const waitFor = (c: RedisClient) => Promise.all(connectionsOf(c, sessionKeys).map((node) => node.wait(1, timeoutMs).catch(() => 0)));
+    const waitFor = (c: RedisClient) =>
+      Promise.all(connectionsOf(c, sessionKeys).map((node) => node.wait(1, timeoutMs).catch(() => 0)));
     const [replies, acked] = await run((c) =>
       !durable
         ? Promise.all([destroyAll(c), []])
@@ -379,7 +421,8 @@ export class SessionRecords {
     const { mode } = this.#options.durableRevocation;
     if (mode !== "auto") return mode === "on";
     const now = Date.now();
-    if (this.#replicas && now - this.#replicas.at < TUNABLES.record.replicasCheckMs) return this.#replicas.present;
+    if (this.#replicas && now - this.#replicas.at < TUNABLES.record.replicasCheckMs)
+      return this.#replicas.present;
     const masters = await this.#source.masters();
     const infos = await this.#source.run(() => Promise.all(masters.map((node) => node.info("replication"))));
     const present = infos.every((info) => Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0) > 0);
@@ -387,7 +430,6 @@ export class SessionRecords {
     this.#replicas = { present, at: now };
     return present;
   }
-
 
   // ---- every session --------------------------------------------------------------------
 
@@ -406,14 +448,19 @@ export class SessionRecords {
    * The keys matching `pattern`, one SCAN page at a time (empty pages included), over every
    * master; `maxPagesPerMaster` bounds a search. The one SCAN loop of the library.
    */
-  async *scanKeys(pattern: string, options: { count?: number; maxPagesPerMaster?: number } = {}): AsyncGenerator<string[]> {
+  async *scanKeys(
+    pattern: string,
+    options: { count?: number; maxPagesPerMaster?: number } = {},
+  ): AsyncGenerator<string[]> {
     const count = options.count ?? this.#options.scanCount;
     const maxPages = options.maxPagesPerMaster ?? Number.POSITIVE_INFINITY;
     for (const node of await this.#source.masters()) {
       let cursor = "0";
       let pages = 0;
       do {
-        const [next, found] = await this.#source.run(() => node.scan(cursor, "MATCH", pattern, "COUNT", count));
+        const [next, found] = await this.#source.run(() =>
+          node.scan(cursor, "MATCH", pattern, "COUNT", count),
+        );
         cursor = next;
         pages += 1;
         yield found;
@@ -433,7 +480,10 @@ export class SessionRecords {
     const out: IndexEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const score = Number(flat[i + 1]);
-      out.push({ hex: flat[i]!, expiresAt: new Date(Number.isFinite(score) ? Math.min(score, NEVER_EXPIRES_MS) : NEVER_EXPIRES_MS) });
+      out.push({
+        hex: flat[i]!,
+        expiresAt: new Date(Number.isFinite(score) ? Math.min(score, NEVER_EXPIRES_MS) : NEVER_EXPIRES_MS),
+      });
     }
     return out;
   }
@@ -456,10 +506,15 @@ export class SessionRecords {
    * Live sessions per bucket, over every stats shard (0.2's included), expired members pruned
    * first: one round trip.
    */
-  async bucketCounts(): Promise<{ updatedAt: number | null; buckets: Array<{ applicationName: string; platform: string; count: number }> }> {
+  async bucketCounts(): Promise<{
+    updatedAt: number | null;
+    buckets: Array<{ applicationName: string; platform: string; count: number }>;
+  }> {
     const keys = this.#keys;
     const now = Date.now();
-    const shards = await this.#source.run((c) => Promise.all(keys.statsShards().map((shard) => c.relsStatsTotals(shard.registry, shard.updated, now))));
+    const shards = await this.#source.run((c) =>
+      Promise.all(keys.statsShards().map((shard) => c.relsStatsTotals(shard.registry, shard.updated, now))),
+    );
     const counts = new Map<string, { applicationName: string; platform: string; count: number }>();
     let updatedAt: number | null = null;
     for (const flat of shards) {
@@ -508,7 +563,10 @@ export class SessionRecords {
   async repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
     const lock = this.#keys.repairLock();
     const token = `${process.pid}:${Date.now()}:${Math.random()}`;
-    const taken = await this.#source.run((c) => c.set(lock, token, "PX", TUNABLES.record.repairLockMs, "NX"), lock);
+    const taken = await this.#source.run(
+      (c) => c.set(lock, token, "PX", TUNABLES.record.repairLockMs, "NX"),
+      lock,
+    );
     if (taken !== "OK") return false;
     try {
       await this.#refileAll({ index: true, onProgress });
@@ -523,7 +581,10 @@ export class SessionRecords {
   }
 
   /** Scan every master and file each signed-in session's count (and index entry) from its header. */
-  async #refileAll(options: { index: boolean; onProgress?: ((scanned: number) => void) | undefined }): Promise<void> {
+  async #refileAll(options: {
+    index: boolean;
+    onProgress?: ((scanned: number) => void) | undefined;
+  }): Promise<void> {
     let scanned = 0;
     for await (const hexes of this.scan()) {
       const now = Date.now();
@@ -552,18 +613,33 @@ export class SessionRecords {
    * File (raising scores only), then check each session still exists and take back the
    * entries of those that ended meanwhile.
    */
-  async #refile(filed: ReadonlyArray<{ hex: string; index: string; bucket: string; score: number }>, now: number): Promise<void> {
+  async #refile(
+    filed: ReadonlyArray<{ hex: string; index: string; bucket: string; score: number }>,
+    now: number,
+  ): Promise<void> {
     if (filed.length === 0) return;
     const keys = this.#keys;
     await this.#source.run((c) =>
       Promise.all(
         filed.flatMap(({ hex, index, bucket, score }) => [
           index ? c.relsIndexPut(index, hex, score, now, 0, 1) : undefined,
-          bucket ? c.relsStatsPut(bucket, keys.statsShardOf(bucket).registry, keys.statsShardOf(bucket).updated, hex, score, now, 1) : undefined,
+          bucket
+            ? c.relsStatsPut(
+                bucket,
+                keys.statsShardOf(bucket).registry,
+                keys.statsShardOf(bucket).updated,
+                hex,
+                score,
+                now,
+                1,
+              )
+            : undefined,
         ]),
       ),
     );
-    const alive = await this.#source.run((c) => Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))));
+    const alive = await this.#source.run((c) =>
+      Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))),
+    );
     const gone = filed.filter((_, i) => alive[i] === 0);
     if (gone.length === 0) return;
     await this.#source.run((c) =>
@@ -594,7 +670,12 @@ export class SessionRecords {
 /** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
 function filingScore(expiry: number, ttlMs: number): number {
   if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
-  return Math.min(NEVER_EXPIRES_MS, Math.ceil(expiry + Math.min(ttlMs * TUNABLES.record.filingSlackFraction, TUNABLES.record.filingSlackMaxMs)));
+  return Math.min(
+    NEVER_EXPIRES_MS,
+    Math.ceil(
+      expiry + Math.min(ttlMs * TUNABLES.record.filingSlackFraction, TUNABLES.record.filingSlackMaxMs),
+    ),
+  );
 }
 
 /**
@@ -602,9 +683,17 @@ function filingScore(expiry: number, ttlMs: number): number {
  * for a signed-in session a score that still covers the new expiry without running further
  * ahead than the new lifetime's slack (a shortened lifetime is refiled at once).
  */
-function filingHolds(kept: RecordHeader, filing: { index: string; bucket: string; plain: string; expiry: number }, ttlMs: number): boolean {
-  if (kept.index !== filing.index || kept.bucket !== filing.bucket || kept.plain !== filing.plain) return false;
-  return (filing.index === "" && filing.bucket === "") || !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, ttlMs));
+function filingHolds(
+  kept: RecordHeader,
+  filing: { index: string; bucket: string; plain: string; expiry: number },
+  ttlMs: number,
+): boolean {
+  if (kept.index !== filing.index || kept.bucket !== filing.bucket || kept.plain !== filing.plain)
+    return false;
+  return (
+    (filing.index === "" && filing.bucket === "") ||
+    !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, ttlMs))
+  );
 }
 
 /** A filing must be refreshed when the expiry passes it, or when it runs past the new score. */
@@ -628,8 +717,15 @@ function connectionsOf(client: RedisClient, keys: readonly string[]): Redis[] {
  * `SET … XX GET`: the save of a session read or written through this object, only while it
  * exists; the record it replaced comes back (null: nothing was written).
  */
-function plainSetGet(client: RedisClient, key: string, value: string | Buffer, ttlMs: number): Promise<Buffer | null> {
-  return ttlMs > 0 ? client.setBuffer(key, value, "PX", ttlMs, "XX", "GET") : client.setBuffer(key, value, "XX", "GET");
+function plainSetGet(
+  client: RedisClient,
+  key: string,
+  value: string | Buffer,
+  ttlMs: number,
+): Promise<Buffer | null> {
+  return ttlMs > 0
+    ? client.setBuffer(key, value, "PX", ttlMs, "XX", "GET")
+    : client.setBuffer(key, value, "XX", "GET");
 }
 
 /**
@@ -637,10 +733,14 @@ function plainSetGet(client: RedisClient, key: string, value: string | Buffer, t
  * (owner, bucket, plain copy, or a lower score); undefined when it is the one read, or raised
  * only (a refile further ahead still covers the new expiry).
  */
-function refiledSince(replaced: Buffer, previous: RecordHeader): { index: string; bucket: string } | undefined {
+function refiledSince(
+  replaced: Buffer,
+  previous: RecordHeader,
+): { index: string; bucket: string } | undefined {
   const header = decodeRecord(replaced)?.header;
   if (header === undefined) return undefined;
-  const same = header.index === previous.index && header.bucket === previous.bucket && header.plain === previous.plain;
+  const same =
+    header.index === previous.index && header.bucket === previous.bucket && header.plain === previous.plain;
   return same && header.score >= previous.score ? undefined : { index: header.index, bucket: header.bucket };
 }
 

@@ -331,13 +331,23 @@ type Arg = string | number | Buffer;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    relsWrite(session: string, ...args: Arg[]): Result<[0] | [2] | [4] | [1, string, string, string[]], Context>;
-    relsTouch(session: string, ...args: Arg[]): Result<[0] | [1, string, string, 0 | 1] | [3, string, string], Context>;
+    relsWrite(
+      session: string,
+      ...args: Arg[]
+    ): Result<[0] | [2] | [4] | [1, string, string, string[]], Context>;
+    relsTouch(
+      session: string,
+      ...args: Arg[]
+    ): Result<[0] | [1, string, string, 0 | 1] | [3, string, string], Context>;
     relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string, string], Context>;
     relsIndexPut(index: string, ...args: Arg[]): Result<string[], Context>;
     relsStatsPut(bucket: string, registry: string, updated: string, ...args: Arg[]): Result<number, Context>;
     relsStatsDrop(bucket: string, updated: string, ...args: Arg[]): Result<number, Context>;
     relsIndexRange(index: string, now: number, offset: number, count: number): Result<string[], Context>;
-    relsStatsTotals(registry: string, updated: string, now: number): Result<Array<string | number | null>, Context>;
+    relsStatsTotals(
+      registry: string,
+      updated: string,
+      now: number,
+    ): Result<Array<string | number | null>, Context>;
   }
 }

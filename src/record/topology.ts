@@ -99,8 +99,12 @@ class FollowUps implements Topology {
   async fileFirst({ hex, filed, cap, now }: NewFiling): Promise<string[]> {
     if (!filed.index && !filed.bucket) return [];
     const steps: Array<Promise<unknown>> = [];
-    if (filed.index) steps.push(this.#source.run((c) => c.relsIndexPut(filed.index, hex, filed.score, now, cap), filed.index));
-    if (filed.bucket) steps.push(this.#source.run(this.#statsPut(filed.bucket, hex, filed.score, now), filed.bucket));
+    if (filed.index)
+      steps.push(
+        this.#source.run((c) => c.relsIndexPut(filed.index, hex, filed.score, now, cap), filed.index),
+      );
+    if (filed.bucket)
+      steps.push(this.#source.run(this.#statsPut(filed.bucket, hex, filed.score, now), filed.bucket));
     const settled = await Promise.allSettled(steps);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {

@@ -135,7 +135,10 @@ export interface StallWatchOptions {
   readonly thresholdMs?: number;
 }
 
-export const STALL_WATCH_DEFAULTS = { intervalMs: 20, thresholdMs: 50 } as const satisfies Required<StallWatchOptions>;
+export const STALL_WATCH_DEFAULTS = {
+  intervalMs: 20,
+  thresholdMs: 50,
+} as const satisfies Required<StallWatchOptions>;
 
 /**
  * Watches this process's own event loop with a timer that should fire every `intervalMs`:

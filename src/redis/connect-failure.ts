@@ -16,7 +16,8 @@ export function reasonOf(error: Error): ConnectFailureReason {
   if (inner instanceof Error) return reasonOf(inner);
   if (/unknown command .?sentinel/i.test(text)) return "not a sentinel";
   if (isSelectFailure(error)) return "database refused";
-  if (/\b(WRONGPASS|NOAUTH)\b|invalid password|invalid username-password/i.test(text)) return "authentication failed";
+  if (/\b(WRONGPASS|NOAUTH)\b|invalid password|invalid username-password/i.test(text))
+    return "authentication failed";
   if (typeof code === "string") {
     if (code === "ECONNREFUSED") return "connection refused";
     if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") return "unknown host";
@@ -63,12 +64,18 @@ function hostPortOfUrl(url: string): string {
  * The error for a connection that could not be made: `error` is what ioredis reported last
  * (or undefined when nothing was reported before the deadline).
  */
-export function connectionError(target: RedisTarget, error: Error | undefined, waitedMs: number): RedisConnectionError {
+export function connectionError(
+  target: RedisTarget,
+  error: Error | undefined,
+  waitedMs: number,
+): RedisConnectionError {
   const address = addressOf(target);
   if (error instanceof RedisConnectionError) return error;
   if (!error) return new RedisConnectionError(address, "timed out", `no answer within ${waitedMs} ms`);
   // The message of an error thrown by us or ioredis holds no credentials; a URL in it is masked anyway.
-  return new RedisConnectionError(address, reasonOf(error), maskUrlCredentials(detailOf(error)), { cause: withoutCommandArguments(error) });
+  return new RedisConnectionError(address, reasonOf(error), maskUrlCredentials(detailOf(error)), {
+    cause: withoutCommandArguments(error),
+  });
 }
 
 /** The error's message, with the node error a Cluster keeps inside ("Failed to refresh slots cache."). */

@@ -42,12 +42,16 @@ export class MasterBreakers {
 
   /** The fast failure of a master whose circuit is open, naming it. */
   openError(breaker: CircuitBreaker): RedisUnavailableError {
-    return new RedisUnavailableError(`The Redis master at ${names.get(breaker) ?? "?"} is unavailable (circuit open); failing fast`);
+    return new RedisUnavailableError(
+      `The Redis master at ${names.get(breaker) ?? "?"} is unavailable (circuit open); failing fast`,
+    );
   }
 
   #changed(): void {
-    const masters = this.#client?.nodes("master").map((node) => `${node.options.host}:${node.options.port}`) ?? [];
-    const allOpen = masters.length > 0 && masters.every((master) => this.#byMaster.get(master)?.state === "open");
+    const masters =
+      this.#client?.nodes("master").map((node) => `${node.options.host}:${node.options.port}`) ?? [];
+    const allOpen =
+      masters.length > 0 && masters.every((master) => this.#byMaster.get(master)?.state === "open");
     if (allOpen === this.#allOpen) return;
     this.#allOpen = allOpen;
     this.#emit(allOpen ? "disconnect" : "connect");

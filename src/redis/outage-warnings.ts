@@ -39,11 +39,17 @@ export function warnOnOutage(source: WatchedSource, address: string, logger?: Ou
       down = true;
       const failure = source.lastFailure;
       // A dropped connection opens the circuit before the first reconnect says why.
-      const what = failure ? failure.message : `Redis at ${address} closed the connection or stopped answering`;
-      report(OUTAGE_WARNING_CODES.down, `rels-session: Redis is unavailable. ${what}. Session calls fail fast until it answers again`, {
-        address,
-        reason: failure?.reason ?? "connection lost",
-      });
+      const what = failure
+        ? failure.message
+        : `Redis at ${address} closed the connection or stopped answering`;
+      report(
+        OUTAGE_WARNING_CODES.down,
+        `rels-session: Redis is unavailable. ${what}. Session calls fail fast until it answers again`,
+        {
+          address,
+          reason: failure?.reason ?? "connection lost",
+        },
+      );
     },
     connect: () => {
       if (!down) return;

@@ -140,7 +140,9 @@ export class RedisPool extends EventEmitter implements RedisSource {
     );
     this.#masters =
       options.target.kind === "cluster"
-        ? new MasterBreakers({ ...TUNABLES.pool.breaker, ...options.breaker }, this.#stalls, (event) => this.emit(event))
+        ? new MasterBreakers({ ...TUNABLES.pool.breaker, ...options.breaker }, this.#stalls, (event) =>
+            this.emit(event),
+          )
         : undefined;
     this.#pool = createPool<RedisClient>(
       {
@@ -301,7 +303,9 @@ export class RedisPool extends EventEmitter implements RedisSource {
       const client = await this.#firstClient();
       await withDeadline(client.ping(), commandTimeoutMs, "PING");
     } catch (error) {
-      throw error instanceof RedisConnectionError ? error : connectionError(target, this.#causeOf(error), commandTimeoutMs);
+      throw error instanceof RedisConnectionError
+        ? error
+        : connectionError(target, this.#causeOf(error), commandTimeoutMs);
     }
   }
 
@@ -310,7 +314,9 @@ export class RedisPool extends EventEmitter implements RedisSource {
    * undefined when no connection reported an error (commands timed out).
    */
   get lastFailure(): RedisConnectionError | undefined {
-    const last = this.#leases.map((c) => this.#refused.get(c) ?? this.#lastError.get(c)).find((e) => e !== undefined);
+    const last = this.#leases
+      .map((c) => this.#refused.get(c) ?? this.#lastError.get(c))
+      .find((e) => e !== undefined);
     return last && connectionError(this.#options.target, last, this.#options.commandTimeoutMs);
   }
 
@@ -343,7 +349,11 @@ export class RedisPool extends EventEmitter implements RedisSource {
       const client = this.#leases.find((c) => c.status === "ready");
       const probeKey = this.#options.probeKey ?? "rels:session:probe";
       const probe = client
-        ? withDeadline(client.set(probeKey, String(Date.now()), "PX", resetMs), this.#options.commandTimeoutMs, "probing")
+        ? withDeadline(
+            client.set(probeKey, String(Date.now()), "PX", resetMs),
+            this.#options.commandTimeoutMs,
+            "probing",
+          )
         : Promise.reject(new Error("no connection"));
       probe.then(
         () => this.#breaker.success(),
@@ -402,11 +412,19 @@ export class RedisPool extends EventEmitter implements RedisSource {
    * that find a connection ready before the answer (a burst at start-up) are not held back.
    */
   #verified(client: RedisClient): Promise<RedisClient> {
-    this.#versionChecked ??= withDeadline(client.info("server"), this.#options.commandTimeoutMs, "INFO server").then(
+    this.#versionChecked ??= withDeadline(
+      client.info("server"),
+      this.#options.commandTimeoutMs,
+      "INFO server",
+    ).then(
       (info) => {
         const verdict = versionVerdict(info);
         if (verdict.supported) return;
-        const error = new RedisVersionError(addressOf(this.#options.target), verdict.found, REQUIRED_REDIS_VERSION);
+        const error = new RedisVersionError(
+          addressOf(this.#options.target),
+          verdict.found,
+          REQUIRED_REDIS_VERSION,
+        );
         for (const lease of this.#leases) {
           this.#refused.set(lease, error);
           lease.disconnect();
@@ -427,7 +445,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
   #circuitOpen(): RedisUnavailableError {
     const cause = this.lastFailure;
     if (!cause) return new RedisUnavailableError("Redis is unavailable (circuit open); failing fast");
-    return new RedisUnavailableError(`Redis is unavailable (circuit open); failing fast. Last error: ${cause.message}`, { cause });
+    return new RedisUnavailableError(
+      `Redis is unavailable (circuit open); failing fast. Last error: ${cause.message}`,
+      { cause },
+    );
   }
 
   async #open(): Promise<void> {
@@ -504,7 +525,8 @@ export class RedisPool extends EventEmitter implements RedisSource {
       this.#lastError.set(client, withoutCommandArguments(error));
       // Reconnecting cannot help a database number the server refuses: the client is closed
       // once ready (below) and every call fails with this error.
-      if (isSelectFailure(error) && !this.#refused.has(client)) this.#refused.set(client, connectionError(target, error, commandTimeoutMs));
+      if (isSelectFailure(error) && !this.#refused.has(client))
+        this.#refused.set(client, connectionError(target, error, commandTimeoutMs));
     });
     return client;
   }
@@ -641,7 +663,8 @@ class ClientEvents {
     if (this.#subscribers.size === 0) {
       this.#client.on("ready", this.#onReady);
       this.#client.on("close", this.#onClose);
-      if (this.#client instanceof Cluster) this.#unwatch = watchMasters(this.#client, () => this.#emit("mastersChanged"));
+      if (this.#client instanceof Cluster)
+        this.#unwatch = watchMasters(this.#client, () => this.#emit("mastersChanged"));
     }
     const ref = new WeakRef(listeners);
     this.#subscribers.add(ref);
@@ -693,7 +716,8 @@ function asUnavailable(error: unknown): RedisUnavailableError | undefined {
   if (error instanceof RedisUnavailableError) return error;
   if (error instanceof ReplyError && !TRANSIENT_REPLY.test(error.message)) return undefined;
   // Our own bugs are not outages: they must not open the circuit or pass as one.
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return undefined;
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError)
+    return undefined;
   return new RedisUnavailableError(`Redis is unavailable: ${error.message}`, { cause: error });
 }
 
@@ -727,7 +751,10 @@ function readyOrFailure(client: RedisClient): Promise<void> {
 async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${ms} ms (${what})`)), ms);
+    timer = setTimeout(
+      () => reject(new RedisUnavailableError(`Redis did not answer within ${ms} ms (${what})`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([promise, deadline]);

@@ -21,5 +21,6 @@ function scrub(value: unknown, depth: number): void {
   }
   scrub(holder.cause, depth + 1);
   scrub(holder.lastNodeError, depth + 1);
-  if (Array.isArray(holder.previousErrors)) for (const inner of holder.previousErrors) scrub(inner, depth + 1);
+  if (Array.isArray(holder.previousErrors))
+    for (const inner of holder.previousErrors) scrub(inner, depth + 1);
 }

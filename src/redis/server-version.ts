@@ -51,5 +51,10 @@ function atLeast(version: string, minimum: string): boolean {
 
 function numbersOf(version: string): number[] {
   const match = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version.trim());
-  return match ? match.slice(1).filter((n) => n !== undefined).map(Number) : [];
+  return match
+    ? match
+        .slice(1)
+        .filter((n) => n !== undefined)
+        .map(Number)
+    : [];
 }

@@ -37,7 +37,12 @@ export function targetOf(redis: RedisSettings): RedisTarget {
     // ioredis uses `tls` for the master only with enableTLSForSentinelMode; the sentinels
     // themselves take `sentinelTLS` (passed through inside `sentinel`).
     const tlsMode: RedisOptions = connection.tls ? { enableTLSForSentinelMode: true } : {};
-    return { kind: "sentinel", sentinels, name, options: { ...connection, ...tlsMode, ...(options as RedisOptions) } };
+    return {
+      kind: "sentinel",
+      sentinels,
+      name,
+      options: { ...connection, ...tlsMode, ...(options as RedisOptions) },
+    };
   }
   return { kind: "url", url: redis.url!, options: connection };
 }

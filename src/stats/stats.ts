@@ -35,14 +35,22 @@ export class SessionStats {
     const { updatedAt, buckets } = await this.#records.bucketCounts();
     // No prototype: an app named "__proto__" or "toString" counts like any other.
     const byApplication: Record<string, number> = Object.create(null) as Record<string, number>;
-    const byPlatform = Object.fromEntries(CLIENT_PLATFORMS.map((p) => [p, 0])) as Record<ClientPlatform, number>;
+    const byPlatform = Object.fromEntries(CLIENT_PLATFORMS.map((p) => [p, 0])) as Record<
+      ClientPlatform,
+      number
+    >;
     let totalSessions = 0;
     for (const { applicationName, platform, count } of buckets) {
       totalSessions += count;
       byApplication[applicationName] = (byApplication[applicationName] ?? 0) + count;
       if (Object.hasOwn(byPlatform, platform)) byPlatform[platform as ClientPlatform] += count;
     }
-    return { totalSessions, lastUpdatedAt: updatedAt === null ? null : new Date(updatedAt), byApplication, byPlatform };
+    return {
+      totalSessions,
+      lastUpdatedAt: updatedAt === null ? null : new Date(updatedAt),
+      byApplication,
+      byPlatform,
+    };
   }
 
   /**

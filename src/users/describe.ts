@@ -79,7 +79,11 @@ function appLabel(device: DeviceMetadata, applicationName: string): string {
   const name = device.app?.name ?? (applicationName.trim() === "" ? "App" : applicationName);
   const platform =
     device.os?.name ??
-    (device.clientPlatform === "ios_app" ? "iOS" : device.clientPlatform === "android_app" ? "Android" : null);
+    (device.clientPlatform === "ios_app"
+      ? "iOS"
+      : device.clientPlatform === "android_app"
+        ? "Android"
+        : null);
   return [name, platform === null ? null : `for ${OS_NAMES[platform] ?? platform}`, device.app?.version]
     .filter((part) => part !== null && part !== undefined && part !== "")
     .join(" ");

@@ -7,7 +7,13 @@
  */
 import type { Parser } from "bowser";
 import { getParser } from "bowser";
-import { META_FIELD_CAPS, type AppInfo, type ClientPlatform, type DeviceType, type Software } from "./meta-schema.js";
+import {
+  META_FIELD_CAPS,
+  type AppInfo,
+  type ClientPlatform,
+  type DeviceType,
+  type Software,
+} from "./meta-schema.js";
 import { cleanText } from "./text.js";
 
 /** The headers a device is told by, cleaned and capped (see `RequestMetadata`). */
@@ -33,7 +39,8 @@ export interface DeviceMetadata {
  * Android makers. Anything else falls through to the User-Agent.
  */
 const IOS_DEVICE_HINT = /\b(?:iphone|ipad|ipod|ipados|ios)(?![a-z])/i;
-const ANDROID_DEVICE_HINT = /\b(?:android|pixel|samsung|galaxy|sm-[a-z]\d|xiaomi|redmi|oneplus|motorola)(?![a-z])/i;
+const ANDROID_DEVICE_HINT =
+  /\b(?:android|pixel|samsung|galaxy|sm-[a-z]\d|xiaomi|redmi|oneplus|motorola)(?![a-z])/i;
 
 type AppOs = "ios" | "android";
 
@@ -50,9 +57,7 @@ type AppOs = "ios" | "android";
  * Note: iPadOS Safari requests the desktop site by default and sends a Macintosh
  * User-Agent, so by UA alone an iPad browser is `"web"`.
  */
-export function detectClientPlatform(
-  signals: DeviceSignals,
-): ClientPlatform {
+export function detectClientPlatform(signals: DeviceSignals): ClientPlatform {
   return describeDevice(signals).clientPlatform;
 }
 
@@ -60,7 +65,15 @@ export function detectClientPlatform(
  * Generic HTTP stacks the apps may send as their User-Agent: their product token
  * names the library, not the app.
  */
-const GENERIC_CLIENT_TOKENS: ReadonlySet<string> = new Set(["mozilla", "okhttp", "dalvik", "cfnetwork", "darwin", "dart", "ktor-client"]);
+const GENERIC_CLIENT_TOKENS: ReadonlySet<string> = new Set([
+  "mozilla",
+  "okhttp",
+  "dalvik",
+  "cfnetwork",
+  "darwin",
+  "dart",
+  "ktor-client",
+]);
 
 /** `Turtle/5.12.0 (iPhone; …)` → `Turtle`: the first product token, when it is not a library's. */
 function appNameFromUserAgent(userAgent: string | null): string | null {
@@ -77,9 +90,7 @@ const OS_NAMES: Readonly<Record<AppOs, string>> = { ios: "iOS", android: "Androi
  * native apps, the app's name and version. Best-effort and total: an unparseable or
  * missing User-Agent gives nulls and `"unknown"`, never an error.
  */
-export function describeDevice(
-  signals: DeviceSignals,
-): DeviceMetadata {
+export function describeDevice(signals: DeviceSignals): DeviceMetadata {
   const parser = parseUserAgent(signals.userAgent);
   const parsedOs = software(parser?.getOSName(), parser?.getOSVersion());
   const parsedBrowser = software(parser?.getBrowserName(), parser?.getBrowserVersion());
@@ -93,7 +104,10 @@ export function describeDevice(
     const os =
       appOs === null
         ? parsedOs
-        : { name: OS_NAMES[appOs], version: osFromParser(parser) === appOs ? (parsedOs?.version ?? null) : null };
+        : {
+            name: OS_NAMES[appOs],
+            version: osFromParser(parser) === appOs ? (parsedOs?.version ?? null) : null,
+          };
     // A web view's browser is not the user's browser: an app session has none.
     const clientPlatform: ClientPlatform =
       appOs === "ios" ? "ios_app" : appOs === "android" ? "android_app" : platformOfBrowser(parser);
@@ -101,8 +115,16 @@ export function describeDevice(
   }
   const platformType = parser?.getPlatformType(true);
   const deviceType: DeviceType =
-    platformType === "desktop" || platformType === "mobile" || platformType === "tablet" ? platformType : "unknown";
-  return { clientPlatform: platformOfBrowser(parser), browser: parsedBrowser, os: parsedOs, deviceType, app: null };
+    platformType === "desktop" || platformType === "mobile" || platformType === "tablet"
+      ? platformType
+      : "unknown";
+  return {
+    clientPlatform: platformOfBrowser(parser),
+    browser: parsedBrowser,
+    os: parsedOs,
+    deviceType,
+    app: null,
+  };
 }
 
 /** Browsers: a phone or tablet is `"mobile_web"`; desktops, bots and unknowns `"web"`. */

@@ -104,7 +104,15 @@ interface DecodedMeta {
   readonly meta: SessionMeta;
 }
 
-const REQUEST_FIELDS = ["ip", "userAgent", "appVersion", "installationId", "device", "courseId", "clientPlatform"] as const;
+const REQUEST_FIELDS = [
+  "ip",
+  "userAgent",
+  "appVersion",
+  "installationId",
+  "device",
+  "courseId",
+  "clientPlatform",
+] as const;
 
 /**
  * Per-user session management: record, list, revoke.
@@ -135,7 +143,8 @@ export class RelsSessionsManager {
     this.#index = new UserSessions(options.store);
     this.#applicationName = options.applicationName;
     this.#lastSeenInterval = options.lastSeenInterval ?? DEFAULTS.sessions.lastSeenInterval;
-    if (options.maxSessionsPerUser !== undefined) this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
+    if (options.maxSessionsPerUser !== undefined)
+      this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
   }
 
   /** The per-user index this manager reads. */
@@ -148,7 +157,11 @@ export class RelsSessionsManager {
    * (after `req.session.regenerate()`) and on authenticated requests; it changes the session
    * only when something changed or `lastSeenAt` is due, so express-session writes only then.
    */
-  async recordAuthenticatedRequest(user: UserRef, req: SessionRequest, options: RecordOptions = {}): Promise<SessionMeta> {
+  async recordAuthenticatedRequest(
+    user: UserRef,
+    req: SessionRequest,
+    options: RecordOptions = {},
+  ): Promise<SessionMeta> {
     const recorded = this.#record(user, req, options);
     return recorded.kept ? copyMeta(recorded.meta) : recorded.meta;
   }
@@ -173,7 +186,9 @@ export class RelsSessionsManager {
       session.cookie.maxAge = options.expiresAfter;
       session.cookie.originalMaxAge = options.expiresAfter;
     }
-    const expiresAt = session.cookie.expires ? new Date(session.cookie.expires) : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
+    const expiresAt = session.cookie.expires
+      ? new Date(session.cookie.expires)
+      : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
     const handle = sessionHandle(privateHex(sid));
     const known = this.#storedMeta(this.#layer.sessionMeta(sid, session), handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
@@ -239,7 +254,8 @@ export class RelsSessionsManager {
         return null;
       }
       const decoded = decodeSessionMeta(data);
-      if (decoded && raw.length <= DECODED_META_MAX_CHARS) this.#decoded.set(handle, { stored: raw, meta: copyMeta(decoded) });
+      if (decoded && raw.length <= DECODED_META_MAX_CHARS)
+        this.#decoded.set(handle, { stored: raw, meta: copyMeta(decoded) });
       return decoded;
     }
     if (remembered && sameStoredData(raw, remembered.stored)) return remembered.meta;
@@ -294,14 +310,18 @@ export class RelsSessionsManager {
    * typed as express-session's types augment Express's (`req.session.userId`); annotate it
    * (`getUser: (req: Request) => …`) to hand it to code that takes Express's full `Request`.
    */
-  trackSessions<Req extends SessionRequest = TrackedRequest>(options: TrackSessionsOptions<Req>): (req: Req, res: unknown, next: NextHandler) => void {
+  trackSessions<Req extends SessionRequest = TrackedRequest>(
+    options: TrackSessionsOptions<Req>,
+  ): (req: Req, res: unknown, next: NextHandler) => void {
     const { getUser, ...record } = options;
     return (req, _res, next) => {
       // No session while the store is disconnected (express-session skips it): nothing to record.
       if (!req.session) return next();
       Promise.resolve()
         .then(() => getUser(req))
-        .then((user) => void (user === null || user === undefined ? undefined : this.#record(user, req, record)))
+        .then(
+          (user) => void (user === null || user === undefined ? undefined : this.#record(user, req, record)),
+        )
         .then(() => next(), next);
     };
   }
@@ -313,7 +333,12 @@ export class RelsSessionsManager {
    */
   async activeSessions(user: UserRef, options: { current?: SessionRequest } = {}): Promise<ActiveSession[]> {
     const userId = userIdOf(user);
-    return this.#present(userId, (await this.#index.sessions(userId)).map(({ meta }) => meta), options.current, true);
+    return this.#present(
+      userId,
+      (await this.#index.sessions(userId)).map(({ meta }) => meta),
+      options.current,
+      true,
+    );
   }
 
   /**
@@ -331,19 +356,34 @@ export class RelsSessionsManager {
       ...(options.limit === undefined ? {} : { limit: options.limit }),
       ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
     });
-    const sessions = this.#present(userId, page.sessions.map(({ meta }) => meta), options.current, options.cursor === undefined);
+    const sessions = this.#present(
+      userId,
+      page.sessions.map(({ meta }) => meta),
+      options.current,
+      options.cursor === undefined,
+    );
     return { sessions, nextCursor: page.nextCursor };
   }
 
   /** Mark the current session (its in-flight metadata is newer than Redis's) and sort. */
-  #present(userId: string, listed: SessionMeta[], current: SessionRequest | undefined, addOwn: boolean): ActiveSession[] {
+  #present(
+    userId: string,
+    listed: SessionMeta[],
+    current: SessionRequest | undefined,
+    addOwn: boolean,
+  ): ActiveSession[] {
     const currentSid = current ? sessionIdOfRequest(current) : undefined;
     const currentHandle = currentSid === undefined ? undefined : sessionHandle(privateHex(currentSid));
     // This request's own metadata may be newer than Redis's: its write comes at the end.
-    const ownRaw = current?.session && currentSid !== undefined ? this.#layer.sessionMeta(currentSid, current.session) : undefined;
+    const ownRaw =
+      current?.session && currentSid !== undefined
+        ? this.#layer.sessionMeta(currentSid, current.session)
+        : undefined;
     const own = decodeSessionMeta(typeof ownRaw === "string" ? safeParse(ownRaw) : ownRaw);
     const mine = own && own.userId === userId && own.sessionId === currentHandle ? own : undefined;
-    const metas = listed.map((meta) => (mine && meta.sessionId === currentHandle ? { ...mine, expiresAt: meta.expiresAt } : meta));
+    const metas = listed.map((meta) =>
+      mine && meta.sessionId === currentHandle ? { ...mine, expiresAt: meta.expiresAt } : meta,
+    );
     if (mine && addOwn && !metas.some((m) => m.sessionId === currentHandle)) metas.push(mine);
     return metas
       .map((meta) => ({ ...meta, current: meta.sessionId === currentHandle }))
@@ -357,7 +397,9 @@ export class RelsSessionsManager {
   sessionIdOf(req: Pick<SessionRequest, "sessionID" | "session">): string {
     const sid = sessionIdOfRequest(req);
     if (sid === undefined) {
-      throw new RelsSessionError("sessionIdOf needs the request's session: mount express-session (or @fastify/session) with RelsRedisStore first");
+      throw new RelsSessionError(
+        "sessionIdOf needs the request's session: mount express-session (or @fastify/session) with RelsRedisStore first",
+      );
     }
     return sessionHandle(privateHex(sid));
   }
@@ -463,7 +505,11 @@ function sameData(value: unknown, stored: unknown): boolean {
   // Every own name, not only the enumerable ones: zod reads a field whatever its flags.
   if (Object.getOwnPropertyNames(value).length !== keys.length) return false;
   for (const key of keys) {
-    if (!Object.hasOwn(value, key) || !sameData((value as Record<string, unknown>)[key], (stored as Record<string, unknown>)[key])) return false;
+    if (
+      !Object.hasOwn(value, key) ||
+      !sameData((value as Record<string, unknown>)[key], (stored as Record<string, unknown>)[key])
+    )
+      return false;
   }
   return true;
 }
@@ -476,7 +522,8 @@ function setMeta(session: Record<string, unknown>, meta: SessionMeta): void {
   attachMeta(session, meta);
   if (Object.hasOwn(session, META_FIELD)) delete session[META_FIELD];
   const revision = session[META_REVISION_FIELD];
-  session[META_REVISION_FIELD] = typeof revision === "number" && Number.isSafeInteger(revision) ? revision + 1 : 1;
+  session[META_REVISION_FIELD] =
+    typeof revision === "number" && Number.isSafeInteger(revision) ? revision + 1 : 1;
 }
 
 function safeParse(text: string): unknown {

@@ -6,7 +6,14 @@
  */
 import { isIPv4 } from "node:net";
 import { describeDevice } from "./device.js";
-import { idLikeSchema, META_FIELD_CAPS, type AppInfo, type ClientPlatform, type DeviceType, type Software } from "./meta-schema.js";
+import {
+  idLikeSchema,
+  META_FIELD_CAPS,
+  type AppInfo,
+  type ClientPlatform,
+  type DeviceType,
+  type Software,
+} from "./meta-schema.js";
 import { cleanText } from "./text.js";
 
 /**

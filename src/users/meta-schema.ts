@@ -100,9 +100,12 @@ export const softwareSchema = z.object({
   name: z
     .string()
     .min(1)
-    .refine((value) => codePointLength(value, META_FIELD_CAPS.softwareName + 1) <= META_FIELD_CAPS.softwareName, {
-      message: `Expected at most ${META_FIELD_CAPS.softwareName} code points`,
-    }),
+    .refine(
+      (value) => codePointLength(value, META_FIELD_CAPS.softwareName + 1) <= META_FIELD_CAPS.softwareName,
+      {
+        message: `Expected at most ${META_FIELD_CAPS.softwareName} code points`,
+      },
+    ),
   /** As the client sent it (`141.0.0.0`, `18.6`, `NT 10.0`); null when it sent none. */
   version: cappedText(META_FIELD_CAPS.softwareVersion),
 });
@@ -238,7 +241,9 @@ const storedText = (cap: number) =>
 const storedSoftwareSchema = z
   .object({
     name: z.string().transform((value) => cleanText(value, META_FIELD_CAPS.softwareName)),
-    version: storedText(META_FIELD_CAPS.softwareVersion).optional().transform((value) => value ?? null),
+    version: storedText(META_FIELD_CAPS.softwareVersion)
+      .optional()
+      .transform((value) => value ?? null),
   })
   .transform((value) => (value.name === null ? null : { name: value.name, version: value.version }))
   .nullable()
@@ -247,8 +252,12 @@ const storedSoftwareSchema = z
 
 const storedAppSchema = z
   .object({
-    name: storedText(META_FIELD_CAPS.softwareName).optional().transform((value) => value ?? null),
-    version: storedText(META_FIELD_CAPS.appVersion).optional().transform((value) => value ?? null),
+    name: storedText(META_FIELD_CAPS.softwareName)
+      .optional()
+      .transform((value) => value ?? null),
+    version: storedText(META_FIELD_CAPS.appVersion)
+      .optional()
+      .transform((value) => value ?? null),
   })
   .nullable()
   .optional()
@@ -334,7 +343,10 @@ export function decodeSessionMeta(raw: unknown, fallback: SessionMetaFallback = 
   }
 }
 
-function decodeRecord(record: Record<string, unknown> | null, fallback: SessionMetaFallback): SessionMeta | null {
+function decodeRecord(
+  record: Record<string, unknown> | null,
+  fallback: SessionMetaFallback,
+): SessionMeta | null {
   if (record === null) return null;
   const parsed = storedSessionMetaSchema.safeParse(record);
   if (!parsed.success) return null;
@@ -380,7 +392,10 @@ const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor",
  */
 function toSafeRecord(raw: unknown): Record<string, unknown> | null {
   // Returning undefined from the reviver deletes the key at every depth.
-  const value: unknown = typeof raw === "string" ? JSON.parse(raw, (key, nested: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : nested)) : raw;
+  const value: unknown =
+    typeof raw === "string"
+      ? JSON.parse(raw, (key, nested: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : nested))
+      : raw;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [key, field] of Object.entries(value)) {

@@ -103,11 +103,17 @@ export class SignInEvents {
   async #deliver(session: SessionMeta): Promise<void> {
     let isNewDevice = true;
     try {
-      const others = (await this.#options.listSessions(session.userId)).filter((s) => s.sessionId !== session.sessionId);
+      const others = (await this.#options.listSessions(session.userId)).filter(
+        (s) => s.sessionId !== session.sessionId,
+      );
       isNewDevice = !others.some((other) => sameDevice(other, session));
     } catch (err) {
       // Better a "new sign-in" mail too many than a sign-in on a new device unreported.
-      this.#report(err, session, "rels-session: could not read the user's sessions for a sign-in event; reported as a new device");
+      this.#report(
+        err,
+        session,
+        "rels-session: could not read the user's sessions for a sign-in event; reported as a new device",
+      );
     }
     const event: SignInEvent = { userId: session.userId, session, isNewDevice };
     // Side by side: a slow mail sender does not hold up the other listeners.

@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { SessionStoreConfigSchema, describeIssues, sessionsOptionsSchema, storeOptionsSchema } from "../config.js";
+import {
+  SessionStoreConfigSchema,
+  describeIssues,
+  sessionsOptionsSchema,
+  storeOptionsSchema,
+} from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { DataLayerStore } from "../record/of-store.js";
 import type { Logger } from "../types.js";
@@ -14,10 +19,16 @@ export const storeManagerOptionsSchema = z.strictObject({
 });
 export type StoreManagerOptions = z.input<typeof storeManagerOptionsSchema>;
 
-type Settings = Pick<z.output<typeof storeManagerOptionsSchema>, "applicationName" | "lastSeenInterval" | "maxSessionsPerUser">;
+type Settings = Pick<
+  z.output<typeof storeManagerOptionsSchema>,
+  "applicationName" | "lastSeenInterval" | "maxSessionsPerUser"
+>;
 
 /** One manager per store, so that `onSignIn` listeners and decoded metadata are shared by every caller. */
-const managers = new WeakMap<DataLayerStore, { readonly manager: RelsSessionsManager; readonly settings: Settings }>();
+const managers = new WeakMap<
+  DataLayerStore,
+  { readonly manager: RelsSessionsManager; readonly settings: Settings }
+>();
 
 /** @internal `createRelsSession` files its manager, so `SessionsManager.for(instance.store)` finds it. */
 export function fileManager(store: DataLayerStore, manager: RelsSessionsManager, settings: Settings): void {
@@ -35,7 +46,9 @@ export function managerOf(store: DataLayerStore, options: StoreManagerOptions): 
   const { logger, ...settings } = parsed.data;
   const filed = managers.get(store);
   if (filed) {
-    const differing = (Object.keys(settings) as (keyof Settings)[]).filter((k) => settings[k] !== filed.settings[k]);
+    const differing = (Object.keys(settings) as (keyof Settings)[]).filter(
+      (k) => settings[k] !== filed.settings[k],
+    );
     if (differing.length === 0) return filed.manager;
     throw new ConfigError(
       differing.map((k) => ({

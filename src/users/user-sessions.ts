@@ -14,8 +14,14 @@ const MAX_USER_ID_LENGTH = 512;
 
 export function userIdOf(user: UserRef): string {
   const id = typeof user === "object" && user !== null ? user.id : user;
-  if ((typeof id !== "string" && typeof id !== "number") || String(id) === "" || String(id).length > MAX_USER_ID_LENGTH) {
-    throw new TypeError(`A user must be a non-empty id (string or number, at most ${MAX_USER_ID_LENGTH} characters) or an object with one in \`id\``);
+  if (
+    (typeof id !== "string" && typeof id !== "number") ||
+    String(id) === "" ||
+    String(id).length > MAX_USER_ID_LENGTH
+  ) {
+    throw new TypeError(
+      `A user must be a non-empty id (string or number, at most ${MAX_USER_ID_LENGTH} characters) or an object with one in \`id\``,
+    );
   }
   return String(id);
 }
@@ -32,7 +38,6 @@ export interface SessionsPage {
   readonly sessions: IndexedSession[];
   readonly nextCursor: string | undefined;
 }
-
 
 /**
  * The per-user index: a sorted set of a user's session private ids scored by the expiry
@@ -71,7 +76,10 @@ export class UserSessions {
     const sessions = await this.#withMeta(userId, entries);
     // Pruned entries left the index, shifting later ones down: the next page starts after
     // the live ones only.
-    return { sessions, nextCursor: entries.length < limit ? undefined : encodeCursor(offset + sessions.length) };
+    return {
+      sessions,
+      nextCursor: entries.length < limit ? undefined : encodeCursor(offset + sessions.length),
+    };
   }
 
   /** Every session of the user with its metadata, a page at a time. */

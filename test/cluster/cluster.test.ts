@@ -16,7 +16,13 @@ import { RelsRedisStore, RelsSession } from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
-import { RedisPool, type PrepareClient, type RedisClient, type RedisSource, type SourceListeners } from "../../src/redis/pool.js";
+import {
+  RedisPool,
+  type PrepareClient,
+  type RedisClient,
+  type RedisSource,
+  type SourceListeners,
+} from "../../src/redis/pool.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import {
@@ -29,7 +35,14 @@ import {
   resurrected,
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
-import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance, type MakeStore } from "../support/store-contract.js";
+import {
+  describeStoreContract,
+  newSid,
+  sessionFor,
+  sha256,
+  viaConfiguredInstance,
+  type MakeStore,
+} from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
@@ -51,7 +64,12 @@ function redis(): Cluster {
 }
 
 function clusterPool(): RedisPool {
-  const pool = new RedisPool({ target: { kind: "cluster", nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 2000 });
+  const pool = new RedisPool({
+    target: { kind: "cluster", nodes },
+    size: 1,
+    acquireTimeoutMs: 5000,
+    commandTimeoutMs: 2000,
+  });
   opened.push(() => pool.close());
   return pool;
 }
@@ -72,7 +90,10 @@ afterAll(async () => {
 
 // ---- the store contract, twice ---------------------------------------------------------------
 
-const pooled: MakeStore = async (options) => ({ store: new RelsRedisStore({ ...options, source: clusterPool() }), redis: redis() });
+const pooled: MakeStore = async (options) => ({
+  store: new RelsRedisStore({ ...options, source: clusterPool() }),
+  redis: redis(),
+});
 
 describeStoreContract("cluster, shared pool", pooled);
 
@@ -89,7 +110,12 @@ describeStoreContract(
 // ---- the SessionsManager contract, twice ----------------------------------------------------
 
 describeManagerContract("cluster, store on the shared pool", async () => {
-  const pool = new RedisPool({ target: { kind: "cluster", nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 2000 });
+  const pool = new RedisPool({
+    target: { kind: "cluster", nodes },
+    size: 1,
+    acquireTimeoutMs: 5000,
+    commandTimeoutMs: 2000,
+  });
   const store = new RelsRedisStore({ source: pool, namespace: freshNamespace() });
   return {
     store,
@@ -101,10 +127,18 @@ describeManagerContract("cluster, store on the shared pool", async () => {
 
 describeManagerContract("cluster, createRelsSession({ redisOptions: { cluster } })", async () => {
   RelsSession.configure(
-    { applicationName: "Turtle", redisOptions: { cluster: { nodes }, namespace: freshNamespace(), commandTimeout: 2000 } },
+    {
+      applicationName: "Turtle",
+      redisOptions: { cluster: { nodes }, namespace: freshNamespace(), commandTimeout: 2000 },
+    },
     { env: {} },
   );
-  return { store: RelsSession.store(), manager: RelsSession.manager(), applicationName: "Turtle", close: () => RelsSession.close() };
+  return {
+    store: RelsSession.store(),
+    manager: RelsSession.manager(),
+    applicationName: "Turtle",
+    close: () => RelsSession.close(),
+  };
 });
 
 // ---- helpers for the cluster-specific tests ----------------------------------------------------
@@ -119,11 +153,21 @@ interface SignedIn {
 
 /** The request of a signed-in browser, as the manager sees it. */
 function browserRequest(sid: string, session: SessionData): Request {
-  return { session, sessionID: sid, ip: "203.0.113.9", headers: { "user-agent": UA.linuxChrome } } as unknown as Request;
+  return {
+    session,
+    sessionID: sid,
+    ip: "203.0.113.9",
+    headers: { "user-agent": UA.linuxChrome },
+  } as unknown as Request;
 }
 
 /** What a login route does: record the user on the request's session, then express-session saves it. */
-async function signIn(manager: RelsSessionsManager, store: RelsRedisStore, user: string, sid = newSid()): Promise<SignedIn> {
+async function signIn(
+  manager: RelsSessionsManager,
+  store: RelsRedisStore,
+  user: string,
+  sid = newSid(),
+): Promise<SignedIn> {
   const session = sessionFor(600_000);
   await manager.recordAuthenticatedRequest(user, browserRequest(sid, session));
   await store.set(sid, session);
@@ -150,14 +194,21 @@ async function changeOwnerLosingIndexFollowUp(
 /** "host:port" of the master serving `key`, from CLUSTER KEYSLOT and CLUSTER SLOTS (asked now, never cached). */
 async function masterOf(key: string): Promise<string> {
   const slot = Number(await redis().call("CLUSTER", "KEYSLOT", key));
-  const ranges = (await redis().call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+  const ranges = (await redis().call("CLUSTER", "SLOTS")) as Array<
+    [number, number, [string, number, ...unknown[]], ...unknown[]]
+  >;
   const range = ranges.find(([from, to]) => slot >= from && slot <= to);
   if (!range) throw new Error(`no master serves slot ${slot}`);
   return `${range[2][0]}:${range[2][1]}`;
 }
 
 /** Sign in sessions for `user` until each of the 3 masters holds at least `perMaster` of them. */
-async function signInOnEveryMaster(manager: RelsSessionsManager, store: RelsRedisStore, user: string, perMaster: number) {
+async function signInOnEveryMaster(
+  manager: RelsSessionsManager,
+  store: RelsRedisStore,
+  user: string,
+  perMaster: number,
+) {
   const masters = (await handle().masters()).map((m) => `${m.host}:${m.port}`);
   expect(masters).toHaveLength(3);
   const byMaster = new Map<string, SignedIn[]>(masters.map((m) => [m, []]));
@@ -167,7 +218,8 @@ async function signInOnEveryMaster(manager: RelsSessionsManager, store: RelsRedi
     all.push(signedIn);
     byMaster.get(await masterOf(keysOf(store).session(signedIn.hex)))?.push(signedIn);
   }
-  for (const [master, list] of byMaster) expect(list.length, `sessions on ${master}`).toBeGreaterThanOrEqual(perMaster);
+  for (const [master, list] of byMaster)
+    expect(list.length, `sessions on ${master}`).toBeGreaterThanOrEqual(perMaster);
   return { all, byMaster };
 }
 
@@ -200,7 +252,12 @@ describe("cluster: a user's sessions on every master", () => {
 
     // One session from each master, in one call.
     const picked = [...byMaster.values()].map((list) => list[0]!);
-    expect(await manager.logoutSessions(user, picked.map((s) => s.handle))).toBe(3);
+    expect(
+      await manager.logoutSessions(
+        user,
+        picked.map((s) => s.handle),
+      ),
+    ).toBe(3);
     for (const s of picked) expect(await store.get(s.sid)).toBeNull();
     const afterSome = await manager.activeSessions(user);
     expect(afterSome).toHaveLength(all.length - 3);
@@ -243,9 +300,7 @@ describe("cluster: scans see every shard", () => {
     expect(new Set(streamed.map((m) => m.userId))).toEqual(new Set(users));
 
     expect(await store.length()).toBe(signedIn.length + 1);
-    expect((await store.ids()).sort()).toEqual(
-      expect.arrayContaining(signedIn.map((s) => `2::${s.hex}`)),
-    );
+    expect((await store.ids()).sort()).toEqual(expect.arrayContaining(signedIn.map((s) => `2::${s.hex}`)));
     let listed = 0;
     for await (const _ of store.listSessions({ stream: true })) listed += 1;
     expect(listed).toBe(signedIn.length + 1);
@@ -365,14 +420,24 @@ describe("cluster: failover under load", () => {
     // Afterwards, the same store (no restart) serves reads and writes.
     await firstSuccess(() => store.get(before[0]!), 5000);
     const found = await store.findSessions(before);
-    before.forEach((sid, n) => expect((found.get(sid) as unknown as { n: number } | null)?.n, `pre-load session ${n}`).toBe(n));
-    expect(await lostSessions(store, outcome.ackedBefore), "acknowledged before the failover, lost").toEqual([]);
+    before.forEach((sid, n) =>
+      expect((found.get(sid) as unknown as { n: number } | null)?.n, `pre-load session ${n}`).toBe(n),
+    );
+    expect(await lostSessions(store, outcome.ackedBefore), "acknowledged before the failover, lost").toEqual(
+      [],
+    );
     // CLUSTER FAILOVER is coordinated (the master stops writes until its replica caught up), so
     // nothing acknowledged during or after the switch is lost either.
-    expect(await lostSessions(store, outcome.ackedDuring), "acknowledged during the failover, lost").toEqual([]);
-    expect(await lostSessions(store, outcome.ackedAfter), "acknowledged after the failover, lost").toEqual([]);
+    expect(await lostSessions(store, outcome.ackedDuring), "acknowledged during the failover, lost").toEqual(
+      [],
+    );
+    expect(await lostSessions(store, outcome.ackedAfter), "acknowledged after the failover, lost").toEqual(
+      [],
+    );
     const back = await resurrected(store, outcome.revoked);
-    console.log(`[cluster failover] acknowledged revocations lost: ${back.length} of ${outcome.revoked.size}`);
+    console.log(
+      `[cluster failover] acknowledged revocations lost: ${back.length} of ${outcome.revoked.size}`,
+    );
     expect(back, "acknowledged revocations that came back").toEqual([]);
     await expectStoreServes(store, 30);
   }, 60_000);
@@ -384,7 +449,12 @@ describe("cluster: failover under load", () => {
 async function crossSlotErrors(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const node of nodes) {
-    const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    const client = new Redis({
+      host: node.host,
+      port: node.port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
     try {
       await client.connect();
       const info = await client.info("errorstats");
@@ -405,7 +475,11 @@ describe("cluster: no command spans slots", () => {
     const masters = new Set(await Promise.all(sessions.map((s) => masterOf(keysOf(store).session(s.hex)))));
     expect(masters.size).toBe(3);
 
-    expect(await store.findSessions(sessions.map((s) => s.sid)).then((m) => [...m.values()].filter(Boolean).length)).toBe(50);
+    expect(
+      await store
+        .findSessions(sessions.map((s) => s.sid))
+        .then((m) => [...m.values()].filter(Boolean).length),
+    ).toBe(50);
     expect(await manager.logoutAllSessions(user)).toBe(50);
     expect(await manager.activeSessions(user)).toEqual([]);
 
@@ -526,9 +600,19 @@ describe("cluster: a follow-up that lands after a racing revoke re-adds nothing"
     expect(await writer.length()).toBe(0);
     expect(await redis().zcard(keysOf(writer).userIndex(user))).toBe(0);
     expect((await new SessionStats(writer).totals()).totalSessions).toBe(0);
-    expect(await new RelsSessionsManager({ store: writer, applicationName: "Race" }).activeSessions(user)).toEqual([]);
+    expect(
+      await new RelsSessionsManager({ store: writer, applicationName: "Race" }).activeSessions(user),
+    ).toEqual([]);
   }
 
-  it("a save whose follow-ups land after a revocation of its session leaves no entry and no count", () => race("save"), 60_000);
-  it("a touch whose refiling lands after a revocation of its session leaves no entry and no count", () => race("touch"), 60_000);
+  it(
+    "a save whose follow-ups land after a revocation of its session leaves no entry and no count",
+    () => race("save"),
+    60_000,
+  );
+  it(
+    "a touch whose refiling lands after a revocation of its session leaves no entry and no count",
+    () => race("touch"),
+    60_000,
+  );
 });

@@ -18,7 +18,12 @@ import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
 import type { RedisEndpoint } from "../helpers/redis.js";
 import { clusterForThisFile } from "../support/cluster-file.js";
-import { describeOutcome, expectEveryOperationSettled, failoverUnderLoad, resurrected } from "../support/failover-load.js";
+import {
+  describeOutcome,
+  expectEveryOperationSettled,
+  failoverUnderLoad,
+  resurrected,
+} from "../support/failover-load.js";
 import { keysOf } from "../support/internals.js";
 import { describeRevocationSuite } from "../support/revocation-suite.js";
 import { newSid, sessionFor, sha256 } from "../support/store-contract.js";
@@ -29,7 +34,12 @@ const clusterPool = () => file.pool();
 
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
 
-function signedIn(user: string, sid: string, clientPlatform = "web", data: Record<string, unknown> = {}): SessionData {
+function signedIn(
+  user: string,
+  sid: string,
+  clientPlatform = "web",
+  data: Record<string, unknown> = {},
+): SessionData {
   const now = new Date();
   return sessionFor(600_000, {
     ...data,
@@ -50,7 +60,9 @@ function signedIn(user: string, sid: string, clientPlatform = "web", data: Recor
 /** The master serving `key` (asked from the cluster, not from a client's slot cache), as a plain client of that node. */
 async function masterOf(key: string): Promise<{ endpoint: RedisEndpoint; node: Redis }> {
   const slot = Number(await redis().cluster("KEYSLOT", key));
-  const ranges = (await redis().cluster("SLOTS")) as unknown as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+  const ranges = (await redis().cluster("SLOTS")) as unknown as Array<
+    [number, number, [string, number, ...unknown[]], ...unknown[]]
+  >;
   const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
   if (!owner) throw new Error(`no master for slot ${slot}`);
   let node = direct.get(owner[1]);
@@ -86,54 +98,67 @@ async function withFullMaster<T>(key: string, work: () => Promise<T>): Promise<T
 
 /** Which of `sids` are live, listed in `user`'s index, and counted. */
 async function census(store: RelsRedisStore, user: string, sids: string[]) {
-  const live = (await Promise.all(sids.map(async (sid) => ((await store.get(sid)) ? sid : undefined)))).filter((s) => s !== undefined);
+  const live = (
+    await Promise.all(sids.map(async (sid) => ((await store.get(sid)) ? sid : undefined)))
+  ).filter((s) => s !== undefined);
   const manager = new RelsSessionsManager({ store, applicationName: "Race" });
   const listed = (await manager.activeSessions(user)).map((s) => s.sessionId).sort();
   const counted = (await new SessionStats(store).totals()).totalSessions;
   return { live: live.map((sid) => sessionHandle(sha256(sid))).sort(), listed, counted };
 }
 
-describeRevocationSuite("cluster, shared pool", (options) => new RelsRedisStore({ ...options, source: clusterPool() }), redis);
+describeRevocationSuite(
+  "cluster, shared pool",
+  (options) => new RelsRedisStore({ ...options, source: clusterPool() }),
+  redis,
+);
 
 describe("cluster: a follow-up refused for memory", () => {
-  it.each(["index", "stats"] as const)("with the %s master full, every live signed-in session is listed and counted", async (full) => {
-    const store = new RelsRedisStore({ namespace: freshNamespace(), source: clusterPool() });
-    const user = `oom-${randomBytes(4).toString("hex")}`;
-    const keys = keysOf(store);
-    const sids = Array.from({ length: 30 }, newSid);
-    // The user's index (every sign-in files there), or the stats shard of the first session
-    // (a sixteenth of the sign-ins count there: the others land on other masters).
-    const target = full === "index" ? keys.userIndex(user) : keys.statsBucket("Race", "web", sha256(sids[0]!));
-    const outcomes = await withFullMaster(target, () =>
-      Promise.all(
-        sids.map((sid) =>
-          store.set(sid, signedIn(user, sid)).then(
-            () => "ok",
-            (e: unknown) => String(e),
+  it.each(["index", "stats"] as const)(
+    "with the %s master full, every live signed-in session is listed and counted",
+    async (full) => {
+      const store = new RelsRedisStore({ namespace: freshNamespace(), source: clusterPool() });
+      const user = `oom-${randomBytes(4).toString("hex")}`;
+      const keys = keysOf(store);
+      const sids = Array.from({ length: 30 }, newSid);
+      // The user's index (every sign-in files there), or the stats shard of the first session
+      // (a sixteenth of the sign-ins count there: the others land on other masters).
+      const target =
+        full === "index" ? keys.userIndex(user) : keys.statsBucket("Race", "web", sha256(sids[0]!));
+      const outcomes = await withFullMaster(target, () =>
+        Promise.all(
+          sids.map((sid) =>
+            store.set(sid, signedIn(user, sid)).then(
+              () => "ok",
+              (e: unknown) => String(e),
+            ),
           ),
         ),
-      ),
-    );
-    // A sign-in whose filing the full master refused failed, and said so: OOM, or NOSCRIPT for
-    // a script call ioredis sent as EVALSHA while the EVAL that would have loaded it was
-    // refused for memory (ioredis retries NOSCRIPT once).
-    const failed = outcomes.filter((o) => o !== "ok");
-    expect(failed.length).toBeGreaterThan(0);
-    expect(failed.filter((o) => !/OOM|NOSCRIPT/.test(o))).toEqual([]);
-    expect(failed.some((o) => /OOM/.test(o))).toBe(true);
-    const after = await census(store, user, sids);
-    if (full === "index") expect(after.live).toEqual([]);
-    expect(after.live).toHaveLength(outcomes.length - failed.length);
-    expect(after.listed).toEqual(after.live);
-    expect(after.counted).toBe(after.live.length);
-    // With memory back, sign-ins work, are listed, counted, and "sign out everywhere" ends them.
-    const again = sids.slice(0, 5).map((sid) => `again-${sid}`);
-    for (const sid of again) await store.set(sid, signedIn(user, sid));
-    const later = await census(store, user, [...sids, ...again]);
-    expect(later.listed).toEqual(later.live);
-    expect(later.counted).toBe(later.live.length);
-    expect(await new RelsSessionsManager({ store, applicationName: "Race" }).logoutAllSessions(user)).toBe(later.live.length);
-  }, 60_000);
+      );
+      // A sign-in whose filing the full master refused failed, and said so: OOM, or NOSCRIPT for
+      // a script call ioredis sent as EVALSHA while the EVAL that would have loaded it was
+      // refused for memory (ioredis retries NOSCRIPT once).
+      const failed = outcomes.filter((o) => o !== "ok");
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed.filter((o) => !/OOM|NOSCRIPT/.test(o))).toEqual([]);
+      expect(failed.some((o) => /OOM/.test(o))).toBe(true);
+      const after = await census(store, user, sids);
+      if (full === "index") expect(after.live).toEqual([]);
+      expect(after.live).toHaveLength(outcomes.length - failed.length);
+      expect(after.listed).toEqual(after.live);
+      expect(after.counted).toBe(after.live.length);
+      // With memory back, sign-ins work, are listed, counted, and "sign out everywhere" ends them.
+      const again = sids.slice(0, 5).map((sid) => `again-${sid}`);
+      for (const sid of again) await store.set(sid, signedIn(user, sid));
+      const later = await census(store, user, [...sids, ...again]);
+      expect(later.listed).toEqual(later.live);
+      expect(later.counted).toBe(later.live.length);
+      expect(await new RelsSessionsManager({ store, applicationName: "Race" }).logoutAllSessions(user)).toBe(
+        later.live.length,
+      );
+    },
+    60_000,
+  );
 });
 
 describe("cluster: copies saved racing revocations from another connection", () => {
@@ -145,14 +170,19 @@ describe("cluster: copies saved racing revocations from another connection", () 
     const revoker = new RelsRedisStore({ namespace, source: clusterPool() });
     const user = `copies-${randomBytes(4).toString("hex")}`;
     const sids = Array.from({ length: 1_000 }, newSid);
-    for (let i = 0; i < sids.length; i += 100) await Promise.all(sids.slice(i, i + 100).map((sid) => reader.set(sid, signedIn(user, sid))));
-    const copies = await Promise.all(sids.map(async (sid) => ({ ...(await reader.get(sid))!, visits: 1 }) as SessionData));
+    for (let i = 0; i < sids.length; i += 100)
+      await Promise.all(sids.slice(i, i + 100).map((sid) => reader.set(sid, signedIn(user, sid))));
+    const copies = await Promise.all(
+      sids.map(async (sid) => ({ ...(await reader.get(sid))!, visits: 1 }) as SessionData),
+    );
     for (let i = 0; i < sids.length; i += 100) {
       await Promise.all(
-        sids.slice(i, i + 100).flatMap((sid, k) => [
-          revoker.destroy(sid),
-          (k % 2 === 0 ? reader : stranger).set(sid, copies[i + k]!).catch(() => undefined),
-        ]),
+        sids
+          .slice(i, i + 100)
+          .flatMap((sid, k) => [
+            revoker.destroy(sid),
+            (k % 2 === 0 ? reader : stranger).set(sid, copies[i + k]!).catch(() => undefined),
+          ]),
       );
     }
     const after = await census(reader, user, sids);
@@ -168,7 +198,10 @@ async function servedBy(key: string, endpoint: RedisEndpoint): Promise<boolean> 
 }
 
 /** Every user's live sessions (of `sids`) against what activeSessions lists; the users where they differ. */
-async function unlisted(store: RelsRedisStore, sidsByUser: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+async function unlisted(
+  store: RelsRedisStore,
+  sidsByUser: ReadonlyMap<string, readonly string[]>,
+): Promise<string[]> {
   const differ: string[] = [];
   for (const [user, sids] of sidsByUser) {
     const { live, listed } = await census(store, user, [...sids]);
@@ -212,7 +245,11 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
     expectEveryOperationSettled(outcome);
     expect(outcome.revoked.size).toBeGreaterThan(0);
     expect(await resurrected(store, outcome.revoked)).toEqual([]);
-    const repairMs = await within(20_000, "every live session listed", async () => (await unlisted(store, sidsByUser)).length === 0);
+    const repairMs = await within(
+      20_000,
+      "every live session listed",
+      async () => (await unlisted(store, sidsByUser)).length === 0,
+    );
     console.log(`[master killed] live = listed ${repairMs} ms after the cluster recovered`);
   }, 180_000);
 
@@ -224,7 +261,10 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
     let victim: RedisEndpoint | undefined;
     let replica: RedisEndpoint | undefined;
     for (const m of masters) {
-      replica = await file.handle().replicaOf(m).catch(() => undefined);
+      replica = await file
+        .handle()
+        .replicaOf(m)
+        .catch(() => undefined);
       if (replica) {
         victim = m;
         break;
@@ -268,7 +308,11 @@ describe("cluster: a master killed under traffic (3 masters + 3 replicas)", () =
       resume();
     }
     await file.handle().recovered(60_000);
-    const repairMs = await within(20_000, "every live session listed", async () => (await unlisted(store, sidsByUser)).length === 0);
+    const repairMs = await within(
+      20_000,
+      "every live session listed",
+      async () => (await unlisted(store, sidsByUser)).length === 0,
+    );
     await repaired;
     console.log(`[replica behind] live = listed ${repairMs} ms after the cluster recovered`);
     for (const [user, sids] of sidsByUser) expect((await census(store, user, sids)).live).toHaveLength(2);

@@ -58,7 +58,9 @@ async function commandCalls(masters: Redis[]): Promise<number[]> {
   return Promise.all(
     masters.map(async (node) => {
       const stats = await node.info("commandstats");
-      return [...stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].filter(([, name]) => name !== "info").reduce((n, m) => n + Number(m[2]), 0);
+      return [...stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+        .filter(([, name]) => name !== "info")
+        .reduce((n, m) => n + Number(m[2]), 0);
     }),
   );
 }
@@ -86,7 +88,9 @@ describe("cluster: the busiest master's share", () => {
     const sent = after.map((n, i) => n - before[i]!);
     const total = sent.reduce((a, b) => a + b, 0);
     const shares = sent.map((n) => n / total);
-    console.log(`[share] commands per master ${sent.join(" / ")}: ${shares.map((s) => `${(s * 100).toFixed(1)}%`).join(" / ")}`);
+    console.log(
+      `[share] commands per master ${sent.join(" / ")}: ${shares.map((s) => `${(s * 100).toFixed(1)}%`).join(" / ")}`,
+    );
     expect(total).toBeGreaterThan(2_000);
     expect(Math.max(...shares)).toBeLessThanOrEqual(0.4);
   }, 120_000);
@@ -97,7 +101,9 @@ describe("cluster: totals() while slots move", () => {
     const store = clusterStore();
     const manager = new RelsSessionsManager({ store, applicationName: "Scale" });
     const [from, to] = await file.handle().masters();
-    const [fromId = "", toId = ""] = await Promise.all([from!, to!].map(async (m) => String(await direct(m).cluster("MYID"))));
+    const [fromId = "", toId = ""] = await Promise.all(
+      [from!, to!].map(async (m) => String(await direct(m).cluster("MYID"))),
+    );
     const users = Array.from({ length: 40 }, (_, i) => `move-${i}-${randomBytes(3).toString("hex")}`);
     const sids = new Map<string, string[]>(users.map((u) => [u, []]));
     let stop = false;
@@ -106,15 +112,27 @@ describe("cluster: totals() while slots move", () => {
         for (let round = 0; !stop || round < 3; round++) {
           const sid = newSid();
           // A write refused while its slot moves (TRYAGAIN, ASK races) is an error the caller sees.
-          await store.set(sid, signedIn(user, sid)).then(() => sids.get(user)!.push(sid), () => undefined);
+          await store.set(sid, signedIn(user, sid)).then(
+            () => sids.get(user)!.push(sid),
+            () => undefined,
+          );
           await store.get(sid).catch(() => undefined);
-          if ((round + i) % 3 === 2) await manager.logoutOtherSessions(user, { sessionID: sid, headers: {} }).catch(() => undefined);
+          if ((round + i) % 3 === 2)
+            await manager.logoutOtherSessions(user, { sessionID: sid, headers: {} }).catch(() => undefined);
         }
       }),
     );
     await runRedisCli([
-      "--cluster", "reshard", `${from!.host}:${from!.port}`,
-      "--cluster-from", fromId, "--cluster-to", toId, "--cluster-slots", "2000", "--cluster-yes",
+      "--cluster",
+      "reshard",
+      `${from!.host}:${from!.port}`,
+      "--cluster-from",
+      fromId,
+      "--cluster-to",
+      toId,
+      "--cluster-slots",
+      "2000",
+      "--cluster-yes",
     ]);
     stop = true;
     await traffic;
@@ -130,12 +148,21 @@ describe("cluster: totals() while slots move", () => {
 describe("cluster: replicas that do not answer (syncing, or frozen here)", () => {
   it("a revocation waits for them on a connection of its own: reads of other sessions are served meanwhile", async () => {
     const pool = file.pool(1000);
-    const store = new RelsRedisStore({ namespace: `k-${randomBytes(6).toString("hex")}`, source: pool, durableRevocation: true, durableRevocationTimeout: 2000 });
+    const store = new RelsRedisStore({
+      namespace: `k-${randomBytes(6).toString("hex")}`,
+      source: pool,
+      durableRevocation: true,
+      durableRevocationTimeout: 2000,
+    });
     const others = Array.from({ length: 30 }, newSid);
     for (const sid of others) await store.set(sid, sessionFor(60_000, { n: 1 }));
     const doomed = newSid();
     await store.set(doomed, sessionFor(60_000, { n: 1 }));
-    const resumes = await Promise.all((await file.handle().masters()).map(async (m) => file.handle().freeze(await file.handle().replicaOf(m))));
+    const resumes = await Promise.all(
+      (await file.handle().masters()).map(async (m) =>
+        file.handle().freeze(await file.handle().replicaOf(m)),
+      ),
+    );
     try {
       const revocation = store.destroy(doomed).then(
         () => "acknowledged",
@@ -143,12 +170,22 @@ describe("cluster: replicas that do not answer (syncing, or frozen here)", () =>
       );
       // Once the revocation's WAIT blocks on its master, the reads go out.
       const masters = (await file.handle().masters()).map(direct);
-      const blocked = async () => (await Promise.all(masters.map((m) => m.info("clients")))).some((info) => /blocked_clients:[1-9]/.test(info));
+      const blocked = async () =>
+        (await Promise.all(masters.map((m) => m.info("clients")))).some((info) =>
+          /blocked_clients:[1-9]/.test(info),
+        );
       for (let i = 0; !(await blocked()); i++) {
         if (i > 200) throw new Error("the revocation's WAIT never blocked");
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      const served = await Promise.all(others.map((sid) => store.get(sid).then((s) => (s as unknown as { n: number } | null)?.n, (e: unknown) => String(e))));
+      const served = await Promise.all(
+        others.map((sid) =>
+          store.get(sid).then(
+            (s) => (s as unknown as { n: number } | null)?.n,
+            (e: unknown) => String(e),
+          ),
+        ),
+      );
       expect(served).toEqual(others.map(() => 1));
       expect(await revocation).toBe("RevocationNotReplicatedError");
     } finally {
@@ -160,13 +197,16 @@ describe("cluster: replicas that do not answer (syncing, or frozen here)", () =>
 describe("cluster: one master killed under traffic", () => {
   it("fails at most 1% of the requests whose sessions live on the other masters (CLUSTERDOWN answers of Redis counted apart)", async () => {
     // What the scaling docs recommend for a session store: serve the slots that are covered.
-    for (const node of file.handle().nodes) await direct(node).config("SET", "cluster-require-full-coverage", "no");
+    for (const node of file.handle().nodes)
+      await direct(node).config("SET", "cluster-require-full-coverage", "no");
     const store = clusterStore();
     const masters = await file.handle().masters();
     const victim = masters[0]!;
     const slotOwner = async (key: string) => {
       const slot = Number(await file.inspector().cluster("KEYSLOT", key));
-      const ranges = (await file.inspector().cluster("SLOTS")) as unknown as Array<[number, number, [string, number]]>;
+      const ranges = (await file.inspector().cluster("SLOTS")) as unknown as Array<
+        [number, number, [string, number]]
+      >;
       return ranges.find(([a, b]) => slot >= a && slot <= b)?.[2][1];
     };
     const sessions: Array<{ sid: string; onVictim: boolean }> = [];

@@ -25,7 +25,13 @@ import {
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
 import { describeRevocationSuite } from "../support/revocation-suite.js";
-import { describeStoreContract, newSid, sessionFor, sha256, viaConfiguredInstance } from "../support/store-contract.js";
+import {
+  describeStoreContract,
+  newSid,
+  sessionFor,
+  sha256,
+  viaConfiguredInstance,
+} from "../support/store-contract.js";
 
 const freshNamespace = () => `s-${randomBytes(6).toString("hex")}`;
 
@@ -47,7 +53,12 @@ function redis(): Redis {
 }
 
 function sentinelPool(): RedisPool {
-  const pool = new RedisPool({ target: { kind: "sentinel", sentinels, name }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 2000 });
+  const pool = new RedisPool({
+    target: { kind: "sentinel", sentinels, name },
+    size: 1,
+    acquireTimeoutMs: 5000,
+    commandTimeoutMs: 2000,
+  });
   opened.push(() => pool.close());
   return pool;
 }
@@ -69,7 +80,11 @@ afterAll(async () => {
 
 // ---- the store contract, twice, and the revocation suite --------------------------------------
 
-describeRevocationSuite("sentinel, shared pool", (options) => new RelsRedisStore({ ...options, source: sentinelPool() }), redis);
+describeRevocationSuite(
+  "sentinel, shared pool",
+  (options) => new RelsRedisStore({ ...options, source: sentinelPool() }),
+  redis,
+);
 
 describeStoreContract("sentinel, shared pool", async (options) => ({
   store: new RelsRedisStore({ ...options, source: sentinelPool() }),
@@ -91,10 +106,18 @@ describeStoreContract(
 // A private Redis: nothing to clean up but the instance's connections.
 describeManagerContract("sentinel, createRelsSession({ redisOptions: { sentinel } })", async () => {
   const instance = createRelsSession(
-    { applicationName: "SentinelApp", redisOptions: { sentinel: { sentinels, name }, commandTimeout: 2000, namespace: freshNamespace() } },
+    {
+      applicationName: "SentinelApp",
+      redisOptions: { sentinel: { sentinels, name }, commandTimeout: 2000, namespace: freshNamespace() },
+    },
     { env: {} },
   );
-  return { store: instance.store, manager: instance.manager, applicationName: "SentinelApp", close: () => instance.close() };
+  return {
+    store: instance.store,
+    manager: instance.manager,
+    applicationName: "SentinelApp",
+    close: () => instance.close(),
+  };
 });
 
 // ---- failover under load --------------------------------------------------------------------
@@ -113,7 +136,9 @@ async function replicaPromotable(): Promise<true | string> {
     try {
       await client.connect();
       const replicas = (await client.call("SENTINEL", "REPLICAS", name)) as string[][];
-      const fields = replicas.map((r) => new Map(r.flatMap((v, i) => (i % 2 === 0 ? [[v, String(r[i + 1])] as const] : []))));
+      const fields = replicas.map(
+        (r) => new Map(r.flatMap((v, i) => (i % 2 === 0 ? [[v, String(r[i + 1])] as const] : []))),
+      );
       if (!fields.some((f) => f.get("flags") === "slave" && f.get("master-link-status") === "ok")) {
         return `${addr(s)} sees ${fields.map((f) => `${f.get("port")} ${f.get("flags")} link ${f.get("master-link-status")}`).join("; ") || "no replica"}`;
       }
@@ -124,12 +149,17 @@ async function replicaPromotable(): Promise<true | string> {
   return true;
 }
 
-async function pollUntil(what: string, check: () => Promise<true | string>, timeoutMs: number): Promise<void> {
+async function pollUntil(
+  what: string,
+  check: () => Promise<true | string>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const result = await check();
     if (result === true) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${result})`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${result})`);
     await delay(100);
   }
 }
@@ -147,7 +177,12 @@ async function waitForReplica(): Promise<void> {
 
 describe("sentinel: failover under load", () => {
   it("SENTINEL FAILOVER while requests run, there and back: nothing hangs, errors are typed, acknowledged sessions survive, works afterwards", async () => {
-    const store = new RelsRedisStore({ source: sentinelPool(), namespace: freshNamespace(), touchAfter: 0, durableRevocation: true });
+    const store = new RelsRedisStore({
+      source: sentinelPool(),
+      namespace: freshNamespace(),
+      touchAfter: 0,
+      durableRevocation: true,
+    });
     const acknowledged = new Map<string, number>();
     await Promise.all(
       Array.from({ length: 150 }, async (_, n) => {
@@ -168,7 +203,9 @@ describe("sentinel: failover under load", () => {
         postOps: 500,
       });
       const after = await handle().master();
-      console.log(`[sentinel failover ${round}] ${addr(before)} -> ${addr(after)}: ${describeOutcome(outcome)}`);
+      console.log(
+        `[sentinel failover ${round}] ${addr(before)} -> ${addr(after)}: ${describeOutcome(outcome)}`,
+      );
       expect(addr(after)).not.toBe(addr(before));
       expectEveryOperationSettled(outcome);
 
@@ -176,16 +213,23 @@ describe("sentinel: failover under load", () => {
       await firstSuccess(() => store.get(newSid()), 5000);
       // Nothing acknowledged before the switch, nor after it completed, is lost.
       for (const [sid, n] of [...outcome.ackedBefore, ...outcome.ackedAfter]) acknowledged.set(sid, n);
-      expect((await lostSessions(store, acknowledged)).length, `sessions lost out of ${acknowledged.size}`).toBe(0);
+      expect(
+        (await lostSessions(store, acknowledged)).length,
+        `sessions lost out of ${acknowledged.size}`,
+      ).toBe(0);
       // What the old master acknowledged between the replica's promotion and its own demotion is
       // lost: replication is asynchronous and Sentinel does not fence the old master. Reported only.
       const lostDuring = await lostSessions(store, outcome.ackedDuring);
-      console.log(`[sentinel failover ${round}] acknowledged while the switch ran, then lost: ${lostDuring.length} of ${outcome.ackedDuring.size}`);
+      console.log(
+        `[sentinel failover ${round}] acknowledged while the switch ran, then lost: ${lostDuring.length} of ${outcome.ackedDuring.size}`,
+      );
       // Revocations wait for a replica (durableRevocation: true; "auto" would skip the wait
       // while the new master has no replica yet, and the next switch can lose those): none
       // acknowledged is lost.
       const back = await resurrected(store, outcome.revoked);
-      console.log(`[sentinel failover ${round}] acknowledged revocations lost: ${back.length} of ${outcome.revoked.size}`);
+      console.log(
+        `[sentinel failover ${round}] acknowledged revocations lost: ${back.length} of ${outcome.revoked.size}`,
+      );
       expect(back, "acknowledged revocations that came back").toEqual([]);
       await expectStoreServes(store, 20);
       // Written through the store after the switch: on the new master.

@@ -98,7 +98,9 @@ async function slotOwner(endpoint: RedisEndpoint, key: string): Promise<string> 
   const client = track(new Redis({ ...failFast, host: endpoint.host, port: endpoint.port }));
   await client.connect();
   const slot = Number(await client.call("CLUSTER", "KEYSLOT", key));
-  const ranges = (await client.call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number, ...unknown[]]]>;
+  const ranges = (await client.call("CLUSTER", "SLOTS")) as Array<
+    [number, number, [string, number, ...unknown[]]]
+  >;
   const range = ranges.find(([from, to]) => slot >= from && slot <= to);
   if (!range) throw new Error(`slot ${slot} is not served`);
   return `${range[2][0]}:${range[2][1]}`;

@@ -17,7 +17,13 @@
  * provide.ts: REDIS_URL / redis-server / Testcontainers; spawn.ts: one server; cluster.ts and
  * sentinel.ts: the topologies and their failovers; client.ts: questions asked while polling.
  */
-export type { ProvidedRedis, RedisClusterHandle, RedisEndpoint, RedisSentinelHandle, SpawnedRedis } from "./redis/types.js";
+export type {
+  ProvidedRedis,
+  RedisClusterHandle,
+  RedisEndpoint,
+  RedisSentinelHandle,
+  SpawnedRedis,
+} from "./redis/types.js";
 export { provideRedis } from "./redis/provide.js";
 export { spawnRedisServer } from "./redis/spawn.js";
 export { startRedisCluster } from "./redis/cluster.js";

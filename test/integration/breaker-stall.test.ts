@@ -54,7 +54,12 @@ afterAll(async () => {
 });
 
 async function connect(url: string): Promise<Redis> {
-  const client = new Redis(url, { commandTimeout: COMMAND_TIMEOUT, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  const client = new Redis(url, {
+    commandTimeout: COMMAND_TIMEOUT,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
   clients.push(client);
   await client.connect();
   await client.ping();

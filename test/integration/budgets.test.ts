@@ -26,7 +26,8 @@ const HOUR = 3_600_000;
 function buildApp(store: RelsRedisStore, manager: RelsSessionsManager): express.Express {
   const app = signInApp(store, {
     onLogin: async (userId, req) => {
-      if (req.body.record === true) await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: HOUR });
+      if (req.body.record === true)
+        await manager.recordAuthenticatedRequest(userId, req, { expiresAfter: HOUR });
     },
   });
   app.get("/tracked", async (req, res) => {
@@ -76,14 +77,20 @@ afterAll(async () => {
 });
 
 /** A new user signs in through `r`'s app; `record` has the manager record the sign-in. */
-async function loginNewUser(r: Rig, record = false): Promise<{ cookie: string; sid: string; userId: string }> {
+async function loginNewUser(
+  r: Rig,
+  record = false,
+): Promise<{ cookie: string; sid: string; userId: string }> {
   const userId = `u-${randomUUID()}`;
   const { cookie, sid } = await login(r.app, userId, { record });
   return { cookie, sid, userId };
 }
 
 /** Round trips (and commands) the store sent while serving one request. */
-async function measure(r: Rig, send: () => PromiseLike<unknown>): Promise<{ roundTrips: number; commands: string[] }> {
+async function measure(
+  r: Rig,
+  send: () => PromiseLike<unknown>,
+): Promise<{ roundTrips: number; commands: string[] }> {
   r.counter.reset();
   await send();
   return { roundTrips: r.counter.roundTrips, commands: r.counter.commands };
@@ -110,13 +117,17 @@ describe("request budgets (express-session, default store options)", () => {
 
   it("a request that modifies the session costs 2 round trips: read, then one write", async () => {
     const { cookie } = await loginNewUser(standard);
-    const cost = await measure(standard, () => request(standard.app).post("/visit").set("Cookie", cookie).expect(200));
+    const cost = await measure(standard, () =>
+      request(standard.app).post("/visit").set("Cookie", cookie).expect(200),
+    );
     expect(cost).toEqual({ roundTrips: 2, commands: ["get", "set"] });
   });
 
   it("a signed-in request that modifies the session costs 2 round trips and runs no script: its filing holds", async () => {
     const { cookie } = await loginNewUser(standard, true);
-    const cost = await measure(standard, () => request(standard.app).post("/visit").set("Cookie", cookie).expect(200));
+    const cost = await measure(standard, () =>
+      request(standard.app).post("/visit").set("Cookie", cookie).expect(200),
+    );
     expect(cost).toEqual({ roundTrips: 2, commands: ["get", "set"] });
   });
 
@@ -125,7 +136,9 @@ describe("request budgets (express-session, default store options)", () => {
     const app = signInApp(standard.store, {
       onLogin: async (id, req) => {
         await standard.manager.recordAuthenticatedRequest(id, req, { expiresAfter: HOUR });
-        await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          req.session.save((err: unknown) => (err ? reject(err) : resolve())),
+        );
         appSession(req).visits = 1;
       },
     });
@@ -155,7 +168,11 @@ describe("request budgets (express-session, default store options)", () => {
 
 describe("per-user budgets with 1,000 sessions of one user", () => {
   const SESSIONS = 1000;
-  const IPHONE_APP = { appversion: "5.12.0", "x-device": "iPhone15,2", "user-agent": "Turtle/5.12.0 CFNetwork/1568 Darwin/24.0.0" };
+  const IPHONE_APP = {
+    appversion: "5.12.0",
+    "x-device": "iPhone15,2",
+    "user-agent": "Turtle/5.12.0 CFNetwork/1568 Darwin/24.0.0",
+  };
   const IPHONE_SAFARI = { "user-agent": UA.iphoneSafari };
   const DESKTOP = { "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0" };
   let bulk: Rig;
@@ -166,7 +183,12 @@ describe("per-user budgets with 1,000 sessions of one user", () => {
   async function createSession(userId: string, headers: Record<string, string>): Promise<void> {
     const sid = randomUUID();
     const sessionData = {
-      cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: "/" },
+      cookie: {
+        originalMaxAge: HOUR,
+        expires: new Date(Date.now() + HOUR).toISOString(),
+        httpOnly: true,
+        path: "/",
+      },
       userId,
     };
     const fakeRequest = { sessionID: sid, session: sessionData, ip: "203.0.113.7", headers };
@@ -177,7 +199,9 @@ describe("per-user budgets with 1,000 sessions of one user", () => {
   beforeAll(async () => {
     bulk = await rig(`${base}-bulk`);
     await Promise.all(
-      Array.from({ length: SESSIONS }, (_, i) => createSession(user, i % 10 === 0 ? IPHONE_APP : i % 10 < 3 ? IPHONE_SAFARI : DESKTOP)),
+      Array.from({ length: SESSIONS }, (_, i) =>
+        createSession(user, i % 10 === 0 ? IPHONE_APP : i % 10 < 3 ? IPHONE_SAFARI : DESKTOP),
+      ),
     );
     await Promise.all(Array.from({ length: 3 }, () => createSession(other, DESKTOP)));
   });

@@ -41,9 +41,17 @@ async function cliIn(ns: string, args: string[], progress?: { isTTY: boolean }, 
 }
 
 /** The CLI as a program, through a shell (for pipes); resolves when it exits, with timings. */
-function runProgram(shellCommand: string): Promise<{ status: number | null; stdout: string; stderr: string; firstOutputAt: number; exitedAt: number }> {
+function runProgram(shellCommand: string): Promise<{
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  firstOutputAt: number;
+  exitedAt: number;
+}> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-o", "pipefail", "-c", shellCommand], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-o", "pipefail", "-c", shellCommand], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     let firstOutputAt = 0;
@@ -57,7 +65,9 @@ function runProgram(shellCommand: string): Promise<{ status: number | null; stdo
       stderr += d.toString();
     });
     child.once("error", reject);
-    child.once("close", (status) => resolve({ status, stdout, stderr, firstOutputAt, exitedAt: performance.now() }));
+    child.once("close", (status) =>
+      resolve({ status, stdout, stderr, firstOutputAt, exitedAt: performance.now() }),
+    );
   });
 }
 
@@ -78,17 +88,32 @@ async function signIn(userId: string, userAgent: string): Promise<string> {
 
 describe("rels-session CLI", () => {
   it("prints stats, lists and revokes a user's sessions, dumps metadata", async () => {
-    const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    const chrome =
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
     const [first, second] = [await signIn("u-1", chrome), await signIn("u-1", chrome)];
     await signIn("u-2", chrome);
 
     const stats = await cli("--json", "stats");
     expect(stats.code).toBe(0);
-    expect(JSON.parse(stats.out[0]!)).toMatchObject({ totalSessions: 3, byApplication: { Turtle: 3 }, byPlatform: { web: 3 } });
+    expect(JSON.parse(stats.out[0]!)).toMatchObject({
+      totalSessions: 3,
+      byApplication: { Turtle: 3 },
+      byPlatform: { web: 3 },
+    });
 
     const listed = await cli("list", "u-1");
     expect(listed.out).toHaveLength(3);
-    expect(listed.out[0]!.split("\t")).toEqual(["HANDLE", "DEVICE", "PLATFORM", "APP", "IP", "SIGNED IN", "LAST SEEN", "EXPIRES", "USER AGENT"]);
+    expect(listed.out[0]!.split("\t")).toEqual([
+      "HANDLE",
+      "DEVICE",
+      "PLATFORM",
+      "APP",
+      "IP",
+      "SIGNED IN",
+      "LAST SEEN",
+      "EXPIRES",
+      "USER AGENT",
+    ]);
     const row = listed.out[1]!.split("\t");
     const handle = row[0]!;
     // The device as the account page names it (describeSession).
@@ -121,7 +146,12 @@ describe("rels-session CLI", () => {
       for (const userAgent of devices) {
         const sid = newSid();
         const session = sessionFor(3_600_000);
-        const req = { sessionID: sid, session, ip: "::ffff:192.0.2.8", headers: userAgent === undefined ? {} : { "user-agent": userAgent } };
+        const req = {
+          sessionID: sid,
+          session,
+          ip: "::ffff:192.0.2.8",
+          headers: userAgent === undefined ? {} : { "user-agent": userAgent },
+        };
         await labelledManager.recordAuthenticatedRequest("u-labels", req as never);
         await labelledStore.set(sid, session);
       }
@@ -166,7 +196,9 @@ describe("rels-session CLI", () => {
       // Every frame returns to the start of the line and clears it; only the last ends it.
       for (const frame of frames) expect(frame.startsWith("\r\x1b[K")).toBe(true);
       expect(frames.slice(0, -1).every((f) => !f.endsWith("\n"))).toBe(true);
-      expect(frames[0]).toMatch(new RegExp(`^\\r\\x1b\\[K${command}: \\d+ sessions, \\d+% of ~[\\d,]+ keys$`));
+      expect(frames[0]).toMatch(
+        new RegExp(`^\\r\\x1b\\[K${command}: \\d+ sessions, \\d+% of ~[\\d,]+ keys$`),
+      );
       expect(frames.at(-1)).toBe(`\r\x1b[K${command}: 1 sessions, done\n`);
     }
   });
@@ -181,12 +213,22 @@ describe("rels-session CLI", () => {
     const downErr: string[] = [];
     const invalidErr: string[] = [];
     const started = performance.now();
-    const down = await runCli(["--url", "redis://127.0.0.1:1", "stats"], { out: () => {}, err: (l) => downErr.push(l), env: {} });
+    const down = await runCli(["--url", "redis://127.0.0.1:1", "stats"], {
+      out: () => {},
+      err: (l) => downErr.push(l),
+      env: {},
+    });
     expect(performance.now() - started).toBeLessThan(1000);
     expect(down).toBe(3);
-    expect(downErr).toEqual(["rels-session: Cannot connect to Redis at 127.0.0.1:1: connection refused (connect ECONNREFUSED 127.0.0.1:1)"]);
+    expect(downErr).toEqual([
+      "rels-session: Cannot connect to Redis at 127.0.0.1:1: connection refused (connect ECONNREFUSED 127.0.0.1:1)",
+    ]);
 
-    const invalid = await runCli(["--url", "http://nope", "stats"], { out: () => {}, err: (l) => invalidErr.push(l), env: {} });
+    const invalid = await runCli(["--url", "http://nope", "stats"], {
+      out: () => {},
+      err: (l) => invalidErr.push(l),
+      env: {},
+    });
     expect(invalid).toBe(2);
     expect(invalidErr.join("\n")).toContain("redisOptions.url");
   });
@@ -198,7 +240,8 @@ describe("rels-session CLI", () => {
     expect(JSON.parse(down.err[0]!)).toEqual({
       error: {
         name: "RedisConnectionError",
-        message: "Cannot connect to Redis at 127.0.0.1:1: connection refused (connect ECONNREFUSED 127.0.0.1:1)",
+        message:
+          "Cannot connect to Redis at 127.0.0.1:1: connection refused (connect ECONNREFUSED 127.0.0.1:1)",
         exitCode: 3,
         address: "127.0.0.1:1",
         reason: "connection refused",
@@ -206,12 +249,18 @@ describe("rels-session CLI", () => {
     });
     const usage = await cli("--json", "revoke", "u-1");
     expect(usage.code).toBe(2);
-    expect(JSON.parse(usage.err.join(""))).toMatchObject({ error: { message: "revoke: give session handles, or --all", exitCode: 2 } });
+    expect(JSON.parse(usage.err.join(""))).toMatchObject({
+      error: { message: "revoke: give session handles, or --all", exitCode: 2 },
+    });
     const unknown = await cli("--json", "--no-such-flag", "stats");
     expect(unknown.code).toBe(2);
-    expect(JSON.parse(unknown.err.join(""))).toMatchObject({ error: { message: expect.stringContaining("--no-such-flag") } });
+    expect(JSON.parse(unknown.err.join(""))).toMatchObject({
+      error: { message: expect.stringContaining("--no-such-flag") },
+    });
     const config = await cliIn(namespace, ["--json", "--url", "http://nope", "stats"]);
-    expect(JSON.parse(config.err.join(""))).toMatchObject({ error: { name: "ConfigError", issues: [{ path: "redisOptions.url" }] } });
+    expect(JSON.parse(config.err.join(""))).toMatchObject({
+      error: { name: "ConfigError", issues: [{ path: "redisOptions.url" }] },
+    });
   });
 
   it("a refused database fails with exit 3 instead of reading database 0", async () => {
@@ -225,7 +274,9 @@ describe("rels-session CLI", () => {
   it("revoke that matches nothing says so and exits 1", async () => {
     const unknownHandle = await cli("revoke", "u-2", "no-such-handle");
     expect(unknownHandle.code).toBe(1);
-    expect(unknownHandle.err.join("\n")).toContain('revoked 0 session(s) of user "u-2"; 1 of 1 handle(s) matched no session of this user');
+    expect(unknownHandle.err.join("\n")).toContain(
+      'revoked 0 session(s) of user "u-2"; 1 of 1 handle(s) matched no session of this user',
+    );
     const nobody = await cli("revoke", "nobody", "--all");
     expect(nobody.code).toBe(1);
     expect(nobody.err.join("\n")).toContain('user "nobody" has no sessions; nothing revoked');
@@ -246,7 +297,9 @@ describe("rels-session CLI", () => {
       for (const command of [["stats"], ["count"], ["list", "u-2"], ["dump"]]) {
         const result = await cliIn(empty, command, undefined, own.url);
         expect(result.code).toBe(0);
-        expect(result.err.join("\n")).toContain(`note: namespace "${empty}" holds no sessions; sessions exist under "${other}"\n`.trimEnd());
+        expect(result.err.join("\n")).toContain(
+          `note: namespace "${empty}" holds no sessions; sessions exist under "${other}"\n`.trimEnd(),
+        );
         expect(result.err.join("\n")).not.toContain(":tomb");
       }
       // Not when the namespace has sessions, even if the user asked for has none.
@@ -263,45 +316,55 @@ describe("rels-session CLI", () => {
     expect(out).toEqual([JSON.parse(readFileSync("package.json", "utf8")).version]);
   });
 
-  it("stops quietly when its reader goes away (dump | head -n 2, list | head -1)", async () => {
-    const many = `t-cli-many-${randomUUID()}`;
-    const manyStore = new RelsRedisStore({ client, namespace: many });
-    const manyManager = new RelsSessionsManager({ store: manyStore, applicationName: "Turtle" });
-    await Promise.all(
-      Array.from({ length: 300 }, async (_, i) => {
-        const sid = newSid();
-        const session = sessionFor(3_600_000);
-        const req = { sessionID: sid, session, ip: "203.0.113.9", headers: { "user-agent": "curl/8" } };
-        await manyManager.recordAuthenticatedRequest(`bulk-${i % 2}`, req as never);
-        await manyStore.set(sid, session);
-      }),
-    );
-    const base = `${CLI} --url ${url} --namespace ${many}`;
-    const dump = await runProgram(`${base} dump --batch 10 | head -n 2`);
-    expect(dump.stderr).toBe("");
-    expect(dump.status).toBe(0);
-    expect(dump.stdout.trim().split("\n")).toHaveLength(2);
-    const list = await runProgram(`${base} list bulk-0 | head -1`);
-    expect(list.stderr).toBe("");
-    expect(list.status).toBe(0);
-    expect(list.stdout.startsWith("HANDLE\t")).toBe(true);
-  }, CHILD_TIMEOUT);
+  it(
+    "stops quietly when its reader goes away (dump | head -n 2, list | head -1)",
+    async () => {
+      const many = `t-cli-many-${randomUUID()}`;
+      const manyStore = new RelsRedisStore({ client, namespace: many });
+      const manyManager = new RelsSessionsManager({ store: manyStore, applicationName: "Turtle" });
+      await Promise.all(
+        Array.from({ length: 300 }, async (_, i) => {
+          const sid = newSid();
+          const session = sessionFor(3_600_000);
+          const req = { sessionID: sid, session, ip: "203.0.113.9", headers: { "user-agent": "curl/8" } };
+          await manyManager.recordAuthenticatedRequest(`bulk-${i % 2}`, req as never);
+          await manyStore.set(sid, session);
+        }),
+      );
+      const base = `${CLI} --url ${url} --namespace ${many}`;
+      const dump = await runProgram(`${base} dump --batch 10 | head -n 2`);
+      expect(dump.stderr).toBe("");
+      expect(dump.status).toBe(0);
+      expect(dump.stdout.trim().split("\n")).toHaveLength(2);
+      const list = await runProgram(`${base} list bulk-0 | head -1`);
+      expect(list.stderr).toBe("");
+      expect(list.status).toBe(0);
+      expect(list.stdout.startsWith("HANDLE\t")).toBe(true);
+    },
+    CHILD_TIMEOUT,
+  );
 
-  it("as a program: fails fast against an unreachable Redis and exits promptly after it (no linger)", async () => {
-    const run = await runProgram(`${CLI} --url redis://127.0.0.1:1 count`);
-    expect(run.status).toBe(3);
-    expect(run.stderr).toContain("127.0.0.1:1: connection refused");
-    // Between printing the error and exiting: nothing left to wait for. ioredis's 2 s
-    // disconnect timer kept it alive 2 s; the bound leaves room for a busy machine.
-    expect(run.exitedAt - run.firstOutputAt).toBeLessThan(LINGER_BOUND);
+  it(
+    "as a program: fails fast against an unreachable Redis and exits promptly after it (no linger)",
+    async () => {
+      const run = await runProgram(`${CLI} --url redis://127.0.0.1:1 count`);
+      expect(run.status).toBe(3);
+      expect(run.stderr).toContain("127.0.0.1:1: connection refused");
+      // Between printing the error and exiting: nothing left to wait for. ioredis's 2 s
+      // disconnect timer kept it alive 2 s; the bound leaves room for a busy machine.
+      expect(run.exitedAt - run.firstOutputAt).toBeLessThan(LINGER_BOUND);
 
-    const ok = await runProgram(`${CLI} --url ${url} --namespace ${namespace} count`);
-    expect(ok.status).toBe(0);
-    expect(ok.exitedAt - ok.firstOutputAt).toBeLessThan(LINGER_BOUND);
-  }, CHILD_TIMEOUT);
+      const ok = await runProgram(`${CLI} --url ${url} --namespace ${namespace} count`);
+      expect(ok.status).toBe(0);
+      expect(ok.exitedAt - ok.firstOutputAt).toBeLessThan(LINGER_BOUND);
+    },
+    CHILD_TIMEOUT,
+  );
 
   it("runs as a program (the bin entry)", () => {
-    const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "--help"], { encoding: "utf8" });
+    const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "--help"], {
+      encoding: "utf8",
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("Inspect and manage rels-session sessions");
   });

@@ -49,7 +49,10 @@ afterEach(async () => {
 
 function configure(redisOptions: SessionStoreConfigInput["redisOptions"]): void {
   RelsSession.configure(
-    { applicationName: "Turtle", redisOptions: { namespace: `t-conn-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT, ...redisOptions } },
+    {
+      applicationName: "Turtle",
+      redisOptions: { namespace: `t-conn-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT, ...redisOptions },
+    },
     { env: {} },
   );
 }
@@ -67,7 +70,12 @@ async function firstCallError(): Promise<{ error: RedisConnectionError; ms: numb
   return { error: error as RedisConnectionError, ms };
 }
 
-function expectReason(error: RedisConnectionError, reason: ConnectFailureReason, address: string, detail: RegExp): void {
+function expectReason(
+  error: RedisConnectionError,
+  reason: ConnectFailureReason,
+  address: string,
+  detail: RegExp,
+): void {
   expect(error.reason).toBe(reason);
   expect(error.address).toBe(address);
   expect(error.message).toContain(`Cannot connect to Redis at ${address}: ${reason}`);
@@ -103,7 +111,8 @@ describe("connection errors name the server and the reason", () => {
       configure(redisOptions);
       const { error } = await firstCallError();
       expect(error.address).toBe("127.0.0.1:1");
-      for (const secret of ["pa%2Fss", "pa/ss", "hunter", "p@ss", "admin"]) expect(error.message).not.toContain(secret);
+      for (const secret of ["pa%2Fss", "pa/ss", "hunter", "p@ss", "admin"])
+        expect(error.message).not.toContain(secret);
       await RelsSession.close();
     }
   });
@@ -142,10 +151,15 @@ describe("connection errors name the server and the reason", () => {
         [{ url: guarded.url, username: "bob", password: userPassword }, userPassword],
       ] as const) {
         configure(options);
-        const error = await RelsSession.store().get(newSid()).catch((e: unknown) => e);
+        const error = await RelsSession.store()
+          .get(newSid())
+          .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(RedisConnectionError);
         // What an app's logger or an APM agent would print of it, hidden fields and causes included.
-        const everything = [inspect(error, { depth: Infinity, showHidden: true }), inspect(payloads, { depth: Infinity, showHidden: true })].join("\n");
+        const everything = [
+          inspect(error, { depth: Infinity, showHidden: true }),
+          inspect(payloads, { depth: Infinity, showHidden: true }),
+        ].join("\n");
         expect(everything).toMatch(/WRONGPASS/);
         expect(payloads.length).toBeGreaterThan(0);
         expect(everything).not.toContain(secret);
@@ -176,16 +190,27 @@ describe("connection errors name the server and the reason", () => {
   it("a database the server refuses fails every call instead of using database 0", async () => {
     // Something in db 0 of this namespace, that a silent fallback would count.
     const namespace = `t-conn-${randomUUID()}`;
-    RelsSession.configure({ applicationName: "Turtle", redisOptions: { url: plain.url, namespace } }, { env: {} });
+    RelsSession.configure(
+      { applicationName: "Turtle", redisOptions: { url: plain.url, namespace } },
+      { env: {} },
+    );
     await RelsSession.store().set(newSid(), sessionFor());
     expect(await RelsSession.store().length()).toBe(1);
 
     for (const redisOptions of [{ url: `${plain.url}/99` }, { url: plain.url, db: 99 }]) {
-      RelsSession.configure({ applicationName: "Turtle", redisOptions: { ...redisOptions, namespace } }, { env: {} });
+      RelsSession.configure(
+        { applicationName: "Turtle", redisOptions: { ...redisOptions, namespace } },
+        { env: {} },
+      );
       const store = RelsSession.store();
       const first = await store.length().catch((e: unknown) => e);
       expect(first).toBeInstanceOf(RedisConnectionError);
-      expectReason(first as RedisConnectionError, "database refused", `127.0.0.1:${plain.port}`, /DB index is out of range/);
+      expectReason(
+        first as RedisConnectionError,
+        "database refused",
+        `127.0.0.1:${plain.port}`,
+        /DB index is out of range/,
+      );
       // Later calls fail too (fast, or with the same reason), never answering from db 0.
       for (let i = 0; i < 3; i++) {
         const later = await store.length().catch((e: unknown) => e);
@@ -205,7 +230,12 @@ describe("connection errors name the server and the reason", () => {
   it("sentinel pointed at a plain server: not a sentinel", async () => {
     configure({ sentinel: { sentinels: [{ host: "127.0.0.1", port: plain.port }], name: "mymaster" } });
     const { error, ms } = await firstCallError();
-    expectReason(error, "not a sentinel", `Sentinel 127.0.0.1:${plain.port} (master group "mymaster")`, /unknown command .?sentinel/i);
+    expectReason(
+      error,
+      "not a sentinel",
+      `Sentinel 127.0.0.1:${plain.port} (master group "mymaster")`,
+      /unknown command .?sentinel/i,
+    );
     expect(ms).toBeLessThan(FAST);
   });
 
@@ -214,7 +244,8 @@ describe("connection errors name the server and the reason", () => {
     await firstCallError();
     const errors: unknown[] = [];
     for (let i = 0; i < 6; i++) errors.push(await RelsSession.stats.totals().catch((e: unknown) => e));
-    const open = errors.find((e) => e instanceof RedisUnavailableError && /circuit open/.test(e.message)) as RedisUnavailableError | undefined;
+    const open = errors.find((e) => e instanceof RedisUnavailableError && /circuit open/.test(e.message)) as
+      RedisUnavailableError | undefined;
     expect(open, `no circuit-open error among: ${errors.map(String).join(" | ")}`).toBeDefined();
     expect(open!.message).toContain("127.0.0.1:1: connection refused");
     expect(open!.cause).toBeInstanceOf(RedisConnectionError);

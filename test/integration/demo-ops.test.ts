@@ -24,11 +24,16 @@ function sample(text: string, name: string, labels: Record<string, string>): num
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
     const found = /^[^{ ]+(?:\{(.*)\})? (\S+)/.exec(line);
     if (!found) continue;
-    const pairs = Object.fromEntries([...(found[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const pairs = Object.fromEntries(
+      [...(found[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
     delete pairs.otel_scope_name;
     delete pairs.otel_scope_version;
     delete pairs.otel_scope_schema_url;
-    if (Object.keys(pairs).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => pairs[k] === v)) {
+    if (
+      Object.keys(pairs).length === Object.keys(labels).length &&
+      Object.entries(labels).every(([k, v]) => pairs[k] === v)
+    ) {
       return Number(found[2]);
     }
   }
@@ -38,7 +43,12 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 describe("demo /metrics", () => {
   it("serves live totals, latencies and the breaker in Prometheus text", async () => {
     const agent = request.agent(demo.app);
-    await agent.post("/login").set("User-Agent", IPHONE).type("form").send({ username: `ops-${randomUUID()}` }).expect(303);
+    await agent
+      .post("/login")
+      .set("User-Agent", IPHONE)
+      .type("form")
+      .send({ username: `ops-${randomUUID()}` })
+      .expect(303);
     await agent.get("/account").set("User-Agent", IPHONE).expect(200);
 
     const res = await request(demo.app).get("/metrics").expect(200);
@@ -83,7 +93,12 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-async function pollUntil(what: string, done: () => Promise<boolean>, output: () => string, ms = 30_000): Promise<void> {
+async function pollUntil(
+  what: string,
+  done: () => Promise<boolean>,
+  output: () => string,
+  ms = 30_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await done()) return;
@@ -108,7 +123,11 @@ describe("npm run demo", () => {
     try {
       await pollUntil(
         "the demo to answer",
-        async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.status === 200, () => false)),
+        async () =>
+          await fetch(`http://127.0.0.1:${port}/`).then(
+            (r) => r.status === 200,
+            () => false,
+          ),
         () => output,
       );
       const spawned = /private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(output);
@@ -118,8 +137,16 @@ describe("npm run demo", () => {
 
       // As a process manager or `kill <pid>` does: the npm process only, not its group.
       npm.kill("SIGTERM");
-      await pollUntil("the demo's port to close", async () => !(await listening(port)), () => output);
-      await pollUntil("the demo's redis-server to stop", async () => !(await listening(redisPort!)), () => output);
+      await pollUntil(
+        "the demo's port to close",
+        async () => !(await listening(port)),
+        () => output,
+      );
+      await pollUntil(
+        "the demo's redis-server to stop",
+        async () => !(await listening(redisPort!)),
+        () => output,
+      );
       await exited;
       expect(output).toContain("[demo] stopped");
     } finally {

@@ -15,7 +15,6 @@ const DESKTOP_CHROME =
 const APPLICATION = "Turtle demo (test)";
 const demo = demoForThisFile(APPLICATION);
 
-
 /** A browser: keeps its cookies, always sends its user agent (and, behind the proxy, its IP). */
 interface Browser {
   get(path: string): request.Test;
@@ -46,7 +45,9 @@ interface Row {
 /** The rows of the account page's device list, in page order. */
 function rows(html: string): Row[] {
   const found: Row[] = [];
-  for (const match of html.matchAll(/<li data-session-id="([^"]*)" data-platform="([^"]*)" data-current="(true|false)"[^>]*>([\s\S]*?)<\/li>/g)) {
+  for (const match of html.matchAll(
+    /<li data-session-id="([^"]*)" data-platform="([^"]*)" data-current="(true|false)"[^>]*>([\s\S]*?)<\/li>/g,
+  )) {
     found.push({ sessionId: match[1]!, platform: match[2]!, current: match[3] === "true", html: match[4]! });
   }
   return found;
@@ -110,7 +111,9 @@ describe("demo app", () => {
     // The current device comes first, whatever was seen last.
     expect(fromPhone[0]?.current).toBe(true);
     // The raw user agent is only behind the Details toggle.
-    expect(desktopRow?.html.indexOf("Chrome/126.0.0.0")).toBeGreaterThan(desktopRow?.html.indexOf("<details") ?? Infinity);
+    expect(desktopRow?.html.indexOf("Chrome/126.0.0.0")).toBeGreaterThan(
+      desktopRow?.html.indexOf("<details") ?? Infinity,
+    );
     expect(phoneRow?.html).not.toContain("/revoke");
     expect(phoneRow?.html).toContain(APPLICATION);
     expect(desktopRow?.platform).toBe("web");
@@ -176,7 +179,9 @@ describe("demo app", () => {
     for (const x of [a, b, c]) await signIn(x, user);
     expect(await accountRows(a)).toHaveLength(3);
     await a.post("/sessions/revoke-others").expect(303).expect("Location", "/account");
-    expect((await a.get("/account").expect(200)).text).toContain("Your 2 other devices have been signed out.");
+    expect((await a.get("/account").expect(200)).text).toContain(
+      "Your 2 other devices have been signed out.",
+    );
     for (const x of [b, c]) {
       const page = (await x.get("/").expect(200)).text;
       expect(page).toContain(SIGN_IN_FORM);
@@ -195,7 +200,9 @@ describe("demo app", () => {
     const page = (await a.get("/account?notice=signed-out-elsewhere").expect(200)).text;
     const other = rows(page).find((r) => !r.current);
     // The sign-out button sits inside a closed disclosure that asks first.
-    expect(other?.html).toMatch(/<details class="confirm"[^>]*>\s*<summary[^>]*>.*Sign out.*<\/summary>[\s\S]*Sign out Safari on iPhone\? It will need to sign in again\./);
+    expect(other?.html).toMatch(
+      /<details class="confirm"[^>]*>\s*<summary[^>]*>.*Sign out.*<\/summary>[\s\S]*Sign out Safari on iPhone\? It will need to sign in again\./,
+    );
     expect(page).toContain("Sign out all other devices");
     // A link cannot make the page claim a sign-out, nor put its own text in the page.
     expect(page).not.toContain(SIGNED_OUT_ELSEWHERE);
@@ -203,9 +210,15 @@ describe("demo app", () => {
     expect((await a.get("/account?notice=revoked").expect(200)).text).not.toContain('id="notice"');
     expect((await a.get("/account?notice=%3Cb%3Ehi").expect(200)).text).not.toContain("<b>hi");
     // The flag cookie says nothing about the session: a constant, never the sid.
-    const login = await browser(DESKTOP_CHROME).post("/login").type("form").send({ username: user }).expect(303);
+    const login = await browser(DESKTOP_CHROME)
+      .post("/login")
+      .type("form")
+      .send({ username: user })
+      .expect(303);
     const cookies = ([] as string[]).concat(login.headers["set-cookie"] ?? []);
-    expect(cookies.find((c) => c.startsWith("turtle.signed-in="))).toMatch(/^turtle\.signed-in=1; Max-Age=\d+; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    expect(cookies.find((c) => c.startsWith("turtle.signed-in="))).toMatch(
+      /^turtle\.signed-in=1; Max-Age=\d+; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/,
+    );
   });
 
   it("escapes user agents and user names in the page", async () => {
@@ -228,8 +241,12 @@ describe("demo app", () => {
     expect(scripts).toHaveLength(1);
     const hash = createHash("sha256").update(scripts[0]!).digest("base64");
     const policy = String(res.headers["content-security-policy"]);
-    expect(policy.split("; ").filter((d) => d.startsWith("script-src"))).toEqual([`script-src 'sha256-${hash}'`]);
+    expect(policy.split("; ").filter((d) => d.startsWith("script-src"))).toEqual([
+      `script-src 'sha256-${hash}'`,
+    ]);
     // Without script the exact times still read, and say their zone.
-    expect(res.text).toMatch(/<time datetime="[^"]+" data-format="datetime">\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC<\/time>/);
+    expect(res.text).toMatch(
+      /<time datetime="[^"]+" data-format="datetime">\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC<\/time>/,
+    );
   });
 });

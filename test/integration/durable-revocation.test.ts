@@ -51,7 +51,9 @@ async function withFrozenReplica<T>(work: () => Promise<T>): Promise<T> {
  * A revocation that waits 2 s for the frozen replica, and, meanwhile, reads and writes of
  * other sessions: each must be served within the 1 s command deadline (no error).
  */
-async function revokeWhileServing(store: RelsRedisStore): Promise<{ revocation: unknown; served: unknown[] }> {
+async function revokeWhileServing(
+  store: RelsRedisStore,
+): Promise<{ revocation: unknown; served: unknown[] }> {
   const others = Array.from({ length: 5 }, newSid);
   for (const sid of others) await store.set(sid, sessionFor(60_000, { n: 1 }));
   const doomed = newSid();
@@ -63,9 +65,13 @@ async function revokeWhileServing(store: RelsRedisStore): Promise<{ revocation: 
     );
     // Once the revocation's WAIT is blocked on the master, the other requests go out.
     const admin = new Redis(master.url);
-    await waitUntil("the WAIT to block", async () => (/blocked_clients:1/.test(await admin.info("clients")) ? true : "not yet"), {
-      timeoutMs: 5_000,
-    });
+    await waitUntil(
+      "the WAIT to block",
+      async () => (/blocked_clients:1/.test(await admin.info("clients")) ? true : "not yet"),
+      {
+        timeoutMs: 5_000,
+      },
+    );
     admin.disconnect();
     const served = await Promise.all(
       others.map((sid) =>
@@ -101,7 +107,12 @@ describe("durable revocation does not hold the connections other requests use", 
 
   it("on an app's own client (the store waits on a duplicate of it, closed with the store)", async () => {
     const client = new Redis(master.url, { commandTimeout: 1000 });
-    const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}`, durableRevocation: true, durableRevocationTimeout: 2000 });
+    const store = new RelsRedisStore({
+      client,
+      namespace: `t-${randomUUID()}`,
+      durableRevocation: true,
+      durableRevocationTimeout: 2000,
+    });
     try {
       const { revocation, served } = await revokeWhileServing(store);
       expect(served).toEqual([1, 1, 1, 1, 1]);

@@ -18,10 +18,20 @@ const url = inject("redisUrl");
 const { inspector, storeWith } = storesForThisFile();
 
 /** Sign `userId` in on a fresh sid, as express-session would save it at the end of the request. */
-async function signIn(store: RelsRedisStore, manager: RelsSessionsManager, userId: string, maxAgeMs = 60_000) {
+async function signIn(
+  store: RelsRedisStore,
+  manager: RelsSessionsManager,
+  userId: string,
+  maxAgeMs = 60_000,
+) {
   const sid = newSid();
   const session = sessionFor(maxAgeMs);
-  await manager.recordAuthenticatedRequest(userId, { sessionID: sid, session, ip: "192.0.2.7", headers: {} } as never);
+  await manager.recordAuthenticatedRequest(userId, {
+    sessionID: sid,
+    session,
+    ip: "192.0.2.7",
+    headers: {},
+  } as never);
   await store.set(sid, session);
   return sid;
 }
@@ -75,7 +85,11 @@ describe("the index and the stats never outgrow their live sessions", () => {
     }
     await signIn(store, manager, "u-grow", 60_000);
     expect(await inspector.zcard(index)).toBe(1);
-    const counts = await Promise.all(keysOf(store).statsBucketsOf("T", "web").map((bucket) => inspector.zcard(bucket)));
+    const counts = await Promise.all(
+      keysOf(store)
+        .statsBucketsOf("T", "web")
+        .map((bucket) => inspector.zcard(bucket)),
+    );
     expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
   });
 });
@@ -83,7 +97,12 @@ describe("the index and the stats never outgrow their live sessions", () => {
 describe("streamSessions", () => {
   it("reports the expiry Redis holds, which follows touches, not the one stored at the last write", async () => {
     const store = storeWith({ touchAfter: 0 });
-    const sid = await signIn(store, new RelsSessionsManager({ store, applicationName: "T" }), "u-stream", 60_000);
+    const sid = await signIn(
+      store,
+      new RelsSessionsManager({ store, applicationName: "T" }),
+      "u-stream",
+      60_000,
+    );
     await store.touch(sid, sessionFor(3_600_000));
     const streamed = [];
     for await (const meta of streamSessions(store, 10)) streamed.push(meta);
@@ -107,7 +126,12 @@ describe("migration from plain-sid keys", () => {
   it("an unchanged request moves a plain-sid session to its private key (the touch moves it)", async () => {
     const store = storeWith({ legacyFallback: true });
     const sid = newSid();
-    await inspector.set(keysOf(store).legacy(sid), JSON.stringify(sessionFor(60_000, { from: "connect-redis" })), "PX", 60_000);
+    await inspector.set(
+      keysOf(store).legacy(sid),
+      JSON.stringify(sessionFor(60_000, { from: "connect-redis" })),
+      "PX",
+      60_000,
+    );
     const loaded = (await store.get(sid))!;
     const reqSession = store.createSession({ sessionID: sid, sessionStore: store } as never, loaded);
     await store.touch(sid, reqSession as unknown as SessionData);
@@ -149,8 +173,15 @@ describe("RelsSession.configure keeps the app's own objects", () => {
 
   it("uses the logger given as store.logger", async () => {
     const warnings: string[] = [];
-    const logger = { warn: (_details: object, message: string) => warnings.push(message), error: () => undefined };
-    RelsSession.configure({ applicationName: "T", redisOptions: { url, namespace: `t-${randomUUID()}` }, store: { logger } });
+    const logger = {
+      warn: (_details: object, message: string) => warnings.push(message),
+      error: () => undefined,
+    };
+    RelsSession.configure({
+      applicationName: "T",
+      redisOptions: { url, namespace: `t-${randomUUID()}` },
+      store: { logger },
+    });
     try {
       const store = RelsSession.store();
       const sid = newSid();
@@ -165,8 +196,14 @@ describe("RelsSession.configure keeps the app's own objects", () => {
 
 describe("second review", () => {
   it("an app serializer whose output starts with `{` or a NUL byte is read with its own parse", async () => {
-    const envelope = { stringify: (v: unknown) => JSON.stringify({ json: v, meta: 1 }), parse: (s: string) => (JSON.parse(s) as { json: unknown }).json };
-    const nul = { stringify: (v: unknown) => `\u0000${JSON.stringify(v)}`, parse: (s: string) => JSON.parse(s.slice(1)) as unknown };
+    const envelope = {
+      stringify: (v: unknown) => JSON.stringify({ json: v, meta: 1 }),
+      parse: (s: string) => (JSON.parse(s) as { json: unknown }).json,
+    };
+    const nul = {
+      stringify: (v: unknown) => `\u0000${JSON.stringify(v)}`,
+      parse: (s: string) => JSON.parse(s.slice(1)) as unknown,
+    };
     for (const serializer of [envelope, nul]) {
       const store = storeWith({ serializer });
       const sid = newSid();
@@ -178,7 +215,12 @@ describe("second review", () => {
   it("a touch that moves a plain-sid session never overwrites a newer save of it", async () => {
     const store = storeWith({ legacyFallback: true });
     const sid = newSid();
-    await inspector.set(keysOf(store).legacy(sid), JSON.stringify(sessionFor(60_000, { cart: [] })), "PX", 60_000);
+    await inspector.set(
+      keysOf(store).legacy(sid),
+      JSON.stringify(sessionFor(60_000, { cart: [] })),
+      "PX",
+      60_000,
+    );
     const [a, b] = [(await store.get(sid))!, (await store.get(sid))!];
     const req = { sessionID: sid, sessionStore: store } as never;
     const [sessionA, sessionB] = [store.createSession(req, a), store.createSession(req, b)];

@@ -12,7 +12,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RelsRedisStore } from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { sessionHandle } from "../../src/ids.js";
-import { appSession, login, regenerate, sessionCookie, sidOf, signInApp, whoAmI } from "../support/express-app.js";
+import {
+  appSession,
+  login,
+  regenerate,
+  sessionCookie,
+  sidOf,
+  signInApp,
+  whoAmI,
+} from "../support/express-app.js";
 import { sha256 } from "../support/store-contract.js";
 
 const HOUR = 3_600_000;
@@ -155,7 +163,11 @@ describe.each([
     const a = app();
     const user = `u-${randomUUID()}`;
     const first = await login(a, user);
-    const res = await request(a).post("/login").set("Cookie", first.cookie).send({ userId: user }).expect(200);
+    const res = await request(a)
+      .post("/login")
+      .set("Cookie", first.cookie)
+      .send({ userId: user })
+      .expect(200);
     const second = sidOf(sessionCookie(res)!);
     expect(second).not.toBe(first.sid);
     expect(await whoAmI(a, first.cookie)).toBeNull();
@@ -177,7 +189,9 @@ describe.each([
     const dump = await dumpNamespace(redis, namespace);
     // Positive control: the dump does hold these sessions, under their private ids.
     for (const sid of sids.slice(1)) expect(dump.has(keysOf(store).session(sha256(sid)))).toBe(true);
-    expect([...dump.keys()].filter((key) => key.includes(sha256(sids[0]!)))).toEqual([keysOf(store).revoked(sha256(sids[0]!))]);
+    expect([...dump.keys()].filter((key) => key.includes(sha256(sids[0]!)))).toEqual([
+      keysOf(store).revoked(sha256(sids[0]!)),
+    ]);
     for (const sid of sids) {
       expect(sid.length).toBeGreaterThanOrEqual(20);
       for (const [key, values] of dump) {
@@ -192,7 +206,10 @@ describe("metadata written by RelsSessionsManager.recordAuthenticatedRequest", (
   it("names the session by its handle and holds no raw sid", async () => {
     const a = recordingApp;
     const user = `u-${randomUUID()}`;
-    const res = await request(a).post("/login").set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0").send({ userId: user });
+    const res = await request(a)
+      .post("/login")
+      .set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+      .send({ userId: user });
     const sid = sidOf(sessionCookie(res)!);
     const key = keysOf(store).session(sha256(sid));
     const value = await redis.get(key);
@@ -201,8 +218,11 @@ describe("metadata written by RelsSessionsManager.recordAuthenticatedRequest", (
     // Layout 4: the metadata is a section of its own, between the header and the payload.
     expect(value!.startsWith("4")).toBe(true);
     const head = value!.indexOf("\n");
-    const meta = JSON.parse(value!.slice(head + 1, value!.indexOf("\n", head + 1))) as Record<string, unknown>;
-    expect(value!.slice(value!.indexOf("\n", head + 1) + 1)).not.toContain("_rels\"");
+    const meta = JSON.parse(value!.slice(head + 1, value!.indexOf("\n", head + 1))) as Record<
+      string,
+      unknown
+    >;
+    expect(value!.slice(value!.indexOf("\n", head + 1) + 1)).not.toContain('_rels"');
     expect(meta).toMatchObject({
       sessionId: sessionHandle(sha256(sid)),
       userId: user,

@@ -40,8 +40,17 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.quit()));
 });
 
-async function login(target: FastifyInstance, userId: string, userAgent: string = UA.windowsChrome): Promise<string> {
-  const response = await target.inject({ method: "POST", url: "/login", payload: { userId }, headers: { "user-agent": userAgent } });
+async function login(
+  target: FastifyInstance,
+  userId: string,
+  userAgent: string = UA.windowsChrome,
+): Promise<string> {
+  const response = await target.inject({
+    method: "POST",
+    url: "/login",
+    payload: { userId },
+    headers: { "user-agent": userAgent },
+  });
   expect(response.statusCode).toBe(200);
   expect(response.json()).toEqual({ userId });
   return fastifySessionCookie(response);
@@ -61,7 +70,10 @@ describe("Fastify sessions on RelsRedisStore", () => {
     expect(await whoAmI(app, cookie)).toBe(userId);
 
     // Fastify's cookie shape (originalExpires, sameSite null, …) passes the stored-shape check.
-    const stored = (await store.get(sid)) as unknown as { userId: string; cookie: { expires: string; originalMaxAge: number } };
+    const stored = (await store.get(sid)) as unknown as {
+      userId: string;
+      cookie: { expires: string; originalMaxAge: number };
+    };
     expect(stored.userId).toBe(userId);
     expect(stored.cookie.originalMaxAge).toBe(3_600_000);
     expect(new Date(stored.cookie.expires).getTime()).toBeGreaterThan(Date.now());
@@ -126,7 +138,11 @@ describe("Fastify's cookie shapes pass the store's stored-session check", () => 
   it.each([
     ["sameSite strict", { sameSite: "strict" }, 3_600_000],
     ["secure auto over HTTP (secure false, sameSite lax)", { secure: "auto" }, 3_600_000],
-    ["partitioned, with a domain and a path", { partitioned: true, domain: "127.0.0.1", path: "/" }, 3_600_000],
+    [
+      "partitioned, with a domain and a path",
+      { partitioned: true, domain: "127.0.0.1", path: "/" },
+      3_600_000,
+    ],
     ["a browser-session cookie (no maxAge: no expires)", {}, null],
   ] as const)("%s", async (_name, cookieOptions, maxAge) => {
     const shapeStore = storeOnOwnClient();
@@ -162,7 +178,9 @@ describe("the manager through Fastify's request", () => {
     const phone = await login(app, userId, UA.iphoneSafari);
     const desktop = await login(app, userId, UA.windowsChrome);
 
-    const listed = (await app.inject({ method: "GET", url: "/account", headers: { cookie: desktop } })).json() as ActiveSession[];
+    const listed = (
+      await app.inject({ method: "GET", url: "/account", headers: { cookie: desktop } })
+    ).json() as ActiveSession[];
     expect(listed).toHaveLength(2);
     const own = listed.find((s) => s.current)!;
     const other = listed.find((s) => !s.current)!;
@@ -175,7 +193,11 @@ describe("the manager through Fastify's request", () => {
     expect(own.ip).toBe("127.0.0.1");
     expect(JSON.stringify(listed)).not.toContain(fastifySidOf(desktop));
 
-    const revoke = await app.inject({ method: "POST", url: `/sessions/${other.sessionId}/revoke`, headers: { cookie: desktop } });
+    const revoke = await app.inject({
+      method: "POST",
+      url: `/sessions/${other.sessionId}/revoke`,
+      headers: { cookie: desktop },
+    });
     expect(revoke.json()).toEqual({ revoked: true });
     expect(await whoAmI(app, phone)).toBeNull();
     expect(await whoAmI(app, desktop)).toBe(userId);
@@ -188,7 +210,11 @@ describe("the manager through Fastify's request", () => {
     expect((await app.inject({ method: "GET", url: "/me", headers })).json()).toEqual({ userId });
     const listed = (await app.inject({ method: "GET", url: "/account", headers })).json() as ActiveSession[];
     expect(listed).toHaveLength(1);
-    expect(listed[0]).toMatchObject({ current: true, userAgent: UA.iphoneSafari, clientPlatform: "mobile_web" });
+    expect(listed[0]).toMatchObject({
+      current: true,
+      userAgent: UA.iphoneSafari,
+      clientPlatform: "mobile_web",
+    });
     // And Redis holds it too, not only the request in flight.
     const [row] = await manager.userSessions.sessions(userId);
     expect(row?.meta.clientPlatform).toBe("mobile_web");
@@ -200,12 +226,18 @@ describe("the manager through Fastify's request", () => {
     const second = await login(app, userId, UA.iphoneSafari);
     const third = await login(app, userId, UA.pixelChrome);
 
-    const response = await app.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: first } });
+    const response = await app.inject({
+      method: "POST",
+      url: "/sessions/revoke-others",
+      headers: { cookie: first },
+    });
     expect(response.json()).toEqual({ revoked: 2 });
     expect(await whoAmI(app, first)).toBe(userId);
     expect(await whoAmI(app, second)).toBeNull();
     expect(await whoAmI(app, third)).toBeNull();
-    const listed = (await app.inject({ method: "GET", url: "/account", headers: { cookie: first } })).json() as ActiveSession[];
+    const listed = (
+      await app.inject({ method: "GET", url: "/account", headers: { cookie: first } })
+    ).json() as ActiveSession[];
     expect(listed.map((s) => s.current)).toEqual([true]);
   });
 
@@ -213,7 +245,11 @@ describe("the manager through Fastify's request", () => {
     const userId = `u-${randomUUID()}`;
     const cookie = await login(app, userId);
     const own = manager.sessionIdOf({ session: { sessionId: fastifySidOf(cookie) } });
-    const response = await app.inject({ method: "POST", url: `/sessions/${own}/revoke`, headers: { cookie } });
+    const response = await app.inject({
+      method: "POST",
+      url: `/sessions/${own}/revoke`,
+      headers: { cookie },
+    });
     expect(response.json()).toEqual({ revoked: true });
     expect(await whoAmI(app, cookie)).toBeNull();
     expect(await store.get(fastifySidOf(cookie))).toBeNull();
@@ -226,7 +262,9 @@ describe("the manager through Fastify's request", () => {
  * @fastify/session saves its copy of it. Returns what a read of the sid, and the cookie's
  * next request, find afterwards.
  */
-async function saveAfterRevocation(revoke: (app: FastifyInstance, victim: string, userId: string, store: RelsRedisStore) => Promise<void>) {
+async function saveAfterRevocation(
+  revoke: (app: FastifyInstance, victim: string, userId: string, store: RelsRedisStore) => Promise<void>,
+) {
   let entered!: () => void;
   let release!: () => void;
   const inside = new Promise<void>((resolve) => (entered = resolve));
@@ -263,7 +301,11 @@ describe("revocation while a Fastify request is in flight", () => {
   it("a request that loaded the session before another device revoked it cannot bring it back with its save", async () => {
     const after = await saveAfterRevocation(async (app, _victim, userId) => {
       const other = await login(app, userId, UA.windowsChrome);
-      const revoked = await app.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
+      const revoked = await app.inject({
+        method: "POST",
+        url: "/sessions/revoke-others",
+        headers: { cookie: other },
+      });
       expect(revoked.json()).toEqual({ revoked: 1 });
     });
     expect(after.stored, "the late save resurrected a revoked session").toBeNull();
@@ -273,7 +315,9 @@ describe("revocation while a Fastify request is in flight", () => {
   it("a request that loaded the session before the same browser logged out on this process cannot bring it back with its save", async () => {
     const after = await saveAfterRevocation(async (app, victim) => {
       // The same cookie from another tab: request.session.destroy() in this process.
-      expect((await app.inject({ method: "POST", url: "/logout", headers: { cookie: victim } })).statusCode).toBe(200);
+      expect(
+        (await app.inject({ method: "POST", url: "/logout", headers: { cookie: victim } })).statusCode,
+      ).toBe(200);
     });
     expect(after.stored, "the late save resurrected a logged-out session").toBeNull();
     expect(after.signedInAs).toBeNull();
@@ -294,14 +338,23 @@ describe("a revoked copy waiting while the process reads 100,000 other live sess
   it("cannot bring its session back: what a process read is a cache, the revocation is Redis's", async () => {
     const after = await saveAfterRevocation(async (app, _victim, userId, raceStore) => {
       const other = await login(app, userId, UA.windowsChrome);
-      const revoked = await app.inject({ method: "POST", url: "/sessions/revoke-others", headers: { cookie: other } });
+      const revoked = await app.inject({
+        method: "POST",
+        url: "/sessions/revoke-others",
+        headers: { cookie: other },
+      });
       expect(revoked.json()).toEqual({ revoked: 1 });
       // 12,000 other live sessions, each read about eight times: far past any read cache.
       const sids = Array.from({ length: 12_000 }, (_, i) => `flood-${i}-${randomUUID()}`);
-      for (let i = 0; i < sids.length; i += 1_000) await Promise.all(sids.slice(i, i + 1_000).map((sid) => raceStore.set(sid, sessionFor(600_000, { n: i }))));
+      for (let i = 0; i < sids.length; i += 1_000)
+        await Promise.all(
+          sids.slice(i, i + 1_000).map((sid) => raceStore.set(sid, sessionFor(600_000, { n: i }))),
+        );
       let reads = 0;
       for (let round = 0; reads < 100_000; round++) {
-        const found = await Promise.all(sids.slice((round % 12) * 1_000, (round % 12) * 1_000 + 1_000).map((sid) => raceStore.get(sid)));
+        const found = await Promise.all(
+          sids.slice((round % 12) * 1_000, (round % 12) * 1_000 + 1_000).map((sid) => raceStore.get(sid)),
+        );
         expect(found.every((s) => s !== null)).toBe(true);
         reads += found.length;
       }
@@ -315,35 +368,48 @@ describe("round trips of a Fastify request (counted, not timed)", () => {
   it.each([
     [true, 2, ["get", "set"]],
     [false, 1, ["get"]],
-  ] as const)("rolling: %s — an unchanged signed-in GET costs %i round trip(s)", async (rolling, roundTrips, commands) => {
-    const client = new Redis(url);
-    const countedStore = storeOnOwnClient(client);
-    const countedApp = await buildFastifyApp({
-      store: countedStore,
-      manager: new RelsSessionsManager({ store: countedStore, applicationName: "FastifyTest" }),
-      rolling,
-    });
-    try {
-      const userId = `u-${randomUUID()}`;
-      const cookie = await login(countedApp, userId);
-      const counter = countRoundTrips(client);
+  ] as const)(
+    "rolling: %s — an unchanged signed-in GET costs %i round trip(s)",
+    async (rolling, roundTrips, commands) => {
+      const client = new Redis(url);
+      const countedStore = storeOnOwnClient(client);
+      const countedApp = await buildFastifyApp({
+        store: countedStore,
+        manager: new RelsSessionsManager({ store: countedStore, applicationName: "FastifyTest" }),
+        rolling,
+      });
       try {
-        // The login's user agent again: a new one would be a metadata change, hence a write.
-        const response = await countedApp.inject({ method: "GET", url: "/me", headers: { cookie, "user-agent": UA.windowsChrome } });
-        expect(response.json()).toEqual({ userId });
-        expect({ roundTrips: counter.roundTrips, commands: counter.commands }).toEqual({ roundTrips, commands });
+        const userId = `u-${randomUUID()}`;
+        const cookie = await login(countedApp, userId);
+        const counter = countRoundTrips(client);
+        try {
+          // The login's user agent again: a new one would be a metadata change, hence a write.
+          const response = await countedApp.inject({
+            method: "GET",
+            url: "/me",
+            headers: { cookie, "user-agent": UA.windowsChrome },
+          });
+          expect(response.json()).toEqual({ userId });
+          expect({ roundTrips: counter.roundTrips, commands: counter.commands }).toEqual({
+            roundTrips,
+            commands,
+          });
+        } finally {
+          counter.restore();
+        }
       } finally {
-        counter.restore();
+        await countedApp.close();
       }
-    } finally {
-      await countedApp.close();
-    }
-  });
+    },
+  );
 });
 
-describe("docs/fastify.md's \"Using it with Fastify\" example", () => {
+describe('docs/fastify.md\'s "Using it with Fastify" example', () => {
   it("runs as written: sign in on two devices, list, revoke one, log out", async () => {
-    example = await runExample(docExample("docs/fastify.md", "## Using it with Fastify"), { REDIS_URL: url, SESSION_SECRET: randomUUID() });
+    example = await runExample(docExample("docs/fastify.md", "## Using it with Fastify"), {
+      REDIS_URL: url,
+      SESSION_SECRET: randomUUID(),
+    });
     const { base } = example;
     // The example's namespace is fixed ("rels:session"), on the test's own Redis; the user is unique.
     const userId = `readme-${randomUUID()}`;
@@ -361,15 +427,21 @@ describe("docs/fastify.md's \"Using it with Fastify\" example", () => {
     };
     const phone = await signIn(UA.iphoneSafari);
     const desktop = await signIn(UA.windowsChrome);
-    const me = async (cookie: string) => ((await (await fetch(`${base}/`, { headers: { cookie } })).json()) as { userId: string | null }).userId;
+    const me = async (cookie: string) =>
+      ((await (await fetch(`${base}/`, { headers: { cookie } })).json()) as { userId: string | null }).userId;
     expect(await me(desktop)).toBe(userId);
 
-    const listed = (await (await fetch(`${base}/account`, { headers: { cookie: desktop } })).json()) as ActiveSession[];
+    const listed = (await (
+      await fetch(`${base}/account`, { headers: { cookie: desktop } })
+    ).json()) as ActiveSession[];
     expect(listed.map((s) => s.clientPlatform).sort()).toEqual(["mobile_web", "web"]);
     const other = listed.find((s) => !s.current)!;
     expect(other.clientPlatform).toBe("mobile_web");
 
-    const revoke = await fetch(`${base}/sessions/${other.sessionId}/revoke`, { method: "POST", headers: { cookie: desktop } });
+    const revoke = await fetch(`${base}/sessions/${other.sessionId}/revoke`, {
+      method: "POST",
+      headers: { cookie: desktop },
+    });
     expect(await revoke.json()).toEqual({ revoked: true });
     expect(await me(phone)).toBeNull();
     expect(await me(desktop)).toBe(userId);

@@ -25,7 +25,10 @@ describe(`an account with ${SESSIONS} sessions`, () => {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await manager.activeSessionsPage(user, { limit: LIMIT, ...(cursor === undefined ? {} : { cursor }) });
+      const page = await manager.activeSessionsPage(user, {
+        limit: LIMIT,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
       pages += 1;
       expect(page.sessions.length, `page ${pages} holds at most the limit`).toBeLessThanOrEqual(LIMIT);
       for (const { sessionId } of page.sessions) {
@@ -42,6 +45,9 @@ describe(`an account with ${SESSIONS} sessions`, () => {
     expect(await manager.activeSessions(user)).toEqual([]);
     expect((await manager.activeSessionsPage(user, { limit: LIMIT })).sessions).toEqual([]);
     const left = await Promise.all(sids.slice(0, 200).map((sid) => store.get(sid)));
-    expect(left.filter((s) => s !== null), "revoked sessions are gone").toEqual([]);
+    expect(
+      left.filter((s) => s !== null),
+      "revoked sessions are gone",
+    ).toEqual([]);
   }, 60_000);
 });

@@ -17,7 +17,6 @@ import { SessionStats } from "../../src/stats/stats.js";
 
 const { inspector, storeWith } = storesForThisFile();
 
-
 function sessionFor(maxAgeMs = 60_000, data: Record<string, unknown> = {}): SessionData {
   return {
     cookie: { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs), httpOnly: true, path: "/" },
@@ -55,7 +54,12 @@ describe("totals().byApplication with application names from Object.prototype", 
       for (let i = 0; i < count; i++) {
         const sid = newSid();
         const session = sessionFor();
-        await manager.recordAuthenticatedRequest(`u-${applicationName}-${i}`, { sessionID: sid, session, ip: "192.0.2.7", headers: {} } as never);
+        await manager.recordAuthenticatedRequest(`u-${applicationName}-${i}`, {
+          sessionID: sid,
+          session,
+          ip: "192.0.2.7",
+          headers: {},
+        } as never);
         await store.set(sid, session);
       }
     }
@@ -89,7 +93,12 @@ describe("escaped prototype keys in stored payloads", () => {
   it("a plain-sid session read through legacyFallback has no own __proto__", async () => {
     const store = storeWith({ legacyFallback: true });
     const sid = newSid();
-    await inspector.set(keysOf(store).legacy(sid), `{"cookie":{"originalMaxAge":60000},${hostile},"userId":"u"}`, "PX", 60_000);
+    await inspector.set(
+      keysOf(store).legacy(sid),
+      `{"cookie":{"originalMaxAge":60000},${hostile},"userId":"u"}`,
+      "PX",
+      60_000,
+    );
     const loaded = (await store.get(sid)) as unknown as Record<string, unknown>;
     expect(loaded).not.toBeNull();
     expect(Object.hasOwn(loaded, "__proto__")).toBe(false);
@@ -171,7 +180,10 @@ describe("stored metadata carrying a large unknown field", () => {
 
 describe("stored metadata the memo of decoded metadata must not trust", () => {
   /** A session signed in by `user`, and its JSON as Redis would hold it. */
-  async function signedIn(manager: RelsSessionsManager, user: string): Promise<{ sid: string; json: string }> {
+  async function signedIn(
+    manager: RelsSessionsManager,
+    user: string,
+  ): Promise<{ sid: string; json: string }> {
     const sid = newSid();
     const session = sessionFor(60_000) as unknown as Record<string, unknown>;
     await manager.recordAuthenticatedRequest(user, request(sid, session));
@@ -182,7 +194,11 @@ describe("stored metadata the memo of decoded metadata must not trust", () => {
    * The heap one tracked request each of 1,000 sessions leaves behind, when each session's
    * stored metadata is `rels(handle)` (with the JSON of a session `manager` signed in).
    */
-  async function heapKept(manager: RelsSessionsManager, json: string, rels: (handle: string) => unknown): Promise<number> {
+  async function heapKept(
+    manager: RelsSessionsManager,
+    json: string,
+    rels: (handle: string) => unknown,
+  ): Promise<number> {
     const gc = exposedGc();
     const sessions = Array.from({ length: 1_000 }, () => newSid());
     gc();
@@ -216,16 +232,26 @@ describe("stored metadata the memo of decoded metadata must not trust", () => {
     const manager = new RelsSessionsManager({ store: storeWith(), applicationName: "Memo" });
     const victim = await signedIn(manager, "victim");
     const stored = (JSON.parse(victim.json) as { _rels: Record<string, unknown> })._rels;
-    const victimRequest = () => manager.recordAuthenticatedRequest("victim", request(victim.sid, JSON.parse(victim.json) as Record<string, unknown>));
+    const victimRequest = () =>
+      manager.recordAuthenticatedRequest(
+        "victim",
+        request(victim.sid, JSON.parse(victim.json) as Record<string, unknown>),
+      );
     const real = (await victimRequest()).signInAt.toISOString();
     // Its own session: fields that say 2001, JSON that says what Redis holds.
     const forged = { ...stored, signInAt: "2001-01-01T00:00:00.000Z", toJSON: () => stored };
-    await manager.recordAuthenticatedRequest("victim", request(victim.sid, { ...(JSON.parse(victim.json) as object), _rels: forged }));
+    await manager.recordAuthenticatedRequest(
+      "victim",
+      request(victim.sid, { ...(JSON.parse(victim.json) as object), _rels: forged }),
+    );
     expect((await victimRequest()).signInAt.toISOString()).toBe(real);
     // Another session carrying the victim's metadata (its handle included) the same way.
     const other = await signedIn(manager, "other");
     const planted = { ...stored, signInAt: "1999-09-09T00:00:00.000Z", toJSON: () => stored };
-    await manager.recordAuthenticatedRequest("victim", request(other.sid, { ...(JSON.parse(other.json) as object), _rels: planted }));
+    await manager.recordAuthenticatedRequest(
+      "victim",
+      request(other.sid, { ...(JSON.parse(other.json) as object), _rels: planted }),
+    );
     expect((await victimRequest()).signInAt.toISOString()).toBe(real);
   });
 
@@ -236,14 +262,27 @@ describe("stored metadata the memo of decoded metadata must not trust", () => {
     const older = JSON.parse(json) as { _rels: Record<string, unknown> };
     older._rels.browser = { name: "Chrome" };
     const olderJson = JSON.stringify(older);
-    expect((await manager.recordAuthenticatedRequest("hidden", request(sid, JSON.parse(olderJson) as Record<string, unknown>))).browser).toEqual({
+    expect(
+      (
+        await manager.recordAuthenticatedRequest(
+          "hidden",
+          request(sid, JSON.parse(olderJson) as Record<string, unknown>),
+        )
+      ).browser,
+    ).toEqual({
       name: "Chrome",
       version: null,
     });
     // The same, with a version the decoder reads but Object.keys does not list.
     const hidden = JSON.parse(olderJson) as { _rels: Record<string, unknown> };
-    hidden._rels.browser = Object.defineProperty({ name: "Chrome" }, "version", { value: "6.6.6", enumerable: false });
-    const meta = await manager.recordAuthenticatedRequest("hidden", request(sid, hidden as unknown as Record<string, unknown>));
+    hidden._rels.browser = Object.defineProperty({ name: "Chrome" }, "version", {
+      value: "6.6.6",
+      enumerable: false,
+    });
+    const meta = await manager.recordAuthenticatedRequest(
+      "hidden",
+      request(sid, hidden as unknown as Record<string, unknown>),
+    );
     expect(meta.browser).toEqual(decodeSessionMeta(hidden._rels)!.browser);
     expect(meta.browser?.version).toBe("6.6.6");
   });
@@ -256,7 +295,9 @@ describe("stored metadata the memo of decoded metadata must not trust", () => {
     const extra: Record<string, number> = {};
     for (let i = 0; JSON.stringify({ ...base, x: extra }).length < 4_000; i++) extra[`k${i}`] = i;
     // A memo that kept them held ~25 MB.
-    expect(await heapKept(manager, json, (sessionId) => ({ ...base, sessionId, x: extra }))).toBeLessThan(6 * 1024 * 1024);
+    expect(await heapKept(manager, json, (sessionId) => ({ ...base, sessionId, x: extra }))).toBeLessThan(
+      6 * 1024 * 1024,
+    );
   });
 
   it("metadata holding many small objects is decoded on each request but never kept", async () => {
@@ -268,6 +309,8 @@ describe("stored metadata the memo of decoded metadata must not trust", () => {
     const junk = Array.from({ length: Math.floor(room / 3) }, () => ({}));
     expect(JSON.stringify({ ...base, j: junk }).length).toBeLessThanOrEqual(4_096);
     // A memo that kept them held ~70 MB.
-    expect(await heapKept(manager, json, (sessionId) => ({ ...base, sessionId, j: junk }))).toBeLessThan(16 * 1024 * 1024);
+    expect(await heapKept(manager, json, (sessionId) => ({ ...base, sessionId, j: junk }))).toBeLessThan(
+      16 * 1024 * 1024,
+    );
   });
 });

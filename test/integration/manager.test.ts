@@ -9,7 +9,12 @@ import { privateHex } from "../../src/ids.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
-import { createRelsSession, privateId, SessionsManager, type SessionStoreConfigInput } from "../../src/index.js";
+import {
+  createRelsSession,
+  privateId,
+  SessionsManager,
+  type SessionStoreConfigInput,
+} from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { RelsSession } from "../../src/rels-session.js";
 import { RelsRedisStore } from "../../src/express/store.js";
@@ -76,13 +81,22 @@ function configuredWith(store: () => NonNullable<SessionStoreConfigInput["store"
   };
 }
 
-describeManagerContract('standalone Redis, serializer "msgpack"', configuredWith(() => ({ serializer: "msgpack" })));
+describeManagerContract(
+  'standalone Redis, serializer "msgpack"',
+  configuredWith(() => ({ serializer: "msgpack" })),
+);
 
 // Not under the namespace: the manager must find sessions by the store's prefix alone.
-describeManagerContract("standalone Redis, a custom prefix", configuredWith(() => ({ prefix: `app-${randomUUID()}:sess:` })));
+describeManagerContract(
+  "standalone Redis, a custom prefix",
+  configuredWith(() => ({ prefix: `app-${randomUUID()}:sess:` })),
+);
 
 // Every session of the contract is over 64 bytes once encoded, so each one is deflated.
-describeManagerContract("standalone Redis, compressThreshold: 64", configuredWith(() => ({ compressThreshold: 64 })));
+describeManagerContract(
+  "standalone Redis, compressThreshold: 64",
+  configuredWith(() => ({ compressThreshold: 64 })),
+);
 
 describe("the stores the contract runs on above are what their names say", () => {
   /** A session saved through the store, and what Redis holds for it. */
@@ -93,8 +107,13 @@ describe("the stores the contract runs on above are what their names say", () =>
       await target.store.set(sid, sessionFor(60_000, { note: "x".repeat(200) }));
       const hex = privateHex(sid);
       const record = await recordsOf(target.store).read(hex);
-      if (record === null || typeof record !== "object") throw new Error(`the saved session reads back as ${String(record)}`);
-      return { key: keysOf(target.store).session(hex), firstByte: record.payload[0], back: await target.store.get(sid) };
+      if (record === null || typeof record !== "object")
+        throw new Error(`the saved session reads back as ${String(record)}`);
+      return {
+        key: keysOf(target.store).session(hex),
+        firstByte: record.payload[0],
+        back: await target.store.get(sid),
+      };
     } finally {
       await target.close();
     }
@@ -102,7 +121,12 @@ describe("the stores the contract runs on above are what their names say", () =>
 
   it('serializer "msgpack" stores a MessagePack map', async () => {
     const { firstByte, back } = await saved({ serializer: "msgpack" });
-    expect(firstByte === 0xde || firstByte === 0xdf || (firstByte !== undefined && firstByte >= 0x80 && firstByte <= 0x8f), String(firstByte)).toBe(true);
+    expect(
+      firstByte === 0xde ||
+        firstByte === 0xdf ||
+        (firstByte !== undefined && firstByte >= 0x80 && firstByte <= 0x8f),
+      String(firstByte),
+    ).toBe(true);
     expect(back).toMatchObject({ note: "x".repeat(200) });
   });
 
@@ -122,7 +146,10 @@ describe("the stores the contract runs on above are what their names say", () =>
 
 describe("SessionsManager.sessionIdOf", () => {
   it("is the handle activeSessions marks as current, and neither the sid nor the private id", async () => {
-    RelsSession.configure({ applicationName: "Turtle", redisOptions: { url, namespace: `t-${randomUUID()}` } });
+    RelsSession.configure({
+      applicationName: "Turtle",
+      redisOptions: { url, namespace: `t-${randomUUID()}` },
+    });
     const store = RelsSession.store();
     try {
       const sid = newSid();
@@ -145,7 +172,10 @@ describe("trackSessions while express-session has no session (store disconnected
   it("passes the request on without calling getUser", async () => {
     const client = new Redis(url);
     try {
-      const manager = new RelsSessionsManager({ store: new RelsRedisStore({ client, namespace: `t-${randomUUID()}` }), applicationName: "Turtle" });
+      const manager = new RelsSessionsManager({
+        store: new RelsRedisStore({ client, namespace: `t-${randomUUID()}` }),
+        applicationName: "Turtle",
+      });
       let asked = 0;
       const middleware = manager.trackSessions({
         getUser: (req) => {
@@ -153,7 +183,9 @@ describe("trackSessions while express-session has no session (store disconnected
           return req.session.userId as string | undefined;
         },
       });
-      const outcome = await new Promise<unknown>((resolve) => middleware({ headers: {} } as never, {} as never, resolve));
+      const outcome = await new Promise<unknown>((resolve) =>
+        middleware({ headers: {} } as never, {} as never, resolve),
+      );
       expect(outcome).toBeUndefined();
       expect(asked).toBe(0);
     } finally {

@@ -28,7 +28,12 @@ function managerOf(store: RelsRedisStore) {
 async function signIn(store: RelsRedisStore, userId: string) {
   const sid = newSid();
   const session = sessionFor(60_000);
-  await managerOf(store).recordAuthenticatedRequest(userId, { sessionID: sid, session, ip: IP, headers: { "user-agent": "Firefox/128.0" } } as never);
+  await managerOf(store).recordAuthenticatedRequest(userId, {
+    sessionID: sid,
+    session,
+    ip: IP,
+    headers: { "user-agent": "Firefox/128.0" },
+  } as never);
   await store.set(sid, session);
   return { sid, session };
 }
@@ -67,7 +72,8 @@ describe("the metadata section (layout 4)", () => {
     const store = storeWith();
     const { sid } = await signIn(store, `u-${randomUUID()}`);
     const before = await rawRecord(store, sid);
-    const section = (text: string) => text.slice(text.indexOf("\n") + 1, text.indexOf("\n", text.indexOf("\n") + 1));
+    const section = (text: string) =>
+      text.slice(text.indexOf("\n") + 1, text.indexOf("\n", text.indexOf("\n") + 1));
     const read = (await store.get(sid)) as unknown as Record<string, unknown>;
     read.visits = 1;
     await store.set(sid, read as never);
@@ -108,15 +114,28 @@ describe("the metadata section (layout 4)", () => {
     const store = storeWith();
     const manager = managerOf(store);
     const seen: string[] = [];
-    const app = signInApp(store, { onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req as never) });
+    const app = signInApp(store, {
+      onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req as never),
+    });
     app.get("/json", async (req: Request, res) => {
       const userId = (req.session as unknown as { userId?: string }).userId;
       if (userId) await manager.recordAuthenticatedRequest(userId, req as never);
       seen.push(JSON.stringify(req.session), JSON.stringify({ ...req.session }));
-      res.json({ listed: userId ? (await manager.activeSessions(userId, { current: req as never })).map((s) => ({ ip: s.ip, current: s.current })) : [] });
+      res.json({
+        listed: userId
+          ? (await manager.activeSessions(userId, { current: req as never })).map((s) => ({
+              ip: s.ip,
+              current: s.current,
+            }))
+          : [],
+      });
     });
     const user = `u-${randomUUID()}`;
-    const login = await request(app).post("/login").set("X-Forwarded-For", IP).send({ userId: user }).expect(200);
+    const login = await request(app)
+      .post("/login")
+      .set("X-Forwarded-For", IP)
+      .send({ userId: user })
+      .expect(200);
     const cookie = expectSessionCookie(login);
     const { body } = await request(app).get("/json").set("Cookie", cookie).expect(200);
     expect(body.listed).toHaveLength(1);
@@ -140,10 +159,19 @@ describe("the metadata section (layout 4)", () => {
     });
     try {
       const user = `u-${randomUUID()}`;
-      const login = await app.inject({ method: "POST", url: "/login", payload: { userId: user }, headers: { "user-agent": "Firefox/128.0" } });
+      const login = await app.inject({
+        method: "POST",
+        url: "/login",
+        payload: { userId: user },
+        headers: { "user-agent": "Firefox/128.0" },
+      });
       let cookie = fastifySessionCookie(login);
       await app.inject({ method: "GET", url: "/json", headers: { cookie } });
-      const rotated = await app.inject({ method: "POST", url: "/rotate", headers: { cookie, "user-agent": "Firefox/128.0" } });
+      const rotated = await app.inject({
+        method: "POST",
+        url: "/rotate",
+        headers: { cookie, "user-agent": "Firefox/128.0" },
+      });
       cookie = fastifySessionCookie(rotated);
       await app.inject({ method: "GET", url: "/json", headers: { cookie } });
       const account = await app.inject({ method: "GET", url: "/account", headers: { cookie } });
@@ -162,7 +190,10 @@ describe("a rolling upgrade: a store writing layout 3 and one writing layout 4, 
   it("each reads, lists and saves the other's sessions; none is treated as corrupt or deleted", async () => {
     const namespace = `t-${randomUUID()}`;
     const warnings: unknown[] = [];
-    const logger = { warn: (...args: unknown[]) => warnings.push(args), error: (...args: unknown[]) => warnings.push(args) };
+    const logger = {
+      warn: (...args: unknown[]) => warnings.push(args),
+      error: (...args: unknown[]) => warnings.push(args),
+    };
     const old = storeWith({ namespace, recordLayout: 3, logger });
     const current = storeWith({ namespace, logger });
     const user = `u-${randomUUID()}`;
@@ -185,7 +216,7 @@ describe("a rolling upgrade: a store writing layout 3 and one writing layout 4, 
     // And back to layout 3 (a rollback's first step), metadata inside the payload again.
     await old.set(a.sid, (await old.get(a.sid))!);
     expect(await rawRecord(old, a.sid)).toMatch(/^3.*"_rels":\{/s);
-    expect((await managerOf(current).activeSessions(user))).toHaveLength(2);
+    expect(await managerOf(current).activeSessions(user)).toHaveLength(2);
     expect(await current.get(a.sid)).toMatchObject({ visits: 2 });
     expect(await current.get(b.sid)).toMatchObject({ visits: 2 });
     expect(warnings).toEqual([]);

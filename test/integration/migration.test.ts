@@ -72,12 +72,22 @@ async function signedIn(r: { mixed: Side; fallback: Side }, user: string): Promi
 }
 
 /** The promise: no copy left anywhere, and no server (old or new) finds the session. */
-async function expectEnded(r: { mixed: Side; fallback: Side }, session: LoggedIn, label: string): Promise<void> {
+async function expectEnded(
+  r: { mixed: Side; fallback: Side },
+  session: LoggedIn,
+  label: string,
+): Promise<void> {
   expect(await privateExists(r.mixed, session.sid), `${label}: no private key`).toBe(0);
   // An old-version server (connect-redis on the same prefix) reads exactly this key.
   expect(await plainExists(r.mixed, session.sid), `${label}: EXISTS <prefix><sid> is 0`).toBe(0);
-  expect(await whoAmI(r.fallback.app, session.cookie), `${label}: a legacyFallback server finds no session`).toBeNull();
-  expect(await whoAmI(r.mixed.app, session.cookie), `${label}: the mirroring server finds no session`).toBeNull();
+  expect(
+    await whoAmI(r.fallback.app, session.cookie),
+    `${label}: a legacyFallback server finds no session`,
+  ).toBeNull();
+  expect(
+    await whoAmI(r.mixed.app, session.cookie),
+    `${label}: the mirroring server finds no session`,
+  ).toBeNull();
 }
 
 describe("mirrorWrites: a set racing a destroy of the same session", () => {
@@ -112,7 +122,9 @@ describe("legacyFallback: store.clear()", () => {
     const sessions = await Promise.all(users.map((user) => signedIn(r, user)));
     // A plain copy whose private key is already gone: only the fallback read finds it.
     await redis.del(keysOf(r.mixed.store).session(sessions[1]!.hex));
-    expect(await whoAmI(r.fallback.app, sessions[1]!.cookie), "the fallback read finds the plain copy").toBe(users[1]);
+    expect(await whoAmI(r.fallback.app, sessions[1]!.cookie), "the fallback read finds the plain copy").toBe(
+      users[1],
+    );
 
     await r.fallback.store.clear();
     for (const [i, session] of sessions.entries()) {
@@ -138,7 +150,9 @@ describe("mirrorWrites: revocations by private id end the plain copy too", () =>
     const r = rollout();
     const user = `u-${randomUUID()}`;
     const [gone, kept] = [await signedIn(r, user), await signedIn(r, user)];
-    expect(await r.mixed.manager.logoutSession(user, r.mixed.manager.sessionIdOf({ sessionID: gone.sid }))).toBe(true);
+    expect(
+      await r.mixed.manager.logoutSession(user, r.mixed.manager.sessionIdOf({ sessionID: gone.sid })),
+    ).toBe(true);
     await expectEnded(r, gone, "the revoked session");
     expect(await plainExists(r.mixed, kept.sid), "the other session's plain copy is kept").toBe(1);
     expect(await whoAmI(r.fallback.app, kept.cookie), "the other session is still signed in").toBe(user);
@@ -151,7 +165,9 @@ describe("mirrorWrites: revocations by private id end the plain copy too", () =>
     expect(await r.mixed.manager.logoutOtherSessions(user, { sessionID: kept!.sid, headers: {} })).toBe(2);
     for (const [i, session] of others.entries()) await expectEnded(r, session, `other session ${i}`);
     expect(await plainExists(r.mixed, kept!.sid), "the request's own plain copy is kept").toBe(1);
-    expect(await whoAmI(r.fallback.app, kept!.cookie), "the request's own session is still signed in").toBe(user);
+    expect(await whoAmI(r.fallback.app, kept!.cookie), "the request's own session is still signed in").toBe(
+      user,
+    );
   });
 
   it("a cap eviction (maxSessionsPerUser: 1)", async () => {
@@ -159,7 +175,9 @@ describe("mirrorWrites: revocations by private id end the plain copy too", () =>
     const user = `u-${randomUUID()}`;
     const first = await signedIn(r, user);
     const second = await login(r.mixed.app, user);
-    expect((await r.mixed.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([r.mixed.manager.sessionIdOf({ sessionID: second.sid })]);
+    expect((await r.mixed.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([
+      r.mixed.manager.sessionIdOf({ sessionID: second.sid }),
+    ]);
     await expectEnded(r, first, "the evicted session");
     expect(await whoAmI(r.fallback.app, second.cookie), "the newer session is signed in").toBe(user);
   });
@@ -167,7 +185,10 @@ describe("mirrorWrites: revocations by private id end the plain copy too", () =>
 
 describe("a sid that could name one of the library's own keys", () => {
   /** A connect-redis-shaped session, planted where `<prefix><sid>` points. */
-  const PLANTED = JSON.stringify({ cookie: { originalMaxAge: 60_000, httpOnly: true, path: "/" }, userId: "mallory" });
+  const PLANTED = JSON.stringify({
+    cookie: { originalMaxAge: 60_000, httpOnly: true, path: "/" },
+    userId: "mallory",
+  });
 
   for (const mode of [{ legacyFallback: true }, { mirrorWrites: true }] as const) {
     const modeName = Object.keys(mode)[0]!;
@@ -211,9 +232,10 @@ describe("a sid that could name one of the library's own keys", () => {
         expect(key.type, `${key.sid}: the other key keeps its type`).toBe(before[i]!.type);
         expect(key.dump?.equals(before[i]!.dump!), `${key.sid}: the other key is untouched`).toBe(true);
       }
-      expect((await manager.activeSessions("alice")).map((s) => s.sessionId), "alice's session is still hers").toEqual([
-        manager.sessionIdOf({ sessionID: victimSid }),
-      ]);
+      expect(
+        (await manager.activeSessions("alice")).map((s) => s.sessionId),
+        "alice's session is still hers",
+      ).toEqual([manager.sessionIdOf({ sessionID: victimSid })]);
     });
   }
 });
@@ -223,9 +245,17 @@ describe("legacyFallback: a session read from its plain-sid key, then destroyed"
   // session revoked. A save or a touch from the request that read it must not bring it back.
   for (const step of ["save", "touch"] as const) {
     it(`is not brought back by a ${step} from the request that read it`, async () => {
-      const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}`, legacyFallback: true, touchAfter: 0 });
+      const store = new RelsRedisStore({
+        client,
+        namespace: `t-${randomUUID()}`,
+        legacyFallback: true,
+        touchAfter: 0,
+      });
       const sid = newSid();
-      const plain = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 };
+      const plain = {
+        cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() },
+        n: 1,
+      };
       await redis.set(keysOf(store).legacy(sid), JSON.stringify(plain), "PX", 60_000);
       const loaded = (await store.get(sid))!;
       expect(loaded, "the fallback read finds the plain copy").toMatchObject({ n: 1 });

@@ -81,7 +81,14 @@ async function revokeDuring(
   return held.finish();
 }
 
-async function expectGone(target: express.Express, s: RelsRedisStore, cookie: string, hex: string, user: string, m: RelsSessionsManager) {
+async function expectGone(
+  target: express.Express,
+  s: RelsRedisStore,
+  cookie: string,
+  hex: string,
+  user: string,
+  m: RelsSessionsManager,
+) {
   expect(await whoAmI(target, cookie), "the next request with the cookie has no session").toBeNull();
   expect(await redis.exists(keysOf(s).session(hex)), "no session key in Redis").toBe(0);
   expect(await redis.zscore(keysOf(s).userIndex(user), hex), "no index entry").toBeNull();
@@ -160,7 +167,12 @@ describe("touch after destroy does not recreate the session", () => {
     const sid = randomUUID();
     const hex = sha256(sid);
     const sessionData = {
-      cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: "/" },
+      cookie: {
+        originalMaxAge: 60_000,
+        expires: new Date(Date.now() + 60_000).toISOString(),
+        httpOnly: true,
+        path: "/",
+      },
       visits: 1,
     } as unknown as SessionData;
     await store.set(sid, sessionData);

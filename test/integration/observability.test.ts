@@ -27,7 +27,8 @@ const namespace = `t-obs-${randomUUID()}`;
 const APPLICATION = "Obs";
 const IPHONE =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-const DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+const DESKTOP =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
 
 let sessions: RelsSessionInstance;
 let app: express.Express;
@@ -35,7 +36,8 @@ let app: express.Express;
 beforeAll(() => {
   sessions = createRelsSession({ applicationName: APPLICATION, redisOptions: { url, namespace } });
   app = signInApp(sessions.store, {
-    onLogin: (userId, req) => sessions.manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 }),
+    onLogin: (userId, req) =>
+      sessions.manager.recordAuthenticatedRequest(userId, req, { expiresAfter: 3_600_000 }),
   });
 });
 
@@ -51,7 +53,12 @@ async function signIn(userId: string, userAgent: string): Promise<string> {
 
 function newSession(): SessionData {
   return {
-    cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: "/" },
+    cookie: {
+      originalMaxAge: 60_000,
+      expires: new Date(Date.now() + 60_000).toISOString(),
+      httpOnly: true,
+      path: "/",
+    },
   } as unknown as SessionData;
 }
 
@@ -69,8 +76,18 @@ function watch(names: readonly string[]): { seen: Seen[]; stop(): void } {
     const traced = tracingChannel<unknown, Record<string, unknown>>(name);
     // `handle` is a getter (computed on first read): copy it beside the own fields.
     const at = (phase: string) => (context: Record<string, unknown>) =>
-      void seen.push({ channel: name, phase, context: { ...context, ...("handle" in context ? { handle: context.handle } : {}) } });
-    const handlers = { start: at("start"), end: at("end"), asyncStart: at("asyncStart"), asyncEnd: at("asyncEnd"), error: at("error") };
+      void seen.push({
+        channel: name,
+        phase,
+        context: { ...context, ...("handle" in context ? { handle: context.handle } : {}) },
+      });
+    const handlers = {
+      start: at("start"),
+      end: at("end"),
+      asyncStart: at("asyncStart"),
+      asyncEnd: at("asyncEnd"),
+      error: at("error"),
+    };
     traced.subscribe(handlers);
     stops.push(() => traced.unsubscribe(handlers));
   }
@@ -92,7 +109,10 @@ describe("tracing channels", () => {
     }
     for (const operation of STORE_OPERATIONS) {
       const events = watcher.seen.filter((s) => s.channel === CHANNEL_NAMES.store(operation));
-      expect(events.map((e) => e.phase), operation).toEqual(expect.arrayContaining(["start", "asyncEnd"]));
+      expect(
+        events.map((e) => e.phase),
+        operation,
+      ).toEqual(expect.arrayContaining(["start", "asyncEnd"]));
       for (const e of events) {
         expect(e.context.operation).toBe(operation);
         expect(e.context.handle).toBe(sessionHandle(hex));
@@ -112,7 +132,9 @@ describe("tracing channels", () => {
       watcher.stop();
     }
     expect(watcher.seen.map((e) => e.phase)).toContain("error");
-    expect(JSON.stringify(watcher.seen.map((e) => ({ ...e.context, error: undefined })))).not.toContain(refused);
+    expect(JSON.stringify(watcher.seen.map((e) => ({ ...e.context, error: undefined })))).not.toContain(
+      refused,
+    );
   });
 
   it("trace a set or touch refused before it reaches Redis as settled with an error (asyncEnd), as metrics need", async () => {
@@ -156,7 +178,10 @@ describe("tracing channels", () => {
 
   it("publish breaker state changes when Redis goes away and comes back", async () => {
     const server = await spawnRedisServer();
-    const own = createRelsSession({ applicationName: APPLICATION, redisOptions: { url: server.url, namespace, commandTimeout: 500 } });
+    const own = createRelsSession({
+      applicationName: APPLICATION,
+      redisOptions: { url: server.url, namespace, commandTimeout: 500 },
+    });
     const states: string[] = [];
     const onState = (message: unknown) => void states.push((message as { state: string }).state);
     const breaker = channel(CHANNEL_NAMES.breaker);
@@ -189,10 +214,15 @@ async function collect(reader: PullReader): Promise<Map<string, MetricData>> {
   return new Map(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
 }
 
-function point<T>(metric: MetricData | undefined, attributes: Record<string, string>): DataPoint<T> | undefined {
+function point<T>(
+  metric: MetricData | undefined,
+  attributes: Record<string, string>,
+): DataPoint<T> | undefined {
   const points = (metric?.dataPoints ?? []) as Array<DataPoint<T>>;
   return points.find(
-    (p) => Object.keys(p.attributes).length === Object.keys(attributes).length && Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
+    (p) =>
+      Object.keys(p.attributes).length === Object.keys(attributes).length &&
+      Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
   );
 }
 
@@ -216,7 +246,9 @@ describe("OpenTelemetry bridge", () => {
       const totals = await sessions.stats.totals();
       expect(totals.totalSessions).toBe(before + 1);
       expect(point<number>(live, {})?.value).toBe(totals.totalSessions);
-      expect(point<number>(live, { application: APPLICATION })?.value).toBe(totals.byApplication[APPLICATION]);
+      expect(point<number>(live, { application: APPLICATION })?.value).toBe(
+        totals.byApplication[APPLICATION],
+      );
       expect(point<number>(live, { platform: "web" })?.value).toBe(totals.byPlatform.web);
       expect(point<number>(live, { platform: "mobile_web" })?.value).toBe(totals.byPlatform.mobile_web);
 

@@ -30,7 +30,12 @@ function namespace(): string {
 
 function newSession(extra: Record<string, unknown> = {}): SessionData {
   return {
-    cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: "/" },
+    cookie: {
+      originalMaxAge: 60_000,
+      expires: new Date(Date.now() + 60_000).toISOString(),
+      httpOnly: true,
+      path: "/",
+    },
     ...extra,
   } as unknown as SessionData;
 }

@@ -46,7 +46,11 @@ function codes(): string[] {
 }
 
 /** Readiness, not a sleep: check every ~50 ms until `done` holds or the deadline passes. */
-async function pollUntil(what: string, done: () => boolean | Promise<boolean>, deadlineMs = 15_000): Promise<void> {
+async function pollUntil(
+  what: string,
+  done: () => boolean | Promise<boolean>,
+  deadlineMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${deadlineMs} ms`);
@@ -70,7 +74,14 @@ function buildApp(instance: RelsSessionInstance): express.Express {
 describe("outage warnings without a logger", () => {
   it("one warning when Redis goes down, none for the failing requests after it, one when it is back", async () => {
     sessions = createRelsSession(
-      { applicationName: "Turtle", redisOptions: { url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`, namespace: `t-warn-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT } },
+      {
+        applicationName: "Turtle",
+        redisOptions: {
+          url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`,
+          namespace: `t-warn-${randomUUID()}`,
+          commandTimeout: COMMAND_TIMEOUT,
+        },
+      },
       { env: {} },
     );
     await sessions.ready();
@@ -123,9 +134,20 @@ describe("outage warnings without a logger", () => {
 describe("outage warnings with a logger", () => {
   it("go to logger.warn, once each, and not to process warnings", async () => {
     const logged: { details: Record<string, unknown>; message: string }[] = [];
-    const logger = { warn: (details: object, message: string) => logged.push({ details: details as Record<string, unknown>, message }), error: () => undefined };
+    const logger = {
+      warn: (details: object, message: string) =>
+        logged.push({ details: details as Record<string, unknown>, message }),
+      error: () => undefined,
+    };
     sessions = createRelsSession(
-      { applicationName: "Turtle", redisOptions: { url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`, namespace: `t-warn-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT } },
+      {
+        applicationName: "Turtle",
+        redisOptions: {
+          url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`,
+          namespace: `t-warn-${randomUUID()}`,
+          commandTimeout: COMMAND_TIMEOUT,
+        },
+      },
       { env: {}, logger },
     );
     await sessions.ready();
@@ -140,7 +162,10 @@ describe("outage warnings with a logger", () => {
       await sessions!.stats.totals().catch(() => undefined);
       return logged.length > 1;
     });
-    expect(logged.map((l) => l.details.code)).toEqual([OUTAGE_WARNING_CODES.down, OUTAGE_WARNING_CODES.recovered]);
+    expect(logged.map((l) => l.details.code)).toEqual([
+      OUTAGE_WARNING_CODES.down,
+      OUTAGE_WARNING_CODES.recovered,
+    ]);
     expect(logged[0]!.details).toMatchObject({ address: `127.0.0.1:${server.port}` });
     expect(logged[0]!.message).toContain(`127.0.0.1:${server.port}`);
     expect(JSON.stringify(logged)).not.toContain(PASSWORD);
@@ -158,8 +183,15 @@ describe("outageWarnings: false (the CLI, which reports its own errors)", () => 
       // Process warnings are emitted on the next tick.
       await new Promise((resolve) => process.nextTick(resolve));
     };
-    const redisOptions = { url: "redis://127.0.0.1:1", namespace: `t-warn-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT };
-    sessions = createRelsSession({ applicationName: "Turtle", redisOptions }, { env: {}, outageWarnings: false });
+    const redisOptions = {
+      url: "redis://127.0.0.1:1",
+      namespace: `t-warn-${randomUUID()}`,
+      commandTimeout: COMMAND_TIMEOUT,
+    };
+    sessions = createRelsSession(
+      { applicationName: "Turtle", redisOptions },
+      { env: {}, outageWarnings: false },
+    );
     await open(sessions);
     expect(warnings).toEqual([]);
     await sessions.close();

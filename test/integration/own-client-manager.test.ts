@@ -8,7 +8,14 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { ConfigError, NotConfiguredError, RelsRedisStore, RelsSession, SessionsManager, createRelsSession } from "../../src/index.js";
+import {
+  ConfigError,
+  NotConfiguredError,
+  RelsRedisStore,
+  RelsSession,
+  SessionsManager,
+  createRelsSession,
+} from "../../src/index.js";
 import { login, signInApp } from "../support/express-app.js";
 
 const url = inject("redisUrl");
@@ -45,7 +52,9 @@ describe("SessionsManager.for(store)", () => {
   it("gives a store on the app's client a manager that records, lists and revokes through that client", async () => {
     const store = new RelsRedisStore({ client, namespace });
     const manager = SessionsManager.for(store, { applicationName: "Turtle" });
-    const app = signInApp(store, { onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req) });
+    const app = signInApp(store, {
+      onLogin: (userId, req) => manager.recordAuthenticatedRequest(userId, req),
+    });
     const first = await login(app, "alice", {});
     const second = await login(app, "alice", {});
 
@@ -64,7 +73,9 @@ describe("SessionsManager.for(store)", () => {
     const store = new RelsRedisStore({ client, namespace });
     const manager = SessionsManager.for(store, { applicationName: "Turtle" });
     expect(SessionsManager.for(store, { applicationName: "Turtle" })).toBe(manager);
-    expect(SessionsManager.for(new RelsRedisStore({ client, namespace }), { applicationName: "Turtle" })).not.toBe(manager);
+    expect(
+      SessionsManager.for(new RelsRedisStore({ client, namespace }), { applicationName: "Turtle" }),
+    ).not.toBe(manager);
     let error: unknown;
     try {
       SessionsManager.for(store, { applicationName: "Hare", lastSeenInterval: 5000 });
@@ -72,12 +83,20 @@ describe("SessionsManager.for(store)", () => {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).issues.map((i) => i.path)).toEqual(["SessionsManager.for.applicationName", "SessionsManager.for.lastSeenInterval"]);
-    expect(() => SessionsManager.for(store, { applicationName: " " })).toThrow(/SessionsManager\.for\.applicationName/);
+    expect((error as ConfigError).issues.map((i) => i.path)).toEqual([
+      "SessionsManager.for.applicationName",
+      "SessionsManager.for.lastSeenInterval",
+    ]);
+    expect(() => SessionsManager.for(store, { applicationName: " " })).toThrow(
+      /SessionsManager\.for\.applicationName/,
+    );
   });
 
   it("for the store of createRelsSession(), is the instance's own manager", async () => {
-    const sessions = createRelsSession({ applicationName: "Turtle", redisOptions: { url, namespace } }, { env: {} });
+    const sessions = createRelsSession(
+      { applicationName: "Turtle", redisOptions: { url, namespace } },
+      { env: {} },
+    );
     try {
       expect(SessionsManager.for(sessions.store, { applicationName: "Turtle" })).toBe(sessions.manager);
     } finally {

@@ -15,7 +15,6 @@ import { SessionPayloadTooLargeError } from "../../src/index.js";
 const { inspector, storeWith } = storesForThisFile();
 const CAP = 4096;
 
-
 function sessionOf(blob: string): SessionData {
   return {
     cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000), httpOnly: true, path: "/" },
@@ -28,7 +27,9 @@ describe(`a store's own maxPayloadBytes (${CAP}) reaches its serializer`, () => 
     const store = storeWith({ compressThreshold: 64, maxPayloadBytes: CAP });
     const sid = newSid();
     // Compresses to ~100 bytes: under the cap only if the cap were applied after compression.
-    await expect(store.set(sid, sessionOf("z".repeat(2 * CAP)))).rejects.toBeInstanceOf(SessionPayloadTooLargeError);
+    await expect(store.set(sid, sessionOf("z".repeat(2 * CAP)))).rejects.toBeInstanceOf(
+      SessionPayloadTooLargeError,
+    );
     expect(await inspector.exists(keysOf(store).session(sha256(sid)))).toBe(0);
   });
 

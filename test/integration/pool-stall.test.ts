@@ -39,7 +39,14 @@ describe("RedisPool during an event-loop stall of its own process", () => {
     pool.on("disconnect", () => disconnects.push(Date.now()));
 
     // More in flight than the breaker's threshold (5): each would count as a failure today.
-    const calls = Array.from({ length: 10 }, (_, i) => pool.run((c) => c.get(`pool-stall:${i}`)).then(() => "answered", (error: unknown) => error));
+    const calls = Array.from({ length: 10 }, (_, i) =>
+      pool
+        .run((c) => c.get(`pool-stall:${i}`))
+        .then(
+          () => "answered",
+          (error: unknown) => error,
+        ),
+    );
     blockEventLoop(STALL_MS);
     const outcomes = await Promise.all(calls);
 

@@ -28,7 +28,11 @@ interface Answer {
 describe("README example while Redis is down", () => {
   it("answers 503 with Retry-After, never 500, and recovers when Redis is back", async () => {
     server = await spawnRedisServer();
-    example = await runExample(readmeExample("## Use"), { REDIS_URL: server.url, SESSION_SECRET: randomUUID() }, "/account");
+    example = await runExample(
+      readmeExample("## Use"),
+      { REDIS_URL: server.url, SESSION_SECRET: randomUUID() },
+      "/account",
+    );
     const { base } = example;
     const answers: Answer[] = [];
     const ask = async (path: string, init: RequestInit = {}): Promise<Answer> => {
@@ -58,7 +62,9 @@ describe("README example while Redis is down", () => {
         if (await attempt()) return;
         await delay(50);
       }
-      throw new Error(`${what} within ${ms} ms; answers: ${JSON.stringify(answers.slice(-5))}\n${example?.output() ?? ""}`);
+      throw new Error(
+        `${what} within ${ms} ms; answers: ${JSON.stringify(answers.slice(-5))}\n${example?.output() ?? ""}`,
+      );
     };
 
     const user = `down-${randomUUID()}`;

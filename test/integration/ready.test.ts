@@ -49,7 +49,11 @@ function instance(redisOptions: SessionStoreConfigInput["redisOptions"], size = 
   const made = createRelsSession(
     {
       applicationName: "Turtle",
-      redisOptions: { namespace: `t-ready-${randomUUID()}`, commandTimeout: COMMAND_TIMEOUT, ...redisOptions },
+      redisOptions: {
+        namespace: `t-ready-${randomUUID()}`,
+        commandTimeout: COMMAND_TIMEOUT,
+        ...redisOptions,
+      },
       connectionPoolOptions: { size },
     },
     { env: {} },
@@ -120,7 +124,10 @@ describe("ready()", () => {
 
   it("RelsSession.ready(): NotConfiguredError before configure, resolves after, StoreReconfiguredError for a closed instance", async () => {
     await expect(RelsSession.ready()).rejects.toBeInstanceOf(NotConfiguredError);
-    RelsSession.configure({ applicationName: "Turtle", redisOptions: { url: server.url, namespace: `t-ready-${randomUUID()}` } }, { env: {} });
+    RelsSession.configure(
+      { applicationName: "Turtle", redisOptions: { url: server.url, namespace: `t-ready-${randomUUID()}` } },
+      { env: {} },
+    );
     await RelsSession.ready();
     const closed = instance({ url: server.url });
     await closed.close();
@@ -178,7 +185,11 @@ describe("redisErrorHandler() with Redis down", () => {
       ["get", "/devices"],
       ["post", "/logout-others"],
     ] as const) {
-      const res = await request(app)[method](path).set("Cookie", cookie).set("Accept", "application/json").expect(503);
+      const res = await request(app)
+        [method](path)
+        .set("Cookie", cookie)
+        .set("Accept", "application/json")
+        .expect(503);
       expect(res.headers["retry-after"]).toBe("7");
       expect(res.body).toMatchObject({ error: "session_unavailable", retryAfter: 7 });
       expect(JSON.stringify(res.body)).not.toContain("127.0.0.1");

@@ -30,14 +30,22 @@ function buildApp(store: RelsRedisStore): express.Express {
   });
   // express-session leaves req.session unset while the store is disconnected.
   app.get("/me", (req, res) => {
-    res.json({ hasSession: req.session !== undefined, userId: req.session ? (appSession(req).userId ?? null) : null });
+    res.json({
+      hasSession: req.session !== undefined,
+      userId: req.session ? (appSession(req).userId ?? null) : null,
+    });
   });
   return app;
 }
 
 function newSession(extra: Record<string, unknown> = {}): SessionData {
   return {
-    cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString(), httpOnly: true, path: "/" },
+    cookie: {
+      originalMaxAge: 60_000,
+      expires: new Date(Date.now() + 60_000).toISOString(),
+      httpOnly: true,
+      path: "/",
+    },
     ...extra,
   } as unknown as SessionData;
 }
@@ -102,8 +110,13 @@ describe("Redis stops, then comes back", () => {
     const sid = randomUUID();
     await store.set(sid, newSession({ n: 1 }));
     expect(await store.get(sid)).toMatchObject({ n: 1 });
-    const cookie = expectSessionCookie(await request(app).post("/login").send({ userId: "alice" }).expect(200));
-    expect((await request(app).get("/me").set("Cookie", cookie).expect(200)).body).toEqual({ hasSession: true, userId: "alice" });
+    const cookie = expectSessionCookie(
+      await request(app).post("/login").send({ userId: "alice" }).expect(200),
+    );
+    expect((await request(app).get("/me").set("Cookie", cookie).expect(200)).body).toEqual({
+      hasSession: true,
+      userId: "alice",
+    });
 
     // ---- outage
     const disconnected = once(store, "disconnect");
@@ -142,7 +155,10 @@ describe("Redis stops, then comes back", () => {
     await store.set(fresh, newSession({ n: 2 }));
     expect(await store.get(fresh)).toMatchObject({ n: 2 });
     const again = expectSessionCookie(await request(app).post("/login").send({ userId: "bob" }).expect(200));
-    expect((await request(app).get("/me").set("Cookie", again).expect(200)).body).toEqual({ hasSession: true, userId: "bob" });
+    expect((await request(app).get("/me").set("Cookie", again).expect(200)).body).toEqual({
+      hasSession: true,
+      userId: "bob",
+    });
   });
 });
 
@@ -152,7 +168,9 @@ describe("Redis accepts connections but does not answer", () => {
     const sid = randomUUID();
     await store.set(sid, newSession({ n: 1 }));
     expect(await store.get(sid)).toMatchObject({ n: 1 });
-    const cookie = expectSessionCookie(await request(app).post("/login").send({ userId: "alice" }).expect(200));
+    const cookie = expectSessionCookie(
+      await request(app).post("/login").send({ userId: "alice" }).expect(200),
+    );
 
     const admin = new Redis(server.url);
     try {
@@ -216,7 +234,8 @@ describe("Redis answers but refuses writes (a replica after a failover)", () => 
     const admin = new Redis(server.url);
     try {
       await admin.replicaof("127.0.0.1", 1);
-      for (let i = 0; i < 5; i++) await expect(store.set(sid, newSession({ n: i }))).rejects.toBeInstanceOf(RedisUnavailableError);
+      for (let i = 0; i < 5; i++)
+        await expect(store.set(sid, newSession({ n: i }))).rejects.toBeInstanceOf(RedisUnavailableError);
       expect(events).toEqual(["disconnect"]);
       // Two probe periods: a PING would succeed here and close the circuit; the probe's write must not.
       const until = Date.now() + 2_500;

@@ -6,4 +6,9 @@ import { clientsForThisFile } from "../support/stores.js";
 
 const { client, redis } = clientsForThisFile();
 
-describeRevocationSuite("standalone", (options) => new RelsRedisStore({ client, ...options, namespace: options.namespace ?? `t-${randomUUID()}` }), () => redis);
+describeRevocationSuite(
+  "standalone",
+  (options) =>
+    new RelsRedisStore({ client, ...options, namespace: options.namespace ?? `t-${randomUUID()}` }),
+  () => redis,
+);

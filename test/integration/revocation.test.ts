@@ -34,7 +34,10 @@ interface Rig {
   slowWrite(cookie: string): Promise<{ finish: () => Promise<request.Response> }>;
 }
 
-function rig(storeOptions: ConstructorParameters<typeof RelsRedisStore>[0] = {}, maxSessionsPerUser?: number): Rig {
+function rig(
+  storeOptions: ConstructorParameters<typeof RelsRedisStore>[0] = {},
+  maxSessionsPerUser?: number,
+): Rig {
   const store = new RelsRedisStore({ client, namespace: `t-${randomUUID()}`, ...storeOptions });
   const manager = new RelsSessionsManager({
     store,
@@ -96,7 +99,9 @@ describe("revoked means revoked, with no time limit", () => {
     await slow.finish();
     expect(await whoAmI(r.app, first.cookie)).toBeNull();
     expect(await whoAmI(r.app, second.cookie)).toBe(user);
-    expect((await r.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([r.manager.sessionIdOf({ sessionID: second.sid })]);
+    expect((await r.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([
+      r.manager.sessionIdOf({ sessionID: second.sid }),
+    ]);
   });
 
   it("a copy of a session read before its revocation (what Fastify saves) cannot bring it back", async () => {
@@ -122,7 +127,10 @@ describe("revoked means revoked, with no time limit", () => {
     expect(await r.store.get(sid)).toBeNull();
     // A second copy in flight, whose cookie ran out meanwhile, is saved (a delete, not a
     // revocation), then touched: the first copy's save after that is still refused.
-    const expired = { ...copy, cookie: { ...copy.cookie, expires: new Date(Date.now() - 1000) } } as SessionData;
+    const expired = {
+      ...copy,
+      cookie: { ...copy.cookie, expires: new Date(Date.now() - 1000) },
+    } as SessionData;
     await r.store.set(sid, expired);
     await r.store.touch(sid, expired);
     await r.store.set(sid, { ...copy, n: 3 } as SessionData);
@@ -154,7 +162,9 @@ describe("maxSessionsPerUser under concurrent sign-ins", () => {
     const r = rig({}, 2);
     const user = `u-${randomUUID()}`;
     const logins = await Promise.all(Array.from({ length: 30 }, () => login(r.app, user)));
-    const alive = (await Promise.all(logins.map((l) => whoAmI(r.app, l.cookie)))).filter((who) => who === user);
+    const alive = (await Promise.all(logins.map((l) => whoAmI(r.app, l.cookie)))).filter(
+      (who) => who === user,
+    );
     expect(alive).toHaveLength(2);
     expect(await r.manager.activeSessions(user)).toHaveLength(2);
     expect(await redis.zcard(keysOf(r.store).userIndex(user))).toBe(2);
@@ -195,11 +205,15 @@ describe("out of memory", () => {
       const anonymous = sessionFor(60_000, {});
       await expect(store.set(`a-${randomUUID()}`, anonymous)).rejects.toThrow(/OOM/);
       // A sign-in's write runs the filing script: refused before it changes anything.
-      const signedIn = sessionFor(60_000, { _rels: { ...(await manager.activeSessions(user))[0], userId: `v-${randomUUID()}` } });
+      const signedIn = sessionFor(60_000, {
+        _rels: { ...(await manager.activeSessions(user))[0], userId: `v-${randomUUID()}` },
+      });
       await expect(store.set(`b-${randomUUID()}`, signedIn)).rejects.toThrow(/OOM/);
       // Through express-session: the response goes out (express-session writes it whatever the
       // save says), but no session was stored.
-      const signIn = await request(app).post("/login").send({ userId: `v-${randomUUID()}` });
+      const signIn = await request(app)
+        .post("/login")
+        .send({ userId: `v-${randomUUID()}` });
       expect(await whoAmI(app, signIn.headers["set-cookie"]![0]!.split(";")[0]!)).toBeNull();
       expect(await oomClient.dbsize()).toBe(keysBefore);
       // Signing out frees memory, so it works when memory is short.
@@ -232,12 +246,27 @@ describe("upgrading from 0.1: sessions in layout 2 (a hash)", () => {
       createdAt: new Date().toISOString(),
       expiresAt: new Date(expiresAt).toISOString(),
     };
-    const session = { cookie: { originalMaxAge: 3_600_000, expires: new Date(expiresAt).toISOString(), httpOnly: true, path: "/" }, userId: user, _rels: meta };
+    const session = {
+      cookie: {
+        originalMaxAge: 3_600_000,
+        expires: new Date(expiresAt).toISOString(),
+        httpOnly: true,
+        path: "/",
+      },
+      userId: user,
+      _rels: meta,
+    };
     const key = keys.session(hex);
     const index = keys.userIndex(user);
     // 0.1 (and 0.2) counted every session in the one `{stats}` shard, read until it drains.
     const bucket = keys.statsBucketsOf("Turtle", "web").at(-1)!;
-    await redis.hset(key, { d: JSON.stringify(session), e: String(expiresAt), m: JSON.stringify(meta), u: index, b: bucket });
+    await redis.hset(key, {
+      d: JSON.stringify(session),
+      e: String(expiresAt),
+      m: JSON.stringify(meta),
+      u: index,
+      b: bucket,
+    });
     await redis.pexpireat(key, expiresAt);
     await redis.zadd(index, expiresAt, hex);
     await redis.zadd(bucket, expiresAt, hex);
@@ -278,15 +307,27 @@ describe("upgrading from 0.1: a touch of a signed-in layout-2 session", () => {
       clientPlatform: "web",
       createdAt: new Date().toISOString(),
     };
-    const session = { cookie: { originalMaxAge: 60_000, expires: new Date(expiresAt).toISOString() }, _rels: meta };
+    const session = {
+      cookie: { originalMaxAge: 60_000, expires: new Date(expiresAt).toISOString() },
+      _rels: meta,
+    };
     const key = keys.session(hex);
     const index = keys.userIndex(user);
-    await redis.hset(key, { d: JSON.stringify(session), e: String(expiresAt), m: JSON.stringify(meta), u: index, b: keys.statsBucketsOf("Turtle", "web").at(-1)! });
+    await redis.hset(key, {
+      d: JSON.stringify(session),
+      e: String(expiresAt),
+      m: JSON.stringify(meta),
+      u: index,
+      b: keys.statsBucketsOf("Turtle", "web").at(-1)!,
+    });
     await redis.pexpireat(key, expiresAt);
     await redis.zadd(index, expiresAt, hex);
 
     const loaded = (await store.get(sid))!;
-    await store.touch(sid, { ...loaded, cookie: { ...loaded.cookie, expires: new Date(Date.now() + 3_600_000) } } as SessionData);
+    await store.touch(sid, {
+      ...loaded,
+      cookie: { ...loaded.cookie, expires: new Date(Date.now() + 3_600_000) },
+    } as SessionData);
     expect(await redis.pttl(key)).toBeGreaterThan(60_000);
     expect(Number(await redis.zscore(index, hex))).toBeGreaterThan(Date.now() + 60_000);
     expect((await manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([meta.sessionId]);

@@ -28,7 +28,15 @@ describe("a numeric touchAfter at or above the session lifetime", () => {
     const app = express();
     app.use(express.json());
     app.use(
-      session({ store, secret: "semantics-secret", name: "sid", resave: false, saveUninitialized: false, rolling: true, cookie: { maxAge: 4_000 } }),
+      session({
+        store,
+        secret: "semantics-secret",
+        name: "sid",
+        resave: false,
+        saveUninitialized: false,
+        rolling: true,
+        cookie: { maxAge: 4_000 },
+      }),
     );
     app.post("/login", (req, res) => {
       (req.session as unknown as { userId: string }).userId = String(req.body.userId);
@@ -50,7 +58,10 @@ describe("a numeric touchAfter at or above the session lifetime", () => {
       answers.push({ atMs: Date.now() - startedAt, userId: await whoAmI(app, cookie) });
     }
     expect(answers.at(-1)!.atMs, "the user stayed active past the cookie's lifetime").toBeGreaterThan(5_000);
-    expect(answers.filter((a) => a.userId !== user), "every request of the active user was signed in").toEqual([]);
+    expect(
+      answers.filter((a) => a.userId !== user),
+      "every request of the active user was signed in",
+    ).toEqual([]);
   }, 20_000);
 });
 
@@ -92,7 +103,10 @@ describe("an ioredis client with keyPrefix", () => {
     // lazyConnect: the check happens before any command, so nothing connects.
     const prefixed = new Redis(url, { keyPrefix: "app:", lazyConnect: true });
     const cluster = new Cluster([{ host: "127.0.0.1", port: 1 }], { keyPrefix: "app:", lazyConnect: true });
-    const clusterViaRedisOptions = new Cluster([{ host: "127.0.0.1", port: 1 }], { redisOptions: { keyPrefix: "app:" }, lazyConnect: true });
+    const clusterViaRedisOptions = new Cluster([{ host: "127.0.0.1", port: 1 }], {
+      redisOptions: { keyPrefix: "app:" },
+      lazyConnect: true,
+    });
     try {
       for (const [label, bad] of [
         ["Redis", prefixed],
@@ -107,7 +121,10 @@ describe("an ioredis client with keyPrefix", () => {
         }
         expect(error, `${label}: refused`).toBeInstanceOf(ConfigError);
         const { issues, message } = error as ConfigError;
-        expect(issues.map((i) => i.path), label).toEqual(["store.client"]);
+        expect(
+          issues.map((i) => i.path),
+          label,
+        ).toEqual(["store.client"]);
         expect(message, `${label}: says what breaks`).toMatch(/keyPrefix/);
         expect(message, `${label}: says why`).toMatch(/SCAN|scan/);
         expect(message, `${label}: says what to use instead`).toMatch(/`prefix`.*`namespace`/);
@@ -124,7 +141,9 @@ describe("an ioredis client with keyPrefix", () => {
     const plain = new Redis(url, { keyPrefix: "" });
     try {
       const store = new RelsRedisStore({ client: plain, namespace: `t-${randomUUID()}` });
-      await store.set("a-session-id", { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } } as never);
+      await store.set("a-session-id", {
+        cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) },
+      } as never);
       expect(await store.length()).toBe(1);
     } finally {
       await plain.quit();

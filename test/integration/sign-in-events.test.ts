@@ -68,7 +68,8 @@ beforeAll(() => {
   // An ordinary signed-in request, recorded as trackSessions would.
   app.get("/ordinary", async (req, res) => {
     const userId = appSession(req).userId;
-    if (userId !== undefined) await manager.recordAuthenticatedRequest(userId, req, { sessionKeyType: "cookie" });
+    if (userId !== undefined)
+      await manager.recordAuthenticatedRequest(userId, req, { sessionKeyType: "cookie" });
     res.json({ userId: userId ?? null });
   });
 });
@@ -133,12 +134,24 @@ describe("onSignIn", () => {
     const off = manager.onSignIn(events.listener);
     try {
       const user = `u-${randomUUID()}`;
-      const installation = { appversion: "3.2", "x-installation-id": `inst-${randomUUID()}`, "x-device": "Pixel 8" };
+      const installation = {
+        appversion: "3.2",
+        "x-installation-id": `inst-${randomUUID()}`,
+        "x-device": "Pixel 8",
+      };
       await device({ ...installation, "User-Agent": UA.okhttp }).signIn(user);
-      expect(await events.next()).toMatchObject({ isNewDevice: true, session: { deviceType: "app", app: { version: "3.2" } } });
+      expect(await events.next()).toMatchObject({
+        isNewDevice: true,
+        session: { deviceType: "app", app: { version: "3.2" } },
+      });
       await device({ ...installation, "User-Agent": UA.dalvik }).signIn(user);
       expect((await events.next()).isNewDevice).toBe(false);
-      await device({ ...installation, "x-installation-id": `inst-${randomUUID()}`, "User-Agent": UA.appIphone, "x-device": "iPhone15,2" }).signIn(user);
+      await device({
+        ...installation,
+        "x-installation-id": `inst-${randomUUID()}`,
+        "User-Agent": UA.appIphone,
+        "x-device": "iPhone15,2",
+      }).signIn(user);
       expect((await events.next()).isNewDevice).toBe(true);
     } finally {
       off();
@@ -212,12 +225,22 @@ describe("onSignIn", () => {
         "rels-session: a sign-in listener failed",
         "rels-session: a sign-in listener failed",
       ]);
-      expect(reported.map((e) => (e.details["err"] as Error).message).sort()).toEqual(["mailer down", "queue full"]);
+      expect(reported.map((e) => (e.details["err"] as Error).message).sort()).toEqual([
+        "mailer down",
+        "queue full",
+      ]);
       // The session's handle names it in the log, never the cookie's sid.
-      expect(reported.map((e) => e.details["session"])).toEqual([event.session.sessionId, event.session.sessionId]);
-      const cookie = String(desktop.agent.jar.getCookies({ domain: "127.0.0.1", path: "/", secure: false, script: false })[0]?.value ?? "");
+      expect(reported.map((e) => e.details["session"])).toEqual([
+        event.session.sessionId,
+        event.session.sessionId,
+      ]);
+      const cookie = String(
+        desktop.agent.jar.getCookies({ domain: "127.0.0.1", path: "/", secure: false, script: false })[0]
+          ?.value ?? "",
+      );
       expect(cookie).toMatch(/^s%3A.{32}/);
-      for (const entry of logged) expect(JSON.stringify(entry.details)).not.toContain(decodeURIComponent(cookie).slice(2, 34));
+      for (const entry of logged)
+        expect(JSON.stringify(entry.details)).not.toContain(decodeURIComponent(cookie).slice(2, 34));
     } finally {
       for (const off of offs) off();
     }

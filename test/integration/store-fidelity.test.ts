@@ -20,7 +20,10 @@ import { exposedGc } from "../support/gc.js";
 const { inspector, newClient } = storesForThisFile();
 
 /** A store on its own client, under a fresh namespace whose session prefix is `<namespace>:`. */
-function storeWith(options: Omit<RelsRedisStoreOptions, "client" | "source"> = {}): { store: RelsRedisStore; prefix: string } {
+function storeWith(options: Omit<RelsRedisStoreOptions, "client" | "source"> = {}): {
+  store: RelsRedisStore;
+  prefix: string;
+} {
   const namespace = `t-${randomUUID()}`;
   const prefix = options.prefix ?? `${namespace}:`;
   return { store: new RelsRedisStore({ namespace, prefix, ...options, client: newClient() }), prefix };
@@ -57,7 +60,9 @@ describe("saves after a delete that was not a revocation", () => {
 
     // A new request with a valid cookie for the same sid: a save that reports success must store.
     await store.set(sid, sessionFor(60_000, { n: 2 }));
-    expect(await store.get(sid), "the save after an expiry delete was silently dropped").toMatchObject({ n: 2 });
+    expect(await store.get(sid), "the save after an expiry delete was silently dropped").toMatchObject({
+      n: 2,
+    });
   });
 
   it("clear() then a save of a new session is stored; a save of a cleared sid (a request in flight) is not", async () => {
@@ -72,7 +77,9 @@ describe("saves after a delete that was not a revocation", () => {
     const fresh = newSid();
     await store.set(fresh, sessionFor(60_000, { n: 3 }));
     expect(await store.get(sid), "clear() is a revocation: the cleared sid stays ended").toBeNull();
-    expect(await store.get(fresh), "the save of a new session after clear() was dropped").toMatchObject({ n: 3 });
+    expect(await store.get(fresh), "the save of a new session after clear() was dropped").toMatchObject({
+      n: 3,
+    });
     expect(await store.length()).toBe(1);
   });
 });
@@ -92,7 +99,9 @@ async function connectRedisLifecycle(store: RelsRedisStore, prefix: string, run:
   const sess = { foo: "bar", cookie: { originalMaxAge: null } } as unknown as SessionData;
   await store.set(id("123"), sess);
   expect(await store.get(id("123")), `${run}: get 123`).toEqual(sess);
-  expect(await inspector.ttl(keyOf(prefix, id("123"))), `${run}: default ttl of 123`).toBeGreaterThanOrEqual(86_399);
+  expect(await inspector.ttl(keyOf(prefix, id("123"))), `${run}: default ttl of 123`).toBeGreaterThanOrEqual(
+    86_399,
+  );
 
   const expires = new Date(Date.now() + 60_000);
   await store.set(id("456"), { cookie: { originalMaxAge: null, expires } } as unknown as SessionData);
@@ -101,19 +110,28 @@ async function connectRedisLifecycle(store: RelsRedisStore, prefix: string, run:
   expect(ttl456, `${run}: ttl of 456`).toBeLessThanOrEqual(60);
 
   const expires2 = new Date(Date.now() + 90_000);
-  await store.touch(id("456"), { cookie: { originalMaxAge: null, expires: expires2 } } as unknown as SessionData);
+  await store.touch(id("456"), {
+    cookie: { originalMaxAge: null, expires: expires2 },
+  } as unknown as SessionData);
   expect(await inspector.ttl(keyOf(prefix, id("456"))), `${run}: ttl of 456 after touch`).toBeGreaterThan(60);
 
   expect(await store.length(), `${run}: length after two sets`).toBe(2);
   expect((await store.ids()).sort(), `${run}: ids`).toEqual([privateId("123"), privateId("456")].sort());
 
   const all = (await store.all()) as Array<SessionData & { id: string; foo?: string }>;
-  expect(all.map((s) => s.id).sort(), `${run}: all() ids`).toEqual([privateId("123"), privateId("456")].sort());
-  expect(all.find((s) => s.id === privateId("123")), `${run}: all() 123`).toEqual({ ...sess, id: privateId("123") });
+  expect(all.map((s) => s.id).sort(), `${run}: all() ids`).toEqual(
+    [privateId("123"), privateId("456")].sort(),
+  );
+  expect(
+    all.find((s) => s.id === privateId("123")),
+    `${run}: all() 123`,
+  ).toEqual({ ...sess, id: privateId("123") });
   // connect-redis shows the expiry of the last write; this store may show the touched one
   // (see "touch then get" below): all() only has to agree with get().
   const viaAll = all.find((s) => s.id === privateId("456"));
-  expect(viaAll?.cookie.expires, `${run}: all() 456 agrees with get()`).toEqual((await store.get(id("456")))?.cookie.expires);
+  expect(viaAll?.cookie.expires, `${run}: all() 456 agrees with get()`).toEqual(
+    (await store.get(id("456")))?.cookie.expires,
+  );
 
   await store.destroy(id("456"));
   expect(await store.length(), `${run}: length after destroy`).toBe(1);
@@ -132,20 +150,28 @@ async function connectRedisLifecycle(store: RelsRedisStore, prefix: string, run:
   await store.clear();
   expect(await store.length(), `${run}: length after the second clear`).toBe(0);
 
-  await store.set(id("789"), { cookie: { originalMaxAge: null, expires: new Date(Date.now() + 90_000) } } as unknown as SessionData);
+  await store.set(id("789"), {
+    cookie: { originalMaxAge: null, expires: new Date(Date.now() + 90_000) },
+  } as unknown as SessionData);
   expect(await store.length(), `${run}: 789 with a future expiry is stored`).toBe(1);
 
-  await store.set(id("789"), { cookie: { originalMaxAge: null, expires: new Date(Date.now() - 90_000) } } as unknown as SessionData);
+  await store.set(id("789"), {
+    cookie: { originalMaxAge: null, expires: new Date(Date.now() - 90_000) },
+  } as unknown as SessionData);
   expect(await store.length(), `${run}: 789 with a past expiry is deleted`).toBe(0);
 }
 
 describe("connect-redis 9's lifecycle", () => {
   // 2,000 sequential saves: a generous "did not hang" bound for a busy machine.
-  it("passes twice in a row (each run with sessions of its own: a cleared sid stays ended)", { timeout: 120_000 }, async () => {
-    const { store, prefix } = storeWith();
-    await connectRedisLifecycle(store, prefix, "first run");
-    await connectRedisLifecycle(store, prefix, "second run");
-  });
+  it(
+    "passes twice in a row (each run with sessions of its own: a cleared sid stays ended)",
+    { timeout: 120_000 },
+    async () => {
+      const { store, prefix } = storeWith();
+      await connectRedisLifecycle(store, prefix, "first run");
+      await connectRedisLifecycle(store, prefix, "second run");
+    },
+  );
 });
 
 describe("disableTTL", () => {
@@ -174,14 +200,20 @@ type Outcome = { kind: "uncaughtException" | "unhandledRejection"; error: unknow
  */
 async function firstProcessFault(start: () => void, withinMs = 5_000): Promise<Outcome> {
   const kinds = ["uncaughtException", "unhandledRejection"] as const;
-  const saved = { uncaughtException: process.listeners("uncaughtException"), unhandledRejection: process.listeners("unhandledRejection") };
+  const saved = {
+    uncaughtException: process.listeners("uncaughtException"),
+    unhandledRejection: process.listeners("unhandledRejection"),
+  };
   for (const kind of kinds) process.removeAllListeners(kind);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await new Promise<Outcome>((resolve, reject) => {
       process.once("uncaughtException", (error) => resolve({ kind: "uncaughtException", error }));
       process.once("unhandledRejection", (error) => resolve({ kind: "unhandledRejection", error }));
-      timer = setTimeout(() => reject(new Error(`the callback's throw surfaced nowhere within ${withinMs} ms`)), withinMs);
+      timer = setTimeout(
+        () => reject(new Error(`the callback's throw surfaced nowhere within ${withinMs} ms`)),
+        withinMs,
+      );
       start();
     });
   } finally {
@@ -193,7 +225,9 @@ async function firstProcessFault(start: () => void, withinMs = 5_000): Promise<O
 }
 
 describe("callbacks that throw", () => {
-  const cases: Array<[string, (store: RelsRedisStore, sid: string, callback: (error: unknown) => void) => void]> = [
+  const cases: Array<
+    [string, (store: RelsRedisStore, sid: string, callback: (error: unknown) => void) => void]
+  > = [
     ["get", (store, sid, callback) => store.get(sid, callback)],
     ["set", (store, sid, callback) => store.set(sid, sessionFor(), callback)],
     ["touch", (store, sid, callback) => store.touch(sid, sessionFor(), callback)],
@@ -231,7 +265,9 @@ interface Closable {
 function closable(store: RelsRedisStore): RelsRedisStore & Closable {
   const candidate = store as RelsRedisStore & Partial<Closable>;
   expect(typeof candidate.close, "RelsRedisStore#close() exists").toBe("function");
-  expect(typeof candidate[Symbol.asyncDispose], "RelsRedisStore#[Symbol.asyncDispose]() exists").toBe("function");
+  expect(typeof candidate[Symbol.asyncDispose], "RelsRedisStore#[Symbol.asyncDispose]() exists").toBe(
+    "function",
+  );
   return candidate as RelsRedisStore & Closable;
 }
 
@@ -244,10 +280,15 @@ describe("stores on the app's own client", () => {
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on("warning", onWarning);
     try {
-      const stores = Array.from({ length: 11 }, () => new RelsRedisStore({ namespace: `t-${randomUUID()}`, client }));
+      const stores = Array.from(
+        { length: 11 },
+        () => new RelsRedisStore({ namespace: `t-${randomUUID()}`, client }),
+      );
       // process.emitWarning delivers on the next tick.
       await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message)).toEqual([]);
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message)).toEqual(
+        [],
+      );
       for (const store of stores) await closable(store).close();
     } finally {
       process.off("warning", onWarning);
@@ -295,7 +336,9 @@ describe("a store that is dropped without close()", () => {
       gc();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(collected, "dropped stores are collected (the client's listeners must not hold them)").toBe(dropped);
+    expect(collected, "dropped stores are collected (the client's listeners must not hold them)").toBe(
+      dropped,
+    );
     // At most one listener per event may stay for stores still alive elsewhere; none per dropped store.
     expect(client.listenerCount("ready")).toBeLessThanOrEqual(before.ready + 1);
     expect(client.listenerCount("close")).toBeLessThanOrEqual(before.close + 1);
@@ -347,16 +390,19 @@ describe("limits", () => {
   it.each([
     ["ttl", { ttl: 0 }],
     ["scanCount", { scanCount: 0 }],
-  ] as const)("%s: 0 is a ConfigError naming the field (no silent fallback to the default)", (field, options) => {
-    let error: unknown;
-    try {
-      new RelsRedisStore({ ...options, client: inspector });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).issues.map((issue) => issue.path)).toContain(`store.${field}`);
-  });
+  ] as const)(
+    "%s: 0 is a ConfigError naming the field (no silent fallback to the default)",
+    (field, options) => {
+      let error: unknown;
+      try {
+        new RelsRedisStore({ ...options, client: inspector });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues.map((issue) => issue.path)).toContain(`store.${field}`);
+    },
+  );
 });
 
 /**
@@ -392,7 +438,10 @@ describe("touch then get", () => {
 
     const pttl = await inspector.pttl(keyOf(prefix, sid));
     expect(pttl, "the touch extended the TTL").toBeGreaterThan(45_000);
-    expect(Math.abs(expiresOf(await store.get(sid)) - newExpiry), "get() after touch shows the touched expiry").toBeLessThanOrEqual(50);
+    expect(
+      Math.abs(expiresOf(await store.get(sid)) - newExpiry),
+      "get() after touch shows the touched expiry",
+    ).toBeLessThanOrEqual(50);
   });
 });
 

@@ -16,7 +16,12 @@ async function closeAll() {
 const pooled =
   (defaults: Partial<Parameters<MakeStore>[0]> = {}): MakeStore =>
   async (options) => {
-    const pool = new RedisPool({ target: { kind: "url", url }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs: 1000 });
+    const pool = new RedisPool({
+      target: { kind: "url", url },
+      size: 1,
+      acquireTimeoutMs: 5000,
+      commandTimeoutMs: 1000,
+    });
     opened.push(pool);
     return { store: new RelsRedisStore({ ...defaults, ...options, source: pool }), redis: inspector };
   };

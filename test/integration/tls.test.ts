@@ -23,7 +23,9 @@ let ca: string;
 function openssl(...args: string[]): void {
   const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
   if (result.error || result.status !== 0) {
-    throw new Error(`openssl ${args[0]} failed (is openssl installed?): ${result.error?.message ?? result.stderr}`);
+    throw new Error(
+      `openssl ${args[0]} failed (is openssl installed?): ${result.error?.message ?? result.stderr}`,
+    );
   }
 }
 
@@ -38,19 +40,52 @@ async function freePort(): Promise<number> {
 
 beforeAll(async () => {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=rels-session test CA");
+  openssl(
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=rels-session test CA",
+  );
   openssl("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
   writeFileSync(file("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  );
   ca = readFileSync(file("ca.crt"), "utf8");
   tlsPort = await freePort();
   server = await spawnRedisServer({
     args: [
-      "--tls-port", String(tlsPort),
-      "--tls-cert-file", file("server.crt"),
-      "--tls-key-file", file("server.key"),
-      "--tls-ca-cert-file", file("ca.crt"),
-      "--tls-auth-clients", "no",
+      "--tls-port",
+      String(tlsPort),
+      "--tls-cert-file",
+      file("server.crt"),
+      "--tls-key-file",
+      file("server.key"),
+      "--tls-ca-cert-file",
+      file("ca.crt"),
+      "--tls-auth-clients",
+      "no",
     ],
   });
 });
@@ -65,7 +100,10 @@ afterEach(async () => {
 });
 
 function configure(redisOptions: Omit<SessionStoreConfigInput["redisOptions"], "namespace">): void {
-  RelsSession.configure({ applicationName: "Turtle", redisOptions: { namespace: `t-tls-${randomUUID()}`, ...redisOptions } }, { env: {} });
+  RelsSession.configure(
+    { applicationName: "Turtle", redisOptions: { namespace: `t-tls-${randomUUID()}`, ...redisOptions } },
+    { env: {} },
+  );
 }
 
 describe("TLS with a private CA", () => {
@@ -106,11 +144,14 @@ describe("TLS with a private CA", () => {
     const cli = async (...args: string[]) => {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await runCli(["--url", `rediss://127.0.0.1:${tlsPort}`, "--namespace", namespace, "--json", ...args], {
-        out: (l) => out.push(l),
-        err: (l) => err.push(l),
-        env: {},
-      });
+      const code = await runCli(
+        ["--url", `rediss://127.0.0.1:${tlsPort}`, "--namespace", namespace, "--json", ...args],
+        {
+          out: (l) => out.push(l),
+          err: (l) => err.push(l),
+          env: {},
+        },
+      );
       return { code, out, err };
     };
     const ok = await cli("--tls-ca", file("ca.crt"), "count");
@@ -118,7 +159,9 @@ describe("TLS with a private CA", () => {
 
     const refused = await cli("count");
     expect(refused.code).toBe(3);
-    expect(JSON.parse(refused.err[0]!)).toMatchObject({ error: { name: "RedisConnectionError", reason: "TLS certificate rejected", exitCode: 3 } });
+    expect(JSON.parse(refused.err[0]!)).toMatchObject({
+      error: { name: "RedisConnectionError", reason: "TLS certificate rejected", exitCode: 3 },
+    });
 
     const missing = await cli("--tls-ca", file("no-such-ca.crt"), "count");
     expect(missing.code).toBe(2);

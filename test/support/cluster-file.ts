@@ -43,7 +43,12 @@ export function clusterForThisFile(): ClusterFile {
       return inspector;
     },
     pool: (commandTimeoutMs = 2000) => {
-      const pool = new RedisPool({ target: { kind: "cluster", nodes: handle().nodes }, size: 1, acquireTimeoutMs: 5000, commandTimeoutMs });
+      const pool = new RedisPool({
+        target: { kind: "cluster", nodes: handle().nodes },
+        size: 1,
+        acquireTimeoutMs: 5000,
+        commandTimeoutMs,
+      });
       opened.push(() => pool.close());
       return pool;
     },

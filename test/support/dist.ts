@@ -14,7 +14,10 @@ export type PublicApi = typeof Api;
 /** Absolute path of `file` under dist/, which must exist. */
 export function distFile(file: string): string {
   const path = fileURLToPath(new URL(`../../dist/${file}`, import.meta.url));
-  if (!existsSync(path)) throw new Error(`dist/ is not built (${path} is missing): run \`npm install\` or \`npm run build\` first`);
+  if (!existsSync(path))
+    throw new Error(
+      `dist/ is not built (${path} is missing): run \`npm install\` or \`npm run build\` first`,
+    );
   return path;
 }
 

@@ -41,7 +41,11 @@ export interface RunningExample {
 }
 
 /** Starts `code` with `env` (plus PORT and HOST) and resolves once `probePath` answers at all. */
-export async function runExample(code: string, env: Record<string, string>, probePath = "/"): Promise<RunningExample> {
+export async function runExample(
+  code: string,
+  env: Record<string, string>,
+  probePath = "/",
+): Promise<RunningExample> {
   mkdirSync(".tmp", { recursive: true });
   const file = `.tmp/readme-example-${randomUUID()}.ts`;
   writeFileSync(file, code);
@@ -67,7 +71,10 @@ export async function runExample(code: string, env: Record<string, string>, prob
       running.stop();
       throw new Error(`the example exited:\n${output}`);
     }
-    const ok = await fetch(`${running.base}${probePath}`, { redirect: "manual" }).then(() => true, () => false);
+    const ok = await fetch(`${running.base}${probePath}`, { redirect: "manual" }).then(
+      () => true,
+      () => false,
+    );
     if (ok) return running;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

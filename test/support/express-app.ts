@@ -24,11 +24,15 @@ export function appSession(req: Request): AppSession {
 }
 
 export function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())),
+  );
 }
 
 export function destroy(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.destroy((err: unknown) => (err ? reject(err) : resolve())),
+  );
 }
 
 /**
@@ -109,8 +113,17 @@ export interface LoggedIn {
 }
 
 /** `POST /login` as `userId` (`body` adds fields); the session cookie it set, and the sid inside. */
-export async function login(app: express.Express, userId: string, body: Record<string, unknown> = {}): Promise<LoggedIn> {
-  const cookie = expectSessionCookie(await request(app).post("/login").send({ ...body, userId }).expect(200));
+export async function login(
+  app: express.Express,
+  userId: string,
+  body: Record<string, unknown> = {},
+): Promise<LoggedIn> {
+  const cookie = expectSessionCookie(
+    await request(app)
+      .post("/login")
+      .send({ ...body, userId })
+      .expect(200),
+  );
   const sid = sidOf(cookie);
   return { cookie, sid, hex: sha256(sid) };
 }

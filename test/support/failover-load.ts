@@ -52,7 +52,10 @@ export interface FailoverLoadOptions {
  * reject with a RelsSessionError within HANG_MS. Sessions are reported by when their `set`
  * resolved: before the failover started, while it ran, or after `failover()` resolved.
  */
-export async function failoverUnderLoad(store: RelsRedisStore, options: FailoverLoadOptions): Promise<LoadOutcome> {
+export async function failoverUnderLoad(
+  store: RelsRedisStore,
+  options: FailoverLoadOptions,
+): Promise<LoadOutcome> {
   const outcome: LoadOutcome = {
     ops: 0,
     failures: {},
@@ -84,7 +87,8 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
       }
       return result;
     } catch (error) {
-      if (error instanceof RelsSessionError) outcome.failures[error.name] = (outcome.failures[error.name] ?? 0) + 1;
+      if (error instanceof RelsSessionError)
+        outcome.failures[error.name] = (outcome.failures[error.name] ?? 0) + 1;
       else outcome.unexpected.push(`${what}: ${String(error)}`);
       return undefined;
     } finally {
@@ -109,7 +113,12 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
           if (ok) {
             mine.push({ sid, n: step });
             const now = performance.now();
-            (now < failoverStartedAt ? outcome.ackedBefore : now < failoverEndedAt ? outcome.ackedDuring : outcome.ackedAfter).set(sid, step);
+            (now < failoverStartedAt
+              ? outcome.ackedBefore
+              : now < failoverEndedAt
+                ? outcome.ackedDuring
+                : outcome.ackedAfter
+            ).set(sid, step);
           }
           break;
         }
@@ -131,7 +140,10 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
           });
           if (stored && revoked) {
             const now = performance.now();
-            outcome.revoked.set(sid, now < failoverStartedAt ? "before" : now < failoverEndedAt ? "during" : "after");
+            outcome.revoked.set(
+              sid,
+              now < failoverStartedAt ? "before" : now < failoverEndedAt ? "during" : "after",
+            );
           }
         }
       }
@@ -151,7 +163,11 @@ export async function failoverUnderLoad(store: RelsRedisStore, options: Failover
     failoverEndedAt = performance.now();
     outcome.failoverMs = failoverEndedAt - failoverStartedAt;
     const mark = outcome.ops;
-    await waitFor("operations after the failover", () => outcome.ops >= mark + options.postOps || performance.now() - started > options.maxMs, options.maxMs);
+    await waitFor(
+      "operations after the failover",
+      () => outcome.ops >= mark + options.postOps || performance.now() - started > options.maxMs,
+      options.maxMs,
+    );
   } finally {
     stop = true;
     await Promise.all(workers);
@@ -170,7 +186,10 @@ export function describeOutcome(outcome: LoadOutcome): string {
 }
 
 /** Acknowledged revocations whose session the store serves again (after a failover: lost). */
-export async function resurrected(store: RelsRedisStore, revoked: ReadonlyMap<string, string>): Promise<string[]> {
+export async function resurrected(
+  store: RelsRedisStore,
+  revoked: ReadonlyMap<string, string>,
+): Promise<string[]> {
   const found = await store.findSessions([...revoked.keys()]);
   return [...revoked.keys()].filter((sid) => found.get(sid) !== null);
 }
@@ -183,7 +202,10 @@ export function expectEveryOperationSettled(outcome: LoadOutcome): void {
 }
 
 /** The sessions of `sessions` (sid → payload `n`) that the store no longer returns with their payload. */
-export async function lostSessions(store: RelsRedisStore, sessions: ReadonlyMap<string, number>): Promise<Array<[string, number]>> {
+export async function lostSessions(
+  store: RelsRedisStore,
+  sessions: ReadonlyMap<string, number>,
+): Promise<Array<[string, number]>> {
   const found = await store.findSessions([...sessions.keys()]);
   return [...sessions].filter(([sid, n]) => (found.get(sid) as unknown as { n: number } | null)?.n !== n);
 }

@@ -112,7 +112,10 @@ export async function buildFastifyApp(options: FastifyAppOptions): Promise<Fasti
 /** The `name=value` of the session cookie a response set (fails the test when it set none). */
 export function fastifySessionCookie(response: LightMyRequestResponse): string {
   const cookie = response.cookies.find((c) => c.name === FASTIFY_SESSION_COOKIE);
-  expect(cookie, `a ${FASTIFY_SESSION_COOKIE} cookie in the response (status ${response.statusCode})`).toBeDefined();
+  expect(
+    cookie,
+    `a ${FASTIFY_SESSION_COOKIE} cookie in the response (status ${response.statusCode})`,
+  ).toBeDefined();
   return `${cookie!.name}=${cookie!.value}`;
 }
 

@@ -27,7 +27,9 @@ export function scanOf(store: RelsRedisStore, count?: number): AsyncGenerator<st
 export async function statsKeysOf(store: RelsRedisStore): Promise<string[]> {
   const keys = keysOf(store);
   const shards = keys.statsShards();
-  const buckets = await sourceOf(store).run((c) => Promise.all(shards.map((shard) => c.smembers(shard.registry))));
+  const buckets = await sourceOf(store).run((c) =>
+    Promise.all(shards.map((shard) => c.smembers(shard.registry))),
+  );
   return [...buckets.flat(), ...shards.flatMap((shard) => [shard.registry, shard.updated])];
 }
 
@@ -47,7 +49,10 @@ export function withMetaField(session: object): Record<string, unknown> {
 }
 
 /** The metadata the record of `sid` holds, as data (layout 4: its section; else the payload's `_rels`); null for none. */
-export async function storedMetaOf(store: RelsRedisStore, sid: string): Promise<Record<string, unknown> | null> {
+export async function storedMetaOf(
+  store: RelsRedisStore,
+  sid: string,
+): Promise<Record<string, unknown> | null> {
   const layer = dataLayerOf(store);
   const hex = privateHex(sid);
   const record = await layer.records.read(hex);

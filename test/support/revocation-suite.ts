@@ -27,11 +27,18 @@ import { sessionFor, sha256 } from "./store-contract.js";
 import { waitUntil as waitFor } from "../helpers/redis/wait.js";
 
 /** A new store on the topology under test, with these options. */
-export type MakeRevocationStore = (options: { namespace: string } & Omit<RelsRedisStoreOptions, "client" | "source" | "namespace">) => RelsRedisStore;
+export type MakeRevocationStore = (
+  options: { namespace: string } & Omit<RelsRedisStoreOptions, "client" | "source" | "namespace">,
+) => RelsRedisStore;
 
 /** Poll `check` until it holds (never a fixed sleep). */
-function waitUntil(check: () => Promise<boolean>, options: { what: string; timeoutMs: number }): Promise<void> {
-  return waitFor(options.what, async () => ((await check()) ? true : "not yet"), { timeoutMs: options.timeoutMs });
+function waitUntil(
+  check: () => Promise<boolean>,
+  options: { what: string; timeoutMs: number },
+): Promise<void> {
+  return waitFor(options.what, async () => ((await check()) ? true : "not yet"), {
+    timeoutMs: options.timeoutMs,
+  });
 }
 
 type Mode = { resave: boolean; rolling: boolean; saveUninitialized: boolean };
@@ -43,7 +50,9 @@ const MODES: Mode[] = [
 ];
 
 function save(req: express.Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.save((err: unknown) => (err ? reject(err) : resolve())),
+  );
 }
 
 /**
@@ -51,13 +60,28 @@ function save(req: express.Request): Promise<void> {
  * saves explicitly, then waits on `hold` (more work) before it answers, and express-session
  * saves again at the end. `/visit` changes the session; `/me` reads it.
  */
-function readmeApp(make: MakeRevocationStore, mode: Mode, options: { prefix?: string; namespace?: string } = {}) {
-  const store = make({ namespace: options.namespace ?? `t-${randomUUID()}`, ...(options.prefix ? { prefix: options.prefix } : {}) });
+function readmeApp(
+  make: MakeRevocationStore,
+  mode: Mode,
+  options: { prefix?: string; namespace?: string } = {},
+) {
+  const store = make({
+    namespace: options.namespace ?? `t-${randomUUID()}`,
+    ...(options.prefix ? { prefix: options.prefix } : {}),
+  });
   const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
   const holds: Array<{ entered: () => void; release: Promise<void> }> = [];
   const app = express();
   app.use(express.json());
-  app.use(session({ store, secret: "rels-session-test-secret", name: "sid", cookie: { maxAge: 3_600_000 }, ...mode }));
+  app.use(
+    session({
+      store,
+      secret: "rels-session-test-secret",
+      name: "sid",
+      cookie: { maxAge: 3_600_000 },
+      ...mode,
+    }),
+  );
   app.post("/login", async (req, res) => {
     const userId = String(req.body.userId);
     await regenerate(req);
@@ -116,35 +140,54 @@ function readmeApp(make: MakeRevocationStore, mode: Mode, options: { prefix?: st
   return { store, manager, app, slowLogin, slowWrite };
 }
 
-export function describeRevocationSuite(name: string, make: MakeRevocationStore, inspector: () => Redis | Cluster): void {
+export function describeRevocationSuite(
+  name: string,
+  make: MakeRevocationStore,
+  inspector: () => Redis | Cluster,
+): void {
   describe(`revoked means revoked: ${name}`, () => {
     describe.each(MODES)("express-session %o", (mode) => {
       it("the README's sign-in: a revocation between its explicit save and express-session's own is final", async () => {
         const r = readmeApp(make, mode);
         const user = `u-${randomUUID()}`;
         const signIns = await Promise.all(Array.from({ length: 5 }, () => r.slowLogin(user)));
-        await waitUntil(async () => (await r.manager.activeSessions(user)).length === 5, { what: "five saved sign-ins", timeoutMs: 5_000 });
+        await waitUntil(async () => (await r.manager.activeSessions(user)).length === 5, {
+          what: "five saved sign-ins",
+          timeoutMs: 5_000,
+        });
         expect(await r.manager.logoutAllSessions(user)).toBe(5);
         const cookies = await Promise.all(signIns.map(async (s) => expectSessionCookie(await s.release())));
         for (const cookie of cookies) expect(await whoAmI(r.app, cookie)).toBeNull();
         expect(await r.manager.activeSessions(user)).toEqual([]);
         expect((await new SessionStats(r.store).totals()).totalSessions).toBe(0);
         // saveUninitialized stores the anonymous sessions the signed-out cookies were given.
-        expect((await r.store.all()).filter((s) => (s as { userId?: string }).userId !== undefined)).toEqual([]);
+        expect((await r.store.all()).filter((s) => (s as { userId?: string }).userId !== undefined)).toEqual(
+          [],
+        );
       });
 
       it("refuses nothing in the normal flow: sign in, read, change, save explicitly, sign in again", async () => {
         const r = readmeApp(make, mode);
         const user = `u-${randomUUID()}`;
-        const cookie = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        const cookie = expectSessionCookie(
+          await request(r.app).post("/login").send({ userId: user }).expect(200),
+        );
         expect(await whoAmI(r.app, cookie)).toBe(user);
-        expect((await request(r.app).post("/visit").set("Cookie", cookie).send({}).expect(200)).body).toEqual({ visits: 1 });
-        expect((await request(r.app).post("/visit").set("Cookie", cookie).send({ save: true }).expect(200)).body).toEqual({ visits: 2 });
+        expect((await request(r.app).post("/visit").set("Cookie", cookie).send({}).expect(200)).body).toEqual(
+          { visits: 1 },
+        );
+        expect(
+          (await request(r.app).post("/visit").set("Cookie", cookie).send({ save: true }).expect(200)).body,
+        ).toEqual({ visits: 2 });
         // A second sign-in from the same browser regenerates: the old sid ends, the new one works.
-        const again = expectSessionCookie(await request(r.app).post("/login").set("Cookie", cookie).send({ userId: user }).expect(200));
+        const again = expectSessionCookie(
+          await request(r.app).post("/login").set("Cookie", cookie).send({ userId: user }).expect(200),
+        );
         expect(await whoAmI(r.app, again)).toBe(user);
         expect(await whoAmI(r.app, cookie)).toBeNull();
-        expect((await r.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([r.manager.sessionIdOf({ sessionID: sidOf(again) })]);
+        expect((await r.manager.activeSessions(user)).map((s) => s.sessionId)).toEqual([
+          r.manager.sessionIdOf({ sessionID: sidOf(again) }),
+        ]);
         expect((await new SessionStats(r.store).totals()).totalSessions).toBe(1);
       });
     });
@@ -166,11 +209,17 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         const store = make({ namespace: `t-${randomUUID()}` });
         const sid = `s-${randomUUID()}`;
         const issuedTwoDaysAgo = {
-          cookie: { originalMaxAge: 30 * 86_400_000, expires: new Date(Date.now() - 2 * 86_400_000 + 30 * 86_400_000), path: "/" },
+          cookie: {
+            originalMaxAge: 30 * 86_400_000,
+            expires: new Date(Date.now() - 2 * 86_400_000 + 30 * 86_400_000),
+            path: "/",
+          },
           n: 1,
         } as unknown as SessionData;
         await expect(store.set(sid, issuedTwoDaysAgo)).rejects.toBeInstanceOf(SessionWriteRefusedError);
-        await expect(store.set(sid, issuedTwoDaysAgo)).rejects.toThrow(/may have been revoked; nothing was written/);
+        await expect(store.set(sid, issuedTwoDaysAgo)).rejects.toThrow(
+          /may have been revoked; nothing was written/,
+        );
         expect(await store.get(sid)).toBeNull();
         // The same session, live, is saved from such a copy (last writer wins, as express-session's).
         await store.set(sid, sessionFor(60_000, { n: 0 }));
@@ -182,7 +231,9 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         const store = make({ namespace: `t-${randomUUID()}` });
         const sid = `s-${randomUUID()}`;
         await store.set(sid, sessionFor(60_000, { n: 1 }));
-        await store.set(sid, { cookie: { originalMaxAge: 1_000, expires: new Date(Date.now() - 1_000) } } as unknown as SessionData);
+        await store.set(sid, {
+          cookie: { originalMaxAge: 1_000, expires: new Date(Date.now() - 1_000) },
+        } as unknown as SessionData);
         expect(await store.get(sid)).toBeNull();
         await store.set(sid, sessionFor(60_000, { n: 2 }));
         expect(await store.get(sid)).toMatchObject({ n: 2 });
@@ -194,7 +245,9 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         const r = readmeApp(make, MODES[0]!);
         const user = `u-${randomUUID()}`;
         const slow = await r.slowLogin(user);
-        const done = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        const done = expectSessionCookie(
+          await request(r.app).post("/login").send({ userId: user }).expect(200),
+        );
         await r.store.clear();
         const late = expectSessionCookie(await slow.release());
         expect(await whoAmI(r.app, late)).toBeNull();
@@ -202,7 +255,9 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         expect(await r.store.length()).toBe(0);
         expect(await r.manager.activeSessions(user)).toEqual([]);
         expect((await new SessionStats(r.store).totals()).totalSessions).toBe(0);
-        const fresh = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        const fresh = expectSessionCookie(
+          await request(r.app).post("/login").send({ userId: user }).expect(200),
+        );
         expect(await whoAmI(r.app, fresh)).toBe(user);
       });
     });
@@ -213,8 +268,12 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         const a = readmeApp(make, MODES[0]!, { namespace, prefix: "sess:" });
         const b = readmeApp(make, MODES[0]!, { namespace });
         const user = `alice-${randomUUID()}`;
-        const inA = expectSessionCookie(await request(a.app).post("/login").send({ userId: user }).expect(200));
-        const inB = expectSessionCookie(await request(b.app).post("/login").send({ userId: user }).expect(200));
+        const inA = expectSessionCookie(
+          await request(a.app).post("/login").send({ userId: user }).expect(200),
+        );
+        const inB = expectSessionCookie(
+          await request(b.app).post("/login").send({ userId: user }).expect(200),
+        );
         expect(keysOf(a.store).userIndex(user)).not.toBe(keysOf(b.store).userIndex(user));
         // A lists its own session only, and prunes nothing of B's.
         expect(await a.manager.activeSessions(user)).toHaveLength(1);
@@ -233,10 +292,15 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
 
     describe("a save racing another request's refile (last writer wins, and stays listed)", () => {
       /** Sign in, hold a request that read the session, let `meanwhile` run, then release it. */
-      async function race(mode: Mode, meanwhile: (r: ReturnType<typeof readmeApp>, cookie: string) => Promise<unknown>) {
+      async function race(
+        mode: Mode,
+        meanwhile: (r: ReturnType<typeof readmeApp>, cookie: string) => Promise<unknown>,
+      ) {
         const r = readmeApp(make, mode);
         const user = `u-${randomUUID()}`;
-        const cookie = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        const cookie = expectSessionCookie(
+          await request(r.app).post("/login").send({ userId: user }).expect(200),
+        );
         const held = await r.slowWrite(cookie);
         await meanwhile(r, cookie);
         await held.finish();
@@ -253,33 +317,51 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
       }
 
       it("a switch of account without regenerate, then the held save", async () => {
-        const { r, user, cookie } = await race(MODES[0]!, (rr, c) => request(rr.app).post("/switch").set("Cookie", c).send({ userId: `v-${randomUUID()}` }).expect(200));
+        const { r, user, cookie } = await race(MODES[0]!, (rr, c) =>
+          request(rr.app)
+            .post("/switch")
+            .set("Cookie", c)
+            .send({ userId: `v-${randomUUID()}` })
+            .expect(200),
+        );
         await expectListedAndRevocable(r, user, cookie);
       });
 
       it("a sign-out that keeps the session (metadata removed), then the held save", async () => {
-        const { r, user, cookie } = await race(MODES[0]!, (rr, c) => request(rr.app).post("/signout-soft").set("Cookie", c).send({}).expect(200));
+        const { r, user, cookie } = await race(MODES[0]!, (rr, c) =>
+          request(rr.app).post("/signout-soft").set("Cookie", c).send({}).expect(200),
+        );
         await expectListedAndRevocable(r, user, cookie);
       });
 
-      it.each([MODES[0]!, MODES[2]!])("a shorter lifetime (%o), then the held save with the longer one", async (mode) => {
-        const { r, user, cookie } = await race(mode, (rr, c) => request(rr.app).post("/shorten").set("Cookie", c).send({ change: true }).expect(200));
-        // Past the shorter lifetime's filing: the held save's longer record must still be listed.
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
-        await expectListedAndRevocable(r, user, cookie);
-      });
+      it.each([MODES[0]!, MODES[2]!])(
+        "a shorter lifetime (%o), then the held save with the longer one",
+        async (mode) => {
+          const { r, user, cookie } = await race(mode, (rr, c) =>
+            request(rr.app).post("/shorten").set("Cookie", c).send({ change: true }).expect(200),
+          );
+          // Past the shorter lifetime's filing: the held save's longer record must still be listed.
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
+          await expectListedAndRevocable(r, user, cookie);
+        },
+      );
     });
 
     describe("the store's view of a session object", () => {
       it("a lifetime shortened on an otherwise unchanged request reaches Redis (the touch is not throttled away)", async () => {
         const r = readmeApp(make, MODES[0]!);
         const user = `u-${randomUUID()}`;
-        const cookie = expectSessionCookie(await request(r.app).post("/login").send({ userId: user }).expect(200));
+        const cookie = expectSessionCookie(
+          await request(r.app).post("/login").send({ userId: user }).expect(200),
+        );
         await request(r.app).post("/shorten").set("Cookie", cookie).send({}).expect(200);
         const key = keysOf(r.store).session(sha256(sidOf(cookie)));
         expect(await inspector().pttl(key)).toBeLessThanOrEqual(2_000);
         // Watched from Redis: each request of the session's own would extend its idle timeout.
-        await waitUntil(async () => (await inspector().exists(key)) === 0, { what: "the 2 s lifetime to end the session", timeoutMs: 5_000 });
+        await waitUntil(async () => (await inspector().exists(key)) === 0, {
+          what: "the 2 s lifetime to end the session",
+          timeoutMs: 5_000,
+        });
         expect(await whoAmI(r.app, cookie)).toBeNull();
       });
 
@@ -299,7 +381,10 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         await store.set(sid, sessionFor(60_000, { n: 1 }));
         await store.destroy(sid);
         expect(await inspector().pttl(keysOf(store).revoked(sha256(sid)))).toBe(-1);
-        await store.set(sid, { cookie: { originalMaxAge: null, expires: null }, n: 2 } as unknown as SessionData);
+        await store.set(sid, {
+          cookie: { originalMaxAge: null, expires: null },
+          n: 2,
+        } as unknown as SessionData);
         expect(await store.get(sid)).toBeNull();
       });
     });
@@ -310,17 +395,31 @@ export function describeRevocationSuite(name: string, make: MakeRevocationStore,
         const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
         const user = `u-${randomUUID()}`;
         const sid = `s-${randomUUID()}`;
-        const meta = { userId: user, applicationName: "Turtle", clientPlatform: "web", createdAt: new Date().toISOString() };
+        const meta = {
+          userId: user,
+          applicationName: "Turtle",
+          clientPlatform: "web",
+          createdAt: new Date().toISOString(),
+        };
         await store.set(sid, sessionFor(6_000_000, { _rels: meta }));
         const index = keysOf(store).userIndex(user);
         expect(Number(await inspector().zscore(index, sha256(sid)))).toBeGreaterThan(Date.now() + 6_000_000);
         // Rewritten with a 2 s lifetime: filed under 2 s plus a tenth of it, not 6,000 s.
         const loaded = (await store.get(sid))!;
-        await store.set(sid, { ...loaded, cookie: { ...loaded.cookie, originalMaxAge: 2_000, expires: new Date(Date.now() + 2_000) } } as SessionData);
+        await store.set(sid, {
+          ...loaded,
+          cookie: { ...loaded.cookie, originalMaxAge: 2_000, expires: new Date(Date.now() + 2_000) },
+        } as SessionData);
         const score = Number(await inspector().zscore(index, sha256(sid)));
         expect(score).toBeLessThanOrEqual(Date.now() + 2_300);
-        await waitUntil(async () => (await inspector().exists(keysOf(store).session(sha256(sid)))) === 0, { what: "the session's TTL", timeoutMs: 5_000 });
-        await waitUntil(async () => (await new SessionStats(store).totals()).totalSessions === 0, { what: "totals() to drop it", timeoutMs: 2_000 });
+        await waitUntil(async () => (await inspector().exists(keysOf(store).session(sha256(sid)))) === 0, {
+          what: "the session's TTL",
+          timeoutMs: 5_000,
+        });
+        await waitUntil(async () => (await new SessionStats(store).totals()).totalSessions === 0, {
+          what: "totals() to drop it",
+          timeoutMs: 2_000,
+        });
         expect(await manager.activeSessions(user)).toEqual([]);
       });
     });

@@ -33,7 +33,10 @@ function nameOf(command: Command): string {
   const name = command.name.toLowerCase();
   if (name === "evalsha" || name === "eval") {
     const first = command.args[0];
-    const sha = name === "eval" && typeof first === "string" ? createHash("sha1").update(first).digest("hex") : String(first);
+    const sha =
+      name === "eval" && typeof first === "string"
+        ? createHash("sha1").update(first).digest("hex")
+        : String(first);
     return SCRIPT_NAMES.get(sha) ?? name;
   }
   return name;

@@ -22,4 +22,7 @@ export const META_DEFAULTS = {
   applicationName: "",
   sessionKeyType: "cookie",
   ...NO_REQUEST_METADATA,
-} as const satisfies Omit<SessionMeta, "sessionId" | "userId" | "signInAt" | "lastSeenAt" | "createdAt" | "expiresAt">;
+} as const satisfies Omit<
+  SessionMeta,
+  "sessionId" | "userId" | "signInAt" | "lastSeenAt" | "createdAt" | "expiresAt"
+>;

@@ -16,7 +16,12 @@ export function newSid(): string {
  * The session object a sign-in through `manager` saves for `userId`: the metadata comes from
  * `recordAuthenticatedRequest` itself (a request with no headers), not from a copy of its shape.
  */
-export async function signedInSession(manager: RelsSessionsManager, sid: string, userId: string, ttlMs = 3_600_000): Promise<SessionData> {
+export async function signedInSession(
+  manager: RelsSessionsManager,
+  sid: string,
+  userId: string,
+  ttlMs = 3_600_000,
+): Promise<SessionData> {
   // `userId` at the top, as an app's own sign-in code keeps it (test/support/express-app.ts).
   const session = {
     cookie: { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs), httpOnly: true, path: "/" },
@@ -41,7 +46,9 @@ export async function signInMany(
   const sids: string[] = [];
   for (let start = 0; start < count; start += batch) {
     const chunk = Array.from({ length: Math.min(batch, count - start) }, () => newSid());
-    await Promise.all(chunk.map(async (sid) => store.set(sid, await signedInSession(manager, sid, userId, options.ttlMs))));
+    await Promise.all(
+      chunk.map(async (sid) => store.set(sid, await signedInSession(manager, sid, userId, options.ttlMs))),
+    );
     sids.push(...chunk);
   }
   return sids;

@@ -23,7 +23,9 @@ export interface StoreUnderTest {
   redis: Redis | Cluster;
 }
 
-export type MakeStore = (options: Omit<RelsRedisStoreOptions, "client" | "source">) => Promise<StoreUnderTest>;
+export type MakeStore = (
+  options: Omit<RelsRedisStoreOptions, "client" | "source">,
+) => Promise<StoreUnderTest>;
 
 export interface ConfiguredStoreSetup {
   applicationName: string;
@@ -48,7 +50,10 @@ export function viaConfiguredInstance(setup: ConfiguredStoreSetup): MakeStore {
     const instance = createRelsSession(
       {
         applicationName: setup.applicationName,
-        redisOptions: { ...setup.redisOptions(), namespace: namespace ?? `t-${randomBytes(6).toString("hex")}` },
+        redisOptions: {
+          ...setup.redisOptions(),
+          namespace: namespace ?? `t-${randomBytes(6).toString("hex")}`,
+        },
         store: storeOptions as SessionStoreConfigInput["store"],
       },
       { env: {}, ...(logger ? { logger } : {}) },
@@ -74,7 +79,11 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-export function describeStoreContract(name: string, makeStore: MakeStore, teardown?: () => Promise<void>): void {
+export function describeStoreContract(
+  name: string,
+  makeStore: MakeStore,
+  teardown?: () => Promise<void>,
+): void {
   describe(`store contract: ${name}`, () => {
     afterAll(async () => {
       await teardown?.();
@@ -106,9 +115,13 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
       it("set and destroy answer through callbacks too, errors included", async () => {
         const { store } = await make();
         const sid = newSid();
-        await new Promise<void>((resolve, reject) => store.set(sid, sessionFor(), (e) => (e ? reject(e as Error) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          store.set(sid, sessionFor(), (e) => (e ? reject(e as Error) : resolve())),
+        );
         expect(await store.get(sid)).not.toBeNull();
-        await new Promise<void>((resolve, reject) => store.destroy(sid, (e) => (e ? reject(e as Error) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          store.destroy(sid, (e) => (e ? reject(e as Error) : resolve())),
+        );
         expect(await store.get(sid)).toBeNull();
         const error = await new Promise((resolve) => store.set("2::abc", sessionFor(), resolve));
         expect(error).toBeInstanceOf(InvalidSessionIdError);
@@ -319,9 +332,15 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
 
       it("treats a record header whose expiry no Date can hold, or whose numbers are not digits, as a miss", async () => {
         const { store, redis } = await make();
-        const payload = JSON.stringify({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() } });
+        const payload = JSON.stringify({
+          cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() },
+        });
         // 8640000000000001 ms is a safe integer one past the last ms a Date holds.
-        const headers = [`38640000000000001${"0".repeat(16)}\t\n`, `3${"0".repeat(15)}x${"0".repeat(16)}\t\n`, `3${"1".repeat(16)}${"9".repeat(16)}\t\n`];
+        const headers = [
+          `38640000000000001${"0".repeat(16)}\t\n`,
+          `3${"0".repeat(15)}x${"0".repeat(16)}\t\n`,
+          `3${"1".repeat(16)}${"9".repeat(16)}\t\n`,
+        ];
         for (const header of headers) {
           const sid = newSid();
           const key = keysOf(store).session(sha256(sid));
@@ -367,9 +386,9 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
       it("refuses payloads over maxPayloadBytes and writes nothing", async () => {
         const { store } = await make({ maxPayloadBytes: 1024 });
         const sid = newSid();
-        await expect(store.set(sid, sessionFor(60_000, { blob: randomBytes(4000).toString("base64") }))).rejects.toBeInstanceOf(
-          SessionPayloadTooLargeError,
-        );
+        await expect(
+          store.set(sid, sessionFor(60_000, { blob: randomBytes(4000).toString("base64") })),
+        ).rejects.toBeInstanceOf(SessionPayloadTooLargeError);
         expect(await store.get(sid)).toBeNull();
       });
     });
@@ -379,7 +398,12 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
         const { store, redis } = await make({ legacyFallback: true, serializer: "json" });
         const sid = newSid();
         const legacyKey = keysOf(store).legacy(sid);
-        await redis.set(legacyKey, JSON.stringify(sessionFor(60_000, { from: "connect-redis" })), "PX", 60_000);
+        await redis.set(
+          legacyKey,
+          JSON.stringify(sessionFor(60_000, { from: "connect-redis" })),
+          "PX",
+          60_000,
+        );
         const loaded = (await store.get(sid)) as unknown as { from: string };
         expect(loaded.from).toBe("connect-redis");
         await store.set(sid, loaded as unknown as SessionData);
@@ -394,7 +418,13 @@ export function describeStoreContract(name: string, makeStore: MakeStore, teardo
 
       it("stops reading legacy keys once the migration flag says done", async () => {
         const namespace = `t-${randomBytes(6).toString("hex")}`;
-        const { store, redis } = await makeStore({ namespace, legacyFallback: true, serializer: "json", ttl: 60, legacyTtl: 60 });
+        const { store, redis } = await makeStore({
+          namespace,
+          legacyFallback: true,
+          serializer: "json",
+          ttl: 60,
+          legacyTtl: 60,
+        });
         await redis.set(keysOf(store).migrationFlag(), String(Date.now() - 61_000));
         const sid = newSid();
         await redis.set(keysOf(store).legacy(sid), JSON.stringify(sessionFor()), "PX", 60_000);

@@ -31,7 +31,8 @@ export function storesForThisFile(): FileStores {
   };
   return {
     inspector,
-    storeWith: (options = {}) => new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client: newClient() }),
+    storeWith: (options = {}) =>
+      new RelsRedisStore({ namespace: `t-${randomUUID()}`, ...options, client: newClient() }),
     newClient,
   };
 }

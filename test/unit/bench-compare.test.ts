@@ -3,7 +3,15 @@
  * two builds (paired ratios, medians, the A/A noise band, verdicts). No Redis, no children.
  */
 import { describe, expect, it } from "vitest";
-import { AA_NAME, BENCH_DEFAULTS, HTTP_CONTENDERS, STORE_CONTENDERS, UsageError, lineup, parseBenchArgs } from "../../bench/options.js";
+import {
+  AA_NAME,
+  BENCH_DEFAULTS,
+  HTTP_CONTENDERS,
+  STORE_CONTENDERS,
+  UsageError,
+  lineup,
+  parseBenchArgs,
+} from "../../bench/options.js";
 import { compareBuilds, noiseBand, pairedRatios, verdict } from "../../bench/compare.js";
 import { resolveRevision } from "../../bench/baseline.js";
 import { Samples, type Sample } from "../../bench/samples.js";
@@ -15,9 +23,16 @@ describe("--baseline", () => {
   });
 
   it("takes a revision (trimmed), with the other options as usual", () => {
-    expect(parseBenchArgs(["--baseline=f424c5c", "--only=get-set,modify"])).toMatchObject({ baseline: "f424c5c", only: ["get-set", "modify"], rounds: 5 });
+    expect(parseBenchArgs(["--baseline=f424c5c", "--only=get-set,modify"])).toMatchObject({
+      baseline: "f424c5c",
+      only: ["get-set", "modify"],
+      rounds: 5,
+    });
     expect(parseBenchArgs(["--baseline", " v0.2.0 "])).toMatchObject({ baseline: "v0.2.0" });
-    expect(parseBenchArgs(["--quick", "--rounds=3", "--baseline=main~2"])).toMatchObject({ baseline: "main~2", rounds: 3 });
+    expect(parseBenchArgs(["--quick", "--rounds=3", "--baseline=main~2"])).toMatchObject({
+      baseline: "main~2",
+      rounds: 3,
+    });
   });
 
   it.each([
@@ -37,7 +52,9 @@ describe("--baseline", () => {
     expect(head.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(head.commit.startsWith(head.short)).toBe(true);
     expect(() => resolveRevision("no-such-revision-anywhere")).toThrow(UsageError);
-    expect(() => resolveRevision("no-such-revision-anywhere")).toThrow(/unknown git revision "no-such-revision-anywhere"/);
+    expect(() => resolveRevision("no-such-revision-anywhere")).toThrow(
+      /unknown git revision "no-such-revision-anywhere"/,
+    );
     // A path in a tree is an object, but not a commit.
     expect(() => resolveRevision("HEAD:package.json")).toThrow(/unknown git revision/);
   });
@@ -58,7 +75,14 @@ describe("lineup", () => {
       { name: "connect-redis", kind: "connect-redis" },
       { name: "memory", kind: "memory" },
     ]);
-    expect(lineup(STORE_CONTENDERS, baseline).map((e) => e.name)).toEqual([AA_NAME, "rels", "rels@f424c5c", "connect-redis", "ioredis-corked", "ioredis-plain"]);
+    expect(lineup(STORE_CONTENDERS, baseline).map((e) => e.name)).toEqual([
+      AA_NAME,
+      "rels",
+      "rels@f424c5c",
+      "connect-redis",
+      "ioredis-corked",
+      "ioredis-plain",
+    ]);
   });
 });
 
@@ -105,7 +129,11 @@ describe("comparing two builds", () => {
 
   it("reads the samples: current ÷ baseline and rels-aa ÷ rels per round, their medians, the verdicts", () => {
     const samples = new Samples();
-    const sample = (opsPerSec: number, nodeUsPerOp: number, redisUsPerOp: number): Sample => ({ opsPerSec, nodeUsPerOp, redisUsPerOp });
+    const sample = (opsPerSec: number, nodeUsPerOp: number, redisUsPerOp: number): Sample => ({
+      opsPerSec,
+      nodeUsPerOp,
+      redisUsPerOp,
+    });
     // Three rounds; this tree's build does 20% more ops/s than the baseline, for the same CPU,
     // and its two copies differ by at most 5%.
     const rels = [1000, 1100, 900];
@@ -113,7 +141,12 @@ describe("comparing two builds", () => {
     for (let round = 0; round < 3; round++) {
       samples.add("get-set", "rels", round, sample(rels[round]!, 20, 5));
       samples.add("get-set", "rels@old", round, sample(rels[round]! / 1.2, 20, 5));
-      samples.add("get-set", AA_NAME, round, sample(rels[round]! * aaFactor[round]!, 20 * aaFactor[round]!, 5));
+      samples.add(
+        "get-set",
+        AA_NAME,
+        round,
+        sample(rels[round]! * aaFactor[round]!, 20 * aaFactor[round]!, 5),
+      );
       samples.add("get-set", "connect-redis", round, sample(1, 1, 1));
     }
     const rows = compareBuilds(samples, "get-set", { current: "rels", baseline: "rels@old", aa: AA_NAME });
@@ -128,7 +161,9 @@ describe("comparing two builds", () => {
     expect(node!.verdict).toBe("within noise");
     expect(redis!.verdict).toBe("within noise");
     // A workload one of the builds did not run has no rows.
-    expect(compareBuilds(samples, "modify", { current: "rels", baseline: "rels@old", aa: AA_NAME })).toEqual([]);
+    expect(compareBuilds(samples, "modify", { current: "rels", baseline: "rels@old", aa: AA_NAME })).toEqual(
+      [],
+    );
   });
 
   it("reports a loss the same way", () => {
@@ -139,7 +174,11 @@ describe("comparing two builds", () => {
       samples.add("modify", AA_NAME, round, { ...s, nodeUsPerOp: 20 * (round % 2 ? 1.02 : 0.99) });
       samples.add("modify", "rels@old", round, { ...s, nodeUsPerOp: 16 });
     }
-    const node = compareBuilds(samples, "modify", { current: "rels", baseline: "rels@old", aa: AA_NAME }).find((r) => r.metric === "nodeUsPerOp");
+    const node = compareBuilds(samples, "modify", {
+      current: "rels",
+      baseline: "rels@old",
+      aa: AA_NAME,
+    }).find((r) => r.metric === "nodeUsPerOp");
     expect(node?.change.median).toBeCloseTo(1.25);
     expect(node?.verdict).toBe("loss");
   });

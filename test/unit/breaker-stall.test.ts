@@ -5,7 +5,13 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { RedisUnavailableError } from "../../src/errors.js";
-import { CircuitBreaker, EventLoopStallWatch, isTimeoutError, STALL_WATCH_DEFAULTS, type BreakerState } from "../../src/redis/breaker.js";
+import {
+  CircuitBreaker,
+  EventLoopStallWatch,
+  isTimeoutError,
+  STALL_WATCH_DEFAULTS,
+  type BreakerState,
+} from "../../src/redis/breaker.js";
 
 /** Keep the event loop busy for `ms`, as a long synchronous decode would. */
 function blockEventLoop(ms: number): void {
@@ -65,7 +71,9 @@ describe("breaker and the process's own event-loop stalls", () => {
 
   it("does not count a pool deadline wrapped in RedisUnavailableError during a stall", async () => {
     const { breaker } = setup();
-    const wrapped = new RedisUnavailableError("Redis is unavailable: Command timed out", { cause: ioredisTimeout() });
+    const wrapped = new RedisUnavailableError("Redis is unavailable: Command timed out", {
+      cause: ioredisTimeout(),
+    });
     expect(await failFromTimer(() => breaker.commandFailed(wrapped), 1, STALL_MS)).toBe(false);
     const deadline = new RedisUnavailableError("Redis did not answer within 1000 ms (connecting)");
     expect(await failFromTimer(() => breaker.commandFailed(deadline), 1, STALL_MS)).toBe(false);
@@ -91,7 +99,9 @@ describe("breaker and the process's own event-loop stalls", () => {
     const { breaker } = setup(2);
     expect(await failFromTimer(() => breaker.commandFailed(ioredisTimeout()), 1, STALL_MS)).toBe(false);
     // A later timeout with a free loop: the stall ended long enough ago.
-    expect(await failFromTimer(() => breaker.commandFailed(ioredisTimeout()), THRESHOLD_MS * 2, 0)).toBe(true);
+    expect(await failFromTimer(() => breaker.commandFailed(ioredisTimeout()), THRESHOLD_MS * 2, 0)).toBe(
+      true,
+    );
     expect(await failFromTimer(() => breaker.commandFailed(ioredisTimeout()), 30, 0)).toBe(true);
     expect(breaker.state).toBe("open");
   });
@@ -128,8 +138,16 @@ describe("breaker and the process's own event-loop stalls", () => {
 describe("isTimeoutError", () => {
   it("recognises ioredis's command timeout and the pool's deadlines, wrapped or not", () => {
     expect(isTimeoutError(new Error("Command timed out"))).toBe(true);
-    expect(isTimeoutError(new RedisUnavailableError("Redis did not answer within 500 ms (probing)"))).toBe(true);
-    expect(isTimeoutError(new RedisUnavailableError("Redis is unavailable: Command timed out", { cause: new Error("Command timed out") }))).toBe(true);
+    expect(isTimeoutError(new RedisUnavailableError("Redis did not answer within 500 ms (probing)"))).toBe(
+      true,
+    );
+    expect(
+      isTimeoutError(
+        new RedisUnavailableError("Redis is unavailable: Command timed out", {
+          cause: new Error("Command timed out"),
+        }),
+      ),
+    ).toBe(true);
   });
 
   it("refuses everything else", () => {

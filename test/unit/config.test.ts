@@ -63,14 +63,20 @@ describe("parseConfig: where Redis is", () => {
   });
 
   it("accepts rediss:// (TLS)", () => {
-    expect(parseConfig({ ...base, redisOptions: { url: "rediss://cache.example.com:6380" } }, NO_ENV).redisOptions.url).toBe(
-      "rediss://cache.example.com:6380",
-    );
+    expect(
+      parseConfig({ ...base, redisOptions: { url: "rediss://cache.example.com:6380" } }, NO_ENV).redisOptions
+        .url,
+    ).toBe("rediss://cache.example.com:6380");
   });
 
   it("accepts a cluster: nodes plus ioredis cluster options such as maxRedirections, passed through", () => {
     const config = parseConfig(
-      { ...base, redisOptions: { cluster: { nodes: [...NODES, "redis://10.0.1.3:7002"], scaleReads: "master", maxRedirections: 8 } } },
+      {
+        ...base,
+        redisOptions: {
+          cluster: { nodes: [...NODES, "redis://10.0.1.3:7002"], scaleReads: "master", maxRedirections: 8 },
+        },
+      },
       NO_ENV,
     );
     expect(config.redisOptions.url).toBeUndefined();
@@ -83,10 +89,18 @@ describe("parseConfig: where Redis is", () => {
 
   it("accepts a sentinel group: sentinels, name, plus ioredis options, passed through", () => {
     const config = parseConfig(
-      { ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster", role: "master", db: 2 } } },
+      {
+        ...base,
+        redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster", role: "master", db: 2 } },
+      },
       NO_ENV,
     );
-    expect(config.redisOptions.sentinel).toEqual({ sentinels: SENTINELS, name: "mymaster", role: "master", db: 2 });
+    expect(config.redisOptions.sentinel).toEqual({
+      sentinels: SENTINELS,
+      name: "mymaster",
+      role: "master",
+      db: 2,
+    });
   });
 
   it("rejects none of url, cluster, sentinel, naming the path", () => {
@@ -99,9 +113,21 @@ describe("parseConfig: where Redis is", () => {
 
   it("rejects two of them (url + cluster, url + sentinel, cluster + sentinel), naming the extra one", () => {
     const cases = [
-      { redisOptions: { url: "redis://localhost", cluster: { nodes: NODES } }, path: "redisOptions.cluster", got: "url, cluster" },
-      { redisOptions: { url: "redis://localhost", sentinel: { sentinels: SENTINELS, name: "m" } }, path: "redisOptions.sentinel", got: "url, sentinel" },
-      { redisOptions: { cluster: { nodes: NODES }, sentinel: { sentinels: SENTINELS, name: "m" } }, path: "redisOptions.sentinel", got: "cluster, sentinel" },
+      {
+        redisOptions: { url: "redis://localhost", cluster: { nodes: NODES } },
+        path: "redisOptions.cluster",
+        got: "url, cluster",
+      },
+      {
+        redisOptions: { url: "redis://localhost", sentinel: { sentinels: SENTINELS, name: "m" } },
+        path: "redisOptions.sentinel",
+        got: "url, sentinel",
+      },
+      {
+        redisOptions: { cluster: { nodes: NODES }, sentinel: { sentinels: SENTINELS, name: "m" } },
+        path: "redisOptions.sentinel",
+        got: "cluster, sentinel",
+      },
     ];
     for (const { redisOptions, path, got } of cases) {
       const error = configErrorOf(() => parseConfig({ ...base, redisOptions }, NO_ENV));
@@ -115,16 +141,29 @@ describe("parseConfig: where Redis is", () => {
   it("rejects all three, naming both extra ones", () => {
     const error = configErrorOf(() =>
       parseConfig(
-        { ...base, redisOptions: { url: "redis://localhost", cluster: { nodes: NODES }, sentinel: { sentinels: SENTINELS, name: "m" } } },
+        {
+          ...base,
+          redisOptions: {
+            url: "redis://localhost",
+            cluster: { nodes: NODES },
+            sentinel: { sentinels: SENTINELS, name: "m" },
+          },
+        },
         NO_ENV,
       ),
     );
     expect(error.message).toContain("got url, cluster, sentinel");
-    expect(error.issues.map((i) => i.path).some((p) => p === "redisOptions.cluster" || p === "redisOptions.sentinel")).toBe(true);
+    expect(
+      error.issues
+        .map((i) => i.path)
+        .some((p) => p === "redisOptions.cluster" || p === "redisOptions.sentinel"),
+    ).toBe(true);
   });
 
   it("rejects a URL with another scheme, without printing its password", () => {
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "http://admin:hunter2@cache:6379" } }, NO_ENV));
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "http://admin:hunter2@cache:6379" } }, NO_ENV),
+    );
     const issue = issueAt(error, "redisOptions.url");
     expect(issue.message).toMatch(/expected a redis:\/\/ or rediss:\/\/ URL/);
     expect(issue.message).toContain("given: ");
@@ -135,23 +174,45 @@ describe("parseConfig: where Redis is", () => {
 
   it("rejects a cluster node with a bad URL scheme, naming its index, without its password", () => {
     const error = configErrorOf(() =>
-      parseConfig({ ...base, redisOptions: { cluster: { nodes: ["http://:hunter2@10.0.1.1:7000"] } } }, NO_ENV),
+      parseConfig(
+        { ...base, redisOptions: { cluster: { nodes: ["http://:hunter2@10.0.1.1:7000"] } } },
+        NO_ENV,
+      ),
     );
     issueAt(error, "redisOptions.cluster.nodes.0");
     expect(error.message).not.toContain("hunter2");
   });
 
   it("rejects an empty cluster and an empty sentinel list", () => {
-    const cluster = configErrorOf(() => parseConfig({ ...base, redisOptions: { cluster: { nodes: [] } } }, NO_ENV));
+    const cluster = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { cluster: { nodes: [] } } }, NO_ENV),
+    );
     expectExpectedAndGiven(issueAt(cluster, "redisOptions.cluster.nodes"), /at least one node/, "[]");
-    const sentinel = configErrorOf(() => parseConfig({ ...base, redisOptions: { sentinel: { sentinels: [], name: "m" } } }, NO_ENV));
-    expectExpectedAndGiven(issueAt(sentinel, "redisOptions.sentinel.sentinels"), /at least one sentinel/, "[]");
+    const sentinel = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { sentinel: { sentinels: [], name: "m" } } }, NO_ENV),
+    );
+    expectExpectedAndGiven(
+      issueAt(sentinel, "redisOptions.sentinel.sentinels"),
+      /at least one sentinel/,
+      "[]",
+    );
   });
 
   it("rejects a bad sentinel port and a missing group name, naming each", () => {
     const error = configErrorOf(() =>
       parseConfig(
-        { ...base, redisOptions: { sentinel: { sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 70_000 }], name: "" } } },
+        {
+          ...base,
+          redisOptions: {
+            sentinel: {
+              sentinels: [
+                { host: "10.0.0.1", port: 26379 },
+                { host: "10.0.0.2", port: 70_000 },
+              ],
+              name: "",
+            },
+          },
+        },
         NO_ENV,
       ),
     );
@@ -160,7 +221,13 @@ describe("parseConfig: where Redis is", () => {
     expect(error.issues).toHaveLength(2);
 
     const asText = configErrorOf(() =>
-      parseConfig({ ...base, redisOptions: { sentinel: { sentinels: [{ host: "10.0.0.1", port: "26379" }], name: "m" } } }, NO_ENV),
+      parseConfig(
+        {
+          ...base,
+          redisOptions: { sentinel: { sentinels: [{ host: "10.0.0.1", port: "26379" }], name: "m" } },
+        },
+        NO_ENV,
+      ),
     );
     expectExpectedAndGiven(issueAt(asText, "redisOptions.sentinel.sentinels.0.port"), /number/, '"26379"');
   });
@@ -169,17 +236,30 @@ describe("parseConfig: where Redis is", () => {
 describe("parseConfig: other fields", () => {
   it("rejects an empty (or blank) applicationName", () => {
     for (const applicationName of ["", "   "]) {
-      const error = configErrorOf(() => parseConfig({ applicationName, redisOptions: { url: "redis://localhost" } }, NO_ENV));
-      expectExpectedAndGiven(issueAt(error, "applicationName"), /non-empty string/, JSON.stringify(applicationName));
+      const error = configErrorOf(() =>
+        parseConfig({ applicationName, redisOptions: { url: "redis://localhost" } }, NO_ENV),
+      );
+      expectExpectedAndGiven(
+        issueAt(error, "applicationName"),
+        /non-empty string/,
+        JSON.stringify(applicationName),
+      );
     }
     const missing = configErrorOf(() => parseConfig({ redisOptions: { url: "redis://localhost" } }, NO_ENV));
     expect(issueAt(missing, "applicationName").message).toContain("(given: nothing)");
   });
 
   it("rejects a negative, zero or fractional pool size", () => {
-    for (const [size, bound] of [[-1, />=\s*1/], [0, />=\s*1/], [1.5, /int/]] as const) {
+    for (const [size, bound] of [
+      [-1, />=\s*1/],
+      [0, />=\s*1/],
+      [1.5, /int/],
+    ] as const) {
       const error = configErrorOf(() =>
-        parseConfig({ ...base, redisOptions: { url: "redis://localhost" }, connectionPoolOptions: { size } }, NO_ENV),
+        parseConfig(
+          { ...base, redisOptions: { url: "redis://localhost" }, connectionPoolOptions: { size } },
+          NO_ENV,
+        ),
       );
       expectExpectedAndGiven(issueAt(error, "connectionPoolOptions.size"), bound, String(size));
     }
@@ -191,13 +271,19 @@ describe("parseConfig: other fields", () => {
       { RELS_SESSION_SCAN_COUNT: "200", RELS_SESSION_SERIALIZER: "msgpack" },
     );
     expect(config.env).toEqual({ RELS_SESSION_SCAN_COUNT: 200, RELS_SESSION_SERIALIZER: "msgpack" });
-    const blank = parseConfig({ ...base, redisOptions: { url: "redis://localhost" } }, { RELS_SESSION_SCAN_COUNT: " " });
+    const blank = parseConfig(
+      { ...base, redisOptions: { url: "redis://localhost" } },
+      { RELS_SESSION_SCAN_COUNT: " " },
+    );
     expect(blank.env.RELS_SESSION_SCAN_COUNT).toBe(50);
   });
 
   it("rejects RELS_SESSION_SCAN_COUNT=abc and RELS_SESSION_SERIALIZER=xml, naming both", () => {
     const error = configErrorOf(() =>
-      parseConfig({ ...base, redisOptions: { url: "redis://localhost" } }, { RELS_SESSION_SCAN_COUNT: "abc", RELS_SESSION_SERIALIZER: "xml" }),
+      parseConfig(
+        { ...base, redisOptions: { url: "redis://localhost" } },
+        { RELS_SESSION_SCAN_COUNT: "abc", RELS_SESSION_SERIALIZER: "xml" },
+      ),
     );
     expectExpectedAndGiven(issueAt(error, "env.RELS_SESSION_SCAN_COUNT"), /number/, '"abc"');
     expectExpectedAndGiven(issueAt(error, "env.RELS_SESSION_SERIALIZER"), /json.*msgpack/, '"xml"');
@@ -205,8 +291,14 @@ describe("parseConfig: other fields", () => {
   });
 
   it("reports config and env issues together", () => {
-    const error = configErrorOf(() => parseConfig({ applicationName: "", redisOptions: {} }, { RELS_SESSION_SERIALIZER: "xml" }));
-    expect(error.issues.map((i) => i.path).sort()).toEqual(["applicationName", "env.RELS_SESSION_SERIALIZER", "redisOptions.url"]);
+    const error = configErrorOf(() =>
+      parseConfig({ applicationName: "", redisOptions: {} }, { RELS_SESSION_SERIALIZER: "xml" }),
+    );
+    expect(error.issues.map((i) => i.path).sort()).toEqual([
+      "applicationName",
+      "env.RELS_SESSION_SERIALIZER",
+      "redisOptions.url",
+    ]);
   });
 
   it("rejects a settings value that is not an object at all", () => {
@@ -217,7 +309,9 @@ describe("parseConfig: other fields", () => {
 
 describe("no password in any error", () => {
   it("a URL's password is not printed by a url issue", () => {
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://user:hunter2@cache:6379 /4" } }, NO_ENV));
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://user:hunter2@cache:6379 /4" } }, NO_ENV),
+    );
     issueAt(error, "redisOptions.url");
     expect(error.message).not.toContain("hunter2");
   });
@@ -226,14 +320,22 @@ describe("no password in any error", () => {
   // whose node URLs carry the password.
   it("a cluster node URL's password is not printed by the two-of issue", () => {
     const error = configErrorOf(() =>
-      parseConfig({ ...base, redisOptions: { url: "redis://localhost", cluster: { nodes: ["redis://:hunter2@10.0.1.1:7000"] } } }, NO_ENV),
+      parseConfig(
+        {
+          ...base,
+          redisOptions: { url: "redis://localhost", cluster: { nodes: ["redis://:hunter2@10.0.1.1:7000"] } },
+        },
+        NO_ENV,
+      ),
     );
     issueAt(error, "redisOptions.cluster");
     expect(error.message).not.toContain("hunter2");
   });
 
   it("a URL given where the redisOptions object belongs is not printed with its password", () => {
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: "redis://:hunter2@cache:6379" }, NO_ENV));
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: "redis://:hunter2@cache:6379" }, NO_ENV),
+    );
     issueAt(error, "redisOptions");
     expect(error.message).not.toContain("hunter2");
   });
@@ -243,7 +345,10 @@ describe("no password in any error", () => {
       parseConfig(
         {
           ...base,
-          redisOptions: { url: "redis://localhost", sentinel: { sentinels: [{ host: "h", port: 1 }], name: "m", password: "hunter2" } },
+          redisOptions: {
+            url: "redis://localhost",
+            sentinel: { sentinels: [{ host: "h", port: 1 }], name: "m", password: "hunter2" },
+          },
         },
         NO_ENV,
       ),
@@ -264,7 +369,12 @@ describe("RelsSession.configure", () => {
       [{ cluster: { nodes: NODES, scaleReads: "all" } }, "redisOptions.cluster.scaleReads"],
       [{ sentinel: { sentinels: SENTINELS, name: "mymaster", role: "slave" } }, "redisOptions.sentinel.role"],
     ] as const) {
-      const issue = issueAt(configErrorOf(() => RelsSession.configure({ ...base, redisOptions: redisOptions as never }, { env: NO_ENV })), path);
+      const issue = issueAt(
+        configErrorOf(() =>
+          RelsSession.configure({ ...base, redisOptions: redisOptions as never }, { env: NO_ENV }),
+        ),
+        path,
+      );
       expect(issue?.message).toMatch(/replica .* revoked/);
     }
     // Never connected (lazyConnect); an unreachable loopback port all the same.
@@ -272,8 +382,18 @@ describe("RelsSession.configure", () => {
     const cluster = new Cluster(unreachable, { scaleReads: "slave", lazyConnect: true });
     const replica = new Redis({ sentinels: unreachable, name: "mymaster", role: "slave", lazyConnect: true });
     try {
-      expect(issueAt(configErrorOf(() => new RelsRedisStore({ client: cluster })), "store.client.options.scaleReads")?.message).toMatch(/replica/);
-      expect(issueAt(configErrorOf(() => new RelsRedisStore({ client: replica })), "store.client.options.role")?.message).toMatch(/replica/);
+      expect(
+        issueAt(
+          configErrorOf(() => new RelsRedisStore({ client: cluster })),
+          "store.client.options.scaleReads",
+        )?.message,
+      ).toMatch(/replica/);
+      expect(
+        issueAt(
+          configErrorOf(() => new RelsRedisStore({ client: replica })),
+          "store.client.options.role",
+        )?.message,
+      ).toMatch(/replica/);
     } finally {
       cluster.disconnect();
       replica.disconnect();
@@ -281,37 +401,66 @@ describe("RelsSession.configure", () => {
   });
 
   it("accepts url, cluster (with scaleReads: master) and sentinel without connecting", () => {
-    RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1/4", namespace: "cfg" } }, { env: NO_ENV });
+    RelsSession.configure(
+      { ...base, redisOptions: { url: "redis://127.0.0.1:1/4", namespace: "cfg" } },
+      { env: NO_ENV },
+    );
     expect(RelsSession.config.redisOptions.url).toBe("redis://127.0.0.1:1/4");
     expect(keysOf(RelsSession.store()).namespace).toBe("cfg");
 
-    RelsSession.configure({ ...base, redisOptions: { cluster: { nodes: NODES, scaleReads: "master" } } }, { env: NO_ENV });
+    RelsSession.configure(
+      { ...base, redisOptions: { cluster: { nodes: NODES, scaleReads: "master" } } },
+      { env: NO_ENV },
+    );
     expect(RelsSession.config.redisOptions.cluster).toMatchObject({ nodes: NODES, scaleReads: "master" });
     expect(sourceOf(RelsSession.store()).isCluster).toBe(true);
 
-    RelsSession.configure({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster" } } }, { env: NO_ENV });
-    expect(RelsSession.config.redisOptions.sentinel).toMatchObject({ sentinels: SENTINELS, name: "mymaster" });
+    RelsSession.configure(
+      { ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "mymaster" } } },
+      { env: NO_ENV },
+    );
+    expect(RelsSession.config.redisOptions.sentinel).toMatchObject({
+      sentinels: SENTINELS,
+      name: "mymaster",
+    });
     expect(sourceOf(RelsSession.store()).isCluster).toBe(false);
   });
 
   it("applies the env given in the second argument", () => {
-    RelsSession.configure({ ...base, redisOptions: { url: "redis://127.0.0.1:1" } }, { env: { RELS_SESSION_SCAN_COUNT: "7" } });
+    RelsSession.configure(
+      { ...base, redisOptions: { url: "redis://127.0.0.1:1" } },
+      { env: { RELS_SESSION_SCAN_COUNT: "7" } },
+    );
     expect(RelsSession.config.env.RELS_SESSION_SCAN_COUNT).toBe(7);
     expect(recordsOf(RelsSession.store()).scanCount).toBe(7);
   });
 
   it("throws ConfigError for none-of, two-of and bad env, naming the path", () => {
-    expect(issueAt(configErrorOf(() => RelsSession.configure({ ...base, redisOptions: {} }, { env: NO_ENV })), "redisOptions.url")).toBeDefined();
+    expect(
+      issueAt(
+        configErrorOf(() => RelsSession.configure({ ...base, redisOptions: {} }, { env: NO_ENV })),
+        "redisOptions.url",
+      ),
+    ).toBeDefined();
     expect(
       issueAt(
         configErrorOf(() =>
-          RelsSession.configure({ ...base, redisOptions: { url: "redis://localhost", sentinel: { sentinels: SENTINELS, name: "m" } } }, { env: NO_ENV }),
+          RelsSession.configure(
+            {
+              ...base,
+              redisOptions: { url: "redis://localhost", sentinel: { sentinels: SENTINELS, name: "m" } },
+            },
+            { env: NO_ENV },
+          ),
         ),
         "redisOptions.sentinel",
       ),
     ).toBeDefined();
     const env = configErrorOf(() =>
-      RelsSession.configure({ ...base, redisOptions: { url: "redis://localhost" } }, { env: { RELS_SESSION_SERIALIZER: "xml" } }),
+      RelsSession.configure(
+        { ...base, redisOptions: { url: "redis://localhost" } },
+        { env: { RELS_SESSION_SERIALIZER: "xml" } },
+      ),
     );
     expectExpectedAndGiven(issueAt(env, "env.RELS_SESSION_SERIALIZER"), /json/, '"xml"');
     expect(RelsSession.isConfigured).toBe(false);
@@ -321,7 +470,14 @@ describe("RelsSession.configure", () => {
 describe("strict settings", () => {
   it("names a misspelt setting instead of silently using the default", () => {
     const error = configErrorOf(() =>
-      parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost", namespce: "x" }, store: { touchafter: 5 } }, NO_ENV),
+      parseConfig(
+        {
+          applicationName: "T",
+          redisOptions: { url: "redis://localhost", namespce: "x" },
+          store: { touchafter: 5 },
+        },
+        NO_ENV,
+      ),
     );
     expect(error.message).toMatch(/namespce/);
     expect(error.message).toMatch(/touchafter/);
@@ -329,8 +485,18 @@ describe("strict settings", () => {
 
   it("accepts a pino-style logger under store.logger and refuses anything else there", () => {
     const logger = { warn: () => undefined, error: () => undefined };
-    expect(parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger } }, NO_ENV).store.logger).toBe(logger);
-    const error = configErrorOf(() => parseConfig({ applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger: console.log } }, NO_ENV));
+    expect(
+      parseConfig(
+        { applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger } },
+        NO_ENV,
+      ).store.logger,
+    ).toBe(logger);
+    const error = configErrorOf(() =>
+      parseConfig(
+        { applicationName: "T", redisOptions: { url: "redis://localhost" }, store: { logger: console.log } },
+        NO_ENV,
+      ),
+    );
     expect(error.issues.map((i) => i.path)).toContain("store.logger");
   });
 });
@@ -338,7 +504,9 @@ describe("strict settings", () => {
 describe("durations: milliseconds, with a floor that catches seconds", () => {
   const url = { url: "redis://localhost" };
   it("refuses a pool timeout of 5 (seconds, as the Ruby gem writes it), naming the field and the likely value", () => {
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: url, connectionPoolOptions: { timeout: 5 } }, NO_ENV));
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: url, connectionPoolOptions: { timeout: 5 } }, NO_ENV),
+    );
     const issue = issueAt(error, "connectionPoolOptions.timeout");
     expect(issue.message).toContain("milliseconds: did you mean 5000?");
     expect(issue.message).toContain("(given: 5)");
@@ -352,10 +520,16 @@ describe("durations: milliseconds, with a floor that catches seconds", () => {
       ["sessions.lastSeenInterval", { redisOptions: url, sessions: { lastSeenInterval: 60 } }, 60_000],
     ] as const;
     for (const [path, settings, meant] of cases) {
-      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, ...settings }, NO_ENV)), path);
+      const issue = issueAt(
+        configErrorOf(() => parseConfig({ ...base, ...settings }, NO_ENV)),
+        path,
+      );
       expect(issue.message).toContain(`did you mean ${meant}?`);
     }
-    const negative = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: { ...url, commandTimeout: -5 } }, NO_ENV)), "redisOptions.commandTimeout");
+    const negative = issueAt(
+      configErrorOf(() => parseConfig({ ...base, redisOptions: { ...url, commandTimeout: -5 } }, NO_ENV)),
+      "redisOptions.commandTimeout",
+    );
     expect(negative.message).toMatch(/at least 100 ms/);
     expect(negative.message).not.toContain("did you mean");
   });
@@ -364,7 +538,12 @@ describe("durations: milliseconds, with a floor that catches seconds", () => {
     const config = parseConfig(
       {
         ...base,
-        redisOptions: { ...url, commandTimeout: DURATION_FLOORS_MS.commandTimeout, connectTimeout: 100, keepAlive: 0 },
+        redisOptions: {
+          ...url,
+          commandTimeout: DURATION_FLOORS_MS.commandTimeout,
+          connectTimeout: 100,
+          keepAlive: 0,
+        },
         connectionPoolOptions: { timeout: DURATION_FLOORS_MS.connectionPoolTimeout },
         sessions: { lastSeenInterval: 0 },
       },
@@ -372,7 +551,9 @@ describe("durations: milliseconds, with a floor that catches seconds", () => {
     );
     expect(config.redisOptions.commandTimeout).toBe(100);
     expect(config.sessions.lastSeenInterval).toBe(0);
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { ...url, commandTimeout: 0 } }, NO_ENV));
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { ...url, commandTimeout: 0 } }, NO_ENV),
+    );
     issueAt(error, "redisOptions.commandTimeout");
   });
 
@@ -390,7 +571,12 @@ describe("durations: seconds, with a ceiling that catches milliseconds", () => {
   const url = { url: "redis://localhost" };
 
   it("refuses ttl: 14 * 86400000 (14 days in ms, a 38-year TTL), naming the field, the value and the seconds meant", () => {
-    const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl: 14 * 86_400_000 } }, NO_ENV)), "store.ttl");
+    const issue = issueAt(
+      configErrorOf(() =>
+        parseConfig({ ...base, redisOptions: url, store: { ttl: 14 * 86_400_000 } }, NO_ENV),
+      ),
+      "store.ttl",
+    );
     expect(issue.message).toContain("at most 315360000 s (10 years)");
     expect(issue.message).toContain("did you mean 1209600? 1209600000 ms = 1209600 s");
     expect(issue.message).toContain("(given: 1209600000)");
@@ -398,29 +584,55 @@ describe("durations: seconds, with a ceiling that catches milliseconds", () => {
 
   it("refuses touchAfter and legacyTtl in milliseconds with the same hint, and the store constructor does too", () => {
     const cases = [
-      ["store.touchAfter", { touchAfter: 3_650 * 86_400_000 }, "did you mean 315360000? 315360000000 ms = 315360000 s"],
+      [
+        "store.touchAfter",
+        { touchAfter: 3_650 * 86_400_000 },
+        "did you mean 315360000? 315360000000 ms = 315360000 s",
+      ],
       ["store.legacyTtl", { legacyTtl: 30 * 86_400_000 }, "did you mean 2592000? 2592000000 ms = 2592000 s"],
     ] as const;
     for (const [path, store, hint] of cases) {
-      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store }, NO_ENV)), path);
+      const issue = issueAt(
+        configErrorOf(() => parseConfig({ ...base, redisOptions: url, store }, NO_ENV)),
+        path,
+      );
       expect(issue.message).toContain(hint);
       // A store made directly validates the same schema (no Redis is reached: the error comes first).
-      const direct = issueAt(configErrorOf(() => new RelsRedisStore(store)), path);
+      const direct = issueAt(
+        configErrorOf(() => new RelsRedisStore(store)),
+        path,
+      );
       expect(direct.message).toContain(hint);
     }
   });
 
   it("accepts the ceiling itself, fractions of a second for touchAfter, and still refuses 0 and fractions for ttl", () => {
     const config = parseConfig(
-      { ...base, redisOptions: url, store: { ttl: DURATION_CEILING_S, legacyTtl: DURATION_CEILING_S, touchAfter: 0.5 } },
+      {
+        ...base,
+        redisOptions: url,
+        store: { ttl: DURATION_CEILING_S, legacyTtl: DURATION_CEILING_S, touchAfter: 0.5 },
+      },
       NO_ENV,
     );
-    expect(config.store).toMatchObject({ ttl: DURATION_CEILING_S, legacyTtl: DURATION_CEILING_S, touchAfter: 0.5 });
+    expect(config.store).toMatchObject({
+      ttl: DURATION_CEILING_S,
+      legacyTtl: DURATION_CEILING_S,
+      touchAfter: 0.5,
+    });
     expect(DURATION_CEILING_S).toBe(10 * 365 * 86_400);
-    const over = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl: DURATION_CEILING_S + 1 } }, NO_ENV)), "store.ttl");
+    const over = issueAt(
+      configErrorOf(() =>
+        parseConfig({ ...base, redisOptions: url, store: { ttl: DURATION_CEILING_S + 1 } }, NO_ENV),
+      ),
+      "store.ttl",
+    );
     expect(over.message).toContain("did you mean 315360? 315360001 ms = 315360 s");
     for (const ttl of [0, 1.5]) {
-      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl } }, NO_ENV)), "store.ttl");
+      const issue = issueAt(
+        configErrorOf(() => parseConfig({ ...base, redisOptions: url, store: { ttl } }, NO_ENV)),
+        "store.ttl",
+      );
       expect(issue.message).not.toContain("did you mean");
     }
     // A function stays a function.
@@ -438,7 +650,13 @@ describe("connection settings", () => {
         ...base,
         redisOptions: {
           url: "redis://cache:6380",
-          tls: { ca: [ca, Buffer.from(ca)], cert: ca, key: Buffer.from("k"), servername: "cache.internal", rejectUnauthorized: true },
+          tls: {
+            ca: [ca, Buffer.from(ca)],
+            cert: ca,
+            key: Buffer.from("k"),
+            servername: "cache.internal",
+            rejectUnauthorized: true,
+          },
           username: "app",
           password: "s3cret",
           db: 4,
@@ -453,30 +671,73 @@ describe("connection settings", () => {
     expect(target).toMatchObject({
       kind: "url",
       url: "redis://cache:6380",
-      options: { username: "app", password: "s3cret", db: 4, connectTimeout: 2000, family: 4, keepAlive: 10_000 },
+      options: {
+        username: "app",
+        password: "s3cret",
+        db: 4,
+        connectTimeout: 2000,
+        family: 4,
+        keepAlive: 10_000,
+      },
     });
-    expect(target.kind === "url" ? target.options?.tls : undefined).toMatchObject({ servername: "cache.internal", rejectUnauthorized: true, cert: ca });
+    expect(target.kind === "url" ? target.options?.tls : undefined).toMatchObject({
+      servername: "cache.internal",
+      rejectUnauthorized: true,
+      cert: ca,
+    });
     // Nothing given, nothing passed: the url's own password and db stay in force.
-    expect(targetOf(parseConfig({ ...base, redisOptions: { url: "redis://:pw@cache/2" } }, NO_ENV).redisOptions).options).toEqual({});
+    expect(
+      targetOf(parseConfig({ ...base, redisOptions: { url: "redis://:pw@cache/2" } }, NO_ENV).redisOptions)
+        .options,
+    ).toEqual({});
   });
 
   it("applies them to each Sentinel-group and Cluster connection; Cluster takes no db", () => {
     const sentinel = targetOf(
-      parseConfig({ ...base, redisOptions: { sentinel: { sentinels: SENTINELS, name: "m" }, password: "pw", db: 2, tls: {} } }, NO_ENV).redisOptions,
+      parseConfig(
+        {
+          ...base,
+          redisOptions: { sentinel: { sentinels: SENTINELS, name: "m" }, password: "pw", db: 2, tls: {} },
+        },
+        NO_ENV,
+      ).redisOptions,
     );
-    expect(sentinel).toMatchObject({ kind: "sentinel", options: { password: "pw", db: 2, tls: {}, enableTLSForSentinelMode: true } });
+    expect(sentinel).toMatchObject({
+      kind: "sentinel",
+      options: { password: "pw", db: 2, tls: {}, enableTLSForSentinelMode: true },
+    });
     const cluster = targetOf(
-      parseConfig({ ...base, redisOptions: { cluster: { nodes: NODES, redisOptions: { connectionName: "x" } }, password: "pw", tls: {} } }, NO_ENV)
-        .redisOptions,
+      parseConfig(
+        {
+          ...base,
+          redisOptions: {
+            cluster: { nodes: NODES, redisOptions: { connectionName: "x" } },
+            password: "pw",
+            tls: {},
+          },
+        },
+        NO_ENV,
+      ).redisOptions,
     );
-    expect(cluster).toMatchObject({ kind: "cluster", options: { redisOptions: { password: "pw", tls: {}, connectionName: "x" } } });
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { cluster: { nodes: NODES }, db: 3 } }, NO_ENV));
+    expect(cluster).toMatchObject({
+      kind: "cluster",
+      options: { redisOptions: { password: "pw", tls: {}, connectionName: "x" } },
+    });
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { cluster: { nodes: NODES }, db: 3 } }, NO_ENV),
+    );
     expect(issueAt(error, "redisOptions.db").message).toMatch(/only database 0/);
   });
 
   it("refuses a misspelt TLS setting, a bad family and a negative db, naming each", () => {
     const error = configErrorOf(() =>
-      parseConfig({ ...base, redisOptions: { url: "redis://cache", tls: { caFile: "/etc/ca.pem" }, family: 5, db: -1 } }, NO_ENV),
+      parseConfig(
+        {
+          ...base,
+          redisOptions: { url: "redis://cache", tls: { caFile: "/etc/ca.pem" }, family: 5, db: -1 },
+        },
+        NO_ENV,
+      ),
     );
     expect(error.message).toMatch(/caFile/);
     issueAt(error, "redisOptions.family");
@@ -485,7 +746,10 @@ describe("connection settings", () => {
 
   it("never shows a password given in the wrong shape, nor a TLS key", () => {
     const error = configErrorOf(() =>
-      parseConfig({ ...base, redisOptions: { url: "redis://cache", password: 12345678, tls: { key: 987654321 } } }, NO_ENV),
+      parseConfig(
+        { ...base, redisOptions: { url: "redis://cache", password: 12345678, tls: { key: 987654321 } } },
+        NO_ENV,
+      ),
     );
     expect(issueAt(error, "redisOptions.password").message).toContain("(given: ***)");
     expect(issueAt(error, "redisOptions.tls.key").message).toContain("(given: ***)");
@@ -511,12 +775,23 @@ describe("no password in any error, whatever characters it holds", () => {
   });
 
   it("an invalid url (a space makes it one) and a cluster node URL", () => {
-    const spaced = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://:hunter 2@cache:6379" } }, NO_ENV));
+    const spaced = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://:hunter 2@cache:6379" } }, NO_ENV),
+    );
     expect(issueAt(spaced, "redisOptions.url").message).toContain("redis://***@cache:6379");
     expect(spaced.message).not.toContain("hunter");
     for (const password of passwords) {
       const error = configErrorOf(() =>
-        parseConfig({ ...base, redisOptions: { url: "redis://localhost", cluster: { nodes: [`redis://admin:${password}@10.0.1.1:7000`] } } }, NO_ENV),
+        parseConfig(
+          {
+            ...base,
+            redisOptions: {
+              url: "redis://localhost",
+              cluster: { nodes: [`redis://admin:${password}@10.0.1.1:7000`] },
+            },
+          },
+          NO_ENV,
+        ),
       );
       issueAt(error, "redisOptions.cluster");
       expect(error.message).not.toContain(password);
@@ -524,12 +799,17 @@ describe("no password in any error, whatever characters it holds", () => {
   });
 
   it("a url ioredis cannot parse (unencoded / in the password) is refused up front, without the password", () => {
-    const error = configErrorOf(() => parseConfig({ ...base, redisOptions: { url: "redis://admin:pa/ss@cache:6379" } }, NO_ENV));
+    const error = configErrorOf(() =>
+      parseConfig({ ...base, redisOptions: { url: "redis://admin:pa/ss@cache:6379" } }, NO_ENV),
+    );
     const issue = issueAt(error, "redisOptions.url");
     expect(issue.message).toMatch(/percent-encode/);
     expect(issue.message).toContain("redis://***@cache:6379");
     expect(error.message).not.toContain("pa/ss");
-    expect(parseConfig({ ...base, redisOptions: { url: "redis://admin:pa%2Fss@cache:6379" } }, NO_ENV).redisOptions.url).toContain("%2F");
+    expect(
+      parseConfig({ ...base, redisOptions: { url: "redis://admin:pa%2Fss@cache:6379" } }, NO_ENV).redisOptions
+        .url,
+    ).toContain("%2F");
   });
 
   it("maskUrlCredentials keeps scheme, host and path", () => {
@@ -552,7 +832,9 @@ describe("no password in any error, whatever characters it holds", () => {
       expect(inspect(error, { depth: 8, showHidden: true })).not.toContain(secret);
       expect(maskUrlCredentials(url)).not.toContain(secret);
     }
-    expect(maskUrlCredentials(`redis://cache/0?name=x&PASSWORD=${secret}#top`)).toBe("redis://cache/0?name=x&PASSWORD=***#top");
+    expect(maskUrlCredentials(`redis://cache/0?name=x&PASSWORD=${secret}#top`)).toBe(
+      "redis://cache/0?name=x&PASSWORD=***#top",
+    );
   });
 });
 
@@ -562,10 +844,16 @@ describe("ioredis keyPrefix through configure()", () => {
     const sentinels = [{ host: "127.0.0.1", port: 26379 }];
     for (const [redisOptions, path] of [
       [{ cluster: { nodes, keyPrefix: "app:" } }, "redisOptions.cluster.keyPrefix"],
-      [{ cluster: { nodes, redisOptions: { keyPrefix: "app:" } } }, "redisOptions.cluster.redisOptions.keyPrefix"],
+      [
+        { cluster: { nodes, redisOptions: { keyPrefix: "app:" } } },
+        "redisOptions.cluster.redisOptions.keyPrefix",
+      ],
       [{ sentinel: { sentinels, name: "m", keyPrefix: "app:" } }, "redisOptions.sentinel.keyPrefix"],
     ] as const) {
-      const issue = issueAt(configErrorOf(() => parseConfig({ ...base, redisOptions }, NO_ENV)), path);
+      const issue = issueAt(
+        configErrorOf(() => parseConfig({ ...base, redisOptions }, NO_ENV)),
+        path,
+      );
       expect(issue.message).toMatch(/keyPrefix is not supported.*namespace/);
     }
     expect(() => parseConfig({ ...base, redisOptions: { cluster: { nodes } } }, NO_ENV)).not.toThrow();

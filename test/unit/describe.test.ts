@@ -45,7 +45,11 @@ describe("describeSession", () => {
       { "user-agent": UA.appIphone, appversion: "5.12.0", "x-device": "iPhone15,2" },
       "Turtle for iOS 5.12.0",
     ],
-    ["the iOS app on CFNetwork", { "user-agent": UA.appCfNetwork, appversion: "5.12.0", "x-device": "iPhone15,2" }, "Turtle for iOS 5.12.0"],
+    [
+      "the iOS app on CFNetwork",
+      { "user-agent": UA.appCfNetwork, appversion: "5.12.0", "x-device": "iPhone15,2" },
+      "Turtle for iOS 5.12.0",
+    ],
     ["curl", { "user-agent": UA.curl }, "curl"],
     ["an empty User-Agent", { "user-agent": "" }, UNKNOWN_DEVICE_LABEL],
     ["no headers at all", {}, "Unknown device"],
@@ -54,19 +58,30 @@ describe("describeSession", () => {
   });
 
   it("names an app by the session's application when its user agent is a library's and it sends no name", () => {
-    expect(describeSession(recorded({ "user-agent": UA.okhttp, appversion: "3.2", "x-device": "Pixel 8" }, "Lernapp"))).toBe(
-      "Lernapp for Android 3.2",
-    );
+    expect(
+      describeSession(
+        recorded({ "user-agent": UA.okhttp, appversion: "3.2", "x-device": "Pixel 8" }, "Lernapp"),
+      ),
+    ).toBe("Lernapp for Android 3.2");
     expect(describeSession(recorded({ "user-agent": UA.okhttp, appversion: "3.2" }, ""))).toBe("App 3.2");
   });
 
   it("labels a session recorded before the device fields existed from its stored headers", () => {
-    const { browser: _b, os: _o, deviceType: _d, app: _a, ...old } = recorded({ "user-agent": UA.iphoneSafari });
+    const {
+      browser: _b,
+      os: _o,
+      deviceType: _d,
+      app: _a,
+      ...old
+    } = recorded({ "user-agent": UA.iphoneSafari });
     expect(describeSession(old)).toBe("Safari on iPhone");
   });
 
   it("uses the stored fields rather than parsing the user agent again", () => {
-    const meta = { ...recorded({ "user-agent": UA.windowsChrome }), browser: { name: "Vivaldi", version: "7.0" } };
+    const meta = {
+      ...recorded({ "user-agent": UA.windowsChrome }),
+      browser: { name: "Vivaldi", version: "7.0" },
+    };
     expect(describeSession(meta)).toBe("Vivaldi on Windows");
   });
 

@@ -46,26 +46,64 @@ describe("detectClientPlatform", () => {
   it.each<[string, Partial<Parameters<typeof detectClientPlatform>[0]>, ClientPlatform]>([
     ["iOS app UA with AppVersion", { userAgent: UA.appIphone, appVersion: "5.12.0" }, "ios_app"],
     ["iPad app UA with installation id", { userAgent: UA.appIpad, installationId: "inst-1" }, "ios_app"],
-    ["okhttp with X-DEVICE Pixel 8", { userAgent: UA.okhttp, appVersion: "5.12.0", device: "Pixel 8" }, "android_app"],
+    [
+      "okhttp with X-DEVICE Pixel 8",
+      { userAgent: UA.okhttp, appVersion: "5.12.0", device: "Pixel 8" },
+      "android_app",
+    ],
     ["Dalvik UA with AppVersion", { userAgent: UA.dalvik, appVersion: "5.12.0" }, "android_app"],
-    ["Samsung model in X-DEVICE", { userAgent: UA.okhttp, installationId: "i", device: "SM-S918B" }, "android_app"],
+    [
+      "Samsung model in X-DEVICE",
+      { userAgent: UA.okhttp, installationId: "i", device: "SM-S918B" },
+      "android_app",
+    ],
     ["X-DEVICE 'android'", { userAgent: null, appVersion: "5.12.0", device: "android" }, "android_app"],
-    ["X-DEVICE iPhone identifier", { userAgent: UA.appCfNetwork, appVersion: "5.12.0", device: "iPhone15,2" }, "ios_app"],
+    [
+      "X-DEVICE iPhone identifier",
+      { userAgent: UA.appCfNetwork, appVersion: "5.12.0", device: "iPhone15,2" },
+      "ios_app",
+    ],
     ["X-DEVICE iPad identifier", { userAgent: null, appVersion: "5.12.0", device: "iPad13,1" }, "ios_app"],
     ["X-DEVICE 'iOS'", { userAgent: UA.okhttp, appVersion: "5.12.0", device: "iOS" }, "ios_app"],
     // X-DEVICE wins over the UA: the app's HTTP stack may send any UA.
     ["X-DEVICE over UA", { userAgent: UA.appIphone, appVersion: "5.12.0", device: "Pixel 8" }, "android_app"],
     // An iOS app on an iPad whose web view sends the desktop UA.
-    ["X-DEVICE iPad with Mac UA", { userAgent: UA.ipadSafariDesktopMode, appVersion: "5", device: "iPad13,1" }, "ios_app"],
-    ["unknown OS falls back to browser class (okhttp)", { userAgent: UA.okhttp, appVersion: "5.12.0" }, "web"],
-    ["unknown OS falls back to browser class (CFNetwork)", { userAgent: UA.appCfNetwork, appVersion: "5.12.0" }, "web"],
-    ["unknown device, mobile UA", { userAgent: UA.pixelChrome, appVersion: "5.12.0", device: "Nokia X" }, "android_app"],
+    [
+      "X-DEVICE iPad with Mac UA",
+      { userAgent: UA.ipadSafariDesktopMode, appVersion: "5", device: "iPad13,1" },
+      "ios_app",
+    ],
+    [
+      "unknown OS falls back to browser class (okhttp)",
+      { userAgent: UA.okhttp, appVersion: "5.12.0" },
+      "web",
+    ],
+    [
+      "unknown OS falls back to browser class (CFNetwork)",
+      { userAgent: UA.appCfNetwork, appVersion: "5.12.0" },
+      "web",
+    ],
+    [
+      "unknown device, mobile UA",
+      { userAgent: UA.pixelChrome, appVersion: "5.12.0", device: "Nokia X" },
+      "android_app",
+    ],
     ["app with no UA and no device", { userAgent: null, appVersion: "5.12.0" }, "web"],
-    ["blank app headers are not an app", { userAgent: UA.dalvik, appVersion: " ", installationId: "" }, "mobile_web"],
+    [
+      "blank app headers are not an app",
+      { userAgent: UA.dalvik, appVersion: " ", installationId: "" },
+      "mobile_web",
+    ],
     ["X-DEVICE ignored for browsers", { userAgent: UA.windowsChrome, device: "iPhone15,2" }, "web"],
   ])("%s", (_name, signals, expected) => {
     expect(
-      detectClientPlatform({ userAgent: null, appVersion: null, installationId: null, device: null, ...signals }),
+      detectClientPlatform({
+        userAgent: null,
+        appVersion: null,
+        installationId: null,
+        device: null,
+        ...signals,
+      }),
     ).toBe(expected);
   });
 
@@ -77,7 +115,8 @@ describe("detectClientPlatform", () => {
 });
 
 describe("describeDevice", () => {
-  const browser = (userAgent: string) => describeDevice({ userAgent, appVersion: null, installationId: null, device: null });
+  const browser = (userAgent: string) =>
+    describeDevice({ userAgent, appVersion: null, installationId: null, device: null });
 
   it.each<[keyof typeof UA, string | null, string | null, string]>([
     ["windowsChrome", "Chrome", "Windows", "desktop"],
@@ -112,7 +151,12 @@ describe("describeDevice", () => {
 
   it("describes the apps from their own headers: app name, version, OS, no browser", () => {
     expect(
-      describeDevice({ userAgent: UA.appIphone, appVersion: "5.12.0", installationId: "i-1", device: "iPhone15,2" }),
+      describeDevice({
+        userAgent: UA.appIphone,
+        appVersion: "5.12.0",
+        installationId: "i-1",
+        device: "iPhone15,2",
+      }),
     ).toEqual({
       clientPlatform: "ios_app",
       browser: null,
@@ -120,7 +164,9 @@ describe("describeDevice", () => {
       deviceType: "app",
       app: { name: "Turtle", version: "5.12.0" },
     });
-    expect(describeDevice({ userAgent: UA.dalvik, appVersion: "3.2", installationId: null, device: null })).toEqual({
+    expect(
+      describeDevice({ userAgent: UA.dalvik, appVersion: "3.2", installationId: null, device: null }),
+    ).toEqual({
       clientPlatform: "android_app",
       browser: null,
       os: { name: "Android", version: "14" },
@@ -130,7 +176,9 @@ describe("describeDevice", () => {
   });
 
   it("an app whose OS nothing reveals is still an app", () => {
-    expect(describeDevice({ userAgent: UA.okhttp, appVersion: "3.2", installationId: null, device: null })).toMatchObject({
+    expect(
+      describeDevice({ userAgent: UA.okhttp, appVersion: "3.2", installationId: null, device: null }),
+    ).toMatchObject({
       clientPlatform: "web",
       os: null,
       deviceType: "app",
@@ -139,7 +187,9 @@ describe("describeDevice", () => {
   });
 
   it("caps a browser name and version like every other field", () => {
-    const device = browser(`Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/${"9".repeat(200)}.0 Safari/537.36`);
+    const device = browser(
+      `Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/${"9".repeat(200)}.0 Safari/537.36`,
+    );
     expect(device.browser?.name).toBe("Chrome");
     expect([...(device.browser?.version ?? "")].length).toBeLessThanOrEqual(META_FIELD_CAPS.softwareVersion);
   });

@@ -59,7 +59,9 @@ function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
 
 function field(path: string, schema: z.ZodType): Field {
   const required = !schema.safeParse(undefined).success;
-  return schema instanceof z.ZodDefault ? { path, required, schemaDefault: schema.def.defaultValue } : { path, required };
+  return schema instanceof z.ZodDefault
+    ? { path, required, schemaDefault: schema.def.defaultValue }
+    : { path, required };
 }
 
 /**
@@ -74,9 +76,11 @@ function schemaFields(): Field[] {
     if (!shape) fields.push(field(key, schema));
     else for (const [name, inner] of Object.entries(shape)) fields.push(field(`${key}.${name}`, inner));
   }
-  for (const [name, schema] of Object.entries(storeOptionsSchema.shape as Record<string, z.ZodType>)) fields.push(field(`store.${name}`, schema));
+  for (const [name, schema] of Object.entries(storeOptionsSchema.shape as Record<string, z.ZodType>))
+    fields.push(field(`store.${name}`, schema));
   for (const name of STORE_ONLY_OPTIONS) fields.push({ path: `store.${name}`, required: false });
-  for (const [name, schema] of Object.entries(envSchema.shape as Record<string, z.ZodType>)) fields.push(field(`env.${name}`, schema));
+  for (const [name, schema] of Object.entries(envSchema.shape as Record<string, z.ZodType>))
+    fields.push(field(`env.${name}`, schema));
   return fields;
 }
 
@@ -95,15 +99,20 @@ function documentedRows(markdown: string): Row[] {
       prefix = undefined;
       continue;
     }
-    const cells = line.slice(1, line.endsWith("|") ? -1 : undefined).split(" | ").map((c) => c.trim());
+    const cells = line
+      .slice(1, line.endsWith("|") ? -1 : undefined)
+      .split(" | ")
+      .map((c) => c.trim());
     const header = cells[0] ?? "";
     if (prefix === undefined) {
       // A table starts: its header says what its first column holds.
-      prefix = header === "setting" ? "" : header === "option" ? "store." : header === "variable" ? "env." : "-";
+      prefix =
+        header === "setting" ? "" : header === "option" ? "store." : header === "variable" ? "env." : "-";
       continue;
     }
     if (prefix === "-" || /^-+$/.test(header)) continue;
-    for (const [, name] of header.matchAll(/`([^`]+)`/g)) rows.push({ path: `${prefix}${name}`, defaultCell: cells[1] ?? "", line });
+    for (const [, name] of header.matchAll(/`([^`]+)`/g))
+      rows.push({ path: `${prefix}${name}`, defaultCell: cells[1] ?? "", line });
   }
   return rows;
 }
@@ -131,16 +140,29 @@ function problems(markdown: string): string[] {
       continue;
     }
     const row = documented[0]!;
-    const expected = "schemaDefault" in f ? { value: f.schemaDefault } : f.path in APPLIED_DEFAULTS ? { value: APPLIED_DEFAULTS[f.path] } : undefined;
+    const expected =
+      "schemaDefault" in f
+        ? { value: f.schemaDefault }
+        : f.path in APPLIED_DEFAULTS
+          ? { value: APPLIED_DEFAULTS[f.path] }
+          : undefined;
     const stated = statedDefault(row.defaultCell);
-    if (f.required !== row.defaultCell.includes("(required)")) found.push(`${f.path}: required is ${f.required}, the docs say ${row.defaultCell}`);
-    if (expected === undefined && stated !== undefined) found.push(`${f.path}: no default in the code, the docs say ${row.defaultCell}`);
-    if (expected !== undefined && (stated === undefined || JSON.stringify(stated.value) !== JSON.stringify(expected.value))) {
-      found.push(`${f.path}: the default is ${JSON.stringify(expected.value)}, the docs say ${row.defaultCell}`);
+    if (f.required !== row.defaultCell.includes("(required)"))
+      found.push(`${f.path}: required is ${f.required}, the docs say ${row.defaultCell}`);
+    if (expected === undefined && stated !== undefined)
+      found.push(`${f.path}: no default in the code, the docs say ${row.defaultCell}`);
+    if (
+      expected !== undefined &&
+      (stated === undefined || JSON.stringify(stated.value) !== JSON.stringify(expected.value))
+    ) {
+      found.push(
+        `${f.path}: the default is ${JSON.stringify(expected.value)}, the docs say ${row.defaultCell}`,
+      );
     }
   }
   const known = new Set(fields.map((f) => f.path));
-  for (const row of rows) if (!known.has(row.path)) found.push(`${row.path}: documented, but no schema has it`);
+  for (const row of rows)
+    if (!known.has(row.path)) found.push(`${row.path}: documented, but no schema has it`);
   return found;
 }
 
@@ -163,17 +185,27 @@ describe("docs/configuration.md option tables", () => {
     expect(stale).not.toBe(markdown);
     expect(problems(stale)).toEqual(["store.maxSessionsPerUser: the default is 1000, the docs say off"]);
 
-    const wrong = markdown.replace("| `redisOptions.commandTimeout` | `1000` |", "| `redisOptions.commandTimeout` | `5000` |");
-    expect(problems(wrong)).toEqual(["redisOptions.commandTimeout: the default is 1000, the docs say `5000`"]);
+    const wrong = markdown.replace(
+      "| `redisOptions.commandTimeout` | `1000` |",
+      "| `redisOptions.commandTimeout` | `5000` |",
+    );
+    expect(problems(wrong)).toEqual([
+      "redisOptions.commandTimeout: the default is 1000, the docs say `5000`",
+    ]);
 
     const missing = markdown.replace(/^\| `compressThreshold` .*\n/m, "");
     expect(problems(missing)).toEqual(["store.compressThreshold: documented 0 times"]);
 
-    const unknown = markdown.replace("| `logger` | none |", "| `logger` | none |\n| `retries` | `3` | made up |");
+    const unknown = markdown.replace(
+      "| `logger` | none |",
+      "| `logger` | none |\n| `retries` | `3` | made up |",
+    );
     expect(unknown).not.toBe(markdown);
     expect(problems(unknown)).toEqual(["store.retries: documented, but no schema has it"]);
 
     const invented = markdown.replace("| `compressThreshold` | off |", "| `compressThreshold` | `1024` |");
-    expect(problems(invented)).toEqual(["store.compressThreshold: no default in the code, the docs say `1024`"]);
+    expect(problems(invented)).toEqual([
+      "store.compressThreshold: no default in the code, the docs say `1024`",
+    ]);
   });
 });

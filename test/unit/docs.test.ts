@@ -10,13 +10,20 @@ const read = (file: string) => readFileSync(file, "utf8");
 
 /** README.md and every Markdown file under docs/. */
 function markdownFiles(): string[] {
-  return ["README.md", ...readdirSync("docs").filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  return [
+    "README.md",
+    ...readdirSync("docs")
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
 }
 
 /** The text of the section of `file` under `heading` (any level), up to the next heading of that level or above. */
 function section(file: string, heading: string): string {
   const markdown = read(file);
-  const match = new RegExp(`^(#{2,4}) ${heading.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`, "m").exec(markdown);
+  const match = new RegExp(`^(#{2,4}) ${heading.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`, "m").exec(
+    markdown,
+  );
   if (!match) throw new Error(`${file} has no section "${heading}"`);
   const level = match[1]!.length;
   const rest = markdown.slice(match.index + match[0].length);
@@ -36,12 +43,19 @@ describe("repository documents", () => {
   });
 
   it("has ARCHITECTURE.md", () => {
-    expect(existsSync("ARCHITECTURE.md"), "ARCHITECTURE.md (invariants, key layout, round-trip budgets)").toBe(true);
+    expect(
+      existsSync("ARCHITECTURE.md"),
+      "ARCHITECTURE.md (invariants, key layout, round-trip budgets)",
+    ).toBe(true);
     expect(read("ARCHITECTURE.md").trim().length).toBeGreaterThan(0);
   });
 
   it("points package.json at the repository", () => {
-    const pkg = JSON.parse(read("package.json")) as { repository?: { url?: string }; homepage?: string; bugs?: { url?: string } };
+    const pkg = JSON.parse(read("package.json")) as {
+      repository?: { url?: string };
+      homepage?: string;
+      bugs?: { url?: string };
+    };
     expect(pkg.repository?.url).toContain("github.com/rels-session/rels-session");
     expect(pkg.homepage).toMatch(/^https:\/\/github\.com\/rels-session\/rels-session/);
     expect(pkg.bugs?.url).toBe("https://github.com/rels-session/rels-session/issues");
@@ -88,8 +102,16 @@ describe("README and docs/", () => {
   it("link only to files that exist", () => {
     const broken: string[] = [];
     let checked = 0;
-    for (const file of [...markdownFiles(), "AGENTS.md", "ARCHITECTURE.md", "RELIABILITY.md", "CHANGELOG.md"]) {
-      for (const target of [...read(file).matchAll(/\]\(([^)\s]+)\)|src="([^"]+)"/g)].map((m) => m[1] ?? m[2])) {
+    for (const file of [
+      ...markdownFiles(),
+      "AGENTS.md",
+      "ARCHITECTURE.md",
+      "RELIABILITY.md",
+      "CHANGELOG.md",
+    ]) {
+      for (const target of [...read(file).matchAll(/\]\(([^)\s]+)\)|src="([^"]+)"/g)].map(
+        (m) => m[1] ?? m[2],
+      )) {
         if (!target || /^(https?:|mailto:|#)/.test(target)) continue;
         checked += 1;
         const path = join(dirname(file), target.split("#")[0]!);
@@ -113,13 +135,18 @@ describe("one version everywhere", () => {
   it("package.json's version is the CHANGELOG's top entry, and package-lock's", () => {
     const top = /^## (\d+\.\d+\.\d+)\b/m.exec(read("CHANGELOG.md"));
     expect(top?.[1], "CHANGELOG.md's first `## x.y.z` entry").toBe(pkg.version);
-    const lock = JSON.parse(read("package-lock.json")) as { version: string; packages: Record<string, { version?: string }> };
+    const lock = JSON.parse(read("package-lock.json")) as {
+      version: string;
+      packages: Record<string, { version?: string }>;
+    };
     expect(lock.version).toBe(pkg.version);
     expect(lock.packages[""]?.version).toBe(pkg.version);
   });
 
   it("every tarball the README and docs/ name is this version's", () => {
-    const named = markdownFiles().flatMap((file) => [...read(file).matchAll(/rels-session-(\d+\.\d+\.\d+)\.tgz/g)].map((m) => `${file}: ${m[1]}`));
+    const named = markdownFiles().flatMap((file) =>
+      [...read(file).matchAll(/rels-session-(\d+\.\d+\.\d+)\.tgz/g)].map((m) => `${file}: ${m[1]}`),
+    );
     expect(named.length).toBeGreaterThan(0);
     expect(named.filter((entry) => !entry.endsWith(`: ${pkg.version}`))).toEqual([]);
   });

@@ -68,14 +68,20 @@ describe("error classes across the ESM and CommonJS builds", () => {
     }
   });
 
-  for (const [from, to] of [["cjs", "esm"], ["esm", "cjs"]] as const) {
+  for (const [from, to] of [
+    ["cjs", "esm"],
+    ["esm", "cjs"],
+  ] as const) {
     it(`an error of the ${from} build is instanceof the ${to} build's class and its ancestors, and of no other`, async () => {
       const builds = await bothBuilds();
       for (const name of errorNames) {
         const error = make(builds[from], name);
         expect(error.name).toBe(name);
         for (const other of errorNames) {
-          expect(error instanceof classOf(builds[to], other), `${from} ${name} instanceof ${to} ${other}`).toBe(isA(name, other));
+          expect(
+            error instanceof classOf(builds[to], other),
+            `${from} ${name} instanceof ${to} ${other}`,
+          ).toBe(isA(name, other));
         }
         expect(error instanceof Error).toBe(true);
       }

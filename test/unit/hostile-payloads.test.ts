@@ -63,10 +63,14 @@ describe("JSON escapes of prototype keys", () => {
 
       it("drops escaped constructor and prototype keys", () => {
         // No literal spelling anywhere in the text: only the escapes can trigger the guard.
-        const constructor = reader.parse(String.raw`{"cookie":{"originalMaxAge":60000},"\u0063onstructor":{"x":1},"a":1}`);
+        const constructor = reader.parse(
+          String.raw`{"cookie":{"originalMaxAge":60000},"\u0063onstructor":{"x":1},"a":1}`,
+        );
         expect(Object.hasOwn(constructor as object, "constructor")).toBe(false);
         expect(constructor).toEqual({ cookie, a: 1 });
-        const prototype = reader.parse(String.raw`{"cookie":{"originalMaxAge":60000},"a":{"prototyp\u0065":1,"b":2}}`);
+        const prototype = reader.parse(
+          String.raw`{"cookie":{"originalMaxAge":60000},"a":{"prototyp\u0065":1,"b":2}}`,
+        );
         expect(prototype).toEqual({ cookie, a: { b: 2 } });
       });
 
@@ -82,7 +86,10 @@ describe("JSON escapes of prototype keys", () => {
 function compressedSession(bytes: number, format: "json" | "msgpack" = "json"): Buffer {
   const filler = "a".repeat(bytes - JSON.stringify({ cookie, blob: "" }).length);
   const session = { cookie, blob: filler };
-  const plain = format === "json" ? Buffer.from(JSON.stringify(session)) : (msgpackSerializer().stringify(session) as Buffer);
+  const plain =
+    format === "json"
+      ? Buffer.from(JSON.stringify(session))
+      : (msgpackSerializer().stringify(session) as Buffer);
   return Buffer.concat([Buffer.of(0), deflateRawSync(plain)]);
 }
 
@@ -93,7 +100,9 @@ describe("decompression bombs", () => {
 
   it("is a small payload that a generous cap would read in full (so the refusals below are the cap's)", () => {
     expect(bomb.length).toBeLessThan(64 * 1024);
-    const parsed = resolveSerializer(undefined, { maxPayloadBytes: 17 * MiB }).parse(bomb) as { blob: string };
+    const parsed = resolveSerializer(undefined, { maxPayloadBytes: 17 * MiB }).parse(bomb) as {
+      blob: string;
+    };
     expect(parsed.blob.length).toBeGreaterThan(16 * MiB - 100);
   });
 
@@ -103,7 +112,10 @@ describe("decompression bombs", () => {
     parse: (raw) => JSON.parse(raw.toString()) as unknown,
   };
   const cases: Array<[string, Serializer]> = [
-    ["compression off (written by another configuration)", resolveSerializer("json", { maxPayloadBytes: MiB })],
+    [
+      "compression off (written by another configuration)",
+      resolveSerializer("json", { maxPayloadBytes: MiB }),
+    ],
     ["compression on", resolveSerializer("json", { compressThreshold: 64, maxPayloadBytes: MiB })],
     ["msgpack configured", resolveSerializer("msgpack", { maxPayloadBytes: MiB })],
     ["the default cap (1 MiB) when none is given", resolveSerializer(undefined)],
@@ -156,7 +168,9 @@ describe("maxPayloadBytes applies to the uncompressed size", () => {
     const exact = { cookie, blob: "" };
     exact.blob = "b".repeat(1000 - JSON.stringify(exact).length);
     expect(Buffer.byteLength(serializer.stringify(exact) as string)).toBe(1000);
-    expect(() => serializer.stringify({ ...exact, blob: `${exact.blob}b` })).toThrow(SessionPayloadTooLargeError);
+    expect(() => serializer.stringify({ ...exact, blob: `${exact.blob}b` })).toThrow(
+      SessionPayloadTooLargeError,
+    );
   });
 
   it("still compresses sessions under the cap, and reads them back", () => {

@@ -13,7 +13,8 @@ describe("private ids", () => {
     expect(privateId(sid)).toBe(`2::${createHash("sha256").update(sid).digest("hex")}`);
     const others = Array.from({ length: 25_000 }, (_, i) => `sid-${i}`);
     const ids = others.map((other) => privateId(other));
-    for (const i of [0, 9_999, 10_000, 24_999]) expect(ids[i]).toBe(`2::${createHash("sha256").update(others[i]!).digest("hex")}`);
+    for (const i of [0, 9_999, 10_000, 24_999])
+      expect(ids[i]).toBe(`2::${createHash("sha256").update(others[i]!).digest("hex")}`);
     expect(new Set(ids).size).toBe(others.length);
     expect(privateId(sid)).toBe(`2::${createHash("sha256").update(sid).digest("hex")}`);
   });
@@ -71,7 +72,10 @@ describe("keys", () => {
 
   it("round-trips stats bucket names, in every shard and in 0.2's", () => {
     for (const bucket of keys.statsBucketsOf("Turtle: the app", "ios_app")) {
-      expect(keys.parseStatsBucket(bucket)).toEqual({ applicationName: "Turtle: the app", platform: "ios_app" });
+      expect(keys.parseStatsBucket(bucket)).toEqual({
+        applicationName: "Turtle: the app",
+        platform: "ios_app",
+      });
       const shard = keys.statsShardOf(bucket);
       expect(keys.statsShards()).toContainEqual(shard);
     }
@@ -79,11 +83,17 @@ describe("keys", () => {
   });
 
   it("spreads the stats shards over the slot range: one shard in each sixteenth of it, chosen by the session's hex", () => {
-    const slots = keys.statsShards().slice(0, STATS_SHARDS).map((shard) => calculateSlot(shard.registry));
+    const slots = keys
+      .statsShards()
+      .slice(0, STATS_SHARDS)
+      .map((shard) => calculateSlot(shard.registry));
     expect(slots.map((slot) => Math.floor(slot / 1024))).toEqual([...Array(STATS_SHARDS).keys()]);
     // Every key of a shard shares its slot; a session's add and remove reach the same shard.
-    for (const shard of keys.statsShards()) expect(calculateSlot(shard.updated)).toBe(calculateSlot(shard.registry));
-    const hexes = Array.from({ length: 1_600 }, (_, i) => createHash("sha256").update(String(i)).digest("hex"));
+    for (const shard of keys.statsShards())
+      expect(calculateSlot(shard.updated)).toBe(calculateSlot(shard.registry));
+    const hexes = Array.from({ length: 1_600 }, (_, i) =>
+      createHash("sha256").update(String(i)).digest("hex"),
+    );
     const used = new Map<string, number>();
     for (const hex of hexes) {
       const bucket = keys.statsBucket("T", "web", hex);

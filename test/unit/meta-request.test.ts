@@ -59,7 +59,11 @@ describe("requestMetadata", () => {
 
   it("takes the first value of an array header", () => {
     const meta = requestMetadata(
-      req({ "user-agent": [UA.macSafari, UA.iphoneSafari], "x-device": ["iPhone15,2", "Pixel 8"], appversion: ["5"] }),
+      req({
+        "user-agent": [UA.macSafari, UA.iphoneSafari],
+        "x-device": ["iPhone15,2", "Pixel 8"],
+        appversion: ["5"],
+      }),
     );
     expect(meta.userAgent).toBe(UA.macSafari);
     expect(meta.device).toBe("iPhone15,2");
@@ -130,7 +134,10 @@ describe("requestMetadata", () => {
 
   it("turns values that are empty after cleaning into null", () => {
     const meta = requestMetadata(
-      req({ "user-agent": "   ", appversion: "\u202e\u202c", "x-device": "\u0000\u0001", "x-course-id": "" }, { ip: "" }),
+      req(
+        { "user-agent": "   ", appversion: "\u202e\u202c", "x-device": "\u0000\u0001", "x-course-id": "" },
+        { ip: "" },
+      ),
     );
     expect(meta).toMatchObject({ userAgent: null, appVersion: null, device: null, courseId: null, ip: null });
     // Blank app headers must not make a request look like the app.
@@ -161,8 +168,12 @@ describe("requestMetadata", () => {
       expect(
         requestMetadata(req({ "x-course-id": "  " }, { session: { course_uuid: "from-uuid" } })).courseId,
       ).toBe("from-uuid");
-      expect(requestMetadata(req({}, { session: { course_uuid: { id: 1 }, course_id: 9 } })).courseId).toBe("9");
-      expect(requestMetadata(req({}, { session: { course_uuid: "", course_id: Number.NaN } })).courseId).toBeNull();
+      expect(requestMetadata(req({}, { session: { course_uuid: { id: 1 }, course_id: 9 } })).courseId).toBe(
+        "9",
+      );
+      expect(
+        requestMetadata(req({}, { session: { course_uuid: "", course_id: Number.NaN } })).courseId,
+      ).toBeNull();
       expect(requestMetadata(req({}, { session: {} })).courseId).toBeNull();
       expect(requestMetadata(req({})).courseId).toBeNull();
     });
@@ -208,7 +219,10 @@ describe("requestMetadata", () => {
     });
 
     it("without trust proxy uses the socket address and ignores X-Forwarded-For", async () => {
-      const res = await request(appCapturing(false)).get("/").set("X-Forwarded-For", "203.0.113.7").expect(200);
+      const res = await request(appCapturing(false))
+        .get("/")
+        .set("X-Forwarded-For", "203.0.113.7")
+        .expect(200);
       const body = res.body as { meta: RequestMetadata; socket: string | null };
       expect(body.socket).not.toBeNull();
       // The socket's address, as IPv4 if the server listened on "::" (::ffff:127.0.0.1).
@@ -226,14 +240,20 @@ describe("requestMetadata with the previous request's metadata", () => {
     const first = requestMetadata({ ip: "192.0.2.1", headers: { "user-agent": iphone } });
     expect(first.clientPlatform).toBe("mobile_web");
     // A deliberately wrong platform shows it was reused, not recomputed.
-    const again = requestMetadata({ ip: "192.0.2.9", headers: { "user-agent": iphone } }, { ...first, clientPlatform: "web" });
+    const again = requestMetadata(
+      { ip: "192.0.2.9", headers: { "user-agent": iphone } },
+      { ...first, clientPlatform: "web" },
+    );
     expect(again).toMatchObject({ ip: "192.0.2.9", clientPlatform: "web" });
   });
 
   it("reuses the device fields too, and parses again for a session recorded without them", () => {
     const first = requestMetadata({ headers: { "user-agent": iphone } });
     const marked = { ...first, browser: { name: "Marked", version: null } };
-    expect(requestMetadata({ headers: { "user-agent": iphone } }, marked).browser).toEqual({ name: "Marked", version: null });
+    expect(requestMetadata({ headers: { "user-agent": iphone } }, marked).browser).toEqual({
+      name: "Marked",
+      version: null,
+    });
     const { browser: _b, os: _o, deviceType: _d, app: _a, ...old } = marked;
     expect(requestMetadata({ headers: { "user-agent": iphone } }, old)).toMatchObject({
       browser: { name: "Safari", version: "18.1" },
@@ -244,7 +264,10 @@ describe("requestMetadata with the previous request's metadata", () => {
 
   it("detects again when a signal changed", () => {
     const first = requestMetadata({ headers: { "user-agent": iphone } });
-    const app = requestMetadata({ headers: { "user-agent": iphone, appversion: "5.1.0" } }, { ...first, clientPlatform: "web" });
+    const app = requestMetadata(
+      { headers: { "user-agent": iphone, appversion: "5.1.0" } },
+      { ...first, clientPlatform: "web" },
+    );
     expect(app.clientPlatform).toBe("ios_app");
   });
 });

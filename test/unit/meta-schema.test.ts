@@ -57,7 +57,12 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
 
   it("round-trips every device type, and a browser with its version", () => {
     for (const deviceType of DEVICE_TYPES) {
-      const meta = fullMeta({ deviceType, browser: { name: "Chrome", version: "141.0.0.0" }, os: { name: "Windows", version: "NT 10.0" }, app: null });
+      const meta = fullMeta({
+        deviceType,
+        browser: { name: "Chrome", version: "141.0.0.0" },
+        os: { name: "Windows", version: "NT 10.0" },
+        app: null,
+      });
       expect(decodeSessionMeta(encodeSessionMeta(meta))).toEqual(meta);
     }
   });
@@ -82,7 +87,10 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
       deviceType: "fridge",
       app: "Turtle",
     });
-    expect(decoded?.browser).toEqual({ name: "Chrome", version: "1".repeat(META_FIELD_CAPS.softwareVersion) });
+    expect(decoded?.browser).toEqual({
+      name: "Chrome",
+      version: "1".repeat(META_FIELD_CAPS.softwareVersion),
+    });
     expect(decoded?.os).toBeNull();
     expect(decoded?.deviceType).toBeUndefined();
     expect(decoded?.app).toBeNull();
@@ -106,7 +114,9 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
   it("decodes a sparse old payload (userId + sessionId + createdAt)", () => {
     const createdAt = "2023-01-05T12:00:00.000Z";
     const expiresAt = new Date("2026-01-01T00:00:00.000Z");
-    const decoded = decodeSessionMeta(JSON.stringify({ userId: "u1", sessionId: "s1", createdAt }), { expiresAt });
+    const decoded = decodeSessionMeta(JSON.stringify({ userId: "u1", sessionId: "s1", createdAt }), {
+      expiresAt,
+    });
     expect(decoded).toEqual<SessionMeta>({
       sessionId: "s1",
       userId: "u1",
@@ -148,7 +158,11 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
   });
 
   it("uses the fallback ids and expiry only when the record lacks them", () => {
-    const fallback = { sessionId: "from-key", userId: "from-key-user", expiresAt: new Date("2030-01-01T00:00:00Z") };
+    const fallback = {
+      sessionId: "from-key",
+      userId: "from-key-user",
+      expiresAt: new Date("2030-01-01T00:00:00Z"),
+    };
     const stored = decodeSessionMeta(encodeSessionMeta(fullMeta()), fallback);
     expect(stored?.sessionId).toBe("h_7f3a9c");
     expect(stored?.userId).toBe("user-42");
@@ -216,7 +230,9 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
     const ids = { sessionId: "s", userId: "u" };
     // No creation-like date at all.
     expect(decodeSessionMeta({ ...ids, expiresAt: "2026-01-01T00:00:00Z" })).toBeNull();
-    expect(decodeSessionMeta({ ...ids, createdAt: "yesterday", expiresAt: "2026-01-01T00:00:00Z" })).toBeNull();
+    expect(
+      decodeSessionMeta({ ...ids, createdAt: "yesterday", expiresAt: "2026-01-01T00:00:00Z" }),
+    ).toBeNull();
     // No expiry and no fallback, or an invalid fallback.
     expect(decodeSessionMeta({ ...ids, createdAt: "2025-01-01T00:00:00Z" })).toBeNull();
     expect(
@@ -259,7 +275,12 @@ describe("encodeSessionMeta / decodeSessionMeta", () => {
   });
 
   it("ignores unknown fields", () => {
-    const raw = { ...JSON.parse(encodeSessionMeta(fullMeta())), cookie: { secure: true }, sid: "s:secret", v: 2 };
+    const raw = {
+      ...JSON.parse(encodeSessionMeta(fullMeta())),
+      cookie: { secure: true },
+      sid: "s:secret",
+      v: 2,
+    };
     const decoded = decodeSessionMeta(raw);
     expect(decoded).toEqual(fullMeta());
     expect(Object.keys(decoded ?? {})).not.toContain("sid");
@@ -338,6 +359,8 @@ describe("sessionMetaSchema", () => {
   });
 
   it("counts the cap in code points", () => {
-    expect(sessionMetaSchema.safeParse(fullMeta({ device: "📱".repeat(META_FIELD_CAPS.device) })).success).toBe(true);
+    expect(
+      sessionMetaSchema.safeParse(fullMeta({ device: "📱".repeat(META_FIELD_CAPS.device) })).success,
+    ).toBe(true);
   });
 });

@@ -42,12 +42,19 @@ describe("warnOnOutage", () => {
     const events = new Events();
     const stop = warnOnOutage(events, "cache:6380");
     events.listeners!.connect();
-    events.lastFailure = new RedisConnectionError("cache:6380", "connection refused", "connect ECONNREFUSED 10.0.0.5:6380");
+    events.lastFailure = new RedisConnectionError(
+      "cache:6380",
+      "connection refused",
+      "connect ECONNREFUSED 10.0.0.5:6380",
+    );
     for (let i = 0; i < 5; i++) events.listeners!.disconnect();
     events.listeners!.connect();
     events.listeners!.connect();
     await nextTick();
-    expect(warnings.map((w) => (w as { code?: string }).code)).toEqual([OUTAGE_WARNING_CODES.down, OUTAGE_WARNING_CODES.recovered]);
+    expect(warnings.map((w) => (w as { code?: string }).code)).toEqual([
+      OUTAGE_WARNING_CODES.down,
+      OUTAGE_WARNING_CODES.recovered,
+    ]);
     expect(warnings[0]!.message).toBe(
       "rels-session: Redis is unavailable. Cannot connect to Redis at cache:6380: connection refused (connect ECONNREFUSED 10.0.0.5:6380). Session calls fail fast until it answers again",
     );
@@ -66,8 +73,14 @@ describe("warnOnOutage", () => {
     events.listeners!.disconnect();
     events.listeners!.connect();
     expect(logged).toEqual([
-      [{ address: "cache:6380", reason: "connection lost", code: OUTAGE_WARNING_CODES.down }, expect.stringContaining("cache:6380 closed the connection or stopped answering")],
-      [{ address: "cache:6380", code: OUTAGE_WARNING_CODES.recovered }, "rels-session: Redis at cache:6380 answers again"],
+      [
+        { address: "cache:6380", reason: "connection lost", code: OUTAGE_WARNING_CODES.down },
+        expect.stringContaining("cache:6380 closed the connection or stopped answering"),
+      ],
+      [
+        { address: "cache:6380", code: OUTAGE_WARNING_CODES.recovered },
+        "rels-session: Redis at cache:6380 answers again",
+      ],
     ]);
   });
 });

@@ -17,11 +17,26 @@ interface Packed {
 describe("the published package", () => {
   it("holds dist/ without source maps, and stays small", () => {
     distFile("index.js");
-    const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { encoding: "utf8" })) as Packed[];
+    const [packed] = JSON.parse(
+      execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { encoding: "utf8" }),
+    ) as Packed[];
     const paths = packed!.files.map((f) => f.path);
     expect(paths.filter((p) => p.endsWith(".map"))).toEqual([]);
-    expect(paths.filter((p) => !p.startsWith("dist/") && !["README.md", "CHANGELOG.md", "LICENSE", "package.json"].includes(p))).toEqual([]);
-    for (const entry of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/opentelemetry.js", "dist/opentelemetry.cjs", "dist/cli.js"]) {
+    expect(
+      paths.filter(
+        (p) =>
+          !p.startsWith("dist/") && !["README.md", "CHANGELOG.md", "LICENSE", "package.json"].includes(p),
+      ),
+    ).toEqual([]);
+    for (const entry of [
+      "dist/index.js",
+      "dist/index.cjs",
+      "dist/index.d.ts",
+      "dist/index.d.cts",
+      "dist/opentelemetry.js",
+      "dist/opentelemetry.cjs",
+      "dist/cli.js",
+    ]) {
       expect(paths).toContain(entry);
     }
     // Before issue 20: 1.9 MB unpacked, 525 kB packed, two thirds of it source maps.

@@ -35,7 +35,12 @@ describe("ProgressLine", () => {
       line.update(i * 10);
     }
     line.done(300);
-    expect(writes).toEqual(["reconcile: 10 sessions\n", "reconcile: 110 sessions\n", "reconcile: 210 sessions\n", "reconcile: 300 sessions, done\n"]);
+    expect(writes).toEqual([
+      "reconcile: 10 sessions\n",
+      "reconcile: 110 sessions\n",
+      "reconcile: 210 sessions\n",
+      "reconcile: 300 sessions, done\n",
+    ]);
   });
 
   it("without a sink prints nothing, and the percentage never reaches 100 before the end", () => {

@@ -36,7 +36,10 @@ const PUBLIC_VALUES = [
   "sessionMetaSchema",
 ];
 
-const exported = (module: object): string[] => Object.keys(module).filter((name) => name !== "default").sort();
+const exported = (module: object): string[] =>
+  Object.keys(module)
+    .filter((name) => name !== "default")
+    .sort();
 
 describe("the public barrel", () => {
   it("src/index.ts exports exactly the public values", () => {

@@ -37,7 +37,10 @@ function typeCheck(packages: readonly string[], files: Record<string, string>): 
   const pkg = join(project, "node_modules", "rels-session");
   cpSync(join(repo, "package.json"), join(pkg, "package.json"));
   cpSync(dirname(distFile("index.d.ts")), join(pkg, "dist"), { recursive: true });
-  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify({ name: "app", private: true, type: "module" }),
+  );
   writeFileSync(
     join(project, "tsconfig.json"),
     JSON.stringify({
@@ -55,7 +58,11 @@ function typeCheck(packages: readonly string[], files: Record<string, string>): 
     }),
   );
   for (const [name, text] of Object.entries(files)) writeFileSync(join(project, name), text);
-  const tsc = spawnSync(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: project, encoding: "utf8" });
+  const tsc = spawnSync(
+    process.execPath,
+    [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"],
+    { cwd: project, encoding: "utf8" },
+  );
   return tsc.stdout.split("\n").filter((line) => /error TS\d+/.test(line));
 }
 
@@ -71,19 +78,26 @@ describe("the published types", () => {
       // The control: Express's types are not there to be found.
       "control.ts": 'import type { Request } from "express";\nexport type R = Request;\n',
     });
-    expect(errors).toEqual([expect.stringMatching(/^control\.ts\(1,\d+\): error TS2307: Cannot find module 'express'/)]);
+    expect(errors).toEqual([
+      expect.stringMatching(/^control\.ts\(1,\d+\): error TS2307: Cannot find module 'express'/),
+    ]);
   }, 120_000);
 
   it("type-check in a strict Express app: session({ store }), requireSession, trackSessions with req.session typed", () => {
-    const errors = typeCheck(["express", "express-session", "@types/express", "@types/express-session", "ioredis"], {
-      "app.ts": readmeExample("## Use"),
-      // getUser's req carries express-session's augmented session; a wrong field is an error.
-      "typed.ts":
-        'import "express-session";\nimport { SessionsManager } from "rels-session";\n' +
-        'declare module "express-session" { interface SessionData { accountId?: number } }\n' +
-        "export const ok = SessionsManager.trackSessions({ getUser: (req) => req.session.accountId });\n" +
-        "export const wrong = SessionsManager.trackSessions({ getUser: (req) => req.session.nope });\n",
-    });
-    expect(errors).toEqual([expect.stringMatching(/^typed\.ts\(5,\d+\): error TS2339: Property 'nope' does not exist/)]);
+    const errors = typeCheck(
+      ["express", "express-session", "@types/express", "@types/express-session", "ioredis"],
+      {
+        "app.ts": readmeExample("## Use"),
+        // getUser's req carries express-session's augmented session; a wrong field is an error.
+        "typed.ts":
+          'import "express-session";\nimport { SessionsManager } from "rels-session";\n' +
+          'declare module "express-session" { interface SessionData { accountId?: number } }\n' +
+          "export const ok = SessionsManager.trackSessions({ getUser: (req) => req.session.accountId });\n" +
+          "export const wrong = SessionsManager.trackSessions({ getUser: (req) => req.session.nope });\n",
+      },
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(/^typed\.ts\(5,\d+\): error TS2339: Property 'nope' does not exist/),
+    ]);
   }, 120_000);
 });

@@ -2,7 +2,13 @@
 import { describe, expect, it } from "vitest";
 import { decodeRecord, encodeRecord, type RecordHeader } from "../../src/record/format.js";
 
-const header: RecordHeader = { expiresAt: 1_700_000_000_000, score: 1_700_000_360_000, index: "ns:user:{u1}", bucket: "ns:stats:{s}:live:T:web", plain: "" };
+const header: RecordHeader = {
+  expiresAt: 1_700_000_000_000,
+  score: 1_700_000_360_000,
+  index: "ns:user:{u1}",
+  bucket: "ns:stats:{s}:live:T:web",
+  plain: "",
+};
 
 describe("record layouts", () => {
   it("layout 3: header then payload, no metadata section", () => {
@@ -16,7 +22,9 @@ describe("record layouts", () => {
   it("layout 4: header, metadata section, payload; an empty section is no metadata", () => {
     const meta = JSON.stringify({ userId: "u1", note: "a\nb" });
     const value = encodeRecord(header, '{"cookie":{}}', meta) as string;
-    expect(value).toBe(`4${"1700000000000".padStart(16, "0")}${"1700000360000".padStart(16, "0")}ns:user:{u1}\tns:stats:{s}:live:T:web\n${meta}\n{"cookie":{}}`);
+    expect(value).toBe(
+      `4${"1700000000000".padStart(16, "0")}${"1700000360000".padStart(16, "0")}ns:user:{u1}\tns:stats:{s}:live:T:web\n${meta}\n{"cookie":{}}`,
+    );
     const record = decodeRecord(Buffer.from(value))!;
     expect(record).toMatchObject({ layout: 4, meta, header });
     expect(record.payload.toString()).toBe('{"cookie":{}}');

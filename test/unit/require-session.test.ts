@@ -60,20 +60,36 @@ describe("requireSession", () => {
   });
 
   it("takes retryAfterSeconds", async () => {
-    const res = await request(app(withoutSession, { retryAfterSeconds: 30 })).get("/").expect(503);
+    const res = await request(app(withoutSession, { retryAfterSeconds: 30 }))
+      .get("/")
+      .expect(503);
     expect(res.headers["retry-after"]).toBe("30");
   });
 
   it("turns the session middleware's Redis-unavailable errors into 503, and nothing else", async () => {
-    await request(app(failing(new RedisUnavailableError("Redis is unavailable: connection closed")))).get("/").expect(503);
-    await request(app(failing(new StoreReconfiguredError("RelsSession was reconfigured")))).get("/").expect(503);
-    await request(app(failing(new Error("a bug")))).get("/").expect(500);
-    await request(app(failing(new RedisUnavailableError("down")), { handleStoreErrors: false })).get("/").expect(500);
+    await request(app(failing(new RedisUnavailableError("Redis is unavailable: connection closed"))))
+      .get("/")
+      .expect(503);
+    await request(app(failing(new StoreReconfiguredError("RelsSession was reconfigured"))))
+      .get("/")
+      .expect(503);
+    await request(app(failing(new Error("a bug"))))
+      .get("/")
+      .expect(500);
+    await request(app(failing(new RedisUnavailableError("down")), { handleStoreErrors: false }))
+      .get("/")
+      .expect(500);
   });
 
   it("answers 503 for the subclasses a first connection fails with (refused, wrong db, old server)", async () => {
-    await request(app(failing(new RedisConnectionError("127.0.0.1:1", "connection refused", "connect ECONNREFUSED")))).get("/").expect(503);
-    await request(app(failing(new RedisVersionError("127.0.0.1:6379", "Redis 6.2.14", "7.0")))).get("/").expect(503);
+    await request(
+      app(failing(new RedisConnectionError("127.0.0.1:1", "connection refused", "connect ECONNREFUSED"))),
+    )
+      .get("/")
+      .expect(503);
+    await request(app(failing(new RedisVersionError("127.0.0.1:6379", "Redis 6.2.14", "7.0"))))
+      .get("/")
+      .expect(503);
   });
 
   it("refuses bad options with a ConfigError naming them", () => {
@@ -95,14 +111,20 @@ describe("redisErrorHandler", () => {
   }
 
   it("answers a route's Redis error with the 503 of requireSession (Retry-After, no-store, JSON or HTML)", async () => {
-    const json = await request(routeApp(new RedisUnavailableError("Redis is unavailable (circuit open); failing fast")))
+    const json = await request(
+      routeApp(new RedisUnavailableError("Redis is unavailable (circuit open); failing fast")),
+    )
       .get("/")
       .set("Accept", "application/json")
       .expect(503);
     expect(json.headers["retry-after"]).toBe("5");
     expect(json.headers["cache-control"]).toBe("no-store");
     expect(json.body).toEqual({ error: "session_unavailable", message: expect.any(String), retryAfter: 5 });
-    const html = await request(routeApp(new RedisConnectionError("127.0.0.1:1", "connection refused", ""), { retryAfterSeconds: 12 })).get("/").expect(503);
+    const html = await request(
+      routeApp(new RedisConnectionError("127.0.0.1:1", "connection refused", ""), { retryAfterSeconds: 12 }),
+    )
+      .get("/")
+      .expect(503);
     expect(html.headers["retry-after"]).toBe("12");
     expect(html.text).toContain("Temporarily unavailable");
     // Nothing of the error reaches the client.
@@ -115,9 +137,15 @@ describe("redisErrorHandler", () => {
   });
 
   it("passes every other error on (Express answers 500)", async () => {
-    await request(routeApp(new Error("a bug"))).get("/").expect(500);
-    await request(routeApp(new TypeError("x is undefined"))).get("/").expect(500);
-    await request(routeApp(new ConfigError([{ path: "store.ttl", message: "bad" }]))).get("/").expect(500);
+    await request(routeApp(new Error("a bug")))
+      .get("/")
+      .expect(500);
+    await request(routeApp(new TypeError("x is undefined")))
+      .get("/")
+      .expect(500);
+    await request(routeApp(new ConfigError([{ path: "store.ttl", message: "bad" }])))
+      .get("/")
+      .expect(500);
   });
 
   it("refuses bad options with a ConfigError naming them", () => {

@@ -1,13 +1,20 @@
 import type * as NodeModule from "node:module";
 import { describe, expect, it, vi } from "vitest";
-import { jsonSerializer, msgpackSerializer, resolveSerializer, withCompression } from "../../src/record/codec/serializer.js";
+import {
+  jsonSerializer,
+  msgpackSerializer,
+  resolveSerializer,
+  withCompression,
+} from "../../src/record/codec/serializer.js";
 
 const session = { cookie: { originalMaxAge: 1000 }, user: { id: 1, tags: ["a", "b"] }, text: "héllo ✓" };
 
 describe("serializers", () => {
   it("json round-trips and drops prototype-polluting keys", () => {
     expect(jsonSerializer.parse(jsonSerializer.stringify(session))).toEqual(session);
-    const parsed = jsonSerializer.parse('{"a":1,"__proto__":{"x":1},"b":{"constructor":{"prototype":1},"c":2}}') as Record<string, unknown>;
+    const parsed = jsonSerializer.parse(
+      '{"a":1,"__proto__":{"x":1},"b":{"constructor":{"prototype":1},"c":2}}',
+    ) as Record<string, unknown>;
     expect(parsed).toEqual({ a: 1, b: { c: 2 } });
     expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
   });
@@ -34,7 +41,10 @@ describe("serializers", () => {
   });
 
   it("accepts connect-redis's serializer shape", () => {
-    const custom = resolveSerializer({ parse: (s: string) => JSON.parse(s.slice(1)), stringify: (v: unknown) => `!${JSON.stringify(v)}` });
+    const custom = resolveSerializer({
+      parse: (s: string) => JSON.parse(s.slice(1)),
+      stringify: (v: unknown) => `!${JSON.stringify(v)}`,
+    });
     expect(custom.stringify({ a: 1 })).toBe('!{"a":1}');
     expect(custom.parse('!{"a":1}')).toEqual({ a: 1 });
   });

@@ -17,13 +17,19 @@ function info(fields: Record<string, string>): string {
 describe("versionVerdict", () => {
   it("accepts Redis 7.0 and later", () => {
     for (const version of ["7.0.0", "7.0.15", "7.2.4", "7.4.1", "8.0.2", "10.1.0", "7.0"]) {
-      expect(versionVerdict(info({ redis_version: version, redis_mode: "standalone" }))).toEqual({ found: `Redis ${version}`, supported: true });
+      expect(versionVerdict(info({ redis_version: version, redis_mode: "standalone" }))).toEqual({
+        found: `Redis ${version}`,
+        supported: true,
+      });
     }
   });
 
   it("refuses Redis before 7.0, naming what it found", () => {
     for (const version of ["6.2.14", "6.0.20", "5.0.14", "2.8.24", "6.9.999"]) {
-      expect(versionVerdict(info({ redis_version: version }))).toEqual({ found: `Redis ${version}`, supported: false });
+      expect(versionVerdict(info({ redis_version: version }))).toEqual({
+        found: `Redis ${version}`,
+        supported: false,
+      });
     }
   });
 
@@ -33,13 +39,22 @@ describe("versionVerdict", () => {
   });
 
   it("accepts a reply that names no version, or one it cannot parse, rather than refuse a working server", () => {
-    expect(versionVerdict(info({ redis_mode: "standalone" }))).toEqual({ found: "an unknown version", supported: true });
+    expect(versionVerdict(info({ redis_mode: "standalone" }))).toEqual({
+      found: "an unknown version",
+      supported: true,
+    });
     expect(versionVerdict("")).toEqual({ found: "an unknown version", supported: true });
-    expect(versionVerdict(info({ redis_version: "unstable" }))).toEqual({ found: "Redis unstable", supported: true });
+    expect(versionVerdict(info({ redis_version: "unstable" }))).toEqual({
+      found: "Redis unstable",
+      supported: true,
+    });
   });
 
   it("reads LF-only replies and ignores other sections' lines", () => {
-    expect(versionVerdict("# Server\nredis_version:6.2.6\nredis_git_sha1:00000000\n")).toEqual({ found: "Redis 6.2.6", supported: false });
+    expect(versionVerdict("# Server\nredis_version:6.2.6\nredis_git_sha1:00000000\n")).toEqual({
+      found: "Redis 6.2.6",
+      supported: false,
+    });
   });
 });
 
@@ -52,6 +67,12 @@ describe("RedisVersionError", () => {
     );
     expect(error).toBeInstanceOf(RedisConnectionError);
     expect(error).toBeInstanceOf(RedisUnavailableError);
-    expect(error).toMatchObject({ name: "RedisVersionError", reason: "unsupported version", found: "Redis 6.2.14", required: "7.0", address: "cache.internal:6380" });
+    expect(error).toMatchObject({
+      name: "RedisVersionError",
+      reason: "unsupported version",
+      found: "Redis 6.2.14",
+      required: "7.0",
+      address: "cache.internal:6380",
+    });
   });
 });

@@ -98,7 +98,10 @@ export function msgpackSerializer(): Serializer {
     binary: true,
     stringify: (value) => packr.pack(value),
     parse: (raw) =>
-      stripUnsafeKeys(packr.unpack(typeof raw === "string" ? Buffer.from(raw, "binary") : raw), MSGPACK_UNSAFE_KEYS),
+      stripUnsafeKeys(
+        packr.unpack(typeof raw === "string" ? Buffer.from(raw, "binary") : raw),
+        MSGPACK_UNSAFE_KEYS,
+      ),
   };
 }
 
@@ -154,7 +157,8 @@ export function withCompression(
     stringify(value) {
       const plain = inner.stringify(value);
       const bytes = typeof plain === "string" ? Buffer.from(plain, "utf8") : plain;
-      if (bytes.length > maxPayloadBytes) throw new SessionPayloadTooLargeError(bytes.length, maxPayloadBytes);
+      if (bytes.length > maxPayloadBytes)
+        throw new SessionPayloadTooLargeError(bytes.length, maxPayloadBytes);
       if (bytes.length < threshold) return bytes;
       return Buffer.concat([Buffer.of(COMPRESSED), deflateRawSync(bytes)]);
     },
@@ -181,7 +185,9 @@ let sharedMsgpack: Serializer | undefined;
  */
 function builtinReader(maxPayloadBytes: number): (raw: string | Buffer) => unknown {
   const readPlain = (bytes: Buffer): unknown =>
-    isMsgpackMap(bytes[0]) ? (sharedMsgpack ??= msgpackSerializer()).parse(bytes) : jsonSerializer.parse(bytes);
+    isMsgpackMap(bytes[0])
+      ? (sharedMsgpack ??= msgpackSerializer()).parse(bytes)
+      : jsonSerializer.parse(bytes);
   return (raw) => {
     if (typeof raw === "string") return jsonSerializer.parse(raw);
     return readPlain(raw[0] === COMPRESSED ? inflateBounded(raw.subarray(1), maxPayloadBytes) : raw);
@@ -201,15 +207,22 @@ export function resolveSerializer(
   choice: SerializerName | TextSerializer | Serializer | undefined,
   options: SerializerOptions | number = {},
 ): Serializer {
-  const { compressThreshold, maxPayloadBytes: cap } = typeof options === "number" ? { compressThreshold: options } : options;
+  const { compressThreshold, maxPayloadBytes: cap } =
+    typeof options === "number" ? { compressThreshold: options } : options;
   const maxPayloadBytes = cap ?? SERIALIZER_DEFAULTS.maxPayloadBytes;
   let base: Serializer;
   if (choice === undefined || choice === "json") base = jsonSerializer;
   else if (choice === "msgpack") base = msgpackSerializer();
   // The app's own decoder may keep an own `__proto__` (JSON.parse does): strip, as for text serializers.
-  else if ("binary" in choice) base = { binary: choice.binary, stringify: (value) => choice.stringify(value), parse: (raw) => stripUnsafeKeys(choice.parse(raw)) };
+  else if ("binary" in choice)
+    base = {
+      binary: choice.binary,
+      stringify: (value) => choice.stringify(value),
+      parse: (raw) => stripUnsafeKeys(choice.parse(raw)),
+    };
   else base = textSerializer(choice);
-  const writer = compressThreshold === undefined ? base : withCompression(base, compressThreshold, maxPayloadBytes);
+  const writer =
+    compressThreshold === undefined ? base : withCompression(base, compressThreshold, maxPayloadBytes);
   const readBuiltin = builtinReader(maxPayloadBytes);
   const builtIn = typeof choice !== "object";
   return {
@@ -239,6 +252,8 @@ export function resolveSerializer(
 }
 
 /** connect-redis's format, for plain-sid keys: the app's own text serializer if it gave one, else JSON. */
-export function legacySerializer(choice: SerializerName | TextSerializer | Serializer | undefined): Serializer {
+export function legacySerializer(
+  choice: SerializerName | TextSerializer | Serializer | undefined,
+): Serializer {
   return typeof choice === "object" && !("binary" in choice) ? textSerializer(choice) : jsonSerializer;
 }

@@ -27,7 +27,8 @@ export function isSessionShaped(value: unknown, liveExpiry?: number): value is S
   if (Object.hasOwn(value, "__proto__") || Object.hasOwn(cookie, "__proto__")) return false;
   const fields = cookie as { originalMaxAge?: unknown; expires?: unknown };
   const { originalMaxAge, expires } = fields;
-  if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge)) return false;
+  if (originalMaxAge !== undefined && originalMaxAge !== null && !Number.isFinite(originalMaxAge))
+    return false;
   if (expires !== undefined && expires !== null && expires !== false) {
     if (typeof expires !== "string" && !(expires instanceof Date)) return false;
     if (liveExpiry !== undefined && expires !== "") fields.expires = isoString(liveExpiry);
@@ -71,7 +72,16 @@ function acceptedByExpressSession(cookie: Record<string, unknown>): boolean {
  * `serialize`); any other field (`expires` and `originalMaxAge`, judged above, or a field of
  * another framework's such as @fastify/session's `originalExpires`) counts by its kind only.
  */
-const READ_BY_VALUE: ReadonlySet<string> = new Set(["maxAge", "path", "domain", "sameSite", "secure", "httpOnly", "priority", "partitioned"]);
+const READ_BY_VALUE: ReadonlySet<string> = new Set([
+  "maxAge",
+  "path",
+  "domain",
+  "sameSite",
+  "secure",
+  "httpOnly",
+  "priority",
+  "partitioned",
+]);
 
 /**
  * A cookie's fields in their order: [key, true, value] for those read by value, [key, false,

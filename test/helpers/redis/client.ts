@@ -25,17 +25,31 @@ export async function withClient<T>(endpoint: RedisEndpoint, use: (client: Redis
   }
 }
 
-export function redisCall(endpoint: RedisEndpoint, command: string, ...args: (string | number)[]): Promise<unknown> {
+export function redisCall(
+  endpoint: RedisEndpoint,
+  command: string,
+  ...args: (string | number)[]
+): Promise<unknown> {
   return withClient(endpoint, (client) => client.call(command, ...args));
 }
 
 export async function reachable(endpoints: RedisEndpoint[]): Promise<RedisEndpoint[]> {
-  const alive = await Promise.all(endpoints.map((e) => redisCall(e, "PING").then(() => true, () => false)));
+  const alive = await Promise.all(
+    endpoints.map((e) =>
+      redisCall(e, "PING").then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   return endpoints.filter((_, i) => alive[i]);
 }
 
 /** Ask endpoints in turn; return the first answer. */
-export async function firstAnswer<T>(endpoints: RedisEndpoint[], ask: (e: RedisEndpoint) => Promise<T>): Promise<T> {
+export async function firstAnswer<T>(
+  endpoints: RedisEndpoint[],
+  ask: (e: RedisEndpoint) => Promise<T>,
+): Promise<T> {
   const errors: string[] = [];
   for (const endpoint of endpoints) {
     try {
@@ -79,9 +93,13 @@ export function endpointOf(server: RedisEndpoint): RedisEndpoint {
 
 // ---------------------------------------------------------------------------------------------
 
-export function replicationProblem(node: RedisEndpoint, replication: Map<string, string>): string | undefined {
+export function replicationProblem(
+  node: RedisEndpoint,
+  replication: Map<string, string>,
+): string | undefined {
   if (replication.get("role") !== "slave") return undefined;
-  if (replication.get("master_link_status") !== "up") return `${addr(node)}: replica link is ${String(replication.get("master_link_status"))}`;
+  if (replication.get("master_link_status") !== "up")
+    return `${addr(node)}: replica link is ${String(replication.get("master_link_status"))}`;
   if (replication.get("master_sync_in_progress") !== "0") return `${addr(node)}: replica still syncing`;
   return undefined;
 }

@@ -1,5 +1,14 @@
 /** A Redis Cluster on loopback (redis-cli --cluster create), its readiness and CLUSTER FAILOVER. */
-import { addr, firstAnswer, parseAddr, parseInfo, reachable, redisCall, replicationProblem, endpointOf } from "./client.js";
+import {
+  addr,
+  firstAnswer,
+  parseAddr,
+  parseInfo,
+  reachable,
+  redisCall,
+  replicationProblem,
+  endpointOf,
+} from "./client.js";
 import { runRedisCli } from "./processes.js";
 import { disposeAll, spawnAll, spawnServer } from "./spawn.js";
 import type { RedisClusterHandle, RedisEndpoint } from "./types.js";
@@ -11,7 +20,8 @@ export async function startRedisCluster(
 ): Promise<RedisClusterHandle> {
   const masterCount = options.masters ?? 3;
   const replicasPerMaster = options.replicasPerMaster ?? 1;
-  if (masterCount < 3) throw new Error("startRedisCluster: redis-cli --cluster create needs at least 3 masters");
+  if (masterCount < 3)
+    throw new Error("startRedisCluster: redis-cli --cluster create needs at least 3 masters");
 
   const servers = await spawnAll(masterCount * (1 + replicasPerMaster), () =>
     spawnServer({
@@ -31,8 +41,11 @@ export async function startRedisCluster(
   const diagnostics = () => logTails(servers, 8);
   try {
     await runRedisCli([
-      "--cluster", "create", ...nodes.map(addr),
-      "--cluster-replicas", String(replicasPerMaster),
+      "--cluster",
+      "create",
+      ...nodes.map(addr),
+      "--cluster-replicas",
+      String(replicasPerMaster),
       "--cluster-yes",
     ]);
     await waitUntil(
@@ -57,8 +70,12 @@ export async function startRedisCluster(
     async failover(key) {
       const { via, view } = await clusterView(nodes);
       const slot = key === undefined ? undefined : Number(await redisCall(via, "CLUSTER", "KEYSLOT", key));
-      const master = slot === undefined ? servingMasters(view)[0] : view.find((n) => n.flags.includes("master") && servesSlot(n, slot));
-      if (!master) throw new Error(`failover: no master found${slot === undefined ? "" : ` for slot ${slot}`}`);
+      const master =
+        slot === undefined
+          ? servingMasters(view)[0]
+          : view.find((n) => n.flags.includes("master") && servesSlot(n, slot));
+      if (!master)
+        throw new Error(`failover: no master found${slot === undefined ? "" : ` for slot ${slot}`}`);
       const targetSlot = slot ?? master.slots[0]?.[0] ?? 0;
       const replica = view.find((n) => n.masterId === master.id && !n.flags.includes("fail"));
       if (!replica) throw new Error(`failover: ${addr(master.endpoint)} has no healthy replica`);
@@ -73,12 +90,14 @@ export async function startRedisCluster(
         `${addr(replica.endpoint)} to take over slot ${targetSlot} from ${addr(master.endpoint)}`,
         async () => {
           const role = await redisCall(replica.endpoint, "ROLE");
-          if (!Array.isArray(role) || role[0] !== "master") return `${addr(replica.endpoint)} is still ${String(Array.isArray(role) ? role[0] : role)}`;
+          if (!Array.isArray(role) || role[0] !== "master")
+            return `${addr(replica.endpoint)} is still ${String(Array.isArray(role) ? role[0] : role)}`;
           for (const node of live) {
             const owner = parseClusterNodes(String(await redisCall(node, "CLUSTER", "NODES"))).find(
               (n) => isMaster(n) && servesSlot(n, targetSlot),
             );
-            if (owner?.id !== replica.id) return `${addr(node)} still maps slot ${targetSlot} to ${owner ? addr(owner.endpoint) : "nobody"}`;
+            if (owner?.id !== replica.id)
+              return `${addr(node)} still maps slot ${targetSlot} to ${owner ? addr(owner.endpoint) : "nobody"}`;
           }
           return clusterProblem(live, nodes.length, masterCount);
         },
@@ -110,10 +129,15 @@ export async function startRedisCluster(
           const live = await reachable(nodes);
           for (const node of live) {
             const info = parseInfo(String(await redisCall(node, "CLUSTER", "INFO")));
-            if (info.get("cluster_state") !== "ok") return `${addr(node)} cluster_state=${String(info.get("cluster_state"))}`;
-            const serving = servingMasters(parseClusterNodes(String(await redisCall(node, "CLUSTER", "NODES"))));
+            if (info.get("cluster_state") !== "ok")
+              return `${addr(node)} cluster_state=${String(info.get("cluster_state"))}`;
+            const serving = servingMasters(
+              parseClusterNodes(String(await redisCall(node, "CLUSTER", "NODES"))),
+            );
             if (serving.length !== masterCount) return `${addr(node)} sees ${serving.length} serving masters`;
-            const gone = serving.find((m) => !live.some((n) => n.port === m.endpoint.port && n.host === m.endpoint.host));
+            const gone = serving.find(
+              (m) => !live.some((n) => n.port === m.endpoint.port && n.host === m.endpoint.host),
+            );
             if (gone) return `${addr(node)} still sees ${addr(gone.endpoint)}, which is down, serving slots`;
           }
           return true;
@@ -167,11 +191,18 @@ function servingMasters(view: ClusterNode[]): ClusterNode[] {
 }
 
 async function clusterView(nodes: RedisEndpoint[]): Promise<{ via: RedisEndpoint; view: ClusterNode[] }> {
-  return firstAnswer(nodes, async (via) => ({ via, view: parseClusterNodes(String(await redisCall(via, "CLUSTER", "NODES"))) }));
+  return firstAnswer(nodes, async (via) => ({
+    via,
+    view: parseClusterNodes(String(await redisCall(via, "CLUSTER", "NODES"))),
+  }));
 }
 
 /** true when every asked node sees a healthy, complete cluster and every replica is in sync; else why not. */
-async function clusterProblem(ask: RedisEndpoint[], totalNodes: number, masters: number): Promise<true | string> {
+async function clusterProblem(
+  ask: RedisEndpoint[],
+  totalNodes: number,
+  masters: number,
+): Promise<true | string> {
   for (const node of ask) {
     const info = parseInfo(String(await redisCall(node, "CLUSTER", "INFO")));
     const expected: Record<string, string> = {
@@ -181,7 +212,8 @@ async function clusterProblem(ask: RedisEndpoint[], totalNodes: number, masters:
       cluster_size: String(masters),
     };
     for (const [field, value] of Object.entries(expected)) {
-      if (info.get(field) !== value) return `${addr(node)} ${field}=${String(info.get(field))}, want ${value}`;
+      if (info.get(field) !== value)
+        return `${addr(node)} ${field}=${String(info.get(field))}, want ${value}`;
     }
     const problem = replicationProblem(node, parseInfo(String(await redisCall(node, "INFO", "replication"))));
     if (problem) return problem;
@@ -200,8 +232,11 @@ async function topologyProblem(nodes: RedisEndpoint[], masters: number): Promise
     const serving = servingMasters(view);
     if (serving.length !== masters) return `${addr(node)} sees ${serving.length} serving masters`;
     const servingIds = new Set(serving.map((n) => n.id));
-    const orphan = view.find((n) => !servingIds.has(n.id) && !(n.flags.includes("slave") && servingIds.has(n.masterId ?? "")));
-    if (orphan) return `${addr(node)} does not see ${addr(orphan.endpoint)} as a replica yet (${orphan.flags.join(",")})`;
+    const orphan = view.find(
+      (n) => !servingIds.has(n.id) && !(n.flags.includes("slave") && servingIds.has(n.masterId ?? "")),
+    );
+    if (orphan)
+      return `${addr(node)} does not see ${addr(orphan.endpoint)} as a replica yet (${orphan.flags.join(",")})`;
   }
   return true;
 }

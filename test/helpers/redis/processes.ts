@@ -74,7 +74,6 @@ export async function terminate(child: ChildProcess, signal: NodeJS.Signals): Pr
   }
 }
 
-
 let redisServerPath: string | undefined;
 export function redisServerBinary(): string {
   redisServerPath ??= findOnPath("redis-server");

@@ -16,7 +16,9 @@ export async function provideRedis(): Promise<ProvidedRedis> {
   }
   const container = await startContainer();
   if (container) return container;
-  throw new Error(`No Redis available: REDIS_URL is not set, redis-server is not on PATH and no Docker engine answers. ${HOW_TO_GET_REDIS}`);
+  throw new Error(
+    `No Redis available: REDIS_URL is not set, redis-server is not on PATH and no Docker engine answers. ${HOW_TO_GET_REDIS}`,
+  );
 }
 
 async function startContainer(): Promise<ProvidedRedis | undefined> {

@@ -1,5 +1,16 @@
 /** 1 master + 1 replica + 3 sentinels on loopback, their readiness and SENTINEL FAILOVER. */
-import { addr, endpointOf, firstAnswer, parseAddr, parseInfo, parsePairs, reachable, redisCall, replicationProblem, withClient } from "./client.js";
+import {
+  addr,
+  endpointOf,
+  firstAnswer,
+  parseAddr,
+  parseInfo,
+  parsePairs,
+  reachable,
+  redisCall,
+  replicationProblem,
+  withClient,
+} from "./client.js";
 import { disposeAll, spawnAll, spawnServer } from "./spawn.js";
 import { HOST, type RedisEndpoint, type RedisSentinelHandle, type SpawnedRedis } from "./types.js";
 import { errorMessage, logTails, waitUntil } from "./wait.js";
@@ -11,7 +22,11 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
   try {
     const master = await spawnServer({ label: "sentinel-master", conf: [], args: [] });
     servers.push(master);
-    const replica = await spawnServer({ label: "sentinel-replica", conf: [`replicaof ${HOST} ${master.port}`], args: [] });
+    const replica = await spawnServer({
+      label: "sentinel-replica",
+      conf: [`replicaof ${HOST} ${master.port}`],
+      args: [],
+    });
     servers.push(replica);
     const sentinelServers = await spawnAll(3, () =>
       spawnServer({
@@ -82,7 +97,8 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
 
 async function askMasterAddr(sentinel: RedisEndpoint, name: string): Promise<RedisEndpoint> {
   const reply = await redisCall(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name);
-  if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`${addr(sentinel)} does not know master ${name}`);
+  if (!Array.isArray(reply) || reply.length !== 2)
+    throw new Error(`${addr(sentinel)} does not know master ${name}`);
   return { host: String(reply[0]), port: Number(reply[1]) };
 }
 
@@ -97,7 +113,11 @@ function sentinelMaster(sentinels: RedisEndpoint[], name: string): Promise<Redis
  * leaves one master, and the old one as its in-sync replica (ready for the next failover).
  * Skipped when the old master is down (crash tests): Sentinel converts it when it comes back.
  */
-async function demoteOldMaster(old: RedisEndpoint, current: RedisEndpoint, diagnostics: () => Promise<string>): Promise<void> {
+async function demoteOldMaster(
+  old: RedisEndpoint,
+  current: RedisEndpoint,
+  diagnostics: () => Promise<string>,
+): Promise<void> {
   const role = await redisCall(old, "ROLE").catch(() => undefined);
   if (!Array.isArray(role) || role[0] !== "master") return;
   await withClient(old, (client) =>
@@ -111,24 +131,34 @@ async function demoteOldMaster(old: RedisEndpoint, current: RedisEndpoint, diagn
   );
   await waitUntil(
     `old master ${addr(old)} to sync from ${addr(current)}`,
-    async () => replicationProblem(old, parseInfo(String(await redisCall(old, "INFO", "replication")))) ?? true,
+    async () =>
+      replicationProblem(old, parseInfo(String(await redisCall(old, "INFO", "replication")))) ?? true,
     { timeoutMs: 30_000, diagnostics },
   );
 }
 
-async function sentinelProblem(sentinels: RedisEndpoint[], name: string, replica: RedisEndpoint): Promise<true | string> {
-  const problem = replicationProblem(replica, parseInfo(String(await redisCall(replica, "INFO", "replication"))));
+async function sentinelProblem(
+  sentinels: RedisEndpoint[],
+  name: string,
+  replica: RedisEndpoint,
+): Promise<true | string> {
+  const problem = replicationProblem(
+    replica,
+    parseInfo(String(await redisCall(replica, "INFO", "replication"))),
+  );
   if (problem) return problem;
   for (const sentinel of sentinels) {
     const master = parsePairs(await redisCall(sentinel, "SENTINEL", "MASTER", name));
-    if (master.get("flags") !== "master") return `${addr(sentinel)} sees master flags=${String(master.get("flags"))}`;
+    if (master.get("flags") !== "master")
+      return `${addr(sentinel)} sees master flags=${String(master.get("flags"))}`;
     const others = Number(master.get("num-other-sentinels"));
     if (others < sentinels.length - 1) return `${addr(sentinel)} knows ${others} other sentinels`;
     const replicas = await redisCall(sentinel, "SENTINEL", "REPLICAS", name);
     const healthy = (Array.isArray(replicas) ? replicas : [])
       .map(parsePairs)
       .filter((r) => r.get("flags") === "slave" && r.get("master-link-status") === "ok");
-    if (!healthy.some((r) => Number(r.get("port")) === replica.port)) return `${addr(sentinel)} does not see the replica yet`;
+    if (!healthy.some((r) => Number(r.get("port")) === replica.port))
+      return `${addr(sentinel)} does not see the replica yet`;
   }
   return true;
 }
@@ -136,4 +166,3 @@ async function sentinelProblem(sentinels: RedisEndpoint[], name: string, replica
 // ---------------------------------------------------------------------------------------------
 // Polling
 // ---------------------------------------------------------------------------------------------
-

@@ -9,7 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addr, parseInfo, redisCall } from "./client.js";
 import { isPortFree, freePort } from "./ports.js";
-import { forgetDir, hasExited, hookProcessExit, redisServerBinary, terminate, trackChild, trackDir } from "./processes.js";
+import {
+  forgetDir,
+  hasExited,
+  hookProcessExit,
+  redisServerBinary,
+  terminate,
+  trackChild,
+  trackDir,
+} from "./processes.js";
 import { HOST, type SpawnedRedis } from "./types.js";
 import { GiveUp, logTail, waitUntil } from "./wait.js";
 
@@ -66,7 +74,15 @@ export async function spawnServer(spec: ServerSpec, requestedPort?: number): Pro
   for (let attempt = 1; ; attempt++) {
     const port = requestedPort ?? (await freePort(spec.needsBusPort ?? false));
     const logFile = join(dir, "redis.log");
-    const files: ServerFiles = { label: spec.label, port, dir, confFile, logFile, argv, needsBusPort: spec.needsBusPort ?? false };
+    const files: ServerFiles = {
+      label: spec.label,
+      port,
+      dir,
+      confFile,
+      logFile,
+      argv,
+      needsBusPort: spec.needsBusPort ?? false,
+    };
     await writeFile(confFile, [...baseConf(port, dir), ...spec.conf, ""].join("\n"));
     try {
       return serverHandle(files, await startProcess(files, "fresh log"));
@@ -84,7 +100,10 @@ export async function spawnServer(spec: ServerSpec, requestedPort?: number): Pro
 class PortTaken extends Error {}
 
 /** Start redis-server and resolve once *this* process (checked by pid) answers INFO. */
-async function startProcess(files: ServerFiles, logMode: "fresh log" | "append to log"): Promise<ChildProcess> {
+async function startProcess(
+  files: ServerFiles,
+  logMode: "fresh log" | "append to log",
+): Promise<ChildProcess> {
   hookProcessExit();
   // Check before spawning, so that while polling we never send a command to somebody else's
   // server (say the system Redis on 6379) that happens to hold the port.
@@ -110,7 +129,10 @@ async function startProcess(files: ServerFiles, logMode: "fresh log" | "append t
       `redis-server (${files.label}) on ${addr(endpoint)} to start`,
       async () => {
         if (spawnError) throw new GiveUp(`could not spawn redis-server: ${spawnError.message}`);
-        if (hasExited(child)) throw new GiveUp(`redis-server exited (${String(child.exitCode ?? child.signalCode)}) before answering`);
+        if (hasExited(child))
+          throw new GiveUp(
+            `redis-server exited (${String(child.exitCode ?? child.signalCode)}) before answering`,
+          );
         // Compare pids: with a port race, a PONG could come from somebody else's server.
         const pid = parseInfo(String(await redisCall(endpoint, "INFO", "server"))).get("process_id");
         return pid === String(child.pid) || `port answered by another process (pid ${String(pid)})`;

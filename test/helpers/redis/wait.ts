@@ -34,7 +34,9 @@ export async function waitUntil(
       lastReason = errorMessage(err);
     }
     if (Date.now() >= deadline) {
-      throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${what} (last: ${lastReason})${await details()}`);
+      throw new Error(
+        `Timed out after ${options.timeoutMs} ms waiting for ${what} (last: ${lastReason})${await details()}`,
+      );
     }
     await delay(POLL_MS);
   }

@@ -25,15 +25,18 @@ function setUser(req: Request, userId: string): void {
 /** The JSON body, else the query string (what `Device.login` sends: see there). */
 function bodyOf(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
-  if (body !== null && typeof body === "object" && Object.keys(body).length > 0) return body as Record<string, unknown>;
+  if (body !== null && typeof body === "object" && Object.keys(body).length > 0)
+    return body as Record<string, unknown>;
   return { ...(req.query as Record<string, unknown>) };
 }
 
 function recordOptions(body: Record<string, unknown>): RecordOptions {
   const options: RecordOptions = {};
-  if (typeof body.expiresAfter === "number" || typeof body.expiresAfter === "string") options.expiresAfter = Number(body.expiresAfter);
+  if (typeof body.expiresAfter === "number" || typeof body.expiresAfter === "string")
+    options.expiresAfter = Number(body.expiresAfter);
   if (typeof body.signInAt === "string") options.signInAt = new Date(body.signInAt);
-  if (body.sessionKeyType === "cookie" || body.sessionKeyType === "token") options.sessionKeyType = body.sessionKeyType;
+  if (body.sessionKeyType === "cookie" || body.sessionKeyType === "token")
+    options.sessionKeyType = body.sessionKeyType;
   return options;
 }
 
@@ -42,7 +45,11 @@ export interface AppOptions {
   track?: boolean;
 }
 
-export function buildApp(store: RelsRedisStore, manager: RelsSessionsManager, options: AppOptions = {}): express.Express {
+export function buildApp(
+  store: RelsRedisStore,
+  manager: RelsSessionsManager,
+  options: AppOptions = {},
+): express.Express {
   const app = sessionApp(store);
   // Each device names its own address in X-Forwarded-For; req.ip follows it.
   app.set("trust proxy", true);

@@ -163,7 +163,10 @@ export class Device {
   }
 
   async record(options: { signInAt?: Date } = {}): Promise<SessionMeta> {
-    const body = await this.post("/record", options.signInAt ? { signInAt: options.signInAt.toISOString() } : {});
+    const body = await this.post(
+      "/record",
+      options.signInAt ? { signInAt: options.signInAt.toISOString() } : {},
+    );
     return parseMeta(body.meta);
   }
 
@@ -172,7 +175,12 @@ export class Device {
     if (res.status === 401) return { status: 401, user: null, sessions: [], text: res.text };
     expectOk("GET /account", res);
     const body = res.body as { user: string; sessions: unknown[] };
-    return { status: res.status, user: body.user, sessions: body.sessions.map((s) => parseMeta<ActiveSession>(s)), text: res.text };
+    return {
+      status: res.status,
+      user: body.user,
+      sessions: body.sessions.map((s) => parseMeta<ActiveSession>(s)),
+      text: res.text,
+    };
   }
 
   async get(path: string): Promise<Record<string, unknown>> {

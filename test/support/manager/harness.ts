@@ -6,7 +6,15 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, onTestFinished } from "vitest";
 import { type AppOptions, buildApp, serve } from "./app.js";
-import { ANDROID_APP, DESKTOP_WEB, Device, type Headers, IOS_APP, IOS_SIGN_IN, TWO_HOURS } from "./devices.js";
+import {
+  ANDROID_APP,
+  DESKTOP_WEB,
+  Device,
+  type Headers,
+  IOS_APP,
+  IOS_SIGN_IN,
+  TWO_HOURS,
+} from "./devices.js";
 import type { RelsRedisStore } from "../../../src/express/store.js";
 import { recordsOf } from "../../../src/record/of-store.js";
 import type { RedisClient } from "../../../src/redis/pool.js";
@@ -66,7 +74,13 @@ export async function openHarness(setup: ManagerContractSetup): Promise<Harness>
     indexMembers: (userId) => redis((c) => c.zrange(keysOf(store).userIndex(userId), 0, -1)),
     bucketMembers: (meta) =>
       redis(async (c) =>
-        (await Promise.all(keysOf(store).statsBucketsOf(meta.applicationName, meta.clientPlatform).map((bucket) => c.zrange(bucket, 0, -1)))).flat(),
+        (
+          await Promise.all(
+            keysOf(store)
+              .statsBucketsOf(meta.applicationName, meta.clientPlatform)
+              .map((bucket) => c.zrange(bucket, 0, -1)),
+          )
+        ).flat(),
       ),
     sessionExists: async (hex) => (await redis((c) => c.exists(keysOf(store).session(hex)))) === 1,
     sessionKeys: async () => {
@@ -78,7 +92,11 @@ export async function openHarness(setup: ManagerContractSetup): Promise<Harness>
 }
 
 /** Poll `check` until it holds; fail with `what` past the deadline. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -153,7 +171,6 @@ export function newUser(label = "user"): string {
 export const emptyByPlatform = (): Record<ClientPlatform, number> =>
   Object.fromEntries(CLIENT_PLATFORMS.map((p) => [p, 0])) as Record<ClientPlatform, number>;
 
-
 /**
  * Rewrite a device's session as 0.1 stored it (layout 2: a hash of payload `d`, expiry `e`,
  * meta `m`, index `u`, bucket `b`), with its metadata replaced by `metaJson` as given.
@@ -181,7 +198,12 @@ export async function storeAsLayout2(h: Harness, device: Device, metaJson: strin
 }
 
 /** An index entry with no session behind it (what a crash on Cluster can leave). */
-export async function addIndexEntry(store: RelsRedisStore, user: string, hex: string, expiresAt: Date): Promise<void> {
+export async function addIndexEntry(
+  store: RelsRedisStore,
+  user: string,
+  hex: string,
+  expiresAt: Date,
+): Promise<void> {
   const index = keysOf(store).userIndex(user);
   await sourceOf(store).run((c) => c.zadd(index, expiresAt.getTime(), hex));
 }

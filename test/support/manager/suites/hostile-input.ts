@@ -2,7 +2,17 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, type Device, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
-import { codePoints, collect, expectEnded, expectSignedIn, type ManagerContractSetup, newUser, openHarness, storeAsLayout2, totalSessions } from "../harness.js";
+import {
+  codePoints,
+  collect,
+  expectEnded,
+  expectSignedIn,
+  type ManagerContractSetup,
+  newUser,
+  openHarness,
+  storeAsLayout2,
+  totalSessions,
+} from "../harness.js";
 import type { ActiveSession } from "../../../../src/users/manager.js";
 import { storedMetaOf } from "../../internals.js";
 import type { SessionMeta } from "../../../../src/users/meta-schema.js";
@@ -16,7 +26,9 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
     it("user ids with * ? [ ] { } and spaces never see or revoke each other's sessions", async () => {
       const h = await openHarness(setup);
       const tag = randomUUID().slice(0, 8);
-      const ids = ["a*", "ab", "a?", "a[b]", "a]", "{a} b", "a b", "*", "a\\*", "{", "}"].map((id) => `${tag}${id}`);
+      const ids = ["a*", "ab", "a?", "a[b]", "a]", "{a} b", "a b", "*", "a\\*", "{", "}"].map(
+        (id) => `${tag}${id}`,
+      );
       const devices = new Map<string, Device>();
       for (const id of ids) {
         const device = h.device(DESKTOP_WEB);
@@ -27,11 +39,23 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
       for (const id of ids) {
         const own = devices.get(id)!;
         const listed = await h.manager.activeSessions(id);
-        expect(listed.map((s) => [s.userId, s.sessionId]), id).toEqual([[id, own.handle]]);
-        expect((await index.list(id)).map((e) => e.hex), id).toEqual([own.hex]);
-        expect((await collect(index.list(id, { stream: true }))).map((e) => e.hex), id).toEqual([own.hex]);
+        expect(
+          listed.map((s) => [s.userId, s.sessionId]),
+          id,
+        ).toEqual([[id, own.handle]]);
+        expect(
+          (await index.list(id)).map((e) => e.hex),
+          id,
+        ).toEqual([own.hex]);
+        expect(
+          (await collect(index.list(id, { stream: true }))).map((e) => e.hex),
+          id,
+        ).toEqual([own.hex]);
         const account = await own.account();
-        expect(account.sessions.map((s) => s.sessionId), id).toEqual([own.handle]);
+        expect(
+          account.sessions.map((s) => s.sessionId),
+          id,
+        ).toEqual([own.handle]);
       }
 
       const star = `${tag}a*`;
@@ -85,7 +109,14 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
         expect(a2.installationId, where).toBe(filler("C").slice(0, 128));
         expect(a2.clientPlatform, where).toBe("android_app");
         for (const s of sessions) {
-          for (const field of ["ip", "userAgent", "appVersion", "installationId", "device", "courseId"] as const) {
+          for (const field of [
+            "ip",
+            "userAgent",
+            "appVersion",
+            "installationId",
+            "device",
+            "courseId",
+          ] as const) {
             expect(/\p{Cc}/u.test(s[field] ?? ""), `${where}: ${field} has a control character`).toBe(false);
           }
         }
@@ -109,14 +140,25 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
       const old = h.device(IOS_APP);
       const garbage = h.device(ANDROID_APP);
       const polluted = h.device(OTHER_WEB);
-      for (const device of [web, old, garbage, polluted]) await device.login(user, { expiresAfter: TWO_HOURS });
-      const oldExpiresAt = (await h.manager.activeSessions(user)).find((s) => s.sessionId === old.handle)!.expiresAt;
+      for (const device of [web, old, garbage, polluted])
+        await device.login(user, { expiresAfter: TWO_HOURS });
+      const oldExpiresAt = (await h.manager.activeSessions(user)).find(
+        (s) => s.sessionId === old.handle,
+      )!.expiresAt;
 
       // What 0.1 left in Redis (layout 2): sparse, garbled and hostile metadata.
       const createdAt = new Date("2023-05-06T07:08:09.000Z");
-      await storeAsLayout2(h, old, JSON.stringify({ userId: user, sessionId: old.handle, createdAt: createdAt.toISOString() }));
+      await storeAsLayout2(
+        h,
+        old,
+        JSON.stringify({ userId: user, sessionId: old.handle, createdAt: createdAt.toISOString() }),
+      );
       await storeAsLayout2(h, garbage, JSON.stringify("{not json"));
-      await storeAsLayout2(h, polluted, '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"userId":{"x":1}}');
+      await storeAsLayout2(
+        h,
+        polluted,
+        '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"userId":{"x":1}}',
+      );
 
       const listed = await h.manager.activeSessions(user);
       expect(listed.map((s) => s.sessionId)).toEqual([web.handle, old.handle]);
@@ -148,7 +190,11 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
       const garbage = h.device(ANDROID_APP);
       for (const device of [web, old, garbage]) await device.login(user, { expiresAfter: TWO_HOURS });
       const createdAt = new Date("2023-05-06T07:08:09.000Z");
-      await storeAsLayout2(h, old, JSON.stringify({ userId: user, sessionId: old.handle, createdAt: createdAt.toISOString() }));
+      await storeAsLayout2(
+        h,
+        old,
+        JSON.stringify({ userId: user, sessionId: old.handle, createdAt: createdAt.toISOString() }),
+      );
       await storeAsLayout2(h, garbage, JSON.stringify("{not json"));
 
       const streamed = await collect(streamSessions(h.store, 2));
@@ -157,5 +203,4 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
       expect(sparse).toMatchObject({ userId: user, applicationName: "", clientPlatform: "web", createdAt });
     });
   });
-
 }

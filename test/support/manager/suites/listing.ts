@@ -1,7 +1,14 @@
 /** The manager contract: what activeSessions lists, with which metadata and timestamps. */
 import { describe, expect, it } from "vitest";
 import { DESKTOP_WEB, type Device, EXPECTED, IOS_APP, IOS_SIGN_IN, TWO_HOURS } from "../devices.js";
-import { clockPast, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, type ThreeDevices } from "../harness.js";
+import {
+  clockPast,
+  type ManagerContractSetup,
+  newUser,
+  openHarness,
+  signInThreeDevices,
+  type ThreeDevices,
+} from "../harness.js";
 import { RelsSessionsManager } from "../../../../src/users/manager.js";
 import { keysOf } from "../../internals.js";
 
@@ -27,7 +34,12 @@ export function describeListing(setup: ManagerContractSetup): void {
         const listed = sessions.find((s) => s.sessionId === device.handle);
         expect(listed, `${label} is listed`).toBeDefined();
         const s = listed!;
-        expect(s, label).toMatchObject({ ...EXPECTED[label], userId: user, applicationName, current: label === "ios" });
+        expect(s, label).toMatchObject({
+          ...EXPECTED[label],
+          userId: user,
+          applicationName,
+          current: label === "ios",
+        });
 
         // Timestamps: created at its sign-in; not seen since (the interval has not passed).
         for (const field of ["createdAt", "lastSeenAt"] as const) {
@@ -46,7 +58,10 @@ export function describeListing(setup: ManagerContractSetup): void {
         expect(s.expiresAt.getTime()).toBeLessThanOrEqual(device.loginEndedAt + TWO_HOURS + 1000);
         const pttl = await h.redis((c) => c.pttl(keysOf(h.store).session(device.hex)));
         expect(pttl).toBeGreaterThan(0);
-        expect(Math.abs(s.expiresAt.getTime() - (Date.now() + pttl)), `${label}: expiresAt vs PTTL`).toBeLessThan(1000);
+        expect(
+          Math.abs(s.expiresAt.getTime() - (Date.now() + pttl)),
+          `${label}: expiresAt vs PTTL`,
+        ).toBeLessThan(1000);
 
         // The handle is neither the cookie's sid nor the Redis private id.
         expect(s.sessionId).not.toBe(device.sid);
@@ -63,7 +78,9 @@ export function describeListing(setup: ManagerContractSetup): void {
       expect(sessions.filter((s) => s.current).map((s) => s.sessionId)).toEqual([ios.handle]);
       expect(sessions.map((s) => s.sessionId)).toEqual([web.handle, android.handle, ios.handle]);
       for (let i = 1; i < sessions.length; i++) {
-        expect(sessions[i - 1]!.lastSeenAt.getTime()).toBeGreaterThanOrEqual(sessions[i]!.lastSeenAt.getTime());
+        expect(sessions[i - 1]!.lastSeenAt.getTime()).toBeGreaterThanOrEqual(
+          sessions[i]!.lastSeenAt.getTime(),
+        );
       }
 
       // Seen from the other devices, "current" follows the requester.
@@ -102,7 +119,10 @@ export function describeListing(setup: ManagerContractSetup): void {
       const switched = await web.record();
       expect(switched.courseId).toBe("course-switched");
       expect(switched.signInAt.toISOString()).toBe(again.toISOString());
-      expect((await h.manager.activeSessions(user))[0]).toMatchObject({ courseId: "course-switched", signInAt: again });
+      expect((await h.manager.activeSessions(user))[0]).toMatchObject({
+        courseId: "course-switched",
+        signInAt: again,
+      });
       const account = await web.account();
       expect(account.sessions.map((s) => s.signInAt.toISOString())).toEqual([again.toISOString()]);
       expect(account.sessions[0]?.createdAt.getTime()).toBe(first.createdAt.getTime());
@@ -111,7 +131,11 @@ export function describeListing(setup: ManagerContractSetup): void {
     it("refreshes lastSeenAt only once lastSeenInterval has passed", async () => {
       const h = await openHarness(setup);
       const interval = 300;
-      const manager = new RelsSessionsManager({ store: h.store, applicationName: "ContractApp", lastSeenInterval: interval });
+      const manager = new RelsSessionsManager({
+        store: h.store,
+        applicationName: "ContractApp",
+        lastSeenInterval: interval,
+      });
       const base = await h.serve(manager);
       const user = newUser();
       const ios = h.device(IOS_APP, base);
@@ -137,5 +161,4 @@ export function describeListing(setup: ManagerContractSetup): void {
       expect((await manager.activeSessions(user))[0]?.lastSeenAt.getTime()).toBe(seen1);
     });
   });
-
 }

@@ -1,7 +1,16 @@
 /** The manager contract: logoutSession(s), logoutAllSessions, logoutOtherSessions and maxSessionsPerUser. */
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
-import { expectEnded, expectSignedIn, type Harness, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, totalSessions } from "../harness.js";
+import {
+  expectEnded,
+  expectSignedIn,
+  type Harness,
+  type ManagerContractSetup,
+  newUser,
+  openHarness,
+  signInThreeDevices,
+  totalSessions,
+} from "../harness.js";
 import { recordsOf } from "../../../../src/record/of-store.js";
 import { RelsSessionsManager } from "../../../../src/users/manager.js";
 
@@ -26,7 +35,9 @@ export function describeRevoking(setup: ManagerContractSetup): void {
       await expectEnded(h, android, user);
       await expectSignedIn(h, ios, user);
       await expectSignedIn(h, web, user);
-      expect((await ios.account()).sessions.map((s) => s.sessionId).sort()).toEqual([ios.handle, web.handle].sort());
+      expect((await ios.account()).sessions.map((s) => s.sessionId).sort()).toEqual(
+        [ios.handle, web.handle].sort(),
+      );
       expect(await totalSessions(h)).toBe(3);
 
       // Again: already gone. Another user's handle: nothing happens to it.
@@ -42,7 +53,9 @@ export function describeRevoking(setup: ManagerContractSetup): void {
       const h = await openHarness(setup);
       const { user, other, otherWeb, ios, android, web } = await revokeFixture(h);
 
-      expect(await web.post("/sessions/revoke-many", { sessionIds: [otherWeb.handle] })).toEqual({ count: 0 });
+      expect(await web.post("/sessions/revoke-many", { sessionIds: [otherWeb.handle] })).toEqual({
+        count: 0,
+      });
       await expectSignedIn(h, otherWeb, other);
 
       const reply = await web.post("/sessions/revoke-many", {
@@ -89,7 +102,11 @@ export function describeRevoking(setup: ManagerContractSetup): void {
 
     it("maxSessionsPerUser: signing in beyond the cap revokes the session due to expire soonest", async () => {
       const h = await openHarness(setup);
-      const manager = new RelsSessionsManager({ store: h.store, applicationName: "ContractApp", maxSessionsPerUser: 2 });
+      const manager = new RelsSessionsManager({
+        store: h.store,
+        applicationName: "ContractApp",
+        maxSessionsPerUser: 2,
+      });
       onTestFinished(() => {
         recordsOf(h.store).maxSessionsPerUser = 0;
       });
@@ -105,9 +122,10 @@ export function describeRevoking(setup: ManagerContractSetup): void {
       await expectEnded(h, second, user);
       await expectSignedIn(h, first, user);
       await expectSignedIn(h, third, user);
-      expect((await manager.activeSessions(user)).map((s) => s.sessionId).sort()).toEqual([first.handle, third.handle].sort());
+      expect((await manager.activeSessions(user)).map((s) => s.sessionId).sort()).toEqual(
+        [first.handle, third.handle].sort(),
+      );
       expect(await totalSessions(h)).toBe(2);
     });
   });
-
 }

@@ -1,7 +1,17 @@
 /** The manager contract: every way a session ends takes it out of the index and the stats, without reconcile. */
 import { describe, expect, it } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
-import { emptyByPlatform, expectEnded, expectSignedIn, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, totalSessions, waitFor } from "../harness.js";
+import {
+  emptyByPlatform,
+  expectEnded,
+  expectSignedIn,
+  type ManagerContractSetup,
+  newUser,
+  openHarness,
+  signInThreeDevices,
+  totalSessions,
+  waitFor,
+} from "../harness.js";
 import { keysOf } from "../../internals.js";
 
 export function describeSessionEnds(setup: ManagerContractSetup): void {
@@ -104,5 +114,4 @@ export function describeSessionEnds(setup: ManagerContractSetup): void {
       await expectSignedIn(h, long, user);
     });
   });
-
 }

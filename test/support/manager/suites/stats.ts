@@ -1,7 +1,14 @@
 /** The manager contract: totals() and reconcile(). */
 import { describe, expect, it } from "vitest";
 import { OTHER_WEB } from "../devices.js";
-import { emptyByPlatform, type ManagerContractSetup, newUser, openHarness, signInThreeDevices, totalSessions } from "../harness.js";
+import {
+  emptyByPlatform,
+  type ManagerContractSetup,
+  newUser,
+  openHarness,
+  signInThreeDevices,
+  totalSessions,
+} from "../harness.js";
 import { SessionStats, type StatsTotals } from "../../../../src/stats/stats.js";
 import { dropStats } from "../../internals.js";
 
@@ -47,5 +54,4 @@ export function describeStats(setup: ManagerContractSetup): void {
       expect(await totalSessions(h)).toBe(2);
     });
   });
-
 }

@@ -2,7 +2,14 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ANDROID_APP, DESKTOP_WEB, IOS_APP, OTHER_WEB, TWO_HOURS } from "../devices.js";
-import { addIndexEntry, collect, type ManagerContractSetup, newUser, openHarness, signInThreeDevices } from "../harness.js";
+import {
+  addIndexEntry,
+  collect,
+  type ManagerContractSetup,
+  newUser,
+  openHarness,
+  signInThreeDevices,
+} from "../harness.js";
 import { recordsOf } from "../../../../src/record/of-store.js";
 import { sessionHandle } from "../../../../src/ids.js";
 import { streamSessions } from "../../../../src/users/stream.js";
@@ -45,14 +52,22 @@ export function describeStreaming(setup: ManagerContractSetup): void {
       // Index entries past one page of `scanCount`, and two already expired.
       const extra = recordsOf(h.store).scanCount * 2 + 7;
       const now = Date.now();
-      for (let i = 0; i < extra; i++) await addIndexEntry(h.store, user, randomBytes(32).toString("hex"), new Date(now + 3_600_000 + i * 1000));
+      for (let i = 0; i < extra; i++)
+        await addIndexEntry(
+          h.store,
+          user,
+          randomBytes(32).toString("hex"),
+          new Date(now + 3_600_000 + i * 1000),
+        );
       await addIndexEntry(h.store, user, randomBytes(32).toString("hex"), new Date(now - 60_000));
       await addIndexEntry(h.store, user, randomBytes(32).toString("hex"), new Date(now - 1));
 
       const listed = await index.list(user);
       const streamed = await collect(index.list(user, { stream: true }));
       expect(listed).toHaveLength(3 + extra);
-      expect(streamed.map((e) => [e.hex, e.expiresAt.getTime()])).toEqual(listed.map((e) => [e.hex, e.expiresAt.getTime()]));
+      expect(streamed.map((e) => [e.hex, e.expiresAt.getTime()])).toEqual(
+        listed.map((e) => [e.hex, e.expiresAt.getTime()]),
+      );
       expect(listed.map((e) => e.hex)).toEqual(expect.arrayContaining([ios.hex, android.hex, web.hex]));
       expect(listed.every((e) => e.expiresAt.getTime() > now)).toBe(true);
 
@@ -62,5 +77,4 @@ export function describeStreaming(setup: ManagerContractSetup): void {
       expect(await collect(index.list(nobody, { stream: true }))).toEqual([]);
     });
   });
-
 }

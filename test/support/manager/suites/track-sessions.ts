@@ -8,8 +8,11 @@ import { storedMetaOf, withMetaField } from "../../internals.js";
 
 /** A session and a bare request of Safari's for it, as a framework hands them to the manager. */
 function safariRequest(sid: string) {
-  const session = { cookie: { originalMaxAge: TWO_HOURS, expires: new Date(Date.now() + TWO_HOURS) } } as Record<string, unknown>;
-  const safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+  const session = {
+    cookie: { originalMaxAge: TWO_HOURS, expires: new Date(Date.now() + TWO_HOURS) },
+  } as Record<string, unknown>;
+  const safari =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
   return { session, req: { sessionID: sid, session, ip: "192.0.2.7", headers: { "user-agent": safari } } };
 }
 
@@ -50,7 +53,9 @@ export function describeTrackSessions(setup: ManagerContractSetup): void {
       expect(await h.sessionExists(visitor.hex)).toBe(true);
       expect(await storedMetaOf(h.store, visitor.sid)).toBeNull();
       expect(await totalSessions(h)).toBe(1);
-      expect((await collect(streamSessions(h.store, 10))).map((m) => m.sessionId)).toEqual([sessionHandle(app.hex)]);
+      expect((await collect(streamSessions(h.store, 10))).map((m) => m.sessionId)).toEqual([
+        sessionHandle(app.hex),
+      ]);
     });
 
     it("judges each request against the metadata Redis holds now, not an earlier request's", async () => {
@@ -64,7 +69,10 @@ export function describeTrackSessions(setup: ManagerContractSetup): void {
       expect((await h.manager.activeSessions(user))[0]?.ip).toBe("203.0.113.10");
 
       // Another writer changes the stored metadata between two requests of this device.
-      const stored = { ...(await h.store.get(app.sid)), _rels: await storedMetaOf(h.store, app.sid) } as unknown as { _rels: { ip: string } };
+      const stored = {
+        ...(await h.store.get(app.sid)),
+        _rels: await storedMetaOf(h.store, app.sid),
+      } as unknown as { _rels: { ip: string } };
       stored._rels.ip = "198.51.100.9";
       await h.store.set(app.sid, stored as never);
       expect((await h.manager.activeSessions(user))[0]?.ip).toBe("198.51.100.9");
