@@ -166,14 +166,16 @@ export class Keys {
    */
   statsBucket(applicationName: string, platform: ClientPlatform, hex: string): string {
     const shard = Number.parseInt(hex.slice(0, 4), 16) % STATS_SHARDS;
-    return this.statsBucketsOf(applicationName, platform)[shard]!;
+    return this.#bucket(STATS_SHARD_TAGS[shard]!, applicationName, platform);
   }
 
   /** The bucket keys of one application and platform in every shard, 0.2's last. */
   statsBucketsOf(applicationName: string, platform: ClientPlatform): string[] {
-    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map(
-      (tag) => `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`,
-    );
+    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => this.#bucket(tag, applicationName, platform));
+  }
+
+  #bucket(tag: string, applicationName: string, platform: ClientPlatform): string {
+    return `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`;
   }
 
   #statsShard(tag: string): StatsShard {
