@@ -579,14 +579,16 @@ export class RelsRedisStore extends StoreBase {
     // The serializer refuses a session over maxPayloadBytes (uncompressed) with
     // SessionPayloadTooLargeError: nothing is written.
     const layout4 = this.#recordLayout === 4;
-    const cached = info !== undefined && meta === info.meta && "link" in info;
+    // Metadata unchanged since this object was read or written: its filing is the record's.
+    const unchanged = info !== undefined && meta === info.meta;
+    const known = unchanged ? this.#knownLink(info) : undefined;
     // Parsed only when needed: unchanged metadata of layout 4 is written back as the text read.
-    const data = layout4 && cached ? undefined : metaData(meta);
+    const data = layout4 && known !== undefined ? undefined : metaData(meta);
     const payload = this.#codec.encode(
       layout4 || data === null ? bare : ({ ...bare, _rels: data } as SessionData),
     );
     const section = layout4 ? metaSection(meta ?? null) : undefined;
-    const link = cached ? info.link : linkOfMeta(data);
+    const link = known !== undefined ? known.link : linkOfMeta(data);
     const fromPrivate = info !== undefined && !info.legacy;
     const now = Date.now();
     const written = this.#records
@@ -640,6 +642,19 @@ export class RelsRedisStore extends StoreBase {
     }
     attachMeta(session, meta);
     return this.#save(sid, session, condition);
+  }
+
+  /**
+   * The link of what `info` read or wrote, when known without parsing its metadata: the one
+   * a write remembered, else the one its header files it under. Undefined: parse it.
+   */
+  #knownLink(info: Loaded): { link: SessionLink | undefined } | undefined {
+    if ("link" in info) return { link: info.link };
+    const { header } = info;
+    if (info.legacy || info.layout2 || header === undefined) return undefined;
+    if (header.index === "" && header.bucket === "") return { link: undefined };
+    const link = this.#records.keys.linkOfFiling(header.index, header.bucket);
+    return link === undefined ? undefined : { link };
   }
 
   /** What a request's session holds as metadata: set on it, else what was read for it (see `#save`). */

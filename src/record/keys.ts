@@ -10,7 +10,8 @@
  * No tag is global to sessions, so sessions spread over every shard.
  */
 import { PRIVATE_ID_VERSION } from "../ids.js";
-import type { ClientPlatform } from "./platforms.js";
+import type { SessionLink } from "./link.js";
+import { isClientPlatform, type ClientPlatform } from "./platforms.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
 /** Score and expiry of what never expires: the latest date a JavaScript Date can hold. */
@@ -67,6 +68,16 @@ export function escapeGlob(text: string): string {
 function encodeUserId(userId: string): string {
   if (!userId.isWellFormed()) return `%u${Buffer.from(userId, "utf16le").toString("hex")}`;
   return encodeURIComponent(userId).replace(/\*/g, "%2A");
+}
+
+/** The user id `encodeUserId` wrote, or undefined for text it cannot have written. */
+function decodeUserId(encoded: string): string | undefined {
+  if (encoded.startsWith("%u")) return Buffer.from(encoded.slice(2), "hex").toString("utf16le");
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }
 
 export class Keys {
@@ -144,6 +155,22 @@ export class Keys {
   }
 
   /**
+   * The link a record's header files it under (its index and bucket keys), read back from
+   * the keys; undefined when they are not this scope's (another prefix's, or none). Cheaper
+   * than parsing the metadata it was written from.
+   */
+  linkOfFiling(index: string, bucket: string): SessionLink | undefined {
+    const head = `${this.scope}:user:{`;
+    if (!index.startsWith(head) || !index.endsWith("}")) return undefined;
+    const userId = decodeUserId(index.slice(head.length, -1));
+    const counted = this.parseStatsBucket(bucket);
+    if (userId === undefined || counted === undefined || !isClientPlatform(counted.platform))
+      return undefined;
+    if (this.userIndex(userId) !== index) return undefined;
+    return { userId, applicationName: counted.applicationName, clientPlatform: counted.platform };
+  }
+
+  /**
    * Every stats shard's registry and last-updated keys, 0.2's single shard last: what
    * `totals()` reads (one round trip) and what reconcile rebuilds.
    */
@@ -193,6 +220,10 @@ export class Keys {
     const rest = key.slice(live + "}:live:".length);
     const cut = rest.lastIndexOf(":");
     if (cut < 0) return undefined;
-    return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+    try {
+      return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+    } catch {
+      return undefined; // not encodeURIComponent's text: no bucket of ours
+    }
   }
 }
