@@ -80,6 +80,9 @@ function decodeUserId(encoded: string): string | undefined {
   }
 }
 
+/** Text `encodeURIComponent` leaves as it is (`*` aside, which `encodeUserId` escapes): it decodes to itself. */
+const UNESCAPED = /^[\w.!~'()-]*$/;
+
 export class Keys {
   readonly namespace: string;
   /** Prefix of session keys; connect-redis's `prefix`. Defaults to `<namespace>:`. */
@@ -162,11 +165,14 @@ export class Keys {
   linkOfFiling(index: string, bucket: string): SessionLink | undefined {
     const head = `${this.scope}:user:{`;
     if (!index.startsWith(head) || !index.endsWith("}")) return undefined;
-    const userId = decodeUserId(index.slice(head.length, -1));
+    const encoded = index.slice(head.length, -1);
+    // Most ids need no decoding; any other is checked to encode back to the same key.
+    const plain = UNESCAPED.test(encoded);
+    const userId = plain ? encoded : decodeUserId(encoded);
     const counted = this.parseStatsBucket(bucket);
     if (userId === undefined || counted === undefined || !isClientPlatform(counted.platform))
       return undefined;
-    if (this.userIndex(userId) !== index) return undefined;
+    if (!plain && this.userIndex(userId) !== index) return undefined;
     return { userId, applicationName: counted.applicationName, clientPlatform: counted.platform };
   }
 

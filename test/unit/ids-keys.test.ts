@@ -128,5 +128,8 @@ describe("keys", () => {
     expect(keys.linkOfFiling(keys.userIndex("7"), "ns:stats:{stats-0-42}:live:%E0%A4%A:web")).toBeUndefined();
     expect(keys.linkOfFiling(keys.userIndex("7"), "ns:stats:{stats-0-42}:live:T:toaster")).toBeUndefined();
     expect(keys.linkOfFiling("", "")).toBeUndefined();
+    // Text encodeUserId never writes (a raw `*`, `{`, space) names no user.
+    for (const raw of ["a*b", "a{b", "a b"])
+      expect(keys.linkOfFiling(`ns:user:{${raw}}`, bucket)).toBeUndefined();
   });
 });
