@@ -1,7 +1,7 @@
 import { RevocationNotReplicatedError, SessionWriteRefusedError } from "../errors.js";
 import calculateSlot from "cluster-key-slot";
 import { Cluster, ReplyError, type Redis } from "ioredis";
-import type { RedisClient, RedisSource } from "../redis/pool.js";
+import type { RedisClient, RedisSource } from "../redis/source.js";
 import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
 import {
   LAYOUT2_FIELDS,
