@@ -5,7 +5,8 @@ import { DEFAULTS as CONFIG_DEFAULTS, storeOptionsSchema, describeIssues } from 
 import { ConfigError } from "../errors.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
 import { SessionRecords } from "../record/records.js";
-import { ClientSource, type RedisClient, type RedisSource } from "../redis/pool.js";
+import { ClientSource } from "../redis/client-source.js";
+import type { RedisClient, RedisSource } from "../redis/source.js";
 import {
   legacySerializer,
   resolveSerializer,

@@ -4,7 +4,7 @@ import type { Logger } from "../types.js";
 import { privateHex, privateIdOfHex } from "../ids.js";
 import { CORRUPT, type SessionRecords } from "../record/records.js";
 import { metaOfSection, takeMetaField } from "../record/meta-section.js";
-import type { RedisSource } from "../redis/pool.js";
+import type { RedisSource } from "../redis/source.js";
 import type { SessionCodec } from "../record/codec/session-codec.js";
 import type { DataLayer } from "../record/data-layer.js";
 import { registerDataLayer } from "../record/of-store.js";

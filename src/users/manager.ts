@@ -8,7 +8,8 @@ import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-
 import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
-import { decodeSessionMeta, type SessionKeyType, type SessionMeta } from "./meta-schema.js";
+import { decodeSessionMeta } from "./meta-codec.js";
+import type { SessionKeyType, SessionMeta } from "./meta-schema.js";
 import type { SessionRecords } from "../record/records.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
