@@ -14,7 +14,7 @@ import type { SessionRecords } from "../record/records.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
-import { RecentMap } from "../recent-map.js";
+import { TwoGenerationCache } from "../two-generation-cache.js";
 import { TUNABLES } from "../tunables.js";
 
 export interface RecordOptions {
@@ -132,7 +132,7 @@ export class RelsSessionsManager {
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
-  readonly #decoded = new RecentMap<string, DecodedMeta>(DECODED_META_MAX);
+  readonly #decoded = new TwoGenerationCache<string, DecodedMeta>(DECODED_META_MAX);
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
