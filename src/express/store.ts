@@ -7,7 +7,7 @@ import { ConfigError, RelsSessionError } from "../errors.js";
 import { privateHex, privateIdOfHex } from "../ids.js";
 import { DEFAULT_NAMESPACE, Keys } from "../record/keys.js";
 import { CORRUPT, STORED_META, SessionRecords, type RecordHeader } from "../record/records.js";
-import { linkOfMeta, type SessionLink } from "../record/link.js";
+import { deadlineOfMeta, linkOfMeta, type SessionLink } from "../record/link.js";
 import {
   attachMeta,
   fieldMeta,
@@ -162,6 +162,8 @@ interface Loaded {
   readonly meta: MetaValue;
   /** The link `meta` decides, once worked out (a save of unchanged metadata parses nothing). */
   link?: SessionLink | undefined;
+  /** The absolute deadline `meta` decides (0: none), worked out with `link`. */
+  deadline?: number;
 }
 
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
@@ -421,6 +423,9 @@ export class RelsRedisStore extends StoreBase {
       const hex = privateHex(sid);
       return this.#records.read(hex).then((record) => {
         if (record === null) return this.#findLegacy(sid, hex);
+        // Redis drops it at its deadline; a clock ahead of Redis's may see it a moment before.
+        if (record !== CORRUPT && isPastDeadline(record.header, Date.now()))
+          return this.#revokePastLifetime(hex);
         const session = this.#codec.decode(record);
         if (typeof session === "string") return this.#layer.discard(hex, session);
         if (session && record !== CORRUPT) {
@@ -587,13 +592,17 @@ export class RelsRedisStore extends StoreBase {
     );
     const section = layout4 ? metaSection(meta ?? null) : undefined;
     const link = cached ? info.link : linkOfMeta(data);
+    const deadline = cached ? (info.deadline ?? 0) : deadlineOfMeta(data);
     const fromPrivate = info !== undefined && !info.legacy;
     const now = Date.now();
+    // A session at its absolute deadline is over, whatever the request did meanwhile.
+    if (deadline > 0 && deadline <= now) return this.#revokePastLifetime(hex).then(() => false);
     const written = this.#records
       .write({
         hex,
         payload,
         ttlMs: this.#disableTTL ? 0 : ttlMs,
+        deadline,
         link,
         condition: condition ?? (fromPrivate ? "exists" : "new"),
         previous: fromPrivate && !info.layout2 ? info.header : undefined,
@@ -609,7 +618,7 @@ export class RelsRedisStore extends StoreBase {
         if (header === undefined) return false;
         // What was written is what a later save writes back unchanged.
         const kept: MetaValue = section === undefined ? (meta ?? null) : metaOfSection(section);
-        this.#remember(session, { sid, hex, header, legacy: false, store: this, meta: kept, link });
+        this.#remember(session, { sid, hex, header, legacy: false, store: this, meta: kept, link, deadline });
         return true;
       });
     if (!this.#legacy) return written;
@@ -668,8 +677,11 @@ export class RelsRedisStore extends StoreBase {
   /** Like `#save`, no async frame of its own: most touches fall within `touchAfter` and send nothing. */
   #touch(sid: string, session: SessionData): Promise<void> {
     if (this.#disableTouch || this.#disableTTL) return DONE;
-    const ttlMs = this.#ttlMs(session);
     const { hex, info } = this.#loadedInfo(sid, session);
+    // Never past the absolute deadline: a session near it is not touched again and again.
+    const deadline = info?.header?.deadline ?? 0;
+    const asked = this.#ttlMs(session);
+    const ttlMs = deadline > 0 && asked > 0 ? Math.min(asked, Math.max(1, deadline - Date.now())) : asked;
     const known = info?.header?.expiresAt;
     // Within the throttle: the expiry moved by less than `touchAfter`, forward (time passed) or
     // back (another process's clock). A lifetime that got shorter by more is sent at once.
@@ -694,6 +706,15 @@ export class RelsRedisStore extends StoreBase {
     // unless a concurrent request already did (its save is newer than this copy).
     if (info?.legacy && (await this.#save(sid, session, "absent"))) return;
     await this.#records.touch(hex, ttlMs, Date.now(), info?.legacy ? undefined : info?.header);
+  }
+
+  /**
+   * A session found at or past its absolute deadline (its lifetime profile's `absoluteMs`,
+   * counted from sign-in) is revoked as any other: the destroy script deletes it, leaves its
+   * revocation marker and takes it out of its user's index and stats. The read is a miss.
+   */
+  #revokePastLifetime(hex: string): Promise<null> {
+    return this.#destroyRecords([hex], "revoke").then(() => null);
   }
 
   /** Remember what the read of `session` learnt (see `Loaded` and `RECENT_READS_MAX`). */
@@ -748,6 +769,11 @@ export class RelsRedisStore extends StoreBase {
         : this.#touchAfter * 1000;
     return Math.min(wanted, ttlMs * DEFAULTS.touchAfterMaxFraction);
   }
+}
+
+/** Whether a record's absolute deadline (0: none) has come. */
+function isPastDeadline(header: RecordHeader, now: number): boolean {
+  return header.deadline > 0 && header.deadline <= now;
 }
 
 /** Why sessions are deleted: revoked (destroy, `clear()`), expired (saved with a past expiry), or corrupt. */

@@ -36,8 +36,14 @@ export type WriteCondition = "exists" | "absent" | "new";
 export interface WriteRequest {
   readonly hex: string;
   readonly payload: string | Buffer;
-  /** Lifetime in whole ms; 0 for a session that never expires. */
+  /** Lifetime in whole ms; 0 for a session that never expires. Never past `deadline`, whatever is given. */
   readonly ttlMs: number;
+  /**
+   * The session's absolute lifetime's end (ms since the epoch; 0: none), written in its
+   * header (layout 4): its expiry, TTL and filing score never pass it. The caller refuses a
+   * write at or past it (see `RelsRedisStore`): here it only caps.
+   */
+  readonly deadline: number;
   /** Whose session it is (signed in), or undefined (anonymous). */
   readonly link: SessionLink | undefined;
   readonly condition: WriteCondition;
@@ -175,15 +181,18 @@ export class SessionRecords {
    * `"new"` write the store cannot tell from a revoked session's.
    */
   write(request: WriteRequest): Promise<WriteOutcome> {
-    const { hex, payload, ttlMs, link, condition, previous, now, plain, meta } = request;
+    const { hex, payload, link, condition, previous, now, plain, meta, deadline } = request;
     const keys = this.#keys;
     const index = link ? keys.userIndex(link.userId) : "";
     const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform, hex) : "";
+    const ttlMs = lifetimeWithin(request.ttlMs, deadline, now);
+    // Past its deadline: never written (a write without a TTL would outlive it).
+    if (deadline > 0 && ttlMs <= 0) return Promise.resolve(undefined);
     const expiresAt = ttlMs > 0 ? now + ttlMs : undefined;
     const expiry = expiresAt ?? NEVER_EXPIRES_MS;
-    const filing = { index, bucket, plain, expiresAt, expiry };
-    if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
-      const header = { expiresAt, score: previous.score, index, bucket, plain };
+    const filing = { index, bucket, plain, expiresAt, expiry, ttlMs, deadline };
+    if (condition === "exists" && previous !== undefined && filingHolds(previous, filing)) {
+      const header = { expiresAt, score: previous.score, deadline, index, bucket, plain };
       const key = keys.session(hex);
       return this.#source
         .run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key)
@@ -206,14 +215,14 @@ export class SessionRecords {
    */
   async #writeScripted(
     request: WriteRequest,
-    filing: { index: string; bucket: string; plain: string; expiresAt: number | undefined; expiry: number },
+    filing: Filing,
     leaving?: { readonly index: string; readonly bucket: string },
   ): Promise<WriteOutcome> {
-    const { hex, payload, ttlMs, link, condition, now } = request;
-    const { index, bucket, plain, expiresAt, expiry } = filing;
+    const { hex, payload, link, condition, now } = request;
+    const { index, bucket, plain, expiresAt, expiry, ttlMs, deadline } = filing;
     const keys = this.#keys;
-    const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs);
-    const header: RecordHeader = { expiresAt, score, index, bucket, plain };
+    const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs, deadline);
+    const header: RecordHeader = { expiresAt, score, deadline, index, bucket, plain };
     const filed = { index, bucket, score };
     const topology = this.#topology;
     const cap = this.#maxSessionsPerUser;
@@ -281,10 +290,15 @@ export class SessionRecords {
    * The index and stats are refiled when the new expiry passes the filed one, or when the
    * filing runs further ahead than the new lifetime's slack; on Cluster before the session is
    * extended (`known`, the header read, lets that happen in the same two round trips).
+   * Neither the expiry nor the filing passes the session's deadline (`known`'s, and the
+   * script checks the stored one): a session at or past it is not extended (false).
    */
-  async touch(hex: string, ttlMs: number, now: number, known?: RecordHeader): Promise<boolean> {
-    const expiresAt = now + ttlMs;
-    const score = filingScore(expiresAt, ttlMs);
+  async touch(hex: string, lifetimeMs: number, now: number, known?: RecordHeader): Promise<boolean> {
+    let deadline = known?.deadline ?? 0;
+    let ttlMs = lifetimeWithin(lifetimeMs, deadline, now);
+    if (ttlMs <= 0) return false;
+    let expiresAt = now + ttlMs;
+    let score = filingScore(expiresAt, ttlMs, deadline);
     const topology = this.#topology;
     let filed = { index: "", bucket: "" };
     if (
@@ -313,6 +327,14 @@ export class SessionRecords {
       if (filed.index || filed.bucket) await topology.unfile({ hex, filed: { ...filed, score }, now });
       // Relinked twice meanwhile: leave it unextended (its filing still covers its expiry).
       if (attempt > 0) return true;
+      // The stored deadline, which the header this call was given (if any) may not have had.
+      if (reply[3] > 0 && reply[3] !== deadline) {
+        deadline = reply[3];
+        ttlMs = lifetimeWithin(lifetimeMs, deadline, now);
+        if (ttlMs <= 0) return false;
+        expiresAt = now + ttlMs;
+        score = filingScore(expiresAt, ttlMs, deadline);
+      }
       filed = { index: reply[1], bucket: reply[2] };
       await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
     }
@@ -596,7 +618,7 @@ export class SessionRecords {
                 hex: hexes[i]!,
                 index: options.index ? record.header.index : "",
                 bucket: record.header.bucket,
-                score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0),
+                score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0, record.header.deadline),
               },
             ]
           : [],
@@ -667,11 +689,40 @@ export class SessionRecords {
   }
 }
 
-/** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
-function filingScore(expiry: number, ttlMs: number): number {
-  if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
+/** Where and until when a write files its session. */
+interface Filing {
+  readonly index: string;
+  readonly bucket: string;
+  readonly plain: string;
+  readonly expiresAt: number | undefined;
+  /** `expiresAt`, or NEVER_EXPIRES_MS. */
+  readonly expiry: number;
+  /** The lifetime given to Redis (capped by the deadline); 0: none. */
+  readonly ttlMs: number;
+  /** The absolute lifetime's end; 0: none. */
+  readonly deadline: number;
+}
+
+/**
+ * A lifetime of `ttlMs` (0: none) that ends no later than `deadline` (0: none): what Redis is
+ * given, so a session leaves Redis at its deadline even if nobody reads it. 0 or less when
+ * the deadline has passed, or for a session with neither.
+ */
+function lifetimeWithin(ttlMs: number, deadline: number, now: number): number {
+  if (deadline <= 0) return ttlMs;
+  const left = deadline - now;
+  return ttlMs > 0 ? Math.min(ttlMs, left) : left;
+}
+
+/**
+ * The score a session is filed under: its expiry plus a slack, so refiling is rare; never past
+ * its deadline (0: none), so it leaves its index and stats bucket when it leaves Redis.
+ */
+function filingScore(expiry: number, ttlMs: number, deadline: number): number {
+  const cap = deadline > 0 ? Math.min(deadline, NEVER_EXPIRES_MS) : NEVER_EXPIRES_MS;
+  if (expiry >= NEVER_EXPIRES_MS) return cap;
   return Math.min(
-    NEVER_EXPIRES_MS,
+    cap,
     Math.ceil(
       expiry + Math.min(ttlMs * TUNABLES.record.filingSlackFraction, TUNABLES.record.filingSlackMaxMs),
     ),
@@ -681,18 +732,14 @@ function filingScore(expiry: number, ttlMs: number): number {
 /**
  * Whether a write may keep the filing it was read with: same owner, bucket and plain copy, and
  * for a signed-in session a score that still covers the new expiry without running further
- * ahead than the new lifetime's slack (a shortened lifetime is refiled at once).
+ * ahead than the new lifetime's slack or the deadline (a shortened lifetime is refiled at once).
  */
-function filingHolds(
-  kept: RecordHeader,
-  filing: { index: string; bucket: string; plain: string; expiry: number },
-  ttlMs: number,
-): boolean {
+function filingHolds(kept: RecordHeader, filing: Filing): boolean {
   if (kept.index !== filing.index || kept.bucket !== filing.bucket || kept.plain !== filing.plain)
     return false;
   return (
     (filing.index === "" && filing.bucket === "") ||
-    !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, ttlMs))
+    !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, filing.ttlMs, filing.deadline))
   );
 }
 
