@@ -287,6 +287,7 @@ export class RelsRedisStore extends StoreBase {
       logger,
       (hex) => this.#recentReads.delete(hex),
       (sid, session) => this.#metaOf(sid, session as SessionData),
+      this.#recordLayout,
     );
     registerDataLayer(this, this.#layer);
     this.#legacy = migrating

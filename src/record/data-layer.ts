@@ -17,6 +17,11 @@ export class DataLayer {
   readonly #logger: Logger | undefined;
   readonly #forget: (hex: string) => void;
   readonly #metaOf: (sid: string, session: object) => MetaValue | undefined;
+  /**
+   * The record layout the store writes: 3 cannot hold a session's absolute deadline, so a
+   * manager with lifetime profiles refuses a store that writes it.
+   */
+  readonly recordLayout: 3 | 4;
 
   /** `forget`: told of each session removed here as corrupt (the store drops what it read of it). */
   constructor(
@@ -25,7 +30,9 @@ export class DataLayer {
     logger: Logger | undefined,
     forget: (hex: string) => void = () => {},
     metaOf: (sid: string, session: object) => MetaValue | undefined = (_sid, session) => ownMeta(session),
+    recordLayout: 3 | 4 = 4,
   ) {
+    this.recordLayout = recordLayout;
     this.#metaOf = metaOf;
     this.records = records;
     this.codec = codec;

@@ -1,20 +1,36 @@
-import { DEFAULTS } from "../config.js";
+import { DEFAULTS, LIFETIMES_NEED_LAYOUT_4, describeIssues, lifetimesSchema } from "../config.js";
+import type { LifetimesOptions } from "../config.js";
 import type { SessionData } from "../record/session-data.js";
 import type { Logger, NextHandler } from "../types.js";
-import { RelsSessionError } from "../errors.js";
+import { ConfigError, RelsSessionError } from "../errors.js";
 import { privateHex, sessionHandle } from "../ids.js";
 import { META_FIELD } from "../record/keys.js";
 import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-section.js";
 import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
-import { decodeSessionMeta, type SessionKeyType, type SessionMeta } from "./meta-schema.js";
+import {
+  META_FIELD_CAPS,
+  decodeSessionMeta,
+  type ClientPlatform,
+  type SessionKeyType,
+  type SessionMeta,
+} from "./meta-schema.js";
+import { cleanText } from "./text.js";
+import {
+  freshSessionMiddleware,
+  freshnessOf,
+  type Freshness,
+  type RequireFreshSessionOptions,
+  type StaleResponse,
+} from "./freshness.js";
 import type { SessionRecords } from "../record/records.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 import { RecentMap } from "../recent-map.js";
 import { TUNABLES } from "../tunables.js";
+import type { z } from "zod";
 
 export interface RecordOptions {
   /** How the client holds the session. @default "cookie" */
@@ -26,6 +42,19 @@ export interface RecordOptions {
   expiresAfter?: number;
   /** When the user signed in; kept from the first record unless given again. @default now, on the first record */
   signInAt?: Date;
+  /**
+   * The lifetime profile of this sign-in (a name of `sessions.lifetimes.profiles`, e.g.
+   * `"rememberMe"`): its absolute lifetime counts from `signInAt`, and its idle timeout sets
+   * the cookie's `maxAge` as `expiresAfter` does (which wins when given). Read on the first
+   * record of a session only. @default the platform's profile, else the default profile
+   */
+  lifetime?: string;
+  /**
+   * How the user authenticated at this sign-in (`authMethod` of the metadata): `"password"`,
+   * `"second-factor"`, or a name of the app's (at most 64 code points). Read on the first
+   * record of a session only; `markFresh` records later ones. @default "sign-in"
+   */
+  authMethod?: string;
 }
 
 export interface SessionsManagerOptions {
@@ -43,11 +72,22 @@ export interface SessionsManagerOptions {
   maxSessionsPerUser?: number;
   /** Where a failing sign-in listener is reported (see `onSignIn`); without one, a process warning. */
   logger?: Logger;
+  /**
+   * Lifetime profiles (`sessions.lifetimes` of `RelsSession.configure()`): an absolute
+   * lifetime from sign-in beside the idle timeout. Without them, sessions have no deadline.
+   */
+  lifetimes?: LifetimesOptions;
 }
 
-/** A session of `activeSessions`, with `current` set on the one of the request given. */
+/**
+ * A session of `activeSessions`, with `current` set on the one of the request given. Its
+ * `expiresAt` is when it ends unless it is used again: the earlier of its idle expiry and
+ * its absolute deadline; `absoluteExpiresAt` is that deadline (null: none), which no
+ * activity moves: what a devices page shows as "expires on".
+ */
 export interface ActiveSession extends SessionMeta {
   readonly current: boolean;
+  readonly absoluteExpiresAt: Date | null;
 }
 
 /**
@@ -132,6 +172,7 @@ export class RelsSessionsManager {
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
   readonly #decoded = new RecentMap<string, DecodedMeta>(DECODED_META_MAX);
+  readonly #lifetimes: z.output<typeof lifetimesSchema> | undefined;
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
@@ -145,6 +186,7 @@ export class RelsSessionsManager {
     this.#lastSeenInterval = options.lastSeenInterval ?? DEFAULTS.sessions.lastSeenInterval;
     if (options.maxSessionsPerUser !== undefined)
       this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
+    this.#lifetimes = parseLifetimes(options.lifetimes, this.#layer.recordLayout);
   }
 
   /** The per-user index this manager reads. */
@@ -182,28 +224,38 @@ export class RelsSessionsManager {
     }
     const userId = userIdOf(user);
     const now = new Date();
-    if (options.expiresAfter !== undefined && session.cookie.originalMaxAge !== options.expiresAfter) {
-      session.cookie.maxAge = options.expiresAfter;
-      session.cookie.originalMaxAge = options.expiresAfter;
-    }
-    const expiresAt = session.cookie.expires
-      ? new Date(session.cookie.expires)
-      : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
     const handle = sessionHandle(privateHex(sid));
     const known = this.#storedMeta(this.#layer.sessionMeta(sid, session), handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
+    const signingIn = !known || known.userId !== userId || known.sessionId !== handle;
+    // A sign-in takes its lifetime profile: an unknown name throws whether or not it signs in.
+    const profile = this.#lifetimeProfile(options.lifetime, fromRequest.clientPlatform);
+    const expiresAfter = options.expiresAfter ?? (signingIn ? profile?.idleMs : undefined);
+    if (expiresAfter !== undefined && session.cookie.originalMaxAge !== expiresAfter) {
+      session.cookie.maxAge = expiresAfter;
+      session.cookie.originalMaxAge = expiresAfter;
+    }
+    const idleExpiry = session.cookie.expires
+      ? new Date(session.cookie.expires)
+      : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
 
-    if (!known || known.userId !== userId || known.sessionId !== handle) {
+    if (signingIn) {
+      const signInAt = options.signInAt ?? now;
+      // Counted from sign-in; the store enforces it (the record's header), activity never moves it.
+      const absoluteExpiresAt = profile ? new Date(signInAt.getTime() + profile.absoluteMs) : null;
       const meta: SessionMeta = copyMeta({
         sessionId: handle,
         userId,
         applicationName: this.#applicationName,
         sessionKeyType: options.sessionKeyType ?? "cookie",
         ...fromRequest,
-        signInAt: options.signInAt ?? now,
+        signInAt,
         lastSeenAt: now,
         createdAt: now,
-        expiresAt,
+        expiresAt: earlier(idleExpiry, absoluteExpiresAt),
+        absoluteExpiresAt,
+        authenticatedAt: signInAt,
+        authMethod: authMethodOf(options.authMethod, "recordAuthenticatedRequest"),
       });
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
@@ -227,10 +279,99 @@ export class RelsSessionsManager {
       sessionKeyType: options.sessionKeyType ?? known.sessionKeyType,
       signInAt: options.signInAt ?? known.signInAt,
       lastSeenAt: now,
-      expiresAt,
+      expiresAt: earlier(idleExpiry, known.absoluteExpiresAt ?? null),
     });
     setMeta(session, meta);
     return { meta, kept: false };
+  }
+
+  /**
+   * The lifetime profile of a sign-in: the one named, else its platform's, else the default;
+   * undefined without `lifetimes`. A name that is not a profile throws.
+   */
+  #lifetimeProfile(
+    name: string | undefined,
+    platform: ClientPlatform,
+  ): { absoluteMs: number; idleMs?: number | undefined } | undefined {
+    const lifetimes = this.#lifetimes;
+    if (name !== undefined && (lifetimes === undefined || !Object.hasOwn(lifetimes.profiles, name))) {
+      const known = lifetimes ? Object.keys(lifetimes.profiles).join(", ") : "none: no sessions.lifetimes";
+      throw new RelsSessionError(
+        `Unknown lifetime profile ${JSON.stringify(name)} (profiles: ${known}); name one of sessions.lifetimes.profiles`,
+      );
+    }
+    if (lifetimes === undefined) return undefined;
+    return lifetimes.profiles[name ?? lifetimes.platforms?.[platform] ?? lifetimes.default];
+  }
+
+  /**
+   * Mark the request's session freshly authenticated: the user just confirmed their password,
+   * passed a second factor, or signed in again. Sets `authenticatedAt` (now) and `authMethod`
+   * in its metadata, written with the request's session (as `recordAuthenticatedRequest`'s
+   * changes are). Throws for a request whose session is not signed in.
+   *
+   * @example
+   * ```ts
+   * if (await verifyPassword(user, req.body.password)) SessionsManager.markFresh(req, { method: "password" });
+   * ```
+   */
+  markFresh(req: SessionRequest, options: { method?: string } = {}): SessionMeta {
+    const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
+    const sid = sessionIdOfRequest(req);
+    const known =
+      session && sid !== undefined
+        ? this.#storedMeta(this.#layer.sessionMeta(sid, session), sessionHandle(privateHex(sid)))
+        : null;
+    if (!session || !known) {
+      throw new RelsSessionError(
+        "markFresh needs a signed-in session: record it with recordAuthenticatedRequest at sign-in first",
+      );
+    }
+    const meta = copyMeta({
+      ...known,
+      authenticatedAt: new Date(),
+      authMethod: authMethodOf(options.method, "markFresh"),
+    });
+    setMeta(session, meta);
+    return copyMeta(meta);
+  }
+
+  /**
+   * Whether the request's session authenticated within `maxAgeMs` (a sign-in, or a
+   * `markFresh`), and when and how it did. A session not signed in (none, regenerated,
+   * revoked) is never fresh. For frameworks other than Express (a Fastify `preHandler`).
+   */
+  freshness(req: SessionRequest, options: { maxAgeMs: number }): Freshness {
+    const session = req.session;
+    const sid = sessionIdOfRequest(req);
+    const meta =
+      session && sid !== undefined
+        ? this.#storedMeta(this.#layer.sessionMeta(sid, session), sessionHandle(privateHex(sid)))
+        : null;
+    return freshnessOf(
+      meta ? (meta.authenticatedAt ?? meta.signInAt) : null,
+      meta ? (meta.authMethod ?? "sign-in") : null,
+      options.maxAgeMs,
+      Date.now(),
+    );
+  }
+
+  /**
+   * Express middleware for sensitive routes ("sudo mode"): a session that last authenticated
+   * more than `maxAgeMs` ago (or is not signed in) is answered before the route runs: by
+   * `onStale(req, res, next, stale)` (a redirect to a page that asks for the password, which
+   * then calls `markFresh`), else `401` with `{ error: "reauthentication_required", message,
+   * maxAgeMs, authenticatedAt }`. Invalid options throw `ConfigError` at mount.
+   *
+   * @example
+   * ```ts
+   * app.post("/account/password", SessionsManager.requireFreshSession({ maxAgeMs: 2 * 3_600_000 }), changePassword);
+   * ```
+   */
+  requireFreshSession<Req extends SessionRequest = TrackedRequest, Res = StaleResponse>(
+    options: RequireFreshSessionOptions<Req, Res>,
+  ): (req: Req, res: Res, next: NextHandler) => void {
+    return freshSessionMiddleware<Req, Res>((req, maxAgeMs) => this.freshness(req, { maxAgeMs }), options);
   }
 
   /**
@@ -382,11 +523,17 @@ export class RelsSessionsManager {
     const own = decodeSessionMeta(typeof ownRaw === "string" ? safeParse(ownRaw) : ownRaw);
     const mine = own && own.userId === userId && own.sessionId === currentHandle ? own : undefined;
     const metas = listed.map((meta) =>
-      mine && meta.sessionId === currentHandle ? { ...mine, expiresAt: meta.expiresAt } : meta,
+      mine && meta.sessionId === currentHandle
+        ? { ...mine, expiresAt: meta.expiresAt, absoluteExpiresAt: meta.absoluteExpiresAt ?? null }
+        : meta,
     );
     if (mine && addOwn && !metas.some((m) => m.sessionId === currentHandle)) metas.push(mine);
     return metas
-      .map((meta) => ({ ...meta, current: meta.sessionId === currentHandle }))
+      .map((meta) => ({
+        ...meta,
+        absoluteExpiresAt: meta.absoluteExpiresAt ?? null,
+        current: meta.sessionId === currentHandle,
+      }))
       .sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
   }
 
@@ -543,8 +690,39 @@ function copyMeta(meta: SessionMeta): SessionMeta {
     createdAt: new Date(meta.createdAt),
     expiresAt: new Date(meta.expiresAt),
   };
+  if (meta.absoluteExpiresAt) copy.absoluteExpiresAt = new Date(meta.absoluteExpiresAt);
+  if (meta.authenticatedAt) copy.authenticatedAt = new Date(meta.authenticatedAt);
   if (meta.browser) copy.browser = { ...meta.browser };
   if (meta.os) copy.os = { ...meta.os };
   if (meta.app) copy.app = { ...meta.app };
   return copy;
+}
+
+/** The earlier of an idle expiry and an absolute deadline (null: none). */
+function earlier(idle: Date, deadline: Date | null): Date {
+  return deadline !== null && deadline.getTime() < idle.getTime() ? new Date(deadline) : idle;
+}
+
+/** An authentication method as given by the app: cleaned and capped; "sign-in" when none is given. */
+function authMethodOf(method: string | undefined, caller: string): string {
+  if (method === undefined) return "sign-in";
+  const cleaned = typeof method === "string" ? cleanText(method, META_FIELD_CAPS.authMethod) : null;
+  if (cleaned === null)
+    throw new TypeError(`${caller}: an authentication method is a non-empty string (given: ${typeof method})`);
+  return cleaned;
+}
+
+/**
+ * The manager's lifetime profiles, validated (`ConfigError` naming the field); refused with a
+ * store that writes layout 3, which cannot hold a deadline.
+ */
+function parseLifetimes(
+  lifetimes: LifetimesOptions | undefined,
+  recordLayout: 3 | 4,
+): z.output<typeof lifetimesSchema> | undefined {
+  if (lifetimes === undefined) return undefined;
+  const parsed = lifetimesSchema.safeParse(lifetimes);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, lifetimes, "lifetimes"));
+  if (recordLayout === 3) throw new ConfigError([{ path: "lifetimes", message: LIFETIMES_NEED_LAYOUT_4 }]);
+  return parsed.data;
 }

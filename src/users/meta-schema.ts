@@ -71,6 +71,11 @@ export const META_FIELD_CAPS = {
   softwareName: 64,
   /** Browser, OS or app version (`141.0.7390.41`, `10.15.7`, `5.12.0-beta.3`). */
   softwareVersion: 64,
+  /**
+   * How the session last authenticated (`authMethod`): `"sign-in"`, `"password"`,
+   * `"second-factor"`, or a name of the app's (`"passkey"`, `"sso:okta"`).
+   */
+  authMethod: 64,
 } as const;
 
 /**
@@ -175,6 +180,22 @@ export const sessionMetaSchema = z.object({
   createdAt: z.date(),
   /** When the session expires unless it is touched again. */
   expiresAt: z.date(),
+  /**
+   * When the session ends whatever its activity: its lifetime profile's absolute lifetime,
+   * counted from `signInAt` (see `sessions.lifetimes`). Null, or absent, when it has none.
+   */
+  absoluteExpiresAt: z.date().nullable().optional(),
+  /**
+   * When the session last authenticated: its sign-in, or the last `markFresh`. What
+   * `requireFreshSession` judges. Decoded as `signInAt` for sessions recorded before it existed.
+   */
+  authenticatedAt: z.date().optional(),
+  /**
+   * How it last authenticated: `"sign-in"` (the default at sign-in), `"password"`,
+   * `"second-factor"`, or the app's own name (at most 64 code points). Decoded as
+   * `"sign-in"` for sessions recorded before it existed.
+   */
+  authMethod: cappedText(META_FIELD_CAPS.authMethod).unwrap().min(1).optional(),
 });
 
 /** Metadata persisted with each authenticated session. */
@@ -212,6 +233,10 @@ export function encodeSessionMeta(meta: SessionMeta): string {
     lastSeenAt: meta.lastSeenAt.toISOString(),
     createdAt: meta.createdAt.toISOString(),
     expiresAt: meta.expiresAt.toISOString(),
+    // Undefined (no lifetime profile, or metadata recorded before them) is left out.
+    absoluteExpiresAt: meta.absoluteExpiresAt ? meta.absoluteExpiresAt.toISOString() : undefined,
+    authenticatedAt: meta.authenticatedAt?.toISOString(),
+    authMethod: meta.authMethod,
   } satisfies Record<keyof SessionMeta, unknown>;
   return JSON.stringify(stored);
 }
@@ -312,6 +337,9 @@ const storedSessionMetaSchema = z.object({
   lastSeenAt: storedDateSchema,
   createdAt: storedDateSchema,
   expiresAt: storedDateSchema,
+  absoluteExpiresAt: storedDateSchema,
+  authenticatedAt: storedDateSchema,
+  authMethod: storedText(META_FIELD_CAPS.authMethod),
 });
 
 /**
@@ -375,6 +403,10 @@ function decodeRecord(
     lastSeenAt,
     createdAt,
     expiresAt: stored.expiresAt ?? fallback.expiresAt,
+    absoluteExpiresAt: stored.absoluteExpiresAt,
+    // Metadata recorded before freshness existed: authenticated at its sign-in.
+    authenticatedAt: stored.authenticatedAt ?? signInAt,
+    authMethod: stored.authMethod || "sign-in",
   };
   // The strict schema is the single judge of "usable": it rejects a missing or
   // empty id, a missing date and an invalid fallback date alike.

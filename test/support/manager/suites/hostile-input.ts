@@ -170,6 +170,10 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
         lastSeenAt: createdAt,
         createdAt,
         expiresAt: oldExpiresAt,
+        // Metadata recorded before freshness and lifetimes: authenticated at its sign-in, no deadline.
+        absoluteExpiresAt: null,
+        authenticatedAt: createdAt,
+        authMethod: "sign-in",
         current: false,
       } satisfies ActiveSession);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
