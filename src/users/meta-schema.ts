@@ -187,13 +187,14 @@ export const sessionMetaSchema = z.object({
   absoluteExpiresAt: z.date().nullable().optional(),
   /**
    * When the session last authenticated: its sign-in, or the last `markFresh`. What
-   * `requireFreshSession` judges. Decoded as `signInAt` for sessions recorded before it existed.
+   * `requireFreshSession` judges. Absent from sessions recorded before it existed, which
+   * count as authenticated at `signInAt`.
    */
   authenticatedAt: z.date().optional(),
   /**
    * How it last authenticated: `"sign-in"` (the default at sign-in), `"password"`,
-   * `"second-factor"`, or the app's own name (at most 64 code points). Decoded as
-   * `"sign-in"` for sessions recorded before it existed.
+   * `"second-factor"`, or the app's own name (at most 64 code points). Absent from
+   * sessions recorded before it existed (read as `"sign-in"`).
    */
   authMethod: cappedText(META_FIELD_CAPS.authMethod).unwrap().min(1).optional(),
 });
@@ -403,10 +404,11 @@ function decodeRecord(
     lastSeenAt,
     createdAt,
     expiresAt: stored.expiresAt ?? fallback.expiresAt,
-    absoluteExpiresAt: stored.absoluteExpiresAt,
-    // Metadata recorded before freshness existed: authenticated at its sign-in.
-    authenticatedAt: stored.authenticatedAt ?? signInAt,
-    authMethod: stored.authMethod || "sign-in",
+    // Absent from metadata recorded without a lifetime profile, or before freshness existed
+    // (whose readers take `signInAt` and "sign-in"), and kept absent.
+    ...(stored.absoluteExpiresAt ? { absoluteExpiresAt: stored.absoluteExpiresAt } : {}),
+    ...(stored.authenticatedAt ? { authenticatedAt: stored.authenticatedAt } : {}),
+    ...(stored.authMethod ? { authMethod: stored.authMethod } : {}),
   };
   // The strict schema is the single judge of "usable": it rejects a missing or
   // empty id, a missing date and an invalid fallback date alike.

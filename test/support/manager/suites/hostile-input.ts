@@ -170,10 +170,8 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
         lastSeenAt: createdAt,
         createdAt,
         expiresAt: oldExpiresAt,
-        // Metadata recorded before freshness and lifetimes: authenticated at its sign-in, no deadline.
+        // A listing says "no deadline" as null, also for metadata recorded before lifetimes.
         absoluteExpiresAt: null,
-        authenticatedAt: createdAt,
-        authMethod: "sign-in",
         current: false,
       } satisfies ActiveSession);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
