@@ -369,7 +369,8 @@ export const lifetimesSchema = z
     const missing = (name: string) => !Object.hasOwn(value.profiles, name);
     const message = (name: string) =>
       `expected the name of one of the profiles (${known.join(", ")}); "${name}" is not one`;
-    if (missing(value.default)) ctx.addIssue({ code: "custom", path: ["default"], message: message(value.default) });
+    if (missing(value.default))
+      ctx.addIssue({ code: "custom", path: ["default"], message: message(value.default) });
     for (const [platform, name] of Object.entries(value.platforms ?? {}))
       if (name !== undefined && missing(name))
         ctx.addIssue({ code: "custom", path: ["platforms", platform], message: message(name) });

@@ -35,7 +35,10 @@ export interface StaleResponse {
 export type StaleSessionHandler<Req, Res> = (req: Req, res: Res, next: NextHandler, stale: Freshness) => void;
 
 const ms = (floor: number) =>
-  z.number().int().min(floor, { message: `expected a duration of at least ${floor} ms` });
+  z
+    .number()
+    .int()
+    .min(floor, { message: `expected a duration of at least ${floor} ms` });
 
 /** Options of `requireFreshSession`. */
 export const requireFreshSessionOptionsSchema = z.strictObject({

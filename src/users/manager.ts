@@ -708,7 +708,9 @@ function authMethodOf(method: string | undefined, caller: string): string {
   if (method === undefined) return "sign-in";
   const cleaned = typeof method === "string" ? cleanText(method, META_FIELD_CAPS.authMethod) : null;
   if (cleaned === null)
-    throw new TypeError(`${caller}: an authentication method is a non-empty string (given: ${typeof method})`);
+    throw new TypeError(
+      `${caller}: an authentication method is a non-empty string (given: ${typeof method})`,
+    );
   return cleaned;
 }
 

@@ -47,7 +47,9 @@ export function managerOf(store: DataLayerStore, options: StoreManagerOptions): 
   const filed = managers.get(store);
   if (filed) {
     // Lifetime profiles are an object: compared as JSON (their values are numbers and names).
-    const differing = (Object.keys(settings) as (keyof Settings)[]).filter(
+    // Over both sides' names: an optional setting given on one side only differs too.
+    const names = new Set([...Object.keys(settings), ...Object.keys(filed.settings)]) as Set<keyof Settings>;
+    const differing = [...names].filter(
       (k) => JSON.stringify(settings[k]) !== JSON.stringify(filed.settings[k]),
     );
     if (differing.length === 0) return filed.manager;

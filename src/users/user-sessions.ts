@@ -132,7 +132,9 @@ export class UserSessions {
     // The header's expiry follows every touch; the metadata's only the last write. Neither
     // passes the deadline, which the header holds too (the store enforces that one).
     const { deadline } = record.header;
-    const expiresAt = new Date(Math.min(record.header.expiresAt ?? NEVER_EXPIRES_MS, deadline || NEVER_EXPIRES_MS));
+    const expiresAt = new Date(
+      Math.min(record.header.expiresAt ?? NEVER_EXPIRES_MS, deadline || NEVER_EXPIRES_MS),
+    );
     const meta = decodeSessionMeta(stored, {
       sessionId: sessionHandle(entry.hex),
       userId,

@@ -12,7 +12,11 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { createRelsSession, type RelsSessionInstance, type SessionStoreConfigInput } from "../../src/index.js";
+import {
+  createRelsSession,
+  type RelsSessionInstance,
+  type SessionStoreConfigInput,
+} from "../../src/index.js";
 import { deleteNamespace } from "../support/cleanup.js";
 import { COOKIE_MAX_AGE_MS, lifetimeApp } from "../support/lifetime-app.js";
 import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
@@ -62,12 +66,16 @@ async function signIn(
 
 /** Resolves once the wall clock is past `ms` (the deadline the store was given). */
 async function until(ms: number): Promise<void> {
-  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, Math.min(100, ms - Date.now() + 1)));
+  while (Date.now() <= ms)
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, ms - Date.now() + 1)));
 }
 
 describe("absolute lifetimes (sessions.lifetimes)", () => {
   it("a rolling session in use is refused on its first request past its deadline; an unused one leaves Redis by itself; both leave the listing and the totals", async () => {
-    const { instance, app, keys } = configured({ profiles: { short: { absoluteMs: SHORT_MS } }, default: "short" });
+    const { instance, app, keys } = configured({
+      profiles: { short: { absoluteMs: SHORT_MS } },
+      default: "short",
+    });
     const busy = await signIn(app, { userId: "alice" });
     const idle = await signIn(app, { userId: "alice" });
 
@@ -162,7 +170,11 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       // No idleMs: the cookie's own lifetime stands.
       expect(await inspector.pttl(keys.session(remembered.hex))).toBeLessThanOrEqual(COOKIE_MAX_AGE_MS);
 
-      const phone = await signIn(app, { userId: "carol" }, { "User-Agent": UA.appIphone, AppVersion: "5.12.0" });
+      const phone = await signIn(
+        app,
+        { userId: "carol" },
+        { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
+      );
       expect(lifetimeOf(phone)).toBe(90 * 86_400_000);
       // A name given wins over the platform's.
       const named = await signIn(
@@ -187,7 +199,10 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
         ),
       );
 
-      const unknown = await request(app).post("/login").send({ userId: "carol", lifetime: "forever" }).expect(500);
+      const unknown = await request(app)
+        .post("/login")
+        .send({ userId: "carol", lifetime: "forever" })
+        .expect(500);
       expect(unknown.body).toMatchObject({ error: "RelsSessionError" });
       expect(unknown.body.message).toContain('Unknown lifetime profile "forever"');
       expect(unknown.body.message).toContain("browser, rememberMe, mobile");
@@ -210,7 +225,10 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     }
     const [listed] = await instance.manager.activeSessions("dave");
     expect(listed?.absoluteExpiresAt).toBeNull();
-    const res = await request(app).post("/login").send({ userId: "dave", lifetime: "rememberMe" }).expect(500);
+    const res = await request(app)
+      .post("/login")
+      .send({ userId: "dave", lifetime: "rememberMe" })
+      .expect(500);
     expect(res.body.message).toContain("no sessions.lifetimes");
   });
 });
