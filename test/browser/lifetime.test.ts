@@ -94,8 +94,9 @@ async function expiries(page: Page): Promise<Array<{ label: string; expiresAt: n
     items.map((li) => ({
       label: (li.querySelector(".label")?.textContent ?? "").replace("This device", "").trim(),
       expiresAt: Date.parse(li.querySelector(".expires time")?.getAttribute("datetime") ?? ""),
-      latest: [...li.querySelectorAll("dt")].find((dt) => dt.textContent === "Expires at the latest")
-        ?.nextElementSibling?.textContent ?? "",
+      latest:
+        [...li.querySelectorAll("dt")].find((dt) => dt.textContent === "Expires at the latest")
+          ?.nextElementSibling?.textContent ?? "",
     })),
   ) as Promise<Array<{ label: string; expiresAt: number; latest: string }>>;
 }
