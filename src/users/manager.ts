@@ -317,11 +317,7 @@ export class RelsSessionsManager {
    */
   markFresh(req: SessionRequest, options: { method?: string } = {}): SessionMeta {
     const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
-    const sid = sessionIdOfRequest(req);
-    const known =
-      session && sid !== undefined
-        ? this.#storedMeta(this.#layer.sessionMeta(sid, session), sessionHandle(privateHex(sid)))
-        : null;
+    const known = this.#metaOfRequest(req);
     if (!session || !known) {
       throw new RelsSessionError(
         "markFresh needs a signed-in session: record it with recordAuthenticatedRequest at sign-in first",
@@ -342,18 +338,24 @@ export class RelsSessionsManager {
    * revoked) is never fresh. For frameworks other than Express (a Fastify `preHandler`).
    */
   freshness(req: SessionRequest, options: { maxAgeMs: number }): Freshness {
-    const session = req.session;
-    const sid = sessionIdOfRequest(req);
-    const meta =
-      session && sid !== undefined
-        ? this.#storedMeta(this.#layer.sessionMeta(sid, session), sessionHandle(privateHex(sid)))
-        : null;
+    const meta = this.#metaOfRequest(req);
     return freshnessOf(
       meta ? (meta.authenticatedAt ?? meta.signInAt) : null,
       meta ? (meta.authMethod ?? "sign-in") : null,
       options.maxAgeMs,
       Date.now(),
     );
+  }
+
+  /**
+   * The metadata of the request's own session (what it was read with, or set on it since),
+   * decoded; null when it has none (signed out, regenerated, revoked). May be the remembered
+   * decoding itself: not to be changed or handed out.
+   */
+  #metaOfRequest(req: SessionRequest): SessionMeta | null {
+    const sid = sessionIdOfRequest(req);
+    if (!req.session || sid === undefined) return null;
+    return this.#storedMeta(this.#layer.sessionMeta(sid, req.session), sessionHandle(privateHex(sid)));
   }
 
   /**

@@ -9,8 +9,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -19,6 +17,7 @@ import { DEMO_LIFETIMES } from "../../demo/sensitive.js";
 import { RelsSession } from "../../src/index.js";
 import { UA } from "../support/user-agents.js";
 import { launchChromium } from "./chromium.js";
+import { serveDemo, type ServedDemo } from "./demo-server.js";
 import { deleteNamespace } from "../support/cleanup.js";
 
 const url = inject("redisUrl");
@@ -29,7 +28,7 @@ const FRESH_MAX_AGE_MS = 2_500;
 const DAY_MS = 86_400_000;
 
 let browser: Browser | undefined;
-let server: Server;
+let served: ServedDemo | undefined;
 let base: string;
 const contexts: BrowserContext[] = [];
 
@@ -39,21 +38,14 @@ beforeAll(async () => {
     redisOptions: { url, namespace },
     sessions: { lifetimes: DEMO_LIFETIMES },
   });
-  server = createServer(createDemoApp({ freshMaxAgeMs: FRESH_MAX_AGE_MS }));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveDemo(createDemoApp({ freshMaxAgeMs: FRESH_MAX_AGE_MS }));
+  base = served.base;
 });
 
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);
   await browser?.close();
-  if (server?.listening) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  await served?.close();
   await RelsSession.close();
   await deleteNamespace(url, namespace);
 });
