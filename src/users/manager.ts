@@ -253,7 +253,8 @@ export class RelsSessionsManager {
         lastSeenAt: now,
         createdAt: now,
         expiresAt: earlier(idleExpiry, absoluteExpiresAt),
-        absoluteExpiresAt,
+        // Absent without a profile, as it decodes back from Redis.
+        ...(absoluteExpiresAt ? { absoluteExpiresAt } : {}),
         authenticatedAt: signInAt,
         authMethod: authMethodOf(options.authMethod, "recordAuthenticatedRequest"),
       });
