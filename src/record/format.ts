@@ -91,6 +91,10 @@ export interface StoredRecord {
   readonly layout: 2 | 3 | 4;
 }
 
+/** What a read finds: a record, nothing, or something that is not a session record. */
+export type ReadResult = StoredRecord | null | typeof CORRUPT;
+export const CORRUPT = Symbol("not a session record");
+
 const ZEROS = "0".repeat(NUMBER_WIDTH);
 
 /** A fixed-width decimal (Lua reads it with tonumber; doubles hold every ms up to 2^53). */

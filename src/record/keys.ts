@@ -10,7 +10,8 @@
  * No tag is global to sessions, so sessions spread over every shard.
  */
 import { PRIVATE_ID_VERSION } from "../ids.js";
-import type { ClientPlatform } from "./platforms.js";
+import type { SessionLink } from "./link.js";
+import { isClientPlatform, type ClientPlatform } from "./platforms.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
 /** Score and expiry of what never expires: the latest date a JavaScript Date can hold. */
@@ -68,6 +69,19 @@ function encodeUserId(userId: string): string {
   if (!userId.isWellFormed()) return `%u${Buffer.from(userId, "utf16le").toString("hex")}`;
   return encodeURIComponent(userId).replace(/\*/g, "%2A");
 }
+
+/** The user id `encodeUserId` wrote, or undefined for text it cannot have written. */
+function decodeUserId(encoded: string): string | undefined {
+  if (encoded.startsWith("%u")) return Buffer.from(encoded.slice(2), "hex").toString("utf16le");
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Text `encodeURIComponent` leaves as it is (`*` aside, which `encodeUserId` escapes): it decodes to itself. */
+const UNESCAPED = /^[\w.!~'()-]*$/;
 
 export class Keys {
   readonly namespace: string;
@@ -144,6 +158,25 @@ export class Keys {
   }
 
   /**
+   * The link a record's header files it under (its index and bucket keys), read back from
+   * the keys; undefined when they are not this scope's (another prefix's, or none). Cheaper
+   * than parsing the metadata it was written from.
+   */
+  linkOfFiling(index: string, bucket: string): SessionLink | undefined {
+    const head = `${this.scope}:user:{`;
+    if (!index.startsWith(head) || !index.endsWith("}")) return undefined;
+    const encoded = index.slice(head.length, -1);
+    // Most ids need no decoding; any other is checked to encode back to the same key.
+    const plain = UNESCAPED.test(encoded);
+    const userId = plain ? encoded : decodeUserId(encoded);
+    const counted = this.parseStatsBucket(bucket);
+    if (userId === undefined || counted === undefined || !isClientPlatform(counted.platform))
+      return undefined;
+    if (!plain && this.userIndex(userId) !== index) return undefined;
+    return { userId, applicationName: counted.applicationName, clientPlatform: counted.platform };
+  }
+
+  /**
    * Every stats shard's registry and last-updated keys, 0.2's single shard last: what
    * `totals()` reads (one round trip) and what reconcile rebuilds.
    */
@@ -166,14 +199,16 @@ export class Keys {
    */
   statsBucket(applicationName: string, platform: ClientPlatform, hex: string): string {
     const shard = Number.parseInt(hex.slice(0, 4), 16) % STATS_SHARDS;
-    return this.statsBucketsOf(applicationName, platform)[shard]!;
+    return this.#bucket(STATS_SHARD_TAGS[shard]!, applicationName, platform);
   }
 
   /** The bucket keys of one application and platform in every shard, 0.2's last. */
   statsBucketsOf(applicationName: string, platform: ClientPlatform): string[] {
-    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map(
-      (tag) => `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`,
-    );
+    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => this.#bucket(tag, applicationName, platform));
+  }
+
+  #bucket(tag: string, applicationName: string, platform: ClientPlatform): string {
+    return `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`;
   }
 
   #statsShard(tag: string): StatsShard {
@@ -191,6 +226,10 @@ export class Keys {
     const rest = key.slice(live + "}:live:".length);
     const cut = rest.lastIndexOf(":");
     if (cut < 0) return undefined;
-    return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+    try {
+      return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+    } catch {
+      return undefined; // not encodeURIComponent's text: no bucket of ours
+    }
   }
 }

@@ -9,13 +9,9 @@ import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-
 import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
-import {
-  META_FIELD_CAPS,
-  decodeSessionMeta,
-  type ClientPlatform,
-  type SessionKeyType,
-  type SessionMeta,
-} from "./meta-schema.js";
+import { decodeSessionMeta } from "./meta-codec.js";
+import { META_FIELD_CAPS } from "./meta-fields.js";
+import type { ClientPlatform, SessionKeyType, SessionMeta } from "./meta-schema.js";
 import { cleanText } from "./text.js";
 import {
   freshSessionMiddleware,

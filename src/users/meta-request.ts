@@ -6,14 +6,8 @@
  */
 import { isIPv4 } from "node:net";
 import { describeDevice } from "./device.js";
-import {
-  idLikeSchema,
-  META_FIELD_CAPS,
-  type AppInfo,
-  type ClientPlatform,
-  type DeviceType,
-  type Software,
-} from "./meta-schema.js";
+import { idLikeSchema, META_FIELD_CAPS, type ClientPlatform, type DeviceType } from "./meta-fields.js";
+import type { AppInfo, Software } from "./meta-schema.js";
 import { cleanText } from "./text.js";
 
 /**
