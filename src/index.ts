@@ -16,7 +16,6 @@
  * - REQUIRED_REDIS_VERSION, the requireSession/redisErrorHandler option schemas.
  * - RelsSessionsManager and SessionStats as values: apps get them from SessionsManager.for(store),
  *   an instance's `manager` and `stats`; their types are exported for annotations.
-
  *
  * Lifetimes and freshness (issue 21) add no value: `sessions.lifetimes` is a setting, and
  * `markFresh`, `freshness` and `requireFreshSession` are methods of the manager (and of
