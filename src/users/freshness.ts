@@ -13,6 +13,8 @@ import { z } from "zod";
 import { DURATION_FLOORS_MS, describeIssues } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { NextHandler } from "../types.js";
+import { META_FIELD_CAPS } from "./meta-fields.js";
+import { cleanText } from "./text.js";
 
 /** What {@link Freshness} says of a request's session. */
 export interface Freshness {
@@ -119,4 +121,18 @@ export function freshSessionMiddleware<Req, Res>(
     if (onStale) return onStale(req, res, next, freshness);
     (res as unknown as StaleResponse).status(401).json(staleSessionBody(freshness));
   };
+}
+
+/**
+ * An authentication method as the app gives it (`authMethod`, `markFresh`'s `method`): cleaned
+ * and capped (64 code points); "sign-in" when none is given. Not a non-empty string: TypeError.
+ */
+export function authMethodOf(method: string | undefined, caller: string): string {
+  if (method === undefined) return "sign-in";
+  const cleaned = typeof method === "string" ? cleanText(method, META_FIELD_CAPS.authMethod) : null;
+  if (cleaned === null)
+    throw new TypeError(
+      `${caller}: an authentication method is a non-empty string (given: ${typeof method})`,
+    );
+  return cleaned;
 }

@@ -1,8 +1,7 @@
-import { DEFAULTS, LIFETIMES_NEED_LAYOUT_4, describeIssues, lifetimesSchema } from "../config.js";
-import type { LifetimesOptions } from "../config.js";
+import { DEFAULTS, type LifetimesOptions } from "../config.js";
 import type { SessionData } from "../record/session-data.js";
 import type { Logger, NextHandler } from "../types.js";
-import { ConfigError, RelsSessionError } from "../errors.js";
+import { RelsSessionError } from "../errors.js";
 import { privateHex, sessionHandle } from "../ids.js";
 import { META_FIELD } from "../record/keys.js";
 import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-section.js";
@@ -10,10 +9,10 @@ import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
 import { decodeSessionMeta } from "./meta-codec.js";
-import { META_FIELD_CAPS } from "./meta-fields.js";
-import type { ClientPlatform, SessionKeyType, SessionMeta } from "./meta-schema.js";
-import { cleanText } from "./text.js";
+import type { SessionKeyType, SessionMeta } from "./meta-schema.js";
+import { LifetimeProfiles, deadlineOf, earlier } from "./lifetime-profiles.js";
 import {
+  authMethodOf,
   freshSessionMiddleware,
   freshnessOf,
   type Freshness,
@@ -26,7 +25,6 @@ import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
 import { RecentMap } from "../recent-map.js";
 import { TUNABLES } from "../tunables.js";
-import type { z } from "zod";
 
 export interface RecordOptions {
   /** How the client holds the session. @default "cookie" */
@@ -168,7 +166,7 @@ export class RelsSessionsManager {
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
   readonly #decoded = new RecentMap<string, DecodedMeta>(DECODED_META_MAX);
-  readonly #lifetimes: z.output<typeof lifetimesSchema> | undefined;
+  readonly #lifetimes: LifetimeProfiles;
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
@@ -182,7 +180,7 @@ export class RelsSessionsManager {
     this.#lastSeenInterval = options.lastSeenInterval ?? DEFAULTS.sessions.lastSeenInterval;
     if (options.maxSessionsPerUser !== undefined)
       this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
-    this.#lifetimes = parseLifetimes(options.lifetimes, this.#layer.recordLayout);
+    this.#lifetimes = new LifetimeProfiles(options.lifetimes, this.#layer.recordLayout);
   }
 
   /** The per-user index this manager reads. */
@@ -225,7 +223,7 @@ export class RelsSessionsManager {
     const fromRequest = requestMetadata(req, known ?? undefined);
     const signingIn = !known || known.userId !== userId || known.sessionId !== handle;
     // A sign-in takes its lifetime profile: an unknown name throws whether or not it signs in.
-    const profile = this.#lifetimeProfile(options.lifetime, fromRequest.clientPlatform);
+    const profile = this.#lifetimes.profileOf(options.lifetime, fromRequest.clientPlatform);
     const expiresAfter = options.expiresAfter ?? (signingIn ? profile?.idleMs : undefined);
     if (expiresAfter !== undefined && session.cookie.originalMaxAge !== expiresAfter) {
       session.cookie.maxAge = expiresAfter;
@@ -238,7 +236,7 @@ export class RelsSessionsManager {
     if (signingIn) {
       const signInAt = options.signInAt ?? now;
       // Counted from sign-in; the store enforces it (the record's header), activity never moves it.
-      const absoluteExpiresAt = profile ? new Date(signInAt.getTime() + profile.absoluteMs) : null;
+      const absoluteExpiresAt = deadlineOf(profile, signInAt);
       const meta: SessionMeta = copyMeta({
         sessionId: handle,
         userId,
@@ -280,25 +278,6 @@ export class RelsSessionsManager {
     });
     setMeta(session, meta);
     return { meta, kept: false };
-  }
-
-  /**
-   * The lifetime profile of a sign-in: the one named, else its platform's, else the default;
-   * undefined without `lifetimes`. A name that is not a profile throws.
-   */
-  #lifetimeProfile(
-    name: string | undefined,
-    platform: ClientPlatform,
-  ): { absoluteMs: number; idleMs?: number | undefined } | undefined {
-    const lifetimes = this.#lifetimes;
-    if (name !== undefined && (lifetimes === undefined || !Object.hasOwn(lifetimes.profiles, name))) {
-      const known = lifetimes ? Object.keys(lifetimes.profiles).join(", ") : "none: no sessions.lifetimes";
-      throw new RelsSessionError(
-        `Unknown lifetime profile ${JSON.stringify(name)} (profiles: ${known}); name one of sessions.lifetimes.profiles`,
-      );
-    }
-    if (lifetimes === undefined) return undefined;
-    return lifetimes.profiles[name ?? lifetimes.platforms?.[platform] ?? lifetimes.default];
   }
 
   /**
@@ -695,35 +674,4 @@ function copyMeta(meta: SessionMeta): SessionMeta {
   if (meta.os) copy.os = { ...meta.os };
   if (meta.app) copy.app = { ...meta.app };
   return copy;
-}
-
-/** The earlier of an idle expiry and an absolute deadline (null: none). */
-function earlier(idle: Date, deadline: Date | null): Date {
-  return deadline !== null && deadline.getTime() < idle.getTime() ? new Date(deadline) : idle;
-}
-
-/** An authentication method as given by the app: cleaned and capped; "sign-in" when none is given. */
-function authMethodOf(method: string | undefined, caller: string): string {
-  if (method === undefined) return "sign-in";
-  const cleaned = typeof method === "string" ? cleanText(method, META_FIELD_CAPS.authMethod) : null;
-  if (cleaned === null)
-    throw new TypeError(
-      `${caller}: an authentication method is a non-empty string (given: ${typeof method})`,
-    );
-  return cleaned;
-}
-
-/**
- * The manager's lifetime profiles, validated (`ConfigError` naming the field); refused with a
- * store that writes layout 3, which cannot hold a deadline.
- */
-function parseLifetimes(
-  lifetimes: LifetimesOptions | undefined,
-  recordLayout: 3 | 4,
-): z.output<typeof lifetimesSchema> | undefined {
-  if (lifetimes === undefined) return undefined;
-  const parsed = lifetimesSchema.safeParse(lifetimes);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, lifetimes, "lifetimes"));
-  if (recordLayout === 3) throw new ConfigError([{ path: "lifetimes", message: LIFETIMES_NEED_LAYOUT_4 }]);
-  return parsed.data;
 }
