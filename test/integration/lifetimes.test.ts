@@ -13,8 +13,10 @@ import { Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
+  RelsRedisStore,
   createRelsSession,
   type RelsSessionInstance,
+  type SessionData,
   type SessionStoreConfigInput,
 } from "../../src/index.js";
 import { deleteNamespace } from "../support/cleanup.js";
@@ -136,6 +138,35 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       expect((await instance.stats.totals()).totalSessions).toBe(0);
     } finally {
       inspector.disconnect();
+    }
+  });
+
+  it("a touch from a process that never read the session (its header unknown) is capped by the stored deadline: TTL, expiry and filing", async () => {
+    const { instance, app, keys } = configured({
+      profiles: { twoMinutes: { absoluteMs: 120_000 } },
+      default: "twoMinutes",
+    });
+    const session = await signIn(app, { userId: "erin" });
+    const deadline = Date.parse(session.absoluteExpiresAt!);
+    const client = new Redis(url);
+    const other = new RelsRedisStore({ client, namespace: instance.config.redisOptions.namespace });
+    try {
+      // An hour asked, by a store that read nothing: only the touch script knows the deadline.
+      const hour = 3_600_000;
+      await other.touch(session.sid, {
+        cookie: { originalMaxAge: hour, expires: new Date(Date.now() + hour) },
+      } as unknown as SessionData);
+      const ttl = await client.pttl(keys.session(session.hex));
+      // Extended past the cookie's 60 s the sign-in gave it, up to the deadline and no further.
+      expect(ttl).toBeGreaterThan(COOKIE_MAX_AGE_MS);
+      expect(Date.now() + ttl).toBeLessThanOrEqual(deadline + 50);
+      const header = await client.getrange(keys.session(session.hex), 0, 48);
+      expect(Number(header.slice(1, 17))).toBe(deadline);
+      expect(Number(header.slice(33, 49))).toBe(deadline);
+      expect(Number(await client.zscore(keys.userIndex("erin"), session.hex))).toBeLessThanOrEqual(deadline);
+    } finally {
+      await other.close();
+      client.disconnect();
     }
   });
 
