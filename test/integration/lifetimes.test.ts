@@ -27,9 +27,12 @@ import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 
 const url = inject("redisUrl");
+/** To look at what Redis holds, as another process would. */
+const inspector = new Redis(url);
 const instances: Array<{ instance: RelsSessionInstance; namespace: string }> = [];
 
 afterAll(async () => {
+  inspector.disconnect();
   for (const { instance, namespace } of instances) {
     await instance.close();
     await deleteNamespace(url, namespace);
@@ -90,32 +93,27 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       expect(session.expiresAt.getTime()).toBeLessThanOrEqual(session.absoluteExpiresAt!.getTime());
     }
     expect((await instance.stats.totals()).totalSessions).toBe(2);
-    const inspector = new Redis(url);
-    try {
-      // Redis's TTL is capped by the deadline, not the cookie's 60 s.
-      expect(await inspector.pttl(keys.session(idle.hex))).toBeLessThanOrEqual(SHORT_MS);
+    // Redis's TTL is capped by the deadline, not the cookie's 60 s.
+    expect(await inspector.pttl(keys.session(idle.hex))).toBeLessThanOrEqual(SHORT_MS);
 
-      // The busy one: a request every 200 ms keeps refreshing it (rolling), up to its deadline.
-      let requests = 0;
-      while (Date.now() < deadline - 400) {
-        expect(await whoAmI(app, busy.cookie)).toBe("alice");
-        requests += 1;
-        expect(await inspector.pttl(keys.session(busy.hex))).toBeLessThanOrEqual(deadline - Date.now() + 50);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      expect(requests).toBeGreaterThan(3);
-
-      await until(deadline + 20);
-      // Nobody read the idle one: Redis dropped it at its deadline, and its filing with it.
-      expect(await inspector.exists(keys.session(idle.hex))).toBe(0);
-      expect(await instance.manager.activeSessions("alice")).toEqual([]);
-      expect((await instance.stats.totals()).totalSessions).toBe(0);
-      // The busy one is signed out on its next request, whatever the cookie says (60 s rolling).
-      expect(await whoAmI(app, busy.cookie)).toBeNull();
-      expect(await inspector.exists(keys.session(busy.hex))).toBe(0);
-    } finally {
-      inspector.disconnect();
+    // The busy one: a request every 200 ms keeps refreshing it (rolling), up to its deadline.
+    let requests = 0;
+    while (Date.now() < deadline - 400) {
+      expect(await whoAmI(app, busy.cookie)).toBe("alice");
+      requests += 1;
+      expect(await inspector.pttl(keys.session(busy.hex))).toBeLessThanOrEqual(deadline - Date.now() + 50);
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    expect(requests).toBeGreaterThan(3);
+
+    await until(deadline + 20);
+    // Nobody read the idle one: Redis dropped it at its deadline, and its filing with it.
+    expect(await inspector.exists(keys.session(idle.hex))).toBe(0);
+    expect(await instance.manager.activeSessions("alice")).toEqual([]);
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
+    // The busy one is signed out on its next request, whatever the cookie says (60 s rolling).
+    expect(await whoAmI(app, busy.cookie)).toBeNull();
+    expect(await inspector.exists(keys.session(busy.hex))).toBe(0);
   });
 
   it("a read that finds a record at its deadline (a clock ahead of Redis's) is a miss, and revokes it: marker left, unlisted, uncounted", async () => {
@@ -125,20 +123,15 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     });
     const session = await signIn(app, { userId: "bob" });
     expect(await whoAmI(app, session.cookie)).toBe("bob");
-    const inspector = new Redis(url);
-    try {
-      // The header's deadline (bytes 33–48 of layout 4) set to a moment ago; the TTL is left
-      // as it was, as when this process's clock runs ahead of Redis's.
-      const past = String(Date.now() - 1).padStart(16, "0");
-      await inspector.setrange(keys.session(session.hex), 33, past);
-      expect(await whoAmI(app, session.cookie)).toBeNull();
-      expect(await inspector.exists(keys.session(session.hex))).toBe(0);
-      expect(await inspector.exists(keys.revoked(session.hex))).toBe(1);
-      expect(await instance.manager.activeSessions("bob")).toEqual([]);
-      expect((await instance.stats.totals()).totalSessions).toBe(0);
-    } finally {
-      inspector.disconnect();
-    }
+    // The header's deadline (bytes 33–48 of layout 4) set to a moment ago; the TTL is left
+    // as it was, as when this process's clock runs ahead of Redis's.
+    const past = String(Date.now() - 1).padStart(16, "0");
+    await inspector.setrange(keys.session(session.hex), 33, past);
+    expect(await whoAmI(app, session.cookie)).toBeNull();
+    expect(await inspector.exists(keys.session(session.hex))).toBe(0);
+    expect(await inspector.exists(keys.revoked(session.hex))).toBe(1);
+    expect(await instance.manager.activeSessions("bob")).toEqual([]);
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
   });
 
   it("a touch from a process that never read the session (its header unknown) is capped by the stored deadline: TTL, expiry and filing", async () => {
@@ -180,80 +173,70 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       default: "browser",
       platforms: { ios_app: "mobile", android_app: "mobile" },
     });
-    const inspector = new Redis(url);
-    try {
-      const lifetimeOf = (s: { absoluteExpiresAt: string | null; signInAt: number }) =>
-        Date.parse(s.absoluteExpiresAt!) - s.signInAt;
+    const lifetimeOf = (s: { absoluteExpiresAt: string | null; signInAt: number }) =>
+      Date.parse(s.absoluteExpiresAt!) - s.signInAt;
 
-      const browser = await signIn(app, { userId: "carol" }, { "User-Agent": UA.linuxChrome });
-      expect(lifetimeOf(browser)).toBe(12 * 3_600_000);
-      // idleMs: the cookie's maxAge (and Redis's TTL) is 30 minutes, not the app's 60 s.
-      const browserTtl = await inspector.pttl(keys.session(browser.hex));
-      expect(browserTtl).toBeGreaterThan(COOKIE_MAX_AGE_MS);
-      expect(browserTtl).toBeLessThanOrEqual(1_800_000);
+    const browser = await signIn(app, { userId: "carol" }, { "User-Agent": UA.linuxChrome });
+    expect(lifetimeOf(browser)).toBe(12 * 3_600_000);
+    // idleMs: the cookie's maxAge (and Redis's TTL) is 30 minutes, not the app's 60 s.
+    const browserTtl = await inspector.pttl(keys.session(browser.hex));
+    expect(browserTtl).toBeGreaterThan(COOKIE_MAX_AGE_MS);
+    expect(browserTtl).toBeLessThanOrEqual(1_800_000);
 
-      const remembered = await signIn(
-        app,
-        { userId: "carol", lifetime: "rememberMe" },
-        { "User-Agent": UA.linuxChrome },
-      );
-      expect(lifetimeOf(remembered)).toBe(30 * 86_400_000);
-      // No idleMs: the cookie's own lifetime stands.
-      expect(await inspector.pttl(keys.session(remembered.hex))).toBeLessThanOrEqual(COOKIE_MAX_AGE_MS);
+    const remembered = await signIn(
+      app,
+      { userId: "carol", lifetime: "rememberMe" },
+      { "User-Agent": UA.linuxChrome },
+    );
+    expect(lifetimeOf(remembered)).toBe(30 * 86_400_000);
+    // No idleMs: the cookie's own lifetime stands.
+    expect(await inspector.pttl(keys.session(remembered.hex))).toBeLessThanOrEqual(COOKIE_MAX_AGE_MS);
 
-      const phone = await signIn(
-        app,
-        { userId: "carol" },
-        { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
-      );
-      expect(lifetimeOf(phone)).toBe(90 * 86_400_000);
-      // A name given wins over the platform's.
-      const named = await signIn(
-        app,
-        { userId: "carol", lifetime: "browser" },
-        { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
-      );
-      expect(lifetimeOf(named)).toBe(12 * 3_600_000);
+    const phone = await signIn(
+      app,
+      { userId: "carol" },
+      { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
+    );
+    expect(lifetimeOf(phone)).toBe(90 * 86_400_000);
+    // A name given wins over the platform's.
+    const named = await signIn(
+      app,
+      { userId: "carol", lifetime: "browser" },
+      { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
+    );
+    expect(lifetimeOf(named)).toBe(12 * 3_600_000);
 
-      // The deadline counts from the signInAt given, not from now.
-      const earlier = Date.now() - 3_600_000;
-      const late = await signIn(app, { userId: "carol", signInAtMs: earlier });
-      expect(Date.parse(late.absoluteExpiresAt!)).toBe(earlier + 12 * 3_600_000);
+    // The deadline counts from the signInAt given, not from now.
+    const earlier = Date.now() - 3_600_000;
+    const late = await signIn(app, { userId: "carol", signInAtMs: earlier });
+    expect(Date.parse(late.absoluteExpiresAt!)).toBe(earlier + 12 * 3_600_000);
 
-      const listed = await instance.manager.activeSessions("carol");
-      expect(new Map(listed.map((s) => [s.sessionId, s.absoluteExpiresAt?.toISOString()]))).toEqual(
-        new Map(
-          [browser, remembered, phone, named, late].map((s) => [
-            instance.manager.sessionIdOf({ sessionID: s.sid }),
-            s.absoluteExpiresAt,
-          ]),
-        ),
-      );
+    const listed = await instance.manager.activeSessions("carol");
+    expect(new Map(listed.map((s) => [s.sessionId, s.absoluteExpiresAt?.toISOString()]))).toEqual(
+      new Map(
+        [browser, remembered, phone, named, late].map((s) => [
+          instance.manager.sessionIdOf({ sessionID: s.sid }),
+          s.absoluteExpiresAt,
+        ]),
+      ),
+    );
 
-      const unknown = await request(app)
-        .post("/login")
-        .send({ userId: "carol", lifetime: "forever" })
-        .expect(500);
-      expect(unknown.body).toMatchObject({ error: "RelsSessionError" });
-      expect(unknown.body.message).toContain('Unknown lifetime profile "forever"');
-      expect(unknown.body.message).toContain("browser, rememberMe, mobile");
-    } finally {
-      inspector.disconnect();
-    }
+    const unknown = await request(app)
+      .post("/login")
+      .send({ userId: "carol", lifetime: "forever" })
+      .expect(500);
+    expect(unknown.body).toMatchObject({ error: "RelsSessionError" });
+    expect(unknown.body.message).toContain('Unknown lifetime profile "forever"');
+    expect(unknown.body.message).toContain("browser, rememberMe, mobile");
   });
 
   it("without lifetimes, nothing changes: no deadline in the header or the listing, an unknown profile name is an error", async () => {
     const { instance, app, keys } = configured(undefined);
     const session = await signIn(app, { userId: "dave" });
     expect(session.absoluteExpiresAt).toBeNull();
-    const inspector = new Redis(url);
-    try {
-      const raw = await inspector.getrange(keys.session(session.hex), 0, 48);
-      expect(raw.slice(33, 49)).toBe("0".repeat(16));
-      expect(await inspector.pttl(keys.session(session.hex))).toBeGreaterThan(COOKIE_MAX_AGE_MS - 5_000);
-    } finally {
-      inspector.disconnect();
-    }
+    const raw = await inspector.getrange(keys.session(session.hex), 0, 48);
+    expect(raw.slice(33, 49)).toBe("0".repeat(16));
+    expect(await inspector.pttl(keys.session(session.hex))).toBeGreaterThan(COOKIE_MAX_AGE_MS - 5_000);
     const [listed] = await instance.manager.activeSessions("dave");
     expect(listed?.absoluteExpiresAt).toBeNull();
     const res = await request(app)
