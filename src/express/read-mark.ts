@@ -2,7 +2,7 @@ import { privateHex } from "../ids.js";
 import type { RecordHeader } from "../record/records.js";
 import type { SessionLink } from "../record/link.js";
 import { ownMeta, type MetaValue } from "../record/meta-section.js";
-import { RecentMap } from "../recent-map.js";
+import { TwoGenerationCache } from "../two-generation-cache.js";
 
 /** What the read (or the last write) of a session learnt, kept beside it (and beside the `req.session` built from it). */
 export interface Loaded {
@@ -26,7 +26,7 @@ export interface Loaded {
 }
 
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */
-class Stamped {
+class PrivateFieldsOn {
   constructor(target: object) {
     return target;
   }
@@ -37,7 +37,7 @@ class Stamped {
  * reflection, spreads, JSON and structuredClone, like a WeakMap entry, but without the
  * WeakMap's cost on every read (its ephemeron table, set, and weighed at every scavenge).
  */
-export class ReadMark extends Stamped {
+export class ReadMark extends PrivateFieldsOn {
   #info: Loaded;
 
   private constructor(target: object, info: Loaded) {
@@ -70,7 +70,7 @@ const RECENT_READS_MAX = 10_000;
 /** What one store's reads learnt: on each session object (`ReadMark`), and by private hex (recent reads). */
 export class StoreReads {
   readonly #store: object;
-  readonly #recent = new RecentMap<string, Loaded>(RECENT_READS_MAX);
+  readonly #recent = new TwoGenerationCache<string, Loaded>(RECENT_READS_MAX);
 
   /** `store`: the store whose reads these are (`Loaded.store`). */
   constructor(store: object) {

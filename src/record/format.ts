@@ -38,7 +38,7 @@
  * deadline); they are read, and move on their next write.
  *
  * Layout 2 (up to 0.1) was a hash (`d` payload, `e` expiry, `m` meta, `u` index, `b` bucket);
- * it is still read, and a session moves to layout 3 on its next write.
+ * it is still read, and a session moves to the layout written (`recordLayout`) on its next write.
  */
 
 export const LAYOUT_VERSION = "3";

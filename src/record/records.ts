@@ -262,7 +262,7 @@ export class SessionRecords {
         return false;
       }
       if (reply[0] === 1) {
-        // Layout 2 refiles after the script, as it did.
+        // Layout 2 is refiled after the script.
         if (reply[3] === 1 && !topology.cascades && !filed.index && !filed.bucket) {
           await topology.fileFirst({ hex, filed: { index: reply[1], bucket: reply[2], score }, cap: 0, now });
         }

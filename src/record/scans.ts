@@ -143,8 +143,8 @@ export class RecordScans {
    */
   async reconcileStats(onProgress?: (scanned: number) => void): Promise<void> {
     const keys = this.#keys;
-    // UNLINK: a bucket holds up to a sixteenth of the signed-in sessions, and DEL frees it in
-    // the one thread that serves every request (70 ms for 250,000 members).
+    // UNLINK: a bucket holds up to a sixteenth of the signed-in sessions, and DEL would free it
+    // in the one thread that serves every request.
     await this.#source.run((c) =>
       Promise.all(
         keys.statsShards().map(async ({ registry }) => {
