@@ -15,6 +15,7 @@ import { metricsRoute } from "./metrics.js";
 import { CONTENT_SECURITY_POLICY } from "./html.js";
 import { placesOf, type Locate } from "./location.js";
 import { accountPage, MAX_USERNAME_LENGTH, signInPage, type Notice } from "./pages.js";
+import { DEMO_FRESH_MAX_AGE_MS, sensitiveRoutes } from "./sensitive.js";
 
 declare module "express-session" {
   interface SessionData {
@@ -31,6 +32,11 @@ export interface DemoOptions {
    * Optional; nothing is looked up without it (demo/location.ts, README "Approximate location").
    */
   locate?: Locate;
+  /**
+   * How recently a session must have signed in (or confirmed it is you) to download its
+   * data (demo/sensitive.ts). @default DEMO_FRESH_MAX_AGE_MS (5 minutes)
+   */
+  freshMaxAgeMs?: number;
 }
 
 /** The session cookie's name. */
@@ -43,7 +49,7 @@ export const COOKIE_NAME = "turtle.sid";
  * ran out does not claim to have been signed out by someone.
  */
 export const SIGNED_IN_FLAG = "turtle.signed-in";
-/** How long a sign-in lasts. */
+/** How long a sign-in lasts without lifetime profiles (`sessions.lifetimes`: theirs, with them). */
 const SIGN_IN_LIFETIME_MS = 14 * 86_400_000;
 
 let randomSecret: string | undefined;
@@ -63,6 +69,8 @@ function sessionSecret(): string {
 
 export function createDemoApp(options: DemoOptions = {}): express.Express {
   const app = express();
+  // With lifetime profiles (server.ts gives DEMO_LIFETIMES) the sign-in offers "Remember me".
+  const lifetimes = RelsSession.config.sessions.lifetimes !== undefined;
   app.disable("x-powered-by");
   // req.ip (recorded with each session) honours X-Forwarded-For only from a proxy on this machine.
   app.set("trust proxy", "loopback");
@@ -101,7 +109,10 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
       sendHtml(
         res,
         200,
-        signInPage(signedOutElsewhere(req, res) ? { notice: { key: "signed-out-elsewhere" } } : {}),
+        signInPage({
+          rememberMe: lifetimes,
+          ...(signedOutElsewhere(req, res) ? { notice: { key: "signed-out-elsewhere" } } : {}),
+        }),
       );
       return;
     }
@@ -124,23 +135,30 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
       sendHtml(
         res,
         400,
-        signInPage({ error: `Enter a user name of 1 to ${MAX_USERNAME_LENGTH} characters.` }),
+        signInPage({
+          rememberMe: lifetimes,
+          error: `Enter a user name of 1 to ${MAX_USERNAME_LENGTH} characters.`,
+        }),
       );
       return;
     }
     // A new session id at sign-in: a session id known before it (fixation) is worth nothing.
     await regenerate(req);
     req.session.userId = username;
-    await SessionsManager.recordAuthenticatedRequest(username, req, {
+    const signedIn = await SessionsManager.recordAuthenticatedRequest(username, req, {
       sessionKeyType: "cookie",
-      expiresAfter: SIGN_IN_LIFETIME_MS,
       signInAt: new Date(),
+      // A lifetime profile sets both the absolute lifetime and the idle timeout.
+      ...(lifetimes
+        ? { lifetime: body?.rememberMe === "on" ? "rememberMe" : "browser" }
+        : { expiresAfter: SIGN_IN_LIFETIME_MS }),
     });
+    const endsAt = signedIn.absoluteExpiresAt?.getTime();
     res.cookie(SIGNED_IN_FLAG, "1", {
       httpOnly: true,
       sameSite: "lax",
       path: "/",
-      maxAge: SIGN_IN_LIFETIME_MS,
+      maxAge: endsAt === undefined ? SIGN_IN_LIFETIME_MS : endsAt - Date.now(),
     });
     res.redirect(303, "/");
   });
@@ -181,6 +199,8 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
   app.post("/logout", async (req, res) => {
     await signOut(req, res);
   });
+
+  sensitiveRoutes(app, { freshMaxAgeMs: options.freshMaxAgeMs ?? DEMO_FRESH_MAX_AGE_MS });
 
   app.get("/stats", async (_req, res) => {
     res.set("Cache-Control", "no-store");

@@ -149,6 +149,9 @@ const STYLE = `
     .page-actions { display: flex; flex-wrap: wrap; gap: .75rem; margin: 1rem 0; align-items: flex-start; }
     form.sign-in { background: #fff; border: 1px solid #d1d9e0; border-radius: 8px; padding: 1rem; display: grid; gap: .75rem; max-width: 22rem; }
     form.sign-in label { display: grid; gap: .25rem; font-weight: 600; font-size: .875rem; }
+    form.sign-in label.check { display: flex; gap: .5rem; align-items: center; font-weight: 400; }
+    label.check input { width: auto; margin: 0; }
+    pre.data { background: #fff; border: 1px solid #d1d9e0; border-radius: 8px; padding: 1rem; overflow-x: auto; font-size: .8125rem; }
     input { font: inherit; padding: .375rem .75rem; border: 1px solid #d1d9e0; border-radius: 6px; width: 100%; }
     .hint { color: #59636e; font-size: .875rem; }
     a { color: #0969da; }

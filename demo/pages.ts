@@ -67,13 +67,18 @@ function noticeBlock(notice: Notice | undefined): string {
   return `<p class="notice${warning}" role="status" id="notice" data-notice="${notice.key}">${escapeHtml(noticeText(notice))}</p>`;
 }
 
-export function signInPage(options: { error?: string; notice?: Notice } = {}): string {
+export function signInPage(options: { error?: string; notice?: Notice; rememberMe?: boolean } = {}): string {
+  // With lifetime profiles: "Remember me" picks the longer one (demo/sensitive.ts, DEMO_LIFETIMES).
+  const rememberMe = options.rememberMe
+    ? `<label class="check"><input type="checkbox" name="rememberMe" id="remember-me"> Remember me for 30 days</label>`
+    : "";
   return layout(
     "Sign in to Turtle",
     `${noticeBlock(options.notice)}
   ${options.error ? `<p class="error" role="alert">${escapeHtml(options.error)}</p>` : ""}
   <form method="post" action="/login" id="sign-in" class="sign-in">
     <label>User name <input name="username" autocomplete="username" required maxlength="${MAX_USERNAME_LENGTH}" autofocus></label>
+    ${rememberMe}
     <button type="submit" class="primary">Sign in</button>
   </form>
   <p class="hint">No password: this is a demo. Sign in with the same name from a second browser to see both devices.</p>`,
@@ -120,6 +125,7 @@ export function accountPage(view: AccountView): string {
 ${rows.map((s) => deviceRow(s, view.now, (s.ip !== null && view.places?.get(s.ip)) || null)).join("\n")}
   </ul>
   <div class="page-actions">
+    <form method="get" action="/account/data"><button type="submit" id="download-data">Download your data</button></form>
     ${signOutOthers}
     <form method="post" action="/logout"><button type="submit" id="logout">Sign out of this device</button></form>
   </div>`,
@@ -149,13 +155,19 @@ function deviceRow(s: ActiveSession, now: Date, place: string | null): string {
     ["ip", s.ip === null ? null : escapeHtml(s.ip)],
     ["seen", timeTag(lastSeen, "relative", active)],
   ]);
-  const signedIn = facts([["signed-in", `Signed in ${timeTag(s.signInAt, "day")}`]]);
+  // When it ends if it is used: its absolute deadline (a lifetime profile's), else its idle expiry.
+  const endsAt = s.absoluteExpiresAt ?? s.expiresAt;
+  const signedIn = facts([
+    ["signed-in", `Signed in ${timeTag(s.signInAt, "day")}`],
+    ["expires", `Expires on ${timeTag(endsAt, "day")}`],
+  ]);
   const app = [s.applicationName || "unknown", s.appVersion].filter(Boolean).join(" ");
   // The exact times, in the viewer's time zone, for anyone who opens the details (no hover needed).
   const details: [string, string][] = [
     ["Last active", timeTag(lastSeen, "datetime")],
     ["Signed in", timeTag(s.signInAt, "datetime")],
-    ["Expires", timeTag(s.expiresAt, "datetime")],
+    ["Expires if idle", timeTag(s.expiresAt, "datetime")],
+    ["Expires at the latest", s.absoluteExpiresAt ? timeTag(s.absoluteExpiresAt, "datetime") : "no limit"],
     ["Platform", escapeHtml([PLATFORM_LABELS[s.clientPlatform], s.device].filter(Boolean).join(", "))],
     ["Application", escapeHtml(app)],
   ];

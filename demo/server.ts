@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import { RelsSession } from "../src/index.js";
 import { provideRedis } from "../test/helpers/redis.js";
 import { createDemoApp } from "./app.js";
+import { DEMO_LIFETIMES } from "./sensitive.js";
 import { LOCAL_PLACES, locateFromTable } from "./location.js";
 
 const HOST = "127.0.0.1";
@@ -19,6 +20,8 @@ console.log(`[demo] Redis: ${describeRedis(redis.source, redis.url)}`);
 RelsSession.configure({
   applicationName: "Turtle demo",
   redisOptions: { url: redis.url, namespace: "rels:demo" },
+  // A day from sign-in for a browser session, 30 days with "Remember me" (demo/sensitive.ts).
+  sessions: { lifetimes: DEMO_LIFETIMES },
 });
 // As the README does: fail at start, naming host, port and why, rather than at the first page.
 try {

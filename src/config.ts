@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { maskUrlCredentials } from "./redact.js";
 import { DEFAULT_NAMESPACE } from "./record/keys.js";
+import { CLIENT_PLATFORMS } from "./record/platforms.js";
 import { TUNABLES } from "./tunables.js";
 
 /**
@@ -63,6 +64,10 @@ export const DURATION_FLOORS_MS = {
   keepAlive: 1000,
   /** 0 refreshes `lastSeenAt` on every request. */
   lastSeenInterval: 1000,
+  /** A lifetime profile's absolute lifetime and idle timeout. */
+  lifetime: 1000,
+  /** `requireFreshSession`'s `maxAgeMs`. */
+  freshness: 1000,
 } as const;
 
 /**
@@ -319,6 +324,59 @@ export const storeOptionsSchema = z.strictObject({
   ).optional(),
 });
 
+/** One lifetime profile of `sessions.lifetimes`: how long a session may live, and how long idle. */
+export const lifetimeProfileSchema = z.strictObject({
+  /**
+   * The absolute lifetime, in ms (at least 1000), counted from sign-in (`signInAt`): no
+   * activity extends it. The store revokes the session at its end.
+   */
+  absoluteMs: milliseconds(DURATION_FLOORS_MS.lifetime),
+  /**
+   * The idle timeout, in ms (at least 1000): the session's cookie `maxAge` from sign-in on,
+   * as `recordAuthenticatedRequest`'s `expiresAfter` sets it. Without it the cookie's own.
+   */
+  idleMs: milliseconds(DURATION_FLOORS_MS.lifetime).optional(),
+});
+export type LifetimeProfile = z.input<typeof lifetimeProfileSchema>;
+
+/**
+ * Named lifetime profiles (`sessions.lifetimes`): a sign-in takes the profile it names
+ * (`recordAuthenticatedRequest(user, req, { lifetime })`), else its platform's, else `default`.
+ * Without `lifetimes`, sessions have no absolute lifetime.
+ *
+ * @example
+ * ```ts
+ * lifetimes: {
+ *   profiles: { browser: { absoluteMs: 12 * 3_600_000, idleMs: 3_600_000 }, rememberMe: { absoluteMs: 30 * 86_400_000 } },
+ *   default: "browser",
+ *   platforms: { ios_app: "rememberMe", android_app: "rememberMe" },
+ * }
+ * ```
+ */
+export const lifetimesSchema = z
+  .strictObject({
+    /** Each profile by name. */
+    profiles: z
+      .record(z.string().min(1), lifetimeProfileSchema)
+      .refine((profiles) => Object.keys(profiles).length > 0, { message: "expected at least one profile" }),
+    /** The profile of a sign-in that names none and whose platform has none. */
+    default: z.string().min(1),
+    /** A profile per client platform (`ios_app`, `android_app`, `mobile_web`, `web`). */
+    platforms: z.partialRecord(z.enum(CLIENT_PLATFORMS), z.string().min(1)).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const known = Object.keys(value.profiles);
+    const missing = (name: string) => !Object.hasOwn(value.profiles, name);
+    const message = (name: string) =>
+      `expected the name of one of the profiles (${known.join(", ")}); "${name}" is not one`;
+    if (missing(value.default))
+      ctx.addIssue({ code: "custom", path: ["default"], message: message(value.default) });
+    for (const [platform, name] of Object.entries(value.platforms ?? {}))
+      if (name !== undefined && missing(name))
+        ctx.addIssue({ code: "custom", path: ["platforms", platform], message: message(name) });
+  });
+export type LifetimesOptions = z.input<typeof lifetimesSchema>;
+
 export const sessionsOptionsSchema = z.strictObject({
   /**
    * `lastSeenAt` is refreshed at most this often, in ms (0, or at least 1000): the write that
@@ -329,17 +387,35 @@ export const sessionsOptionsSchema = z.strictObject({
   ),
   /** Signing in beyond this many sessions revokes the least recently seen. Off by default. */
   maxSessionsPerUser: z.number().int().positive().optional(),
+  /**
+   * Lifetime profiles: an absolute lifetime counted from sign-in that activity cannot extend,
+   * beside the idle timeout (see {@link lifetimesSchema}). Off by default: no deadline. Needs
+   * record layout 4 (not `store.recordLayout: 3`).
+   */
+  lifetimes: lifetimesSchema.optional(),
 });
 
+/**
+ * Layout 3 (the rolling upgrade's first step) has no room for a session's absolute deadline:
+ * lifetimes wait for layout 4.
+ */
+export const LIFETIMES_NEED_LAYOUT_4 =
+  "expected no lifetimes while store.recordLayout is 3: layout 3 cannot hold a session's absolute deadline; finish the upgrade to layout 4 first (docs/migration.md)";
+
 /** Strict objects throughout (but for the ioredis pass-through): a misspelt setting is an error, not a silent default. */
-export const SessionStoreConfigSchema = z.strictObject({
-  /** Which app this process is; recorded in each session's metadata and the stats. */
-  applicationName: z.string().trim().min(1, { message: "expected a non-empty string" }),
-  redisOptions: redisOptionsSchema,
-  connectionPoolOptions: connectionPoolOptionsSchema.default({ ...DEFAULTS.connectionPool }),
-  store: storeOptionsSchema.default({}),
-  sessions: sessionsOptionsSchema.default({ ...DEFAULTS.sessions }),
-});
+export const SessionStoreConfigSchema = z
+  .strictObject({
+    /** Which app this process is; recorded in each session's metadata and the stats. */
+    applicationName: z.string().trim().min(1, { message: "expected a non-empty string" }),
+    redisOptions: redisOptionsSchema,
+    connectionPoolOptions: connectionPoolOptionsSchema.default({ ...DEFAULTS.connectionPool }),
+    store: storeOptionsSchema.default({}),
+    sessions: sessionsOptionsSchema.default({ ...DEFAULTS.sessions }),
+  })
+  .superRefine((value, ctx) => {
+    if (value.sessions.lifetimes !== undefined && value.store.recordLayout === 3)
+      ctx.addIssue({ code: "custom", path: ["sessions", "lifetimes"], message: LIFETIMES_NEED_LAYOUT_4 });
+  });
 
 export type SessionStoreConfigInput = z.input<typeof SessionStoreConfigSchema>;
 export type SessionStoreConfig = z.output<typeof SessionStoreConfigSchema>;

@@ -16,6 +16,11 @@
  * - REQUIRED_REDIS_VERSION, the requireSession/redisErrorHandler option schemas.
  * - RelsSessionsManager and SessionStats as values: apps get them from SessionsManager.for(store),
  *   an instance's `manager` and `stats`; their types are exported for annotations.
+ *
+ * Lifetimes and freshness (issue 21) add no value: `sessions.lifetimes` is a setting, and
+ * `markFresh`, `freshness` and `requireFreshSession` are methods of the manager (and of
+ * `SessionsManager`); their option and result types are exported below. Left out: the
+ * freshness options' zod schema and the helpers behind the middleware (users/freshness.ts).
  */
 export { RelsSession, SessionsManager } from "./rels-session.js";
 export { createRelsSession } from "./instance.js";
@@ -59,7 +64,16 @@ export type {
   ResolvedConfig,
   ConnectionOptions,
   TlsOptions,
+  LifetimesOptions,
+  LifetimeProfile,
 } from "./config.js";
+export type {
+  Freshness,
+  RequireFreshSessionOptions,
+  StaleResponse,
+  StaleSessionBody,
+  StaleSessionHandler,
+} from "./users/freshness.js";
 export { sessionMetaSchema } from "./users/meta-schema.js";
 export type {
   SessionMeta,

@@ -117,12 +117,14 @@ export function createRelsSession(
     ...(resolved.sessions.maxSessionsPerUser === undefined
       ? {}
       : { maxSessionsPerUser: resolved.sessions.maxSessionsPerUser }),
+    ...(resolved.sessions.lifetimes === undefined ? {} : { lifetimes: resolved.sessions.lifetimes }),
     ...(logger ? { logger } : {}),
   });
   fileManager(store, manager, {
     applicationName: resolved.applicationName,
     lastSeenInterval: resolved.sessions.lastSeenInterval,
     maxSessionsPerUser: resolved.sessions.maxSessionsPerUser,
+    lifetimes: resolved.sessions.lifetimes,
   });
   const stats = new SessionStats(store);
   const stopWarnings =

@@ -8,6 +8,7 @@ import type {
   TrackSessionsOptions,
 } from "./users/manager.js";
 import type { SessionMeta } from "./users/meta-schema.js";
+import type { RequireFreshSessionOptions, StaleResponse } from "./users/freshness.js";
 import { redisErrorHandler, requireSession } from "./express/require-session.js";
 import { managerOf, type StoreManagerOptions } from "./users/store-managers.js";
 import type { BreakerState } from "./redis/breaker.js";
@@ -175,4 +176,9 @@ export const SessionsManager = {
   logoutOtherSessions: (...args: Parameters<Manager["logoutOtherSessions"]>) =>
     RelsSession.manager().logoutOtherSessions(...args),
   onSignIn: (...args: Parameters<Manager["onSignIn"]>) => RelsSession.manager().onSignIn(...args),
+  markFresh: (...args: Parameters<Manager["markFresh"]>) => RelsSession.manager().markFresh(...args),
+  freshness: (...args: Parameters<Manager["freshness"]>) => RelsSession.manager().freshness(...args),
+  requireFreshSession: <Req extends SessionRequest = TrackedRequest, Res = StaleResponse>(
+    options: RequireFreshSessionOptions<Req, Res>,
+  ) => RelsSession.manager().requireFreshSession<Req, Res>(options),
 } as const;

@@ -185,6 +185,7 @@ export function buildStoreParts(options: RelsRedisStoreOptions, reads: StoreRead
     logger,
     (hex) => reads.forget(hex),
     (sid, session) => reads.metaOf(sid, session),
+    recordLayout,
   );
   const legacy = migrating
     ? new LegacyMigration(records, {

@@ -79,14 +79,22 @@ export class StoreWrites {
     const bare = withoutMetaField(session);
     // Metadata unchanged since this object was read or written: its filing is the record's.
     const known = info !== undefined && meta === info.meta ? this.#knownLink(info) : undefined;
-    const { payload, section, link, data } = this.#layer.encodeWrite(bare, meta, this.#recordLayout, known);
+    const { payload, section, link, deadline, data } = this.#layer.encodeWrite(
+      bare,
+      meta,
+      this.#recordLayout,
+      known,
+    );
     const fromPrivate = info !== undefined && !info.legacy;
     const now = Date.now();
+    // A session at its absolute deadline is over, whatever the request did meanwhile.
+    if (deadline > 0 && deadline <= now) return this.revokePastLifetime(hex).then(() => false);
     const written = this.#records
       .write({
         hex,
         payload,
         ttlMs: this.#lifetime.storedTtlMs(ttlMs),
+        deadline,
         link,
         condition: condition ?? (fromPrivate ? "exists" : "new"),
         previous: fromPrivate && !info.layout2 ? info.header : undefined,
@@ -110,6 +118,7 @@ export class StoreWrites {
           store: this.#store,
           meta: kept,
           link,
+          deadline,
         });
         return true;
       });
@@ -121,16 +130,18 @@ export class StoreWrites {
   }
 
   /**
-   * The link of what `info` read or wrote, when known without parsing its metadata: the one
-   * a write remembered, else the one its header files it under. Undefined: parse it.
+   * The link and deadline of what `info` read or wrote, when known without parsing its
+   * metadata: the ones a write remembered, else the ones its header holds (the header's
+   * deadline is the metadata's, written with it). Undefined: parse it.
    */
-  #knownLink(info: Loaded): { link: SessionLink | undefined } | undefined {
-    if ("link" in info) return { link: info.link };
+  #knownLink(info: Loaded): { link: SessionLink | undefined; deadline: number } | undefined {
+    if ("link" in info) return { link: info.link, deadline: info.deadline ?? 0 };
     const { header } = info;
     if (info.legacy || info.layout2 || header === undefined) return undefined;
-    if (header.index === "" && header.bucket === "") return { link: undefined };
+    const { deadline } = header;
+    if (header.index === "" && header.bucket === "") return { link: undefined, deadline };
     const link = this.#records.keys.linkOfFiling(header.index, header.bucket);
-    return link === undefined ? undefined : { link };
+    return link === undefined ? undefined : { link, deadline };
   }
 
   /**
@@ -167,8 +178,9 @@ export class StoreWrites {
   /** Like `save`, no async frame of its own: most touches fall within `touchAfter` and send nothing. */
   touch(sid: string, session: SessionData): Promise<void> {
     if (this.#lifetime.disableTouch || this.#lifetime.disableTTL) return DONE;
-    const ttlMs = this.#lifetime.ttlMs(session);
     const { hex, info } = this.#reads.lookup(sid, session);
+    // Never past the absolute deadline: a session near it is not touched again and again.
+    const ttlMs = capAt(this.#lifetime.ttlMs(session), info?.header?.deadline ?? 0);
     if (this.#lifetime.withinThrottle(ttlMs, info?.header?.expiresAt)) return DONE;
     return this.#extend(sid, session, hex, info, ttlMs);
   }
@@ -188,6 +200,15 @@ export class StoreWrites {
     // unless a concurrent request already did (its save is newer than this copy).
     if (info?.legacy && (await this.save(sid, session, "absent"))) return;
     await this.#records.touch(hex, ttlMs, Date.now(), info?.legacy ? undefined : info?.header);
+  }
+
+  /**
+   * A session found at or past its absolute deadline (its lifetime profile's `absoluteMs`,
+   * counted from sign-in) is revoked as any other: the destroy script deletes it, leaves its
+   * revocation marker and takes it out of its user's index and stats. The read is a miss.
+   */
+  revokePastLifetime(hex: string): Promise<null> {
+    return this.destroyRecords([hex], "revoke").then(() => null);
   }
 
   /** Destroy by sid (each checked by `privateHex`), with the plain-sid copies while migrating. */
@@ -210,4 +231,9 @@ export class StoreWrites {
     for (const hex of hexes) this.#reads.forget(hex);
     return this.#records.destroy(hexes, { revoke: why === "revoke" });
   }
+}
+
+/** A lifetime of `ttlMs` that ends no later than `deadline` (0: none), at least 1 ms. */
+function capAt(ttlMs: number, deadline: number): number {
+  return deadline > 0 && ttlMs > 0 ? Math.min(ttlMs, Math.max(1, deadline - Date.now())) : ttlMs;
 }

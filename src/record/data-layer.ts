@@ -4,7 +4,7 @@ import type { SessionCodec, FoundRecord } from "./codec/session-codec.js";
 import type { SessionRecords } from "./records.js";
 import type { SessionData } from "./session-data.js";
 import type { StoredRecord } from "./format.js";
-import { linkOfMeta, type SessionLink } from "./link.js";
+import { deadlineOfMeta, linkOfMeta, type SessionLink } from "./link.js";
 import { CORRUPT } from "./records.js";
 import {
   fieldMeta,
@@ -22,6 +22,8 @@ export interface EncodedWrite {
   /** The metadata section's text; undefined for layout 3 (the metadata is the payload's `_rels`). */
   readonly section: string | undefined;
   readonly link: SessionLink | undefined;
+  /** The absolute deadline the metadata decides (`absoluteExpiresAt`; 0: none). */
+  readonly deadline: number;
   /** The metadata as data; undefined when it was not parsed (unchanged metadata of layout 4). */
   readonly data: unknown;
 }
@@ -37,6 +39,11 @@ export class DataLayer {
   readonly #logger: Logger | undefined;
   readonly #forget: (hex: string) => void;
   readonly #metaOf: (sid: string, session: object) => MetaValue | undefined;
+  /**
+   * The record layout the store writes: 3 cannot hold a session's absolute deadline, so a
+   * manager with lifetime profiles refuses a store that writes it.
+   */
+  readonly recordLayout: 3 | 4;
 
   /** `forget`: told of each session removed here as corrupt (the store drops what it read of it). */
   constructor(
@@ -45,7 +52,9 @@ export class DataLayer {
     logger: Logger | undefined,
     forget: (hex: string) => void = () => {},
     metaOf: (sid: string, session: object) => MetaValue | undefined = (_sid, session) => ownMeta(session),
+    recordLayout: 3 | 4 = 4,
   ) {
+    this.recordLayout = recordLayout;
     this.#metaOf = metaOf;
     this.records = records;
     this.codec = codec;
@@ -82,7 +91,7 @@ export class DataLayer {
     bare: SessionData,
     meta: MetaValue | undefined,
     layout: 3 | 4,
-    known: { link?: SessionLink | undefined } | undefined,
+    known: { link?: SessionLink | undefined; deadline: number } | undefined,
   ): EncodedWrite {
     const layout4 = layout === 4;
     const data = layout4 && known ? undefined : metaData(meta);
@@ -91,7 +100,8 @@ export class DataLayer {
     );
     const section = layout4 ? metaSection(meta ?? null) : undefined;
     const link = known ? known.link : linkOfMeta(data);
-    return { payload, section, link, data };
+    const deadline = known ? known.deadline : deadlineOfMeta(data);
+    return { payload, section, link, deadline, data };
   }
 
   /**

@@ -8,11 +8,15 @@ import { TUNABLES } from "../tunables.js";
  * at most an hour), so a write or touch refiles the session only when its expiry passes the
  * score, not on every request.
  */
-/** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
-export function filingScore(expiry: number, ttlMs: number): number {
-  if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
+/**
+ * The score a session is filed under: its expiry plus a slack, so refiling is rare; never past
+ * its absolute deadline (0: none), so it leaves its index and stats bucket when it leaves Redis.
+ */
+export function filingScore(expiry: number, ttlMs: number, deadline: number): number {
+  const cap = deadline > 0 ? Math.min(deadline, NEVER_EXPIRES_MS) : NEVER_EXPIRES_MS;
+  if (expiry >= NEVER_EXPIRES_MS) return cap;
   return Math.min(
-    NEVER_EXPIRES_MS,
+    cap,
     Math.ceil(
       expiry + Math.min(ttlMs * TUNABLES.record.filingSlackFraction, TUNABLES.record.filingSlackMaxMs),
     ),
@@ -20,20 +24,41 @@ export function filingScore(expiry: number, ttlMs: number): number {
 }
 
 /**
+ * A lifetime of `ttlMs` (0: none) that ends no later than `deadline` (0: none): what Redis is
+ * given, so a session leaves Redis at its deadline even if nobody reads it. 0 or less when
+ * the deadline has passed, or for a session with neither.
+ */
+export function lifetimeWithin(ttlMs: number, deadline: number, now: number): number {
+  if (deadline <= 0) return ttlMs;
+  const left = deadline - now;
+  return ttlMs > 0 ? Math.min(ttlMs, left) : left;
+}
+
+/** Where and until when a write files its session. */
+export interface Filing {
+  readonly index: string;
+  readonly bucket: string;
+  readonly plain: string;
+  readonly expiresAt: number | undefined;
+  /** `expiresAt`, or NEVER_EXPIRES_MS. */
+  readonly expiry: number;
+  /** The lifetime given to Redis (capped by the deadline); 0: none. */
+  readonly ttlMs: number;
+  /** The absolute lifetime's end; 0: none. */
+  readonly deadline: number;
+}
+
+/**
  * Whether a write may keep the filing it was read with: same owner, bucket and plain copy, and
  * for a signed-in session a score that still covers the new expiry without running further
- * ahead than the new lifetime's slack (a shortened lifetime is refiled at once).
+ * ahead than the new lifetime's slack or the deadline (a shortened lifetime is refiled at once).
  */
-export function filingHolds(
-  kept: RecordHeader,
-  filing: { index: string; bucket: string; plain: string; expiry: number },
-  ttlMs: number,
-): boolean {
+export function filingHolds(kept: RecordHeader, filing: Filing): boolean {
   if (kept.index !== filing.index || kept.bucket !== filing.bucket || kept.plain !== filing.plain)
     return false;
   return (
     (filing.index === "" && filing.bucket === "") ||
-    !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, ttlMs))
+    !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, filing.ttlMs, filing.deadline))
   );
 }
 

@@ -18,14 +18,24 @@
  *   revocation by private id ends that copy too. The sid is in that key's name, which the
  *   mirror itself already put in Redis; outside migration the field is absent.
  *
- * The two numbers have a fixed width at fixed offsets, so a touch rewrites them in place
+ * The numbers have a fixed width at fixed offsets, so a touch rewrites them in place
  * (SETRANGE) without reading or rewriting the payload. A string key lets the hot path use
  * plain `GET` and `SET … PX … XX`, which cost Redis a fraction of a script call.
  *
- * Layout 4 is the same header with "4" first, then the session's metadata (`SessionMeta`, JSON
- * text, empty when it has none) and a newline, then the payload: listings read the metadata
- * without parsing the payload, and a save writes the text read back unchanged. In layouts 2
- * and 3 the metadata is the payload's `_rels` field; they are read, and move on their next write.
+ * Layout 4 has "4" first and one more fixed-width number after the score, the session's
+ * *deadline* (its absolute lifetime's end, ms since the epoch; 0: none), then the same links,
+ * then the session's metadata (`SessionMeta`, JSON text, empty when it has none) and a newline,
+ * then the payload:
+ *
+ * ```
+ * "4" <expiresAt: 16> <score: 16> <deadline: 16> <index key> "\t" <bucket key> ["\t" <plain key>] "\n" <metadata> "\n" <payload>
+ * ```
+ *
+ * Every read checks the deadline without parsing the metadata (a session at or past it is a
+ * miss), and every write or touch keeps the expiry and the score at or before it. Listings
+ * read the metadata without parsing the payload, and a save writes the text read back
+ * unchanged. In layouts 2 and 3 the metadata is the payload's `_rels` field (and there is no
+ * deadline); they are read, and move on their next write.
  *
  * Layout 2 (up to 0.1) was a hash (`d` payload, `e` expiry, `m` meta, `u` index, `b` bucket);
  * it is still read, and a session moves to the layout written (`recordLayout`) on its next write.
@@ -38,7 +48,11 @@ const NUMBER_WIDTH = 16;
 /** Byte offsets of the fixed fields (also used by the touch script: Lua counts from 1). */
 export const EXPIRES_AT_OFFSET = 1;
 export const SCORE_OFFSET = EXPIRES_AT_OFFSET + NUMBER_WIDTH;
-const LINKS_OFFSET = SCORE_OFFSET + NUMBER_WIDTH;
+/** Layout 4 only: the deadline follows the score. */
+export const DEADLINE_OFFSET = SCORE_OFFSET + NUMBER_WIDTH;
+/** Where the links start: layout 3 has no deadline field. */
+const LINKS_OFFSET_3 = SCORE_OFFSET + NUMBER_WIDTH;
+const LINKS_OFFSET_4 = DEADLINE_OFFSET + NUMBER_WIDTH;
 const TAB = 9;
 const NEWLINE = 10;
 const DIGIT_0 = 48;
@@ -51,6 +65,11 @@ export interface RecordHeader {
   readonly expiresAt: number | undefined;
   /** The expiry it is filed under in its index and bucket; 0 when not filed. */
   readonly score: number;
+  /**
+   * Its absolute lifetime's end (ms since the epoch), which activity never moves; 0 for none
+   * (and always 0 in layouts 2 and 3, which cannot hold one).
+   */
+  readonly deadline: number;
   /** Its owner's index key; "" for an anonymous session. */
   readonly index: string;
   /** Its stats bucket key; "" for an anonymous session. */
@@ -86,7 +105,8 @@ export function fixedNumber(value: number): string {
 
 export function encodeHeader(header: RecordHeader, layout: string = LAYOUT_VERSION): string {
   const plain = header.plain === "" ? "" : `\t${header.plain}`;
-  return `${layout}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${header.index}\t${header.bucket}${plain}\n`;
+  const deadline = layout === LAYOUT_WITH_META ? fixedNumber(header.deadline) : "";
+  return `${layout}${fixedNumber(header.expiresAt ?? 0)}${fixedNumber(header.score)}${deadline}${header.index}\t${header.bucket}${plain}\n`;
 }
 
 /**
@@ -108,30 +128,35 @@ const LAYOUT4 = LAYOUT_WITH_META.charCodeAt(0);
 
 /** The record in `value`, or undefined when it is not a layout-3 or layout-4 record (corrupt). */
 export function decodeRecord(value: Buffer): StoredRecord | undefined {
-  if (value.length <= LINKS_OFFSET || (value[0] !== LAYOUT3 && value[0] !== LAYOUT4)) return undefined;
-  const end = value.indexOf(NEWLINE, LINKS_OFFSET);
-  const tab = value.indexOf(TAB, LINKS_OFFSET);
+  const withMeta = value[0] === LAYOUT4;
+  const links = withMeta ? LINKS_OFFSET_4 : LINKS_OFFSET_3;
+  if (value.length <= links || (value[0] !== LAYOUT3 && !withMeta)) return undefined;
+  const end = value.indexOf(NEWLINE, links);
+  const tab = value.indexOf(TAB, links);
   if (end < 0 || tab < 0 || tab > end) return undefined;
   const expiresAt = readFixedNumber(value, EXPIRES_AT_OFFSET);
   const score = readFixedNumber(value, SCORE_OFFSET);
+  const deadline = withMeta ? readFixedNumber(value, DEADLINE_OFFSET) : 0;
   // An expiry past what a Date holds could not be reported (toISOString throws).
   if (
     expiresAt === undefined ||
     score === undefined ||
+    deadline === undefined ||
     expiresAt > MAX_DATE_MS ||
+    deadline > MAX_DATE_MS ||
     score > Number.MAX_SAFE_INTEGER
   )
     return undefined;
   const second = value.indexOf(TAB, tab + 1);
   const bucketEnd = second >= 0 && second < end ? second : end;
-  const withMeta = value[0] === LAYOUT4;
   const metaEnd = withMeta ? value.indexOf(NEWLINE, end + 1) : end;
   if (metaEnd < 0) return undefined;
   return {
     header: {
       expiresAt: expiresAt === 0 ? undefined : expiresAt,
       score,
-      index: tab === LINKS_OFFSET ? "" : value.toString("utf8", LINKS_OFFSET, tab),
+      deadline,
+      index: tab === links ? "" : value.toString("utf8", links, tab),
       bucket: tab + 1 === bucketEnd ? "" : value.toString("utf8", tab + 1, bucketEnd),
       plain: bucketEnd === end ? "" : value.toString("utf8", bucketEnd + 1, end),
     },
@@ -169,6 +194,7 @@ export function decodeLayout2(fields: ReadonlyArray<Buffer | null>): StoredRecor
           : undefined,
       // Layout 2 filed sessions exactly at their expiry; "+inf" never expires.
       score: Number.isFinite(filed) ? filed : 0,
+      deadline: 0,
       index: index?.toString("utf8") ?? "",
       bucket: bucket?.toString("utf8") ?? "",
       plain: "",

@@ -18,3 +18,16 @@ export function linkOfMeta(meta: unknown): SessionLink | undefined {
     clientPlatform: isClientPlatform(clientPlatform) ? clientPlatform : "web",
   };
 }
+
+/**
+ * The absolute deadline carried by a session's metadata (`absoluteExpiresAt`, a Date or its
+ * ISO text; written by SessionsManager from a lifetime profile), in ms since the epoch; 0 for
+ * none. The store writes it into the record's header, where every read checks it.
+ */
+export function deadlineOfMeta(meta: unknown): number {
+  if (meta === null || typeof meta !== "object") return 0;
+  const value = (meta as Record<string, unknown>).absoluteExpiresAt;
+  const ms =
+    value instanceof Date ? value.getTime() : typeof value === "string" ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}

@@ -15,7 +15,7 @@ import {
 } from "./format.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import { topologyOf, type Topology } from "./topology.js";
-import { filingHolds, filingScore, refileDue, refiledSince } from "./filing.js";
+import { filingHolds, filingScore, lifetimeWithin, refileDue, refiledSince, type Filing } from "./filing.js";
 import { RecordScans, type IndexEntry } from "./scans.js";
 import { defineScripts } from "./scripts.js";
 import { DurableRevocation, type DurableRevocationOptions } from "./durable-revocation.js";
@@ -126,15 +126,18 @@ export class SessionRecords {
    * `"new"` write the store cannot tell from a revoked session's.
    */
   write(request: WriteRequest): Promise<WriteOutcome> {
-    const { hex, payload, ttlMs, link, condition, previous, now, plain, meta } = request;
+    const { hex, payload, link, condition, previous, now, plain, meta, deadline } = request;
     const keys = this.#keys;
     const index = link ? keys.userIndex(link.userId) : "";
     const bucket = link ? keys.statsBucket(link.applicationName, link.clientPlatform, hex) : "";
+    const ttlMs = lifetimeWithin(request.ttlMs, deadline, now);
+    // Past its deadline: never written (a write without a TTL would outlive it).
+    if (deadline > 0 && ttlMs <= 0) return Promise.resolve(undefined);
     const expiresAt = ttlMs > 0 ? now + ttlMs : undefined;
     const expiry = expiresAt ?? NEVER_EXPIRES_MS;
-    const filing = { index, bucket, plain, expiresAt, expiry };
-    if (condition === "exists" && previous !== undefined && filingHolds(previous, filing, ttlMs)) {
-      const header = { expiresAt, score: previous.score, index, bucket, plain };
+    const filing = { index, bucket, plain, expiresAt, expiry, ttlMs, deadline };
+    if (condition === "exists" && previous !== undefined && filingHolds(previous, filing)) {
+      const header = { expiresAt, score: previous.score, deadline, index, bucket, plain };
       const key = keys.session(hex);
       return this.#source
         .run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key)
@@ -157,14 +160,14 @@ export class SessionRecords {
    */
   async #writeScripted(
     request: WriteRequest,
-    filing: { index: string; bucket: string; plain: string; expiresAt: number | undefined; expiry: number },
+    filing: Filing,
     leaving?: { readonly index: string; readonly bucket: string },
   ): Promise<WriteOutcome> {
-    const { hex, payload, ttlMs, link, condition, now } = request;
-    const { index, bucket, plain, expiresAt, expiry } = filing;
+    const { hex, payload, link, condition, now } = request;
+    const { index, bucket, plain, expiresAt, expiry, ttlMs, deadline } = filing;
     const keys = this.#keys;
-    const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs);
-    const header: RecordHeader = { expiresAt, score, index, bucket, plain };
+    const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs, deadline);
+    const header: RecordHeader = { expiresAt, score, deadline, index, bucket, plain };
     const filed = { index, bucket, score };
     const topology = this.#topology;
     const cap = this.#maxSessionsPerUser;
@@ -232,10 +235,15 @@ export class SessionRecords {
    * The index and stats are refiled when the new expiry passes the filed one, or when the
    * filing runs further ahead than the new lifetime's slack; on Cluster before the session is
    * extended (`known`, the header read, lets that happen in the same two round trips).
+   * Neither the expiry nor the filing passes the session's deadline (`known`'s, and the
+   * script checks the stored one): a session at or past it is not extended (false).
    */
-  async touch(hex: string, ttlMs: number, now: number, known?: RecordHeader): Promise<boolean> {
-    const expiresAt = now + ttlMs;
-    const score = filingScore(expiresAt, ttlMs);
+  async touch(hex: string, lifetimeMs: number, now: number, known?: RecordHeader): Promise<boolean> {
+    let deadline = known?.deadline ?? 0;
+    let ttlMs = lifetimeWithin(lifetimeMs, deadline, now);
+    if (ttlMs <= 0) return false;
+    let expiresAt = now + ttlMs;
+    let score = filingScore(expiresAt, ttlMs, deadline);
     const topology = this.#topology;
     let filed = { index: "", bucket: "" };
     if (
@@ -264,6 +272,14 @@ export class SessionRecords {
       if (filed.index || filed.bucket) await topology.unfile({ hex, filed: { ...filed, score }, now });
       // Relinked twice meanwhile: leave it unextended (its filing still covers its expiry).
       if (attempt > 0) return true;
+      // The stored deadline, which the header this call was given (if any) may not have had.
+      if (reply[3] > 0 && reply[3] !== deadline) {
+        deadline = reply[3];
+        ttlMs = lifetimeWithin(lifetimeMs, deadline, now);
+        if (ttlMs <= 0) return false;
+        expiresAt = now + ttlMs;
+        score = filingScore(expiresAt, ttlMs, deadline);
+      }
       filed = { index: reply[1], bucket: reply[2] };
       await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
     }

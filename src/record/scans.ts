@@ -199,7 +199,7 @@ export class RecordScans {
                 hex: hexes[i]!,
                 index: options.index ? record.header.index : "",
                 bucket: record.header.bucket,
-                score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0),
+                score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0, record.header.deadline),
               },
             ]
           : [],

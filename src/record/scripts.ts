@@ -14,8 +14,8 @@
  * stats changes to their own slots.
  *
  * The record layout they read is described in format.ts: the header's numbers sit at fixed
- * offsets (Lua strings count from 1: expiresAt is bytes 2–17, the score 18–33, the links
- * start at 34).
+ * offsets (Lua strings count from 1: expiresAt is bytes 2–17, the score 18–33; layout 4's
+ * deadline 34–49 and its links from 50; layout 3's links from 34).
  */
 import type { Cluster, Redis, Result } from "ioredis";
 
@@ -52,6 +52,16 @@ local function stats_drop(bucket, member, now)
   local _, updated = shard_of(bucket)
   if redis.call('ZREM', bucket, member) == 1 then redis.call('SET', updated, now) end
 end
+-- Where a record's links start (Lua counts from 1): layout 4 has the deadline (bytes 34–49)
+-- after the score, layout 3 has none.
+local function links_at(layout)
+  if layout == '4' then return 50 end
+  return 34
+end
+-- A fixed-width number of the header (format.ts's fixedNumber).
+local function fixed(n)
+  return string.format('%016d', n)
+end
 -- {index, bucket, score, plain} of the record at key; false when there is none.
 -- Layout 2 (a hash) is answered from its fields; a value of any other shape has no links.
 local function links_of(key)
@@ -65,8 +75,9 @@ local function links_of(key)
   if not v then return false end
   local layout = string.sub(v, 1, 1)
   if layout ~= '3' and layout ~= '4' then return {'', '', 0, ''} end
-  local nl = string.find(v, '\\n', 34, true)
-  local tab = string.find(v, '\\t', 34, true)
+  local start = links_at(layout)
+  local nl = string.find(v, '\\n', start, true)
+  local tab = string.find(v, '\\t', start, true)
   if not tab or not nl or tab > nl then return {'', '', 0, ''} end
   local bucket_end, plain = nl, ''
   local second = string.find(v, '\\t', tab + 1, true)
@@ -74,7 +85,7 @@ local function links_of(key)
     bucket_end = second
     plain = string.sub(v, second + 1, nl - 1)
   end
-  return {string.sub(v, 34, tab - 1), string.sub(v, tab + 1, bucket_end - 1), tonumber(string.sub(v, 18, 33)) or 0, plain}
+  return {string.sub(v, start, tab - 1), string.sub(v, tab + 1, bucket_end - 1), tonumber(string.sub(v, 18, 33)) or 0, plain}
 end
 -- Whether the record at key holds session metadata a write must not drop: layout 4 with a
 -- non-empty section, or layouts 2 and 3, whose metadata (if any) is inside the payload.
@@ -84,7 +95,7 @@ local function holds_meta(key)
   if not v then return false end
   local layout = string.sub(v, 1, 1)
   if layout ~= '4' then return layout == '3' end
-  local nl = string.find(v, '\\n', 34, true)
+  local nl = string.find(v, '\\n', links_at(layout), true)
   return nl ~= nil and string.sub(v, nl + 1, nl + 1) ~= '\\n'
 end
 -- Revoke the session at key: delete it and leave its marker (same slot), which lives as long
@@ -179,7 +190,12 @@ return {1, old_index, old_bucket, evicted}
 
 /**
  * relsTouch(session; ttlMs, expiresAt, member, now, newScore, cascade, filedIndex, filedBucket)
- * → {0} gone | {1, index, bucket, refiled (0|1)} | {3, index, bucket} (Cluster: file first)
+ * → {0} gone | {1, index, bucket, refiled (0|1)} | {3, index, bucket, deadline} (Cluster: file first)
+ *
+ * A layout-4 record's deadline (its absolute lifetime's end) caps what a touch gives it: the
+ * expiry, the TTL and the score never pass it, whatever the caller asked (the store asks for
+ * no more when it read the header; this covers a touch of a session it did not read). At or
+ * past its deadline a session is not extended ({0}: the read that finds it revokes it).
  *
  * Extends a session (never recreating it) and rewrites the expiry in its header in place.
  * It is refiled (newScore) when the new expiry passes its score, or when its score runs
@@ -191,7 +207,8 @@ return {1, old_index, old_bucket, evicted}
 const TOUCH = `#!lua
 ${HELPERS}
 local expires, member, now, cascade = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[6] == '1'
-local head = redis.pcall('GETRANGE', KEYS[1], 0, 32)
+local ttl, expires_text, new_score = tonumber(ARGV[1]), ARGV[2], ARGV[5]
+local head = redis.pcall('GETRANGE', KEYS[1], 0, 48)
 local l
 if type(head) == 'table' and head.err then
   -- layout 2: the expiry is a field, the links too (refiled after, as in 0.2)
@@ -207,18 +224,30 @@ else
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
     return {1, '', '', 0}
   end
+  local deadline = 0
+  if layout == '4' then deadline = tonumber(string.sub(head, 34, 49)) or 0 end
+  if deadline > 0 then
+    if deadline <= tonumber(now) then return {0} end
+    if expires > deadline then
+      ttl = ttl - (expires - deadline)
+      expires = deadline
+      expires_text = fixed(deadline)
+    end
+    if tonumber(new_score) > deadline then new_score = fixed(deadline) end
+  end
   local score = tonumber(string.sub(head, 18, 33)) or 0
-  local due = score ~= 0 and (score < expires or score > tonumber(ARGV[5]))
+  local due = score ~= 0 and (score < expires or score > tonumber(new_score))
   if due then l = links_of(KEYS[1]) end
-  if due and not cascade and (l[1] ~= ARGV[7] or l[2] ~= ARGV[8]) then return {3, l[1], l[2]} end
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  redis.call('SETRANGE', KEYS[1], 1, ARGV[2])
+  if due and not cascade and (l[1] ~= ARGV[7] or l[2] ~= ARGV[8]) then return {3, l[1], l[2], deadline} end
+  if ttl < 1 then ttl = 1 end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('SETRANGE', KEYS[1], 1, expires_text)
   if not due then return {1, '', '', 0} end
-  redis.call('SETRANGE', KEYS[1], 17, ARGV[5])
+  redis.call('SETRANGE', KEYS[1], 17, new_score)
 end
 if cascade then
-  if l[1] ~= '' then zput(l[1], member, ARGV[5], now) end
-  if l[2] ~= '' then stats_put(l[2], member, ARGV[5], now) end
+  if l[1] ~= '' then zput(l[1], member, new_score, now) end
+  if l[2] ~= '' then stats_put(l[2], member, new_score, now) end
 end
 return {1, l[1], l[2], 1}
 `;
@@ -338,7 +367,7 @@ declare module "ioredis" {
     relsTouch(
       session: string,
       ...args: Arg[]
-    ): Result<[0] | [1, string, string, 0 | 1] | [3, string, string], Context>;
+    ): Result<[0] | [1, string, string, 0 | 1] | [3, string, string, number], Context>;
     relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string, string], Context>;
     relsIndexPut(index: string, ...args: Arg[]): Result<string[], Context>;
     relsStatsPut(bucket: string, registry: string, updated: string, ...args: Arg[]): Result<number, Context>;

@@ -16,8 +16,14 @@ export type WriteCondition = "exists" | "absent" | "new";
 export interface WriteRequest {
   readonly hex: string;
   readonly payload: string | Buffer;
-  /** Lifetime in whole ms; 0 for a session that never expires. */
+  /** Lifetime in whole ms; 0 for a session that never expires. Never past `deadline`, whatever is given. */
   readonly ttlMs: number;
+  /**
+   * The session's absolute lifetime's end (ms since the epoch; 0: none), written in its
+   * header (layout 4): its expiry, TTL and filing score never pass it. The caller refuses a
+   * write at or past it (see `RelsRedisStore`): here it only caps.
+   */
+  readonly deadline: number;
   /** Whose session it is (signed in), or undefined (anonymous). */
   readonly link: SessionLink | undefined;
   readonly condition: WriteCondition;

@@ -1,4 +1,4 @@
-import { DEFAULTS } from "../config.js";
+import { DEFAULTS, type LifetimesOptions } from "../config.js";
 import type { SessionData } from "../record/session-data.js";
 import type { Logger, NextHandler } from "../types.js";
 import { RelsSessionError } from "../errors.js";
@@ -10,6 +10,15 @@ import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
 import { decodeSessionMeta } from "./meta-codec.js";
 import type { SessionKeyType, SessionMeta } from "./meta-schema.js";
+import { LifetimeProfiles, deadlineOf, earlier } from "./lifetime-profiles.js";
+import {
+  authMethodOf,
+  freshSessionMiddleware,
+  freshnessOf,
+  type Freshness,
+  type RequireFreshSessionOptions,
+  type StaleResponse,
+} from "./freshness.js";
 import type { SessionRecords } from "../record/records.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
@@ -27,6 +36,19 @@ export interface RecordOptions {
   expiresAfter?: number;
   /** When the user signed in; kept from the first record unless given again. @default now, on the first record */
   signInAt?: Date;
+  /**
+   * The lifetime profile of this sign-in (a name of `sessions.lifetimes.profiles`, e.g.
+   * `"rememberMe"`): its absolute lifetime counts from `signInAt`, and its idle timeout sets
+   * the cookie's `maxAge` as `expiresAfter` does (which wins when given). Read on the first
+   * record of a session only. @default the platform's profile, else the default profile
+   */
+  lifetime?: string;
+  /**
+   * How the user authenticated at this sign-in (`authMethod` of the metadata): `"password"`,
+   * `"second-factor"`, or a name of the app's (at most 64 code points). Read on the first
+   * record of a session only; `markFresh` records later ones. @default "sign-in"
+   */
+  authMethod?: string;
 }
 
 export interface SessionsManagerOptions {
@@ -44,11 +66,22 @@ export interface SessionsManagerOptions {
   maxSessionsPerUser?: number;
   /** Where a failing sign-in listener is reported (see `onSignIn`); without one, a process warning. */
   logger?: Logger;
+  /**
+   * Lifetime profiles (`sessions.lifetimes` of `RelsSession.configure()`): an absolute
+   * lifetime from sign-in beside the idle timeout. Without them, sessions have no deadline.
+   */
+  lifetimes?: LifetimesOptions;
 }
 
-/** A session of `activeSessions`, with `current` set on the one of the request given. */
+/**
+ * A session of `activeSessions`, with `current` set on the one of the request given. Its
+ * `expiresAt` is when it ends unless it is used again: the earlier of its idle expiry and
+ * its absolute deadline; `absoluteExpiresAt` is that deadline (null: none), which no
+ * activity moves: what a devices page shows as "expires on".
+ */
 export interface ActiveSession extends SessionMeta {
   readonly current: boolean;
+  readonly absoluteExpiresAt: Date | null;
 }
 
 /**
@@ -133,6 +166,7 @@ export class RelsSessionsManager {
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
   readonly #decoded = new TwoGenerationCache<string, DecodedMeta>(DECODED_META_MAX);
+  readonly #lifetimes: LifetimeProfiles;
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
@@ -146,6 +180,7 @@ export class RelsSessionsManager {
     this.#lastSeenInterval = options.lastSeenInterval ?? DEFAULTS.sessions.lastSeenInterval;
     if (options.maxSessionsPerUser !== undefined)
       this.#records.maxSessionsPerUser = options.maxSessionsPerUser;
+    this.#lifetimes = new LifetimeProfiles(options.lifetimes, this.#layer.recordLayout);
   }
 
   /** The per-user index this manager reads. */
@@ -183,28 +218,39 @@ export class RelsSessionsManager {
     }
     const userId = userIdOf(user);
     const now = new Date();
-    if (options.expiresAfter !== undefined && session.cookie.originalMaxAge !== options.expiresAfter) {
-      session.cookie.maxAge = options.expiresAfter;
-      session.cookie.originalMaxAge = options.expiresAfter;
-    }
-    const expiresAt = session.cookie.expires
-      ? new Date(session.cookie.expires)
-      : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
     const handle = sessionHandle(privateHex(sid));
     const known = this.#storedMeta(this.#layer.sessionMeta(sid, session), handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
+    const signingIn = !known || known.userId !== userId || known.sessionId !== handle;
+    // A sign-in takes its lifetime profile: an unknown name throws whether or not it signs in.
+    const profile = this.#lifetimes.profileOf(options.lifetime, fromRequest.clientPlatform);
+    const expiresAfter = options.expiresAfter ?? (signingIn ? profile?.idleMs : undefined);
+    if (expiresAfter !== undefined && session.cookie.originalMaxAge !== expiresAfter) {
+      session.cookie.maxAge = expiresAfter;
+      session.cookie.originalMaxAge = expiresAfter;
+    }
+    const idleExpiry = session.cookie.expires
+      ? new Date(session.cookie.expires)
+      : new Date(now.getTime() + TUNABLES.users.cookielessLifetimeMs);
 
-    if (!known || known.userId !== userId || known.sessionId !== handle) {
+    if (signingIn) {
+      const signInAt = options.signInAt ?? now;
+      // Counted from sign-in; the store enforces it (the record's header), activity never moves it.
+      const absoluteExpiresAt = deadlineOf(profile, signInAt);
       const meta: SessionMeta = copyMeta({
         sessionId: handle,
         userId,
         applicationName: this.#applicationName,
         sessionKeyType: options.sessionKeyType ?? "cookie",
         ...fromRequest,
-        signInAt: options.signInAt ?? now,
+        signInAt,
         lastSeenAt: now,
         createdAt: now,
-        expiresAt,
+        expiresAt: earlier(idleExpiry, absoluteExpiresAt),
+        // Absent without a profile, as it decodes back from Redis.
+        ...(absoluteExpiresAt ? { absoluteExpiresAt } : {}),
+        authenticatedAt: signInAt,
+        authMethod: authMethodOf(options.authMethod, "recordAuthenticatedRequest"),
       });
       // The write that files this session under the user enforces the store's
       // maxSessionsPerUser, atomically with concurrent sign-ins.
@@ -228,10 +274,82 @@ export class RelsSessionsManager {
       sessionKeyType: options.sessionKeyType ?? known.sessionKeyType,
       signInAt: options.signInAt ?? known.signInAt,
       lastSeenAt: now,
-      expiresAt,
+      expiresAt: earlier(idleExpiry, known.absoluteExpiresAt ?? null),
     });
     setMeta(session, meta);
     return { meta, kept: false };
+  }
+
+  /**
+   * Mark the request's session freshly authenticated: the user just confirmed their password,
+   * passed a second factor, or signed in again. Sets `authenticatedAt` (now) and `authMethod`
+   * in its metadata, written with the request's session (as `recordAuthenticatedRequest`'s
+   * changes are). Throws for a request whose session is not signed in.
+   *
+   * @example
+   * ```ts
+   * if (await verifyPassword(user, req.body.password)) SessionsManager.markFresh(req, { method: "password" });
+   * ```
+   */
+  markFresh(req: SessionRequest, options: { method?: string } = {}): SessionMeta {
+    const session = req.session as (SessionData & Record<string, unknown>) | null | undefined;
+    const known = this.#metaOfRequest(req);
+    if (!session || !known) {
+      throw new RelsSessionError(
+        "markFresh needs a signed-in session: record it with recordAuthenticatedRequest at sign-in first",
+      );
+    }
+    const meta = copyMeta({
+      ...known,
+      authenticatedAt: new Date(),
+      authMethod: authMethodOf(options.method, "markFresh"),
+    });
+    setMeta(session, meta);
+    return copyMeta(meta);
+  }
+
+  /**
+   * Whether the request's session authenticated within `maxAgeMs` (a sign-in, or a
+   * `markFresh`), and when and how it did. A session not signed in (none, regenerated,
+   * revoked) is never fresh. For frameworks other than Express (a Fastify `preHandler`).
+   */
+  freshness(req: SessionRequest, options: { maxAgeMs: number }): Freshness {
+    const meta = this.#metaOfRequest(req);
+    return freshnessOf(
+      meta ? (meta.authenticatedAt ?? meta.signInAt) : null,
+      meta ? (meta.authMethod ?? "sign-in") : null,
+      options.maxAgeMs,
+      Date.now(),
+    );
+  }
+
+  /**
+   * The metadata of the request's own session (what it was read with, or set on it since),
+   * decoded; null when it has none (signed out, regenerated, revoked). May be the remembered
+   * decoding itself: not to be changed or handed out.
+   */
+  #metaOfRequest(req: SessionRequest): SessionMeta | null {
+    const sid = sessionIdOfRequest(req);
+    if (!req.session || sid === undefined) return null;
+    return this.#storedMeta(this.#layer.sessionMeta(sid, req.session), sessionHandle(privateHex(sid)));
+  }
+
+  /**
+   * Express middleware for sensitive routes ("sudo mode"): a session that last authenticated
+   * more than `maxAgeMs` ago (or is not signed in) is answered before the route runs: by
+   * `onStale(req, res, next, stale)` (a redirect to a page that asks for the password, which
+   * then calls `markFresh`), else `401` with `{ error: "reauthentication_required", message,
+   * maxAgeMs, authenticatedAt }`. Invalid options throw `ConfigError` at mount.
+   *
+   * @example
+   * ```ts
+   * app.post("/account/password", SessionsManager.requireFreshSession({ maxAgeMs: 2 * 3_600_000 }), changePassword);
+   * ```
+   */
+  requireFreshSession<Req extends SessionRequest = TrackedRequest, Res = StaleResponse>(
+    options: RequireFreshSessionOptions<Req, Res>,
+  ): (req: Req, res: Res, next: NextHandler) => void {
+    return freshSessionMiddleware<Req, Res>((req, maxAgeMs) => this.freshness(req, { maxAgeMs }), options);
   }
 
   /**
@@ -383,11 +501,17 @@ export class RelsSessionsManager {
     const own = decodeSessionMeta(typeof ownRaw === "string" ? safeParse(ownRaw) : ownRaw);
     const mine = own && own.userId === userId && own.sessionId === currentHandle ? own : undefined;
     const metas = listed.map((meta) =>
-      mine && meta.sessionId === currentHandle ? { ...mine, expiresAt: meta.expiresAt } : meta,
+      mine && meta.sessionId === currentHandle
+        ? { ...mine, expiresAt: meta.expiresAt, absoluteExpiresAt: meta.absoluteExpiresAt ?? null }
+        : meta,
     );
     if (mine && addOwn && !metas.some((m) => m.sessionId === currentHandle)) metas.push(mine);
     return metas
-      .map((meta) => ({ ...meta, current: meta.sessionId === currentHandle }))
+      .map((meta) => ({
+        ...meta,
+        absoluteExpiresAt: meta.absoluteExpiresAt ?? null,
+        current: meta.sessionId === currentHandle,
+      }))
       .sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
   }
 
@@ -544,6 +668,8 @@ function copyMeta(meta: SessionMeta): SessionMeta {
     createdAt: new Date(meta.createdAt),
     expiresAt: new Date(meta.expiresAt),
   };
+  if (meta.absoluteExpiresAt) copy.absoluteExpiresAt = new Date(meta.absoluteExpiresAt);
+  if (meta.authenticatedAt) copy.authenticatedAt = new Date(meta.authenticatedAt);
   if (meta.browser) copy.browser = { ...meta.browser };
   if (meta.os) copy.os = { ...meta.os };
   if (meta.app) copy.app = { ...meta.app };

@@ -45,6 +45,10 @@ export function encodeSessionMeta(meta: SessionMeta): string {
     lastSeenAt: meta.lastSeenAt.toISOString(),
     createdAt: meta.createdAt.toISOString(),
     expiresAt: meta.expiresAt.toISOString(),
+    // Undefined (no lifetime profile, or metadata recorded before them) is left out.
+    absoluteExpiresAt: meta.absoluteExpiresAt ? meta.absoluteExpiresAt.toISOString() : undefined,
+    authenticatedAt: meta.authenticatedAt?.toISOString(),
+    authMethod: meta.authMethod,
   } satisfies Record<keyof SessionMeta, unknown>;
   return JSON.stringify(stored);
 }
@@ -142,6 +146,9 @@ const storedSessionMetaSchema = z.object({
   lastSeenAt: storedDateSchema,
   createdAt: storedDateSchema,
   expiresAt: storedDateSchema,
+  absoluteExpiresAt: storedDateSchema,
+  authenticatedAt: storedDateSchema,
+  authMethod: storedText(META_FIELD_CAPS.authMethod),
 });
 
 /**
@@ -205,6 +212,11 @@ function decodeRecord(
     lastSeenAt,
     createdAt,
     expiresAt: stored.expiresAt ?? fallback.expiresAt,
+    // Absent from metadata recorded without a lifetime profile, or before freshness existed
+    // (whose readers take `signInAt` and "sign-in"), and kept absent.
+    ...(stored.absoluteExpiresAt ? { absoluteExpiresAt: stored.absoluteExpiresAt } : {}),
+    ...(stored.authenticatedAt ? { authenticatedAt: stored.authenticatedAt } : {}),
+    ...(stored.authMethod ? { authMethod: stored.authMethod } : {}),
   };
   // The strict schema is the single judge of "usable": it rejects a missing or
   // empty id, a missing date and an invalid fallback date alike.

@@ -70,6 +70,11 @@ export const META_FIELD_CAPS = {
   softwareName: 64,
   /** Browser, OS or app version (`141.0.7390.41`, `10.15.7`, `5.12.0-beta.3`). */
   softwareVersion: 64,
+  /**
+   * How the session last authenticated (`authMethod`): `"sign-in"`, `"password"`,
+   * `"second-factor"`, or a name of the app's (`"passkey"`, `"sso:okta"`).
+   */
+  authMethod: 64,
 } as const;
 
 /**

@@ -119,6 +119,23 @@ export const sessionMetaSchema = z.object({
   createdAt: z.date(),
   /** When the session expires unless it is touched again. */
   expiresAt: z.date(),
+  /**
+   * When the session ends whatever its activity: its lifetime profile's absolute lifetime,
+   * counted from `signInAt` (see `sessions.lifetimes`). Null, or absent, when it has none.
+   */
+  absoluteExpiresAt: z.date().nullable().optional(),
+  /**
+   * When the session last authenticated: its sign-in, or the last `markFresh`. What
+   * `requireFreshSession` judges. Absent from sessions recorded before it existed, which
+   * count as authenticated at `signInAt`.
+   */
+  authenticatedAt: z.date().optional(),
+  /**
+   * How it last authenticated: `"sign-in"` (the default at sign-in), `"password"`,
+   * `"second-factor"`, or the app's own name (at most 64 code points). Absent from
+   * sessions recorded before it existed (read as `"sign-in"`).
+   */
+  authMethod: cappedText(META_FIELD_CAPS.authMethod).unwrap().min(1).optional(),
 });
 
 /** Metadata persisted with each authenticated session. */

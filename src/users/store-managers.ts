@@ -21,7 +21,7 @@ export type StoreManagerOptions = z.input<typeof storeManagerOptionsSchema>;
 
 type Settings = Pick<
   z.output<typeof storeManagerOptionsSchema>,
-  "applicationName" | "lastSeenInterval" | "maxSessionsPerUser"
+  "applicationName" | "lastSeenInterval" | "maxSessionsPerUser" | "lifetimes"
 >;
 
 /** One manager per store, so that `onSignIn` listeners and decoded metadata are shared by every caller. */
@@ -46,8 +46,11 @@ export function managerOf(store: DataLayerStore, options: StoreManagerOptions): 
   const { logger, ...settings } = parsed.data;
   const filed = managers.get(store);
   if (filed) {
-    const differing = (Object.keys(settings) as (keyof Settings)[]).filter(
-      (k) => settings[k] !== filed.settings[k],
+    // Lifetime profiles are an object: compared as JSON (their values are numbers and names).
+    // Over both sides' names: an optional setting given on one side only differs too.
+    const names = new Set([...Object.keys(settings), ...Object.keys(filed.settings)]) as Set<keyof Settings>;
+    const differing = [...names].filter(
+      (k) => JSON.stringify(settings[k]) !== JSON.stringify(filed.settings[k]),
     );
     if (differing.length === 0) return filed.manager;
     throw new ConfigError(
@@ -62,6 +65,7 @@ export function managerOf(store: DataLayerStore, options: StoreManagerOptions): 
     applicationName: settings.applicationName,
     lastSeenInterval: settings.lastSeenInterval,
     ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
+    ...(settings.lifetimes === undefined ? {} : { lifetimes: settings.lifetimes }),
     ...(logger ? { logger: logger as Logger } : {}),
   });
   fileManager(store, manager, settings);

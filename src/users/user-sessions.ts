@@ -102,13 +102,20 @@ export class UserSessions {
     const records = await this.#records.readMany(entries.map((e) => e.hex));
     const live: IndexedSession[] = [];
     const stale: string[] = [];
+    const now = Date.now();
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const record = records[i];
-      // Stale: the session is gone, is not a record, or is filed under someone else. A
+      // Stale: the session is gone, is not a record, is filed under someone else, or is past
+      // its absolute deadline (Redis drops it then; a clock ahead of Redis's sees it first). A
       // record this process cannot decode (say, MessagePack without msgpackr) is left out
       // of the list but keeps its entry, so the user can still revoke it.
-      if (!record || record === CORRUPT || !this.#records.isFiledUnder(record, userId)) {
+      if (
+        !record ||
+        record === CORRUPT ||
+        !this.#records.isFiledUnder(record, userId) ||
+        (record.header.deadline > 0 && record.header.deadline <= now)
+      ) {
         stale.push(entry.hex);
         continue;
       }
@@ -123,14 +130,19 @@ export class UserSessions {
     // Layout 4: the metadata section alone, the payload never parsed.
     const stored = await this.#layer.storedMeta(entry.hex, record);
     if (stored === null) return null;
-    // The header's expiry follows every touch; the metadata's only the last write.
-    const expiresAt = new Date(record.header.expiresAt ?? NEVER_EXPIRES_MS);
+    // The header's expiry follows every touch; the metadata's only the last write. Neither
+    // passes the deadline, which the header holds too (the store enforces that one).
+    const { deadline } = record.header;
+    const expiresAt = new Date(
+      Math.min(record.header.expiresAt ?? NEVER_EXPIRES_MS, deadline || NEVER_EXPIRES_MS),
+    );
     const meta = decodeSessionMeta(stored, {
       sessionId: sessionHandle(entry.hex),
       userId,
       expiresAt,
     });
-    return meta && meta.userId === userId ? { ...meta, expiresAt } : null;
+    if (!meta || meta.userId !== userId) return null;
+    return { ...meta, expiresAt, absoluteExpiresAt: deadline > 0 ? new Date(deadline) : null };
   }
 
   async *#stream(userId: string): AsyncGenerator<IndexEntry> {

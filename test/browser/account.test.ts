@@ -234,6 +234,8 @@ describe("account page in Chromium", () => {
       expect(await controls(desktop)).toEqual(
         [
           "button: Sign out of this device",
+          // The sensitive action (test/browser/lifetime.test.ts): asks again when not fresh.
+          "button: Download your data",
           "DisclosureTriangle: Details of Chrome on Windows",
           "DisclosureTriangle: Details of Safari on iPhone",
           "DisclosureTriangle: Sign out Safari on iPhone",

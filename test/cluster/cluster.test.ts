@@ -39,6 +39,10 @@ import {
   type MakeStore,
 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
+import request from "supertest";
+import { createRelsSession } from "../../src/index.js";
+import { lifetimeApp } from "../support/lifetime-app.js";
+import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
 
 const freshNamespace = () => `c-${randomBytes(6).toString("hex")}`;
 
@@ -610,4 +614,46 @@ describe("cluster: a follow-up that lands after a racing revoke re-adds nothing"
     () => race("touch"),
     60_000,
   );
+});
+
+describe("cluster: an absolute lifetime (filed first, in other slots) never files past the deadline", () => {
+  it("a rolling session in use is refused past its deadline; its index entry and count never outlive it", async () => {
+    const absoluteMs = 3_000;
+    const instance = createRelsSession(
+      {
+        applicationName: "ClusterApp",
+        redisOptions: { cluster: { nodes }, commandTimeout: 2000, namespace: freshNamespace() },
+        sessions: { lifetimes: { profiles: { short: { absoluteMs } }, default: "short" } },
+      },
+      { env: {} },
+    );
+    opened.push(() => instance.close());
+    const app = lifetimeApp(instance.store, instance.manager);
+    const keys = keysOf(instance.store);
+    const user = `life-${randomBytes(4).toString("hex")}`;
+    const cookie = expectSessionCookie(await request(app).post("/login").send({ userId: user }).expect(200));
+    const hex = sha256(sidOf(cookie));
+    const [listed] = await instance.manager.activeSessions(user);
+    const deadline = listed!.absoluteExpiresAt!.getTime();
+    expect(deadline - listed!.signInAt.getTime()).toBe(absoluteMs);
+    expect((await instance.stats.totals()).totalSessions).toBe(1);
+
+    // Requests keep coming (rolling: each one touches); the index entry, filed before each
+    // refile in its own slot, and Redis's TTL stay at or before the deadline.
+    let requests = 0;
+    while (Date.now() < deadline - 500) {
+      expect(await whoAmI(app, cookie)).toBe(user);
+      requests += 1;
+      expect(Number(await redis().zscore(keys.userIndex(user), hex))).toBeLessThanOrEqual(deadline);
+      expect(await redis().pttl(keys.session(hex))).toBeLessThanOrEqual(deadline - Date.now() + 50);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(requests).toBeGreaterThan(3);
+    while (Date.now() <= deadline + 20) await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
+    expect(await instance.manager.activeSessions(user)).toEqual([]);
+    expect(await whoAmI(app, cookie)).toBeNull();
+    expect(await redis().exists(keys.session(hex))).toBe(0);
+  }, 60_000);
 });

@@ -243,3 +243,38 @@ describe("per-user budgets with 1,000 sessions of one user", () => {
     expect(totals.byPlatform).toEqual({ ios_app: 0, android_app: 0, mobile_web: 0, web: 3 });
   });
 });
+
+describe("request budgets with an absolute lifetime (sessions.lifetimes): the deadline costs no round trip", () => {
+  it("unchanged: 1 (GET, the deadline read from the header); tracked and unchanged: 1; modifying: 2, no script", async () => {
+    const client = new Redis(url);
+    await client.ping();
+    const store = new RelsRedisStore({ client, namespace: `${base}-lifetime` });
+    const manager = new RelsSessionsManager({
+      store,
+      applicationName: "Turtle",
+      lifetimes: { profiles: { day: { absoluteMs: 86_400_000 } }, default: "day" },
+    });
+    const r: Rig = {
+      client,
+      store,
+      manager,
+      app: buildApp(store, manager),
+      counter: countRoundTrips(client),
+    };
+    rigs.push(r);
+    const userId = `u-${randomUUID()}`;
+    const { cookie, hex } = await login(r.app, userId, { record: true });
+    // Layout 4's deadline, after the score: what every read checks.
+    const header = await client.getrange(keysOf(store).session(hex), 33, 48);
+    expect(Number(header)).toBeGreaterThan(Date.now());
+
+    const get = (path: string) => request(r.app).get(path).set("Cookie", cookie).expect(200);
+    expect(await measure(r, () => get("/me"))).toEqual({ roundTrips: 1, commands: ["get"] });
+    expect(await measure(r, () => get("/tracked"))).toEqual({ roundTrips: 1, commands: ["get"] });
+    expect(await measure(r, () => request(r.app).post("/visit").set("Cookie", cookie).expect(200))).toEqual({
+      roundTrips: 2,
+      commands: ["get", "set"],
+    });
+    expect((await get("/me")).body.userId).toBe(userId);
+  });
+});

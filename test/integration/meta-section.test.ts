@@ -107,7 +107,7 @@ describe("the metadata section (layout 4)", () => {
     expect(await storedMetaOf(store, sid)).toBeNull();
     const anonymous = newSid();
     await store.set(anonymous, sessionFor(60_000, { n: 1 }));
-    expect(await rawRecord(store, anonymous)).toMatch(/^4[0-9]{32}\t\n\n\{/);
+    expect(await rawRecord(store, anonymous)).toMatch(/^4[0-9]{48}\t\n\n\{/);
   });
 
   it("Express: absent from req.session's JSON, present in activeSessions, after regenerate and on later requests", async () => {

@@ -31,6 +31,9 @@ function fullMeta(overrides: Partial<SessionMeta> = {}): SessionMeta {
     lastSeenAt: new Date("2025-06-02T08:30:15.123Z"),
     createdAt: new Date("2025-06-01T09:59:59.999Z"),
     expiresAt: new Date("2025-07-01T10:00:00.000Z"),
+    absoluteExpiresAt: new Date("2025-07-01T10:00:00.000Z"),
+    authenticatedAt: new Date("2025-06-02T08:00:00.000Z"),
+    authMethod: "second-factor",
     ...overrides,
   };
 }

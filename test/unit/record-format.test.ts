@@ -5,6 +5,7 @@ import { decodeRecord, encodeRecord, type RecordHeader } from "../../src/record/
 const header: RecordHeader = {
   expiresAt: 1_700_000_000_000,
   score: 1_700_000_360_000,
+  deadline: 0,
   index: "ns:user:{u1}",
   bucket: "ns:stats:{s}:live:T:web",
   plain: "",
@@ -23,7 +24,7 @@ describe("record layouts", () => {
     const meta = JSON.stringify({ userId: "u1", note: "a\nb" });
     const value = encodeRecord(header, '{"cookie":{}}', meta) as string;
     expect(value).toBe(
-      `4${"1700000000000".padStart(16, "0")}${"1700000360000".padStart(16, "0")}ns:user:{u1}\tns:stats:{s}:live:T:web\n${meta}\n{"cookie":{}}`,
+      `4${"1700000000000".padStart(16, "0")}${"1700000360000".padStart(16, "0")}${"0".repeat(16)}ns:user:{u1}\tns:stats:{s}:live:T:web\n${meta}\n{"cookie":{}}`,
     );
     const record = decodeRecord(Buffer.from(value))!;
     expect(record).toMatchObject({ layout: 4, meta, header });
@@ -31,6 +32,18 @@ describe("record layouts", () => {
     const none = decodeRecord(Buffer.from(encodeRecord(header, "{}", "") as string))!;
     expect(none).toMatchObject({ layout: 4, meta: "" });
     expect(none.payload.toString()).toBe("{}");
+  });
+
+  it("layout 4 holds the absolute deadline after the score; layout 3 cannot, and reads as none", () => {
+    const withDeadline = { ...header, deadline: 1_700_000_500_000 };
+    const value = encodeRecord(withDeadline, "{}", "") as string;
+    expect(value.slice(33, 49)).toBe("1700000500000".padStart(16, "0"));
+    expect(decodeRecord(Buffer.from(value))!.header).toEqual(withDeadline);
+    const layout3 = encodeRecord(withDeadline, "{}") as string;
+    expect(layout3.slice(33)).toBe("ns:user:{u1}\tns:stats:{s}:live:T:web\n{}");
+    expect(decodeRecord(Buffer.from(layout3))!.header.deadline).toBe(0);
+    // A deadline field that is not 16 digits is a corrupt record, not a session without one.
+    expect(decodeRecord(Buffer.from(`${value.slice(0, 33)}x${value.slice(34)}`))).toBeUndefined();
   });
 
   it("layout 4 with a binary payload and a plain-sid link", () => {

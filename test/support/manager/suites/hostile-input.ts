@@ -170,6 +170,8 @@ export function describeHostileInput(setup: ManagerContractSetup): void {
         lastSeenAt: createdAt,
         createdAt,
         expiresAt: oldExpiresAt,
+        // A listing says "no deadline" as null, also for metadata recorded before lifetimes.
+        absoluteExpiresAt: null,
         current: false,
       } satisfies ActiveSession);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();

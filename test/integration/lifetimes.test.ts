@@ -1,0 +1,248 @@
+/**
+ * Absolute lifetimes (issue 21 item 1) on a standalone Redis, through express-session with
+ * `rolling: true`: a session past its profile's `absoluteMs` is refused on its next request,
+ * however active it was, and leaves `activeSessions` and the stats totals; one nobody uses
+ * leaves Redis at its deadline by itself (its TTL and filing never pass it). Profiles: the
+ * default, one named at sign-in, one per platform, and an unknown name.
+ *
+ * The lifetimes are a few seconds (the config's floor is 1000 ms): the tests wait for the
+ * deadline itself, which `activeSessions` tells them, never for a guessed number of ms.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import request from "supertest";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import {
+  RelsRedisStore,
+  createRelsSession,
+  type RelsSessionInstance,
+  type SessionData,
+  type SessionStoreConfigInput,
+} from "../../src/index.js";
+import { deleteNamespace } from "../support/cleanup.js";
+import { COOKIE_MAX_AGE_MS, lifetimeApp } from "../support/lifetime-app.js";
+import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
+import { keysOf } from "../support/internals.js";
+import { sha256 } from "../support/store-contract.js";
+import { UA } from "../support/user-agents.js";
+
+const url = inject("redisUrl");
+/** To look at what Redis holds, as another process would. */
+const inspector = new Redis(url);
+const instances: Array<{ instance: RelsSessionInstance; namespace: string }> = [];
+
+afterAll(async () => {
+  inspector.disconnect();
+  for (const { instance, namespace } of instances) {
+    await instance.close();
+    await deleteNamespace(url, namespace);
+  }
+});
+
+const SHORT_MS = 2_500;
+
+function configured(lifetimes: NonNullable<SessionStoreConfigInput["sessions"]>["lifetimes"]) {
+  const namespace = `t-life-${randomUUID()}`;
+  const instance = createRelsSession(
+    { applicationName: "Turtle", redisOptions: { url, namespace }, sessions: { lifetimes } },
+    { env: {} },
+  );
+  instances.push({ instance, namespace });
+  const app = lifetimeApp(instance.store, instance.manager);
+  return { instance, app, keys: keysOf(instance.store) };
+}
+
+async function signIn(
+  app: ReturnType<typeof lifetimeApp>,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  const res = await request(app).post("/login").set(headers).send(body).expect(200);
+  const cookie = expectSessionCookie(res);
+  const sid = sidOf(cookie);
+  return {
+    cookie,
+    sid,
+    hex: sha256(sid),
+    absoluteExpiresAt: res.body.absoluteExpiresAt as string | null,
+    signInAt: Date.parse(res.body.signInAt as string),
+  };
+}
+
+/** Resolves once the wall clock is past `ms` (the deadline the store was given). */
+async function until(ms: number): Promise<void> {
+  while (Date.now() <= ms)
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, ms - Date.now() + 1)));
+}
+
+describe("absolute lifetimes (sessions.lifetimes)", () => {
+  it("a rolling session in use is refused on its first request past its deadline; an unused one leaves Redis by itself; both leave the listing and the totals", async () => {
+    const { instance, app, keys } = configured({
+      profiles: { short: { absoluteMs: SHORT_MS } },
+      default: "short",
+    });
+    const busy = await signIn(app, { userId: "alice" });
+    const idle = await signIn(app, { userId: "alice" });
+
+    // Listed with its deadline; `expiresAt` (the idle expiry, 60 s) never passes it.
+    const listed = await instance.manager.activeSessions("alice");
+    expect(listed).toHaveLength(2);
+    const deadline = Math.max(...listed.map((s) => s.absoluteExpiresAt!.getTime()));
+    for (const session of listed) {
+      expect(session.absoluteExpiresAt!.getTime() - session.signInAt.getTime()).toBe(SHORT_MS);
+      expect(session.expiresAt.getTime()).toBeLessThanOrEqual(session.absoluteExpiresAt!.getTime());
+    }
+    expect((await instance.stats.totals()).totalSessions).toBe(2);
+    // Redis's TTL is capped by the deadline, not the cookie's 60 s.
+    expect(await inspector.pttl(keys.session(idle.hex))).toBeLessThanOrEqual(SHORT_MS);
+
+    // The busy one: a request every 200 ms keeps refreshing it (rolling), up to its deadline.
+    let requests = 0;
+    while (Date.now() < deadline - 400) {
+      expect(await whoAmI(app, busy.cookie)).toBe("alice");
+      requests += 1;
+      expect(await inspector.pttl(keys.session(busy.hex))).toBeLessThanOrEqual(deadline - Date.now() + 50);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(requests).toBeGreaterThan(3);
+
+    await until(deadline + 20);
+    // Nobody read the idle one: Redis dropped it at its deadline, and its filing with it.
+    expect(await inspector.exists(keys.session(idle.hex))).toBe(0);
+    expect(await instance.manager.activeSessions("alice")).toEqual([]);
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
+    // The busy one is signed out on its next request, whatever the cookie says (60 s rolling).
+    expect(await whoAmI(app, busy.cookie)).toBeNull();
+    expect(await inspector.exists(keys.session(busy.hex))).toBe(0);
+  });
+
+  it("a read that finds a record at its deadline (a clock ahead of Redis's) is a miss, and revokes it: marker left, unlisted, uncounted", async () => {
+    const { instance, app, keys } = configured({
+      profiles: { long: { absoluteMs: 3_600_000 } },
+      default: "long",
+    });
+    const session = await signIn(app, { userId: "bob" });
+    expect(await whoAmI(app, session.cookie)).toBe("bob");
+    // The header's deadline (bytes 33–48 of layout 4) set to a moment ago; the TTL is left
+    // as it was, as when this process's clock runs ahead of Redis's.
+    const past = String(Date.now() - 1).padStart(16, "0");
+    await inspector.setrange(keys.session(session.hex), 33, past);
+    expect(await whoAmI(app, session.cookie)).toBeNull();
+    expect(await inspector.exists(keys.session(session.hex))).toBe(0);
+    expect(await inspector.exists(keys.revoked(session.hex))).toBe(1);
+    expect(await instance.manager.activeSessions("bob")).toEqual([]);
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
+  });
+
+  it("a touch from a process that never read the session (its header unknown) is capped by the stored deadline: TTL, expiry and filing", async () => {
+    const { instance, app, keys } = configured({
+      profiles: { twoMinutes: { absoluteMs: 120_000 } },
+      default: "twoMinutes",
+    });
+    const session = await signIn(app, { userId: "erin" });
+    const deadline = Date.parse(session.absoluteExpiresAt!);
+    const client = new Redis(url);
+    const other = new RelsRedisStore({ client, namespace: instance.config.redisOptions.namespace });
+    try {
+      // An hour asked, by a store that read nothing: only the touch script knows the deadline.
+      const hour = 3_600_000;
+      await other.touch(session.sid, {
+        cookie: { originalMaxAge: hour, expires: new Date(Date.now() + hour) },
+      } as unknown as SessionData);
+      const ttl = await client.pttl(keys.session(session.hex));
+      // Extended past the cookie's 60 s the sign-in gave it, up to the deadline and no further.
+      expect(ttl).toBeGreaterThan(COOKIE_MAX_AGE_MS);
+      expect(Date.now() + ttl).toBeLessThanOrEqual(deadline + 50);
+      const header = await client.getrange(keys.session(session.hex), 0, 48);
+      expect(Number(header.slice(1, 17))).toBe(deadline);
+      expect(Number(header.slice(33, 49))).toBe(deadline);
+      expect(Number(await client.zscore(keys.userIndex("erin"), session.hex))).toBeLessThanOrEqual(deadline);
+    } finally {
+      await other.close();
+      client.disconnect();
+    }
+  });
+
+  it("profiles: the default, one named at sign-in, the platform's; an idle timeout sets the cookie's lifetime; an unknown name is an error", async () => {
+    const { instance, app, keys } = configured({
+      profiles: {
+        browser: { absoluteMs: 12 * 3_600_000, idleMs: 1_800_000 },
+        rememberMe: { absoluteMs: 30 * 86_400_000 },
+        mobile: { absoluteMs: 90 * 86_400_000 },
+      },
+      default: "browser",
+      platforms: { ios_app: "mobile", android_app: "mobile" },
+    });
+    const lifetimeOf = (s: { absoluteExpiresAt: string | null; signInAt: number }) =>
+      Date.parse(s.absoluteExpiresAt!) - s.signInAt;
+
+    const browser = await signIn(app, { userId: "carol" }, { "User-Agent": UA.linuxChrome });
+    expect(lifetimeOf(browser)).toBe(12 * 3_600_000);
+    // idleMs: the cookie's maxAge (and Redis's TTL) is 30 minutes, not the app's 60 s.
+    const browserTtl = await inspector.pttl(keys.session(browser.hex));
+    expect(browserTtl).toBeGreaterThan(COOKIE_MAX_AGE_MS);
+    expect(browserTtl).toBeLessThanOrEqual(1_800_000);
+
+    const remembered = await signIn(
+      app,
+      { userId: "carol", lifetime: "rememberMe" },
+      { "User-Agent": UA.linuxChrome },
+    );
+    expect(lifetimeOf(remembered)).toBe(30 * 86_400_000);
+    // No idleMs: the cookie's own lifetime stands.
+    expect(await inspector.pttl(keys.session(remembered.hex))).toBeLessThanOrEqual(COOKIE_MAX_AGE_MS);
+
+    const phone = await signIn(
+      app,
+      { userId: "carol" },
+      { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
+    );
+    expect(lifetimeOf(phone)).toBe(90 * 86_400_000);
+    // A name given wins over the platform's.
+    const named = await signIn(
+      app,
+      { userId: "carol", lifetime: "browser" },
+      { "User-Agent": UA.appIphone, AppVersion: "5.12.0" },
+    );
+    expect(lifetimeOf(named)).toBe(12 * 3_600_000);
+
+    // The deadline counts from the signInAt given, not from now.
+    const earlier = Date.now() - 3_600_000;
+    const late = await signIn(app, { userId: "carol", signInAtMs: earlier });
+    expect(Date.parse(late.absoluteExpiresAt!)).toBe(earlier + 12 * 3_600_000);
+
+    const listed = await instance.manager.activeSessions("carol");
+    expect(new Map(listed.map((s) => [s.sessionId, s.absoluteExpiresAt?.toISOString()]))).toEqual(
+      new Map(
+        [browser, remembered, phone, named, late].map((s) => [
+          instance.manager.sessionIdOf({ sessionID: s.sid }),
+          s.absoluteExpiresAt,
+        ]),
+      ),
+    );
+
+    const unknown = await request(app)
+      .post("/login")
+      .send({ userId: "carol", lifetime: "forever" })
+      .expect(500);
+    expect(unknown.body).toMatchObject({ error: "RelsSessionError" });
+    expect(unknown.body.message).toContain('Unknown lifetime profile "forever"');
+    expect(unknown.body.message).toContain("browser, rememberMe, mobile");
+  });
+
+  it("without lifetimes, nothing changes: no deadline in the header or the listing, an unknown profile name is an error", async () => {
+    const { instance, app, keys } = configured(undefined);
+    const session = await signIn(app, { userId: "dave" });
+    expect(session.absoluteExpiresAt).toBeNull();
+    const raw = await inspector.getrange(keys.session(session.hex), 0, 48);
+    expect(raw.slice(33, 49)).toBe("0".repeat(16));
+    expect(await inspector.pttl(keys.session(session.hex))).toBeGreaterThan(COOKIE_MAX_AGE_MS - 5_000);
+    const [listed] = await instance.manager.activeSessions("dave");
+    expect(listed?.absoluteExpiresAt).toBeNull();
+    const res = await request(app)
+      .post("/login")
+      .send({ userId: "dave", lifetime: "rememberMe" })
+      .expect(500);
+    expect(res.body.message).toContain("no sessions.lifetimes");
+  });
+});
