@@ -74,6 +74,21 @@ export type { DeviceMetadata } from "./users/device.js";
 export { describeSession } from "./users/describe.js";
 export type { DescribableSession } from "./users/describe.js";
 export type { SignInEvent, SignInListener } from "./users/sign-in-events.js";
+export type {
+  RevocationEvent,
+  RevocationListener,
+  RevocationReason,
+  SessionRevokedEvent,
+  SessionsClearedEvent,
+} from "./record/revocation-feed.js";
+export type {
+  CloseOnRevokeOptions,
+  ConnectionCloseReason,
+  EventStreamResponse,
+  RevocableConnection,
+  SocketIoSocketLike,
+  WebSocketLike,
+} from "./users/close-on-revoke.js";
 export { privateId } from "./ids.js";
 export type { Serializer, TextSerializer, SerializerName } from "./record/codec/serializer.js";
 export {

@@ -175,4 +175,7 @@ export const SessionsManager = {
   logoutOtherSessions: (...args: Parameters<Manager["logoutOtherSessions"]>) =>
     RelsSession.manager().logoutOtherSessions(...args),
   onSignIn: (...args: Parameters<Manager["onSignIn"]>) => RelsSession.manager().onSignIn(...args),
+  onRevoked: (...args: Parameters<Manager["onRevoked"]>) => RelsSession.manager().onRevoked(...args),
+  closeOnRevoke: (...args: Parameters<Manager["closeOnRevoke"]>) =>
+    RelsSession.manager().closeOnRevoke(...args),
 } as const;

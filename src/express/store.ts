@@ -393,8 +393,16 @@ export class RelsRedisStore extends StoreBase {
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
       this.#recentReads.clear();
-      for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes, "revoke");
-      await this.#legacy?.clear();
+      // One event for every session (not one per session): connections tied to any of them
+      // close. Told after a failure too: the sessions revoked so far are gone.
+      try {
+        for await (const hexes of this.#records.scan()) await this.#destroyRecords(hexes, "clear");
+        await this.#legacy?.clear();
+      } catch (error) {
+        await this.#records.announceCleared().catch(() => undefined);
+        throw error;
+      }
+      await this.#records.announceCleared();
     };
     return respond(wipe, callback);
   }
@@ -718,7 +726,8 @@ export class RelsRedisStore extends StoreBase {
    */
   #destroyRecords(hexes: readonly string[], why: DeleteReason): Promise<number> {
     for (const hex of hexes) this.#recentReads.delete(hex);
-    return this.#records.destroy(hexes, { revoke: why === "revoke" });
+    if (why === "clear") return this.#records.destroy(hexes, { reason: "clear" });
+    return this.#records.destroy(hexes, { revoke: why === "revoke", reason: "destroy" });
   }
 
   /**
@@ -750,8 +759,11 @@ export class RelsRedisStore extends StoreBase {
   }
 }
 
-/** Why sessions are deleted: revoked (destroy, `clear()`), expired (saved with a past expiry), or corrupt. */
-type DeleteReason = "revoke" | "expired" | "corrupt";
+/**
+ * Why sessions are deleted: revoked (destroy), revoked by `clear()` (announced once for all),
+ * expired (saved with a past expiry), or corrupt.
+ */
+type DeleteReason = "revoke" | "clear" | "expired" | "corrupt";
 
 const DONE: Promise<void> = Promise.resolve();
 

@@ -5,6 +5,7 @@ import type { SessionRecords } from "./records.js";
 import type { SessionData } from "./session-data.js";
 import type { StoredRecord } from "./format.js";
 import { fieldMeta, ownMeta, metaData, metaOfSection, type MetaValue } from "./meta-section.js";
+import { RevocationFeed } from "./revocation-feed.js";
 
 /**
  * The data layer of one store: its records (every Redis command) and its codec (payload ↔
@@ -17,6 +18,7 @@ export class DataLayer {
   readonly #logger: Logger | undefined;
   readonly #forget: (hex: string) => void;
   readonly #metaOf: (sid: string, session: object) => MetaValue | undefined;
+  #revocations: RevocationFeed | undefined;
 
   /** `forget`: told of each session removed here as corrupt (the store drops what it read of it). */
   constructor(
@@ -31,6 +33,14 @@ export class DataLayer {
     this.codec = codec;
     this.#logger = logger;
     this.#forget = forget;
+  }
+
+  /**
+   * The store's revocation events (record/revocation-feed.ts): made on first use, so a store
+   * nobody listens to opens no subscriber connection.
+   */
+  get revocations(): RevocationFeed {
+    return (this.#revocations ??= new RevocationFeed(this.records));
   }
 
   /**

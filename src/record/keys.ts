@@ -69,6 +69,16 @@ function encodeUserId(userId: string): string {
   return encodeURIComponent(userId).replace(/\*/g, "%2A");
 }
 
+/** `encodeUserId`'s inverse; undefined for text it cannot have written. */
+function decodeUserId(encoded: string): string | undefined {
+  try {
+    if (encoded.startsWith("%u")) return Buffer.from(encoded.slice(2), "hex").toString("utf16le");
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
 export class Keys {
   readonly namespace: string;
   /** Prefix of session keys; connect-redis's `prefix`. Defaults to `<namespace>:`. */
@@ -126,6 +136,22 @@ export class Keys {
     if (!key.startsWith(this.prefix + SESSION_TAG_START) || !key.endsWith("}")) return undefined;
     const hex = key.slice(start, -1);
     return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+  }
+
+  /**
+   * The pub/sub channel of this scope's revocation events (record/revocation-feed.ts). Classic
+   * pub/sub, not sharded: on Cluster a script may only touch its own slot, and a channel per
+   * session's slot would make every subscriber listen to 16,384 channels (docs/scaling.md).
+   */
+  revocationChannel(): string {
+    return `${this.scope}:revoked`;
+  }
+
+  /** The user id of a user's index key (`userIndex`'s inverse); undefined for any other text. */
+  userIdOfIndex(index: string): string | undefined {
+    const head = `${this.scope}:user:{`;
+    if (!index.startsWith(head) || !index.endsWith("}")) return undefined;
+    return decodeUserId(index.slice(head.length, -1));
   }
 
   /** Records that no process needs to read plain-sid keys any more. */

@@ -11,6 +11,7 @@ import { watchMasters } from "./master-watch.js";
 import { MasterBreakers } from "./master-breakers.js";
 import { REQUIRED_REDIS_VERSION, versionVerdict } from "./server-version.js";
 import type { RedisTarget } from "./target.js";
+import { SUBSCRIBER_OPTIONS, SubscriberLink, type ChannelListeners } from "./subscriber-link.js";
 
 export type { RedisTarget };
 
@@ -47,8 +48,16 @@ export interface RedisSource {
    * plumbing knows none of them.
    */
   prepare(prepare: PrepareClient): void;
+  /**
+   * Listen to a pub/sub channel on a connection of its own (made now, made again whenever it
+   * drops, closed with the source); `subscribed` is told each time the channel is subscribed
+   * again, so the listener can re-check what it missed. Returns the call that stops it.
+   */
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void>;
   close(): Promise<void>;
 }
+
+export type { ChannelListeners };
 
 /** Set a client up before use (define commands on it); must be safe to call again on the same client. */
 export type PrepareClient = (client: RedisClient) => void;
@@ -124,6 +133,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   /** Every client made and not yet destroyed, for `prepare`. */
   readonly #made = new Set<RedisClient>();
   readonly #preparations = new Preparations();
+  readonly #links = new Links();
 
   constructor(options: PoolOptions) {
     super();
@@ -273,6 +283,21 @@ export class RedisPool extends EventEmitter implements RedisSource {
     this.#preparations.add(prepare, this.#made);
   }
 
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    const { baseMs, maxMs } = this.#options.backoff ?? TUNABLES.pool.backoff;
+    return this.#links.add(
+      new SubscriberLink(
+        async () => {
+          if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
+          return subscriberOf(this.#pick() ?? (await this.#firstClient()));
+        },
+        channel,
+        listeners,
+        (attempt) => jitteredBackoff(attempt, baseMs, maxMs),
+      ),
+    );
+  }
+
   subscribe(listeners: SourceListeners): () => void {
     const mastersChanged = listeners.mastersChanged ?? nothing;
     this.on("connect", listeners.connect);
@@ -326,6 +351,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     this.#closed = true;
     clearTimeout(this.#probe);
     this.#stalls.stop();
+    await this.#links.close();
     await this.#opening?.catch(() => undefined);
     const blocking = await this.#blocking?.catch(() => undefined);
     if (blocking && blocking.status !== "end") await blocking.quit().catch(() => blocking.disconnect());
@@ -557,6 +583,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
 export class ClientSource implements RedisSource {
   readonly #client: RedisClient;
   #blocking: RedisClient | undefined;
+  readonly #links = new Links();
 
   constructor(client: RedisClient) {
     this.#client = client;
@@ -595,6 +622,19 @@ export class ClientSource implements RedisSource {
     return mastersOf(this.#client);
   }
 
+  /** On connections of its own, duplicates of the app's client (Cluster: of one of its masters). */
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    const { baseMs, maxMs } = TUNABLES.pool.backoff;
+    return this.#links.add(
+      new SubscriberLink(
+        async () => subscriberOf(this.#client),
+        channel,
+        listeners,
+        (attempt) => jitteredBackoff(attempt, baseMs, maxMs),
+      ),
+    );
+  }
+
   subscribe(listeners: SourceListeners): () => void {
     let hub = hubs.get(this.#client);
     if (!hub) hubs.set(this.#client, (hub = new ClientEvents(this.#client)));
@@ -603,6 +643,7 @@ export class ClientSource implements RedisSource {
 
   /** The app owns its client: closing the store leaves it open (the duplicate made for blocking operations is closed). */
   async close(): Promise<void> {
+    await this.#links.close();
     const blocking = this.#blocking;
     this.#blocking = undefined;
     if (blocking && blocking.status !== "end") await blocking.quit().catch(() => blocking.disconnect());
@@ -688,6 +729,37 @@ class ClientEvents {
 }
 
 function nothing(): void {}
+
+/** A source's subscriber links, closed with it. */
+class Links {
+  readonly #open = new Set<SubscriberLink>();
+
+  add(link: SubscriberLink): () => Promise<void> {
+    this.#open.add(link);
+    return () => {
+      this.#open.delete(link);
+      return link.close();
+    };
+  }
+
+  async close(): Promise<void> {
+    const links = [...this.#open];
+    this.#open.clear();
+    await Promise.all(links.map((link) => link.close()));
+  }
+}
+
+/**
+ * A new connection for a subscriber link, with `client`'s options: the same server (Sentinel:
+ * the master the sentinels name now), or on Cluster one of the masters, picked at random.
+ */
+function subscriberOf(client: RedisClient): Redis {
+  if (!(client instanceof Cluster)) return client.duplicate(SUBSCRIBER_OPTIONS);
+  const masters = client.nodes("master");
+  const node = masters[Math.floor(Math.random() * masters.length)];
+  if (!node) throw new RedisUnavailableError("The Cluster client knows no master yet");
+  return node.duplicate(SUBSCRIBER_OPTIONS);
+}
 
 /** An operation on an app's client: errors typed and scrubbed, no async frame of its own. */
 function runOn<T>(client: RedisClient, operation: (client: RedisClient) => Promise<T>): Promise<T> {

@@ -1,7 +1,14 @@
 import { StoreReconfiguredError } from "../errors.js";
 import type { BreakerState } from "./breaker.js";
 import type { Redis } from "ioredis";
-import type { PrepareClient, RedisClient, RedisPool, RedisSource, SourceListeners } from "./pool.js";
+import type {
+  ChannelListeners,
+  PrepareClient,
+  RedisClient,
+  RedisPool,
+  RedisSource,
+  SourceListeners,
+} from "./pool.js";
 
 /**
  * The pool of one `createRelsSession()` instance, as its store sees it. When the instance
@@ -57,6 +64,12 @@ export class RetirableSource implements RedisSource {
 
   prepare(prepare: PrepareClient): void {
     this.#pool.prepare(prepare);
+  }
+
+  /** A retired instance listens to nothing (its pool is closed). */
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    if (this.#retired !== undefined) return async () => undefined;
+    return this.#pool.listen(channel, listeners);
   }
 
   subscribe(listeners: SourceListeners): () => void {

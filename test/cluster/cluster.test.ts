@@ -18,6 +18,7 @@ import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
 import {
   RedisPool,
+  type ChannelListeners,
   type PrepareClient,
   type RedisClient,
   type RedisSource,
@@ -555,6 +556,10 @@ class InterleavingSource implements RedisSource {
 
   subscribe(listeners: SourceListeners): () => void {
     return this.#inner.subscribe(listeners);
+  }
+
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    return this.#inner.listen(channel, listeners);
   }
 
   close(): Promise<void> {
