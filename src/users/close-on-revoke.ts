@@ -124,7 +124,11 @@ function onClosed(connection: RevocableConnection, listener: () => void): void {
   else (connection as EventStreamResponse | WebSocketLike).once("close", listener);
 }
 
-function end(connection: RevocableConnection, reason: ConnectionCloseReason, options: CloseOnRevokeOptions): void {
+function end(
+  connection: RevocableConnection,
+  reason: ConnectionCloseReason,
+  options: CloseOnRevokeOptions,
+): void {
   if (isSocketIo(connection)) {
     connection.disconnect(true);
   } else if (isWebSocket(connection)) {

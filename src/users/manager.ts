@@ -498,11 +498,10 @@ export class RelsSessionsManager {
    * `logoutAllSessions`) whose revocation events say `"cli"`.
    */
   revokeAsOperator(user: UserRef, sessionIds: readonly string[] | "all"): Promise<number> {
-    if (sessionIds === "all") return tracedRevocation("all", () => this.#revokeWhere(user, () => true, "cli"));
+    if (sessionIds === "all")
+      return tracedRevocation("all", () => this.#revokeWhere(user, () => true, "cli"));
     const wanted = new Set(sessionIds);
-    return tracedRevocation("sessions", () =>
-      this.#revokeWhere(user, (handle) => wanted.has(handle), "cli"),
-    );
+    return tracedRevocation("sessions", () => this.#revokeWhere(user, (handle) => wanted.has(handle), "cli"));
   }
 
   /**
