@@ -12,7 +12,7 @@ import type { Request } from "express";
 import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RelsRedisStore, RelsSession } from "../../src/index.js";
+import { createRelsSession, RelsRedisStore, RelsSession } from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
@@ -36,6 +36,7 @@ import {
   resurrected,
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
+import { describeRevocationEvents } from "../support/revocation-events-suite.js";
 import {
   describeStoreContract,
   newSid,
@@ -141,6 +142,20 @@ describeManagerContract("cluster, createRelsSession({ redisOptions: { cluster } 
     close: () => RelsSession.close(),
   };
 });
+
+// Classic PUBLISH from the revoking master's script reaches a subscriber on any master.
+describeRevocationEvents("cluster", () => ({
+  instance: (namespace, options = {}) =>
+    createRelsSession(
+      {
+        applicationName: "Turtle",
+        redisOptions: { cluster: { nodes }, namespace, commandTimeout: 2000 },
+        sessions: options,
+      },
+      { env: {} },
+    ),
+  cliFlags: () => ["--cluster", nodes.map((n) => `${n.host}:${n.port}`).join(",")],
+}));
 
 // ---- helpers for the cluster-specific tests ----------------------------------------------------
 

@@ -155,26 +155,31 @@ export function openWebSocket(base: string, cookie: string): Promise<OpenConnect
 
 /**
  * `rels-session revoke <user> <handle>` in a child process (the CLI from src/, through tsx):
- * resolves with the time it exited (performance.now()).
+ * resolves with the time (performance.now()) it printed that it revoked, which it does once
+ * the revocation is acknowledged. The child is then stopped: on Sentinel the CLI prints its
+ * result but its process lingers (ioredis's sentinel connections; main has the same).
  */
 export function revokeFromAnotherProcess(flags: string[], userId: string, handle: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       ["--import", "tsx", "src/cli.ts", ...flags, "revoke", userId, handle],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, REDIS_URL: "" },
-      },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, REDIS_URL: "" } },
     );
     let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    let printedAt: number | undefined;
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+      if (printedAt === undefined && /revoked [1-9]\d* session/.test(output)) {
+        printedAt = performance.now();
+        resolve(printedAt);
+        child.kill();
+      }
+    });
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.once("error", reject);
     child.once("close", (status) => {
-      const at = performance.now();
-      if (status === 0) resolve(at);
-      else reject(new Error(`rels-session revoke exited ${status}: ${output}`));
+      if (printedAt === undefined) reject(new Error(`rels-session revoke exited ${status}: ${output}`));
     });
   });
 }
