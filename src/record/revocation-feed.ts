@@ -126,6 +126,14 @@ export class RevocationFeed {
         this.#markSubscribed?.();
         void this.#recheck();
       },
+      refused: (error) => {
+        process.emitWarning(
+          `rels-session: Redis refused the subscription to revocation events (${error.message}); ` +
+            "onRevoked listeners and closeOnRevoke get no events. Grant the ACL user the channel " +
+            `${this.#records.keys.revocationChannel()} (docs/revocation-events.md)`,
+          { code: "RELS_SESSION_REVOCATION_EVENTS_REFUSED" },
+        );
+      },
     });
   }
 

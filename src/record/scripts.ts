@@ -99,9 +99,10 @@ end
 -- Tell this scope's subscribers, in the revocation's own step, that session member was revoked
 -- and why, with the index and bucket its header names (whose it was): the private hex, never
 -- a sid. channel '': no event. The format is RevocationFeed's (record/revocation-feed.ts).
+-- pcall: an ACL user without the channel's permission loses the event, never the revocation.
 local function announce(channel, reason, member, index, bucket)
   if channel == nil or channel == '' then return end
-  redis.call('PUBLISH', channel, '1\t' .. reason .. '\t' .. member .. '\t' .. index .. '\t' .. bucket)
+  redis.pcall('PUBLISH', channel, '1\t' .. reason .. '\t' .. member .. '\t' .. index .. '\t' .. bucket)
 end
 -- Beyond cap entries, drop the ones filed to expire soonest (but keep): each is revoked
 -- if this index owns it (and announced on channel), and its entry removed either way.

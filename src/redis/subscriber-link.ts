@@ -18,6 +18,11 @@ export interface ChannelListeners {
   message(text: string): void;
   /** The channel is subscribed: the first time, and again on each new connection. */
   subscribed(): void;
+  /**
+   * The server refused the subscription for good (an ACL user without the channel's
+   * permission, `NOPERM`): the link stops instead of asking again every few seconds.
+   */
+  refused(error: Error): void;
 }
 
 /** A new connection of its own for the link (never one that serves commands). */
@@ -81,8 +86,12 @@ export class SubscriberLink {
     try {
       await readyOf(connection);
       await connection.subscribe(this.#channel);
-    } catch {
-      // The "end" that follows makes the next connection.
+    } catch (error) {
+      if (error instanceof Error && /NOPERM/.test(error.message)) {
+        this.#closed = true;
+        this.#listeners.refused(error);
+      }
+      // Otherwise the "end" that follows makes the next connection.
       end(connection);
       return;
     }

@@ -296,6 +296,41 @@ describe("revocation events: a subscriber that was disconnected during a revocat
     await server?.dispose();
   });
 
+  it("an ACL user without the channel's permission still revokes; its subscriber stops and says why", async () => {
+    const namespace = `t-ev-${randomUUID()}`;
+    const admin = new Redis(server.url);
+    const user = `nochannels-${randomUUID()}`;
+    // Keys and commands allowed, no pub/sub channel (Redis 7's default for a new user).
+    await admin.acl("SETUSER", user, "on", ">secret", "~*", "+@all", "resetchannels");
+    const aclUrl = server.url.replace("redis://", `redis://${user}:secret@`);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => warnings.push(String(warning.code));
+    process.on("warning", onWarning);
+    const instance = createRelsSession(
+      { applicationName: "Turtle", redisOptions: { url: aclUrl, namespace } },
+      { env: {} },
+    );
+    try {
+      instance.onRevoked(() => undefined);
+      await waitUntil(
+        "the refusal's warning",
+        async () => (warnings.includes("RELS_SESSION_REVOCATION_EVENTS_REFUSED") ? true : "not yet"),
+        { timeoutMs: 10_000 },
+      );
+      const sid = newSid();
+      await instance.store.set(sid, await signedInSession(instance.manager, sid, `u-${randomUUID()}`));
+      await instance.store.destroy(sid);
+      expect(await instance.store.get(sid)).toBeNull();
+      expect(await instance.manager.logoutAllSessions("nobody")).toBe(0);
+      await instance.store.clear();
+    } finally {
+      process.off("warning", onWarning);
+      await instance.close();
+      await admin.acl("DELUSER", user);
+      await admin.quit();
+    }
+  });
+
   it("misses the event, and still closes the connection once it has reconnected (the re-check)", async () => {
     const namespace = `t-ev-${randomUUID()}`;
     const instance = createRelsSession(
