@@ -5,53 +5,15 @@
  * without a reload, and does not reconnect. The other device's panel stays live. Screenshots
  * go to test-results/screenshots/ (with UPDATE_SCREENSHOTS=1 also to docs/screenshots/).
  */
-import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDemoApp } from "../../demo/app.js";
-import { RelsSession } from "../../src/index.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { UA } from "../support/user-agents.js";
-import { deleteNamespace } from "../support/cleanup.js";
-import { launchChromium } from "./chromium.js";
+import { demoInBrowserForThisFile, saveScreenshot } from "./demo-in-browser.js";
 
-const url = inject("redisUrl");
-const namespace = `t-browser-live-${randomUUID()}`;
-const ARTIFACTS = join("test-results", "screenshots");
-const README_SCREENSHOTS = join("docs", "screenshots");
+const demo = demoInBrowserForThisFile();
 
-let browser: Browser | undefined;
-let server: Server;
-let base: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  RelsSession.configure({ applicationName: "Turtle", redisOptions: { url, namespace } });
-  server = createServer(createDemoApp());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  if (server?.listening) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-  await RelsSession.close();
-  await deleteNamespace(url, namespace);
-});
-
-async function device(userAgent: string, width: number, height: number, ip: string): Promise<Page> {
-  browser ??= await launchChromium();
-  const context = await browser.newContext({
+const device = (userAgent: string, width: number, height: number, ip: string): Promise<Page> =>
+  demo.newPage({
     userAgent,
     viewport: { width, height },
     deviceScaleFactor: 2,
@@ -59,33 +21,11 @@ async function device(userAgent: string, width: number, height: number, ip: stri
     locale: "en-GB",
     timezoneId: "UTC",
   });
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.route("**/*", (route) =>
-    route.request().url().startsWith(base) ? route.continue() : route.abort(),
-  );
-  return page;
-}
 
-async function signIn(page: Page, user: string): Promise<void> {
-  await page.goto(`${base}/`);
-  await page.getByLabel("User name").fill(user);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${base}/`);
-  await expect.poll(() => page.locator("#user").textContent()).toBe(user);
-}
+const signIn = (page: Page, user: string) => demo.signIn(page, user);
 
 const state = (page: Page) => page.locator("#live").getAttribute("data-state");
 const text = (page: Page, part: string) => page.locator(`#live [data-live="${part}"]`).textContent();
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
-  if (process.env["UPDATE_SCREENSHOTS"] === "1") {
-    mkdirSync(README_SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(README_SCREENSHOTS, name), fullPage: true });
-  }
-}
 
 describe("the account page's live panel in Chromium", () => {
   it(
@@ -104,7 +44,7 @@ describe("the account page's live panel in Chromium", () => {
       await expect.poll(() => text(desktop, "devices"), { timeout: 15_000 }).toBe("2 devices");
       expect(await text(desktop, "state")).toBe("Live");
       expect(await text(desktop, "clock")).toMatch(/\d{2}:\d{2}:\d{2}/);
-      await screenshot(desktop, "live-panel-open.png");
+      await saveScreenshot(desktop, "live-panel-open.png");
       let streams = 0;
       desktop.on("request", (request) => {
         if (new URL(request.url()).pathname === "/live") streams += 1;
@@ -116,7 +56,7 @@ describe("the account page's live panel in Chromium", () => {
       const row = phone.locator('#sessions > li[data-current="false"]');
       await row.locator("details.confirm summary").click();
       await row.getByRole("button", { name: /Sign out/ }).click();
-      await phone.waitForURL(`${base}/account`);
+      await phone.waitForURL(`${demo.base}/account`);
 
       // The desktop's panel says so without a reload (a generous "did not hang" bound).
       await expect.poll(() => state(desktop), { timeout: 10_000 }).toBe("revoked");
@@ -124,7 +64,7 @@ describe("the account page's live panel in Chromium", () => {
         "This device was signed out. Reload the page to sign in again.",
       );
       expect(await text(desktop, "devices")).toBe("");
-      await screenshot(desktop, "live-panel-revoked.png");
+      await saveScreenshot(desktop, "live-panel-revoked.png");
 
       // The phone's own panel stays live, now counting one device.
       await expect.poll(() => state(phone), { timeout: 15_000 }).toBe("open");
