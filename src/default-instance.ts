@@ -1,5 +1,5 @@
 import { NotConfiguredError } from "./errors.js";
-import type { RedisSource } from "./redis/pool.js";
+import type { RedisSource } from "./redis/source.js";
 
 /**
  * What is kept of the default instance, as this module and a store made without a client

@@ -1,6 +1,6 @@
 import { hash } from "node:crypto";
 import { InvalidSessionIdError } from "./errors.js";
-import { RecentMap } from "./recent-map.js";
+import { TwoGenerationCache } from "./two-generation-cache.js";
 
 /** Version tag of the private id format, as Rack's `Rack::Session::SessionId#private_id`. */
 export const PRIVATE_ID_VERSION = "2";
@@ -25,7 +25,7 @@ export function privateId(sid: string): string {
  * `Map` lookup costs a tenth of a SHA-256. In this process's memory only, bounded like the
  * store's recent reads.
  */
-const hexBySid = new RecentMap<string, string>(10_000);
+const hexBySid = new TwoGenerationCache<string, string>(10_000);
 
 /** The 64 hex digits of {@link privateId}, without the version tag. */
 export function privateHex(sid: string): string {
@@ -110,4 +110,4 @@ export function sessionHandle(hex: string): string {
 }
 
 /** Handles of recent private ids: every tracked request names its session by handle. */
-const handleByHex = new RecentMap<string, string>(10_000);
+const handleByHex = new TwoGenerationCache<string, string>(10_000);

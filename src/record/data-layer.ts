@@ -4,8 +4,28 @@ import type { SessionCodec, FoundRecord } from "./codec/session-codec.js";
 import type { SessionRecords } from "./records.js";
 import type { SessionData } from "./session-data.js";
 import type { StoredRecord } from "./format.js";
-import { fieldMeta, ownMeta, metaData, metaOfSection, type MetaValue } from "./meta-section.js";
+import { linkOfMeta, type SessionLink } from "./link.js";
+import { CORRUPT } from "./records.js";
+import {
+  fieldMeta,
+  ownMeta,
+  metaData,
+  metaOfSection,
+  metaSection,
+  takeMetaField,
+  type MetaValue,
+} from "./meta-section.js";
 import { RevocationFeed } from "./revocation-feed.js";
+
+/** What a save writes: the payload, the metadata section (layout 4), and where the session is filed. */
+export interface EncodedWrite {
+  readonly payload: string | Buffer;
+  /** The metadata section's text; undefined for layout 3 (the metadata is the payload's `_rels`). */
+  readonly section: string | undefined;
+  readonly link: SessionLink | undefined;
+  /** The metadata as data; undefined when it was not parsed (unchanged metadata of layout 4). */
+  readonly data: unknown;
+}
 
 /**
  * The data layer of one store: its records (every Redis command) and its codec (payload ↔
@@ -59,6 +79,47 @@ export class DataLayer {
     if (record.meta !== undefined) return metaData(metaOfSection(record.meta));
     const session = await this.decodeStored(hex, record);
     return session ? metaData(fieldMeta(session) ?? null) : null;
+  }
+
+  /**
+   * What a save writes of `bare` (the session without its `_rels` field) and its metadata:
+   * layout 4 keeps the metadata in its section, layout 3 in the payload's `_rels`. `known`:
+   * the link of `meta`, already worked out (unchanged metadata of layout 4 is then written
+   * back as the text read, parsing nothing). Over `maxPayloadBytes` the serializer throws
+   * `SessionPayloadTooLargeError`: nothing is written.
+   */
+  encodeWrite(
+    bare: SessionData,
+    meta: MetaValue | undefined,
+    layout: 3 | 4,
+    known: { link?: SessionLink | undefined } | undefined,
+  ): EncodedWrite {
+    const layout4 = layout === 4;
+    const data = layout4 && known ? undefined : metaData(meta);
+    const payload = this.codec.encode(
+      layout4 || data === null ? bare : ({ ...bare, _rels: data } as SessionData),
+    );
+    const section = layout4 ? metaSection(meta ?? null) : undefined;
+    const link = known ? known.link : linkOfMeta(data);
+    return { payload, section, link, data };
+  }
+
+  /**
+   * The metadata a stored record holds, as a session keeps it (the section's text, or layout
+   * 3's `_rels`); null for none, a miss, or a record that cannot be decoded (left in place).
+   */
+  recordMeta(record: FoundRecord | null): MetaValue {
+    if (record === null || record === CORRUPT) return null;
+    if (record.meta !== undefined) return metaOfSection(record.meta);
+    const stored = this.codec.decode(record);
+    return stored !== null && typeof stored === "object" ? (fieldMeta(stored) ?? null) : null;
+  }
+
+  /** A stored session for a listing: never with its metadata (layouts 2 and 3 keep it in the payload). */
+  async decodeListed(hex: string, record: FoundRecord): Promise<SessionData | null> {
+    const session = await this.decodeStored(hex, record);
+    if (session && record !== CORRUPT && record.meta === undefined) takeMetaField(session);
+    return session;
   }
 
   /** The session a record holds, or null for a miss. A corrupt record is removed. */

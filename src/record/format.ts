@@ -28,7 +28,7 @@
  * and 3 the metadata is the payload's `_rels` field; they are read, and move on their next write.
  *
  * Layout 2 (up to 0.1) was a hash (`d` payload, `e` expiry, `m` meta, `u` index, `b` bucket);
- * it is still read, and a session moves to layout 3 on its next write.
+ * it is still read, and a session moves to the layout written (`recordLayout`) on its next write.
  */
 
 export const LAYOUT_VERSION = "3";
@@ -71,6 +71,10 @@ export interface StoredRecord {
   /** Read from layout 2 or 3: the next write moves it. */
   readonly layout: 2 | 3 | 4;
 }
+
+/** What a read finds: a record, nothing, or something that is not a session record. */
+export type ReadResult = StoredRecord | null | typeof CORRUPT;
+export const CORRUPT = Symbol("not a session record");
 
 const ZEROS = "0".repeat(NUMBER_WIDTH);
 

@@ -10,7 +10,8 @@
  * No tag is global to sessions, so sessions spread over every shard.
  */
 import { PRIVATE_ID_VERSION } from "../ids.js";
-import type { ClientPlatform } from "./platforms.js";
+import type { SessionLink } from "./link.js";
+import { isClientPlatform, type ClientPlatform } from "./platforms.js";
 
 export const DEFAULT_NAMESPACE = "rels:session";
 /** Score and expiry of what never expires: the latest date a JavaScript Date can hold. */
@@ -69,15 +70,18 @@ function encodeUserId(userId: string): string {
   return encodeURIComponent(userId).replace(/\*/g, "%2A");
 }
 
-/** `encodeUserId`'s inverse; undefined for text it cannot have written. */
+/** The user id `encodeUserId` wrote, or undefined for text it cannot have written. */
 function decodeUserId(encoded: string): string | undefined {
+  if (encoded.startsWith("%u")) return Buffer.from(encoded.slice(2), "hex").toString("utf16le");
   try {
-    if (encoded.startsWith("%u")) return Buffer.from(encoded.slice(2), "hex").toString("utf16le");
     return decodeURIComponent(encoded);
   } catch {
     return undefined;
   }
 }
+
+/** Text `encodeURIComponent` leaves as it is (`*` aside, which `encodeUserId` escapes): it decodes to itself. */
+const UNESCAPED = /^[\w.!~'()-]*$/;
 
 export class Keys {
   readonly namespace: string;
@@ -147,13 +151,6 @@ export class Keys {
     return `${this.scope}:revoked`;
   }
 
-  /** The user id of a user's index key (`userIndex`'s inverse); undefined for any other text. */
-  userIdOfIndex(index: string): string | undefined {
-    const head = `${this.scope}:user:{`;
-    if (!index.startsWith(head) || !index.endsWith("}")) return undefined;
-    return decodeUserId(index.slice(head.length, -1));
-  }
-
   /** Records that no process needs to read plain-sid keys any more. */
   migrationFlag(): string {
     return `${this.scope}:2:secure_store_enabled`;
@@ -167,6 +164,25 @@ export class Keys {
   /** Sorted set of a user's sessions: member = private hex, score = expiry (ms since epoch). */
   userIndex(userId: string): string {
     return `${this.scope}:user:{${encodeUserId(userId)}}`;
+  }
+
+  /**
+   * The link a record's header files it under (its index and bucket keys), read back from
+   * the keys; undefined when they are not this scope's (another prefix's, or none). Cheaper
+   * than parsing the metadata it was written from.
+   */
+  linkOfFiling(index: string, bucket: string): SessionLink | undefined {
+    const head = `${this.scope}:user:{`;
+    if (!index.startsWith(head) || !index.endsWith("}")) return undefined;
+    const encoded = index.slice(head.length, -1);
+    // Most ids need no decoding; any other is checked to encode back to the same key.
+    const plain = UNESCAPED.test(encoded);
+    const userId = plain ? encoded : decodeUserId(encoded);
+    const counted = this.parseStatsBucket(bucket);
+    if (userId === undefined || counted === undefined || !isClientPlatform(counted.platform))
+      return undefined;
+    if (!plain && this.userIndex(userId) !== index) return undefined;
+    return { userId, applicationName: counted.applicationName, clientPlatform: counted.platform };
   }
 
   /**
@@ -192,14 +208,16 @@ export class Keys {
    */
   statsBucket(applicationName: string, platform: ClientPlatform, hex: string): string {
     const shard = Number.parseInt(hex.slice(0, 4), 16) % STATS_SHARDS;
-    return this.statsBucketsOf(applicationName, platform)[shard]!;
+    return this.#bucket(STATS_SHARD_TAGS[shard]!, applicationName, platform);
   }
 
   /** The bucket keys of one application and platform in every shard, 0.2's last. */
   statsBucketsOf(applicationName: string, platform: ClientPlatform): string[] {
-    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map(
-      (tag) => `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`,
-    );
+    return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => this.#bucket(tag, applicationName, platform));
+  }
+
+  #bucket(tag: string, applicationName: string, platform: ClientPlatform): string {
+    return `${this.scope}:stats:{${tag}}:live:${encodeURIComponent(applicationName)}:${platform}`;
   }
 
   #statsShard(tag: string): StatsShard {
@@ -217,6 +235,10 @@ export class Keys {
     const rest = key.slice(live + "}:live:".length);
     const cut = rest.lastIndexOf(":");
     if (cut < 0) return undefined;
-    return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+    try {
+      return { applicationName: decodeURIComponent(rest.slice(0, cut)), platform: rest.slice(cut + 1) };
+    } catch {
+      return undefined; // not encodeURIComponent's text: no bucket of ours
+    }
   }
 }

@@ -79,3 +79,11 @@ export function withoutMetaField<T extends object>(session: T): T {
   const { [META_FIELD]: _dropped, ...rest } = session as Record<string, unknown>;
   return rest as T;
 }
+
+/** The metadata in a decoded payload's `_rels` field (layouts 2 and 3), taken out of the session object. */
+export function takeMetaField(session: object): MetaValue {
+  const meta = fieldMeta(session);
+  if (meta === undefined) return null;
+  delete (session as Record<string, unknown>)[META_FIELD];
+  return meta;
+}

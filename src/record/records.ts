@@ -1,7 +1,6 @@
 import { RevocationNotReplicatedError, SessionWriteRefusedError } from "../errors.js";
-import calculateSlot from "cluster-key-slot";
-import { Cluster, ReplyError, type Redis } from "ioredis";
-import type { RedisClient, RedisSource } from "../redis/pool.js";
+import { Cluster, ReplyError } from "ioredis";
+import type { RedisClient, RedisSource } from "../redis/source.js";
 import { isWrongType, nullOnWrongType } from "../redis/wrong-type.js";
 import {
   LAYOUT2_FIELDS,
@@ -9,64 +8,18 @@ import {
   decodeRecord,
   encodeRecord,
   fixedNumber,
+  CORRUPT,
+  type ReadResult,
   type RecordHeader,
   type StoredRecord,
 } from "./format.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
-import type { SessionLink } from "./link.js";
 import { topologyOf, type Topology } from "./topology.js";
+import { filingHolds, filingScore, refileDue, refiledSince } from "./filing.js";
+import { RecordScans, type IndexEntry } from "./scans.js";
 import { defineScripts } from "./scripts.js";
-import { TUNABLES } from "../tunables.js";
-
-/** What a read finds: a record, nothing, or something that is not a session record. */
-export type ReadResult = StoredRecord | null | typeof CORRUPT;
-export const CORRUPT = Symbol("not a session record");
-
-/**
- * When a write may land:
- * - `"exists"`: the session was read or written through this object; if it is gone
- *   (revoked, destroyed, expired) the write is refused, however long the request ran;
- * - `"absent"`: only where there is no session and no revocation (moving a plain-sid session);
- * - `"new"`: a session object this process cannot place (one the request created, or a
- *   framework's copy of one it read): refused while the session's revocation marker lives,
- *   and, where there is no session, created only if its cookie was issued recently (`bornMs`).
- */
-export type WriteCondition = "exists" | "absent" | "new";
-
-export interface WriteRequest {
-  readonly hex: string;
-  readonly payload: string | Buffer;
-  /** Lifetime in whole ms; 0 for a session that never expires. */
-  readonly ttlMs: number;
-  /** Whose session it is (signed in), or undefined (anonymous). */
-  readonly link: SessionLink | undefined;
-  readonly condition: WriteCondition;
-  /** The header the session was read (or last written) with: when its filing still holds, no script runs. */
-  readonly previous: RecordHeader | undefined;
-  /** Its plain-sid copy's key, while mirroring (`mirrorWrites`): a revocation ends that copy too. "" otherwise. */
-  readonly plain: string;
-  /** When the session's cookie was issued (ms since the epoch; 0: not known), for `"new"`. */
-  readonly bornMs: number;
-  /**
-   * The metadata section (layout 4): JSON text, "" for none; undefined writes layout 3 (the
-   * metadata, if any, is inside the payload).
-   */
-  readonly meta: string | undefined;
-  /**
-   * The caller does not know the session's metadata (a copy it cannot place): a stored
-   * record that holds some is left as it is and the write answers `STORED_META`.
-   */
-  readonly keepMeta: boolean;
-  readonly now: number;
-}
-
-/**
- * The header written; undefined when the write was refused (the session is gone or revoked);
- * `STORED_META` when nothing was written because the stored record holds metadata the
- * caller did not know (`keepMeta`): read it, and write again with it.
- */
-export type WriteOutcome = RecordHeader | undefined | typeof STORED_META;
-export const STORED_META = Symbol("the stored record holds metadata");
+import { DurableRevocation, type DurableRevocationOptions } from "./durable-revocation.js";
+import { STORED_META, type WriteOutcome, type WriteRequest } from "./write-request.js";
 
 /**
  * Why a session was revoked, as its revocation event says (record/revocation-feed.ts):
@@ -78,12 +31,6 @@ export const STORED_META = Symbol("the stored record holds metadata");
  * - `"lifetime"`: past its absolute lifetime.
  */
 export type RevocationReason = "destroy" | "logout" | "cap" | "clear" | "cli" | "lifetime";
-
-/** One entry of a user's index: a session's private hex and the expiry it is filed under. */
-export interface IndexEntry {
-  readonly hex: string;
-  readonly expiresAt: Date;
-}
 
 export interface SessionRecordsOptions {
   /** COUNT hint of each SCAN page. */
@@ -106,7 +53,7 @@ export interface SessionRecordsOptions {
    * Acknowledge a revocation only once a replica has it (`WAIT 1 <timeoutMs>`): on, off, or
    * "auto" (on while the master reports a connected replica, checked at most every 10 s).
    */
-  readonly durableRevocation: { readonly mode: "auto" | "on" | "off"; readonly timeoutMs: number };
+  readonly durableRevocation: DurableRevocationOptions;
 }
 
 /**
@@ -116,7 +63,9 @@ export interface SessionRecordsOptions {
  * the difference between a standalone server, where one script changes a session with its
  * index entry and stats atomically, and Cluster, where the index and stats live in other
  * slots and are changed by follow-ups (topology.ts). Callers pass objects and get typed
- * results; nothing above this module builds a key or packs a script's arguments.
+ * results; nothing above this module builds a key or packs a script's arguments. Beside it:
+ * the filing score (filing.ts), the work over many sessions (scans.ts), durable revocation
+ * (durable-revocation.ts), a write's request and outcome (write-request.ts).
  *
  * Revocation is decided by Redis: a session read or written through an object is saved from
  * it only while it exists (`SET … XX`, or the same check inside the script); any other write
@@ -130,7 +79,8 @@ export class SessionRecords {
   readonly #options: SessionRecordsOptions;
   readonly #topology: Topology;
   #maxSessionsPerUser: number;
-  #replicas: { readonly present: boolean; readonly at: number } | undefined;
+  readonly #durable: DurableRevocation;
+  readonly #scans: RecordScans;
 
   constructor(source: RedisSource, keys: Keys, options: SessionRecordsOptions) {
     this.#source = source;
@@ -138,9 +88,10 @@ export class SessionRecords {
     this.#options = options;
     this.#maxSessionsPerUser = options.maxSessionsPerUser;
     this.#topology = topologyOf(source, keys);
+    this.#scans = new RecordScans(source, keys, options.scanCount, (hexes) => this.readMany(hexes));
     // The scripts below run on every client the source has or makes.
     source.prepare(defineScripts);
-    if (options.durableRevocation.mode === "on") source.prepareBlocking();
+    this.#durable = new DurableRevocation(source, options.durableRevocation);
   }
 
   get keys(): Keys {
@@ -315,7 +266,7 @@ export class SessionRecords {
         return false;
       }
       if (reply[0] === 1) {
-        // Layout 2 refiles after the script, as it did.
+        // Layout 2 is refiled after the script.
         if (reply[3] === 1 && !topology.cascades && !filed.index && !filed.bucket) {
           await topology.fileFirst({ hex, filed: { index: reply[1], bucket: reply[2], score }, cap: 0, now });
         }
@@ -378,8 +329,7 @@ export class SessionRecords {
     const markerMs = this.#options.revokedMarkerMs;
     const now = Date.now();
     const cascade = this.#topology.cascades;
-    const durable = await this.#waitsForReplicas();
-    const { timeoutMs } = this.#options.durableRevocation;
+    const durable = await this.#durable.required();
     // A durable revocation waits for a replica on a connection of its own (`WAIT` holds its
     // connection until the replica answers or the timeout): other requests never queue behind it.
     const key = hexes.length === 1 ? keys.session(hexes[0]!) : undefined;
@@ -403,13 +353,7 @@ export class SessionRecords {
           ),
         ),
       );
-    // WAIT counts the replicas that have every write of its own connection so far, so it goes
-    // on the connection(s) the destroys went out on, behind them: in the same batch on one
-    // server; on Cluster once they are answered (a destroy redirected by MOVED went to another
-    // master than the slot map said when it was sent). A WAIT that fails (UNBLOCKED: the
-    // master just became a replica) confirmed nothing.
-    const waitFor = (c: RedisClient) =>
-      Promise.all(connectionsOf(c, sessionKeys).map((node) => node.wait(1, timeoutMs).catch(() => 0)));
+    const waitFor = (c: RedisClient) => this.#durable.waitFor(c, sessionKeys);
     const [replies, acked] = await run((c) =>
       !durable
         ? Promise.all([destroyAll(c), []])
@@ -424,7 +368,7 @@ export class SessionRecords {
     const revoked = replies.reduce((n, [existed]) => n + existed, 0);
     // Even a destroy that found nothing is only final once a replica confirms what this
     // master holds: during a failover it may be the wrong master.
-    if (acked.some((n) => n < 1)) throw new RevocationNotReplicatedError(revoked, timeoutMs);
+    if (acked.some((n) => n < 1)) throw new RevocationNotReplicatedError(revoked, this.#durable.timeoutMs);
     return revoked;
   }
 
@@ -455,243 +399,55 @@ export class SessionRecords {
    * ask in the same round trip as its own first read (the manager does, with the index).
    */
   async prepareRevocation(): Promise<void> {
-    await this.#waitsForReplicas();
+    await this.#durable.required();
   }
 
-  async #waitsForReplicas(): Promise<boolean> {
-    const { mode } = this.#options.durableRevocation;
-    if (mode !== "auto") return mode === "on";
-    const now = Date.now();
-    if (this.#replicas && now - this.#replicas.at < TUNABLES.record.replicasCheckMs)
-      return this.#replicas.present;
-    const masters = await this.#source.masters();
-    const infos = await this.#source.run(() => Promise.all(masters.map((node) => node.info("replication"))));
-    const present = infos.every((info) => Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0) > 0);
-    if (present && !this.#replicas?.present) this.#source.prepareBlocking();
-    this.#replicas = { present, at: now };
-    return present;
+  // ---- many sessions (scans.ts) ----------------------------------------------------------
+
+  /** The private hex of every session, a SCAN page at a time (`RecordScans#scan`). */
+  scan(count?: number): AsyncGenerator<string[]> {
+    return this.#scans.scan(count);
   }
 
-  // ---- every session --------------------------------------------------------------------
-
-  /**
-   * The private hex of every session, one SCAN page (COUNT `count`) at a time, over every
-   * master: at most one page in memory.
-   */
-  async *scan(count = this.#options.scanCount): AsyncGenerator<string[]> {
-    for await (const found of this.scanKeys(this.#keys.sessionPattern(), { count })) {
-      const hexes = found.map((key) => this.#keys.hexOfSessionKey(key)).filter((hex) => hex !== undefined);
-      if (hexes.length > 0) yield hexes;
-    }
-  }
-
-  /**
-   * The keys matching `pattern`, one SCAN page at a time (empty pages included), over every
-   * master; `maxPagesPerMaster` bounds a search. The one SCAN loop of the library.
-   */
-  async *scanKeys(
+  /** The keys matching `pattern`, a SCAN page at a time over every master (`RecordScans#scanKeys`). */
+  scanKeys(
     pattern: string,
-    options: { count?: number; maxPagesPerMaster?: number } = {},
+    options?: { count?: number; maxPagesPerMaster?: number },
   ): AsyncGenerator<string[]> {
-    const count = options.count ?? this.#options.scanCount;
-    const maxPages = options.maxPagesPerMaster ?? Number.POSITIVE_INFINITY;
-    for (const node of await this.#source.masters()) {
-      let cursor = "0";
-      let pages = 0;
-      do {
-        const [next, found] = await this.#source.run(() =>
-          node.scan(cursor, "MATCH", pattern, "COUNT", count),
-        );
-        cursor = next;
-        pages += 1;
-        yield found;
-      } while (cursor !== "0" && pages < maxPages);
-    }
+    return this.#scans.scanKeys(pattern, options);
   }
 
-  // ---- a user's index -------------------------------------------------------------------
-
-  /**
-   * A page of a user's index, latest expiry first (for sessions of one lifetime: most
-   * recently active first), expired entries pruned on the way. One round trip.
-   */
-  async indexPage(userId: string, offset = 0, count = -1): Promise<IndexEntry[]> {
-    const index = this.#keys.userIndex(userId);
-    const flat = await this.#source.run((c) => c.relsIndexRange(index, Date.now(), offset, count));
-    const out: IndexEntry[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const score = Number(flat[i + 1]);
-      out.push({
-        hex: flat[i]!,
-        expiresAt: new Date(Number.isFinite(score) ? Math.min(score, NEVER_EXPIRES_MS) : NEVER_EXPIRES_MS),
-      });
-    }
-    return out;
+  /** A page of a user's index, latest expiry first (`RecordScans#indexPage`). */
+  indexPage(userId: string, offset?: number, count?: number): Promise<IndexEntry[]> {
+    return this.#scans.indexPage(userId, offset, count);
   }
 
-  /** Remove entries whose sessions are gone or filed elsewhere (what a reader found stale). */
-  async dropIndexEntries(userId: string, hexes: readonly string[]): Promise<void> {
-    if (hexes.length === 0) return;
-    const index = this.#keys.userIndex(userId);
-    await this.#source.run((c) => c.zrem(index, ...hexes));
+  /** Remove entries whose sessions are gone or filed elsewhere (`RecordScans#dropIndexEntries`). */
+  dropIndexEntries(userId: string, hexes: readonly string[]): Promise<void> {
+    return this.#scans.dropIndexEntries(userId, hexes);
   }
 
-  /** Whether `record` is filed under `userId`'s index (a stale entry may name another's session). */
+  /** Whether `record` is filed under `userId`'s index (`RecordScans#isFiledUnder`). */
   isFiledUnder(record: StoredRecord, userId: string): boolean {
-    return record.header.index === this.#keys.userIndex(userId);
+    return this.#scans.isFiledUnder(record, userId);
   }
 
-  // ---- stats ----------------------------------------------------------------------------
-
-  /**
-   * Live sessions per bucket, over every stats shard (0.2's included), expired members pruned
-   * first: one round trip.
-   */
-  async bucketCounts(): Promise<{
-    updatedAt: number | null;
-    buckets: Array<{ applicationName: string; platform: string; count: number }>;
-  }> {
-    const keys = this.#keys;
-    const now = Date.now();
-    const shards = await this.#source.run((c) =>
-      Promise.all(keys.statsShards().map((shard) => c.relsStatsTotals(shard.registry, shard.updated, now))),
-    );
-    const counts = new Map<string, { applicationName: string; platform: string; count: number }>();
-    let updatedAt: number | null = null;
-    for (const flat of shards) {
-      const updated = flat[0];
-      if (updated) updatedAt = Math.max(updatedAt ?? 0, Number(updated));
-      for (let i = 1; i + 1 < flat.length; i += 2) {
-        const bucket = keys.parseStatsBucket(String(flat[i]));
-        if (!bucket) continue;
-        const key = `${bucket.applicationName}\n${bucket.platform}`;
-        const seen = counts.get(key);
-        if (seen) seen.count += Number(flat[i + 1]);
-        else counts.set(key, { ...bucket, count: Number(flat[i + 1]) });
-      }
-    }
-    return { updatedAt, buckets: [...counts.values()] };
+  /** Live sessions per stats bucket (`RecordScans#bucketCounts`). */
+  bucketCounts(): ReturnType<RecordScans["bucketCounts"]> {
+    return this.#scans.bucketCounts();
   }
 
-  /**
-   * Rebuild the stats buckets from the sessions themselves: drop every bucket, then rescan
-   * every master and file each signed-in session again. Each page is filed only for
-   * sessions that still exist after it was filed (a session revoked meanwhile is dropped
-   * again), so a reconcile racing sign-outs leaves no phantom count.
-   */
-  async reconcileStats(onProgress?: (scanned: number) => void): Promise<void> {
-    const keys = this.#keys;
-    // UNLINK: a bucket holds up to a sixteenth of the signed-in sessions, and DEL frees it in
-    // the one thread that serves every request (70 ms for 250,000 members).
-    await this.#source.run((c) =>
-      Promise.all(
-        keys.statsShards().map(async ({ registry }) => {
-          const buckets = await c.smembers(registry);
-          await Promise.all([...buckets.map((b) => c.unlink(b)), c.unlink(registry)]);
-        }),
-      ),
-    );
-    await this.#refileAll({ index: false, onProgress });
+  /** Rebuild the stats buckets from the sessions themselves (`RecordScans#reconcileStats`). */
+  reconcileStats(onProgress?: (scanned: number) => void): Promise<void> {
+    return this.#scans.reconcileStats(onProgress);
   }
 
-  /**
-   * Cluster, after a failover: a master that died before its replica had the latest filings
-   * took index entries and counts of live sessions with it. File every signed-in session
-   * again, from its own header, raising entries and never lowering them (a concurrent
-   * refiling wins). One process does it per failover (a lock of a minute); returns whether
-   * this one did.
-   */
-  async repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
-    const lock = this.#keys.repairLock();
-    const token = `${process.pid}:${Date.now()}:${Math.random()}`;
-    const taken = await this.#source.run(
-      (c) => c.set(lock, token, "PX", TUNABLES.record.repairLockMs, "NX"),
-      lock,
-    );
-    if (taken !== "OK") return false;
-    try {
-      await this.#refileAll({ index: true, onProgress });
-    } finally {
-      // Released once done, so the next failover is repaired too; only if still ours (a repair
-      // that outlived the lock's minute may have let another process take it).
-      await this.#source
-        .run(async (c) => ((await c.get(lock)) === token ? c.del(lock) : 0), lock)
-        .catch(() => undefined);
-    }
-    return true;
-  }
-
-  /** Scan every master and file each signed-in session's count (and index entry) from its header. */
-  async #refileAll(options: {
-    index: boolean;
-    onProgress?: ((scanned: number) => void) | undefined;
-  }): Promise<void> {
-    let scanned = 0;
-    for await (const hexes of this.scan()) {
-      const now = Date.now();
-      const records = await this.readMany(hexes);
-      const filed = records.flatMap((record, i) =>
-        record && record !== CORRUPT && (record.header.bucket !== "" || record.header.index !== "")
-          ? [
-              {
-                hex: hexes[i]!,
-                index: options.index ? record.header.index : "",
-                bucket: record.header.bucket,
-                score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0),
-              },
-            ]
-          : [],
-      );
-      await this.#refile(filed, now);
-      scanned += hexes.length;
-      options.onProgress?.(scanned);
-    }
+  /** Cluster, after a failover: file every signed-in session again (`RecordScans#repairFilings`). */
+  repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
+    return this.#scans.repairFilings(onProgress);
   }
 
   // ---- internals ------------------------------------------------------------------------
-
-  /**
-   * File (raising scores only), then check each session still exists and take back the
-   * entries of those that ended meanwhile.
-   */
-  async #refile(
-    filed: ReadonlyArray<{ hex: string; index: string; bucket: string; score: number }>,
-    now: number,
-  ): Promise<void> {
-    if (filed.length === 0) return;
-    const keys = this.#keys;
-    await this.#source.run((c) =>
-      Promise.all(
-        filed.flatMap(({ hex, index, bucket, score }) => [
-          index ? c.relsIndexPut(index, hex, score, now, 0, 1) : undefined,
-          bucket
-            ? c.relsStatsPut(
-                bucket,
-                keys.statsShardOf(bucket).registry,
-                keys.statsShardOf(bucket).updated,
-                hex,
-                score,
-                now,
-                1,
-              )
-            : undefined,
-        ]),
-      ),
-    );
-    const alive = await this.#source.run((c) =>
-      Promise.all(filed.map(({ hex }) => c.exists(keys.session(hex)))),
-    );
-    const gone = filed.filter((_, i) => alive[i] === 0);
-    if (gone.length === 0) return;
-    await this.#source.run((c) =>
-      Promise.all(
-        gone.flatMap(({ hex, index, bucket }) => [
-          index ? c.zrem(index, hex) : undefined,
-          bucket ? c.relsStatsDrop(bucket, keys.statsShardOf(bucket).updated, hex, now) : undefined,
-        ]),
-      ),
-    );
-  }
 
   /** One GET; no async frame of its own (it is on every request's path). */
   #read(client: RedisClient, hex: string): Promise<ReadResult> {
@@ -706,52 +462,6 @@ export class SessionRecords {
       },
     );
   }
-}
-
-/** The score a session is filed under: its expiry plus a slack, so refiling is rare. */
-function filingScore(expiry: number, ttlMs: number): number {
-  if (expiry >= NEVER_EXPIRES_MS) return NEVER_EXPIRES_MS;
-  return Math.min(
-    NEVER_EXPIRES_MS,
-    Math.ceil(
-      expiry + Math.min(ttlMs * TUNABLES.record.filingSlackFraction, TUNABLES.record.filingSlackMaxMs),
-    ),
-  );
-}
-
-/**
- * Whether a write may keep the filing it was read with: same owner, bucket and plain copy, and
- * for a signed-in session a score that still covers the new expiry without running further
- * ahead than the new lifetime's slack (a shortened lifetime is refiled at once).
- */
-function filingHolds(
-  kept: RecordHeader,
-  filing: { index: string; bucket: string; plain: string; expiry: number },
-  ttlMs: number,
-): boolean {
-  if (kept.index !== filing.index || kept.bucket !== filing.bucket || kept.plain !== filing.plain)
-    return false;
-  return (
-    (filing.index === "" && filing.bucket === "") ||
-    !refileDue(kept.score, filing.expiry, filingScore(filing.expiry, ttlMs))
-  );
-}
-
-/** A filing must be refreshed when the expiry passes it, or when it runs past the new score. */
-function refileDue(score: number, expiry: number, newScore: number): boolean {
-  return score < expiry || score > newScore;
-}
-
-/**
- * The connections the writes of `keys` went out on: the client itself, or the Cluster masters
- * that hold them (as its slot map says; a master it cannot name yet: all of them).
- */
-function connectionsOf(client: RedisClient, keys: readonly string[]): Redis[] {
-  if (!(client instanceof Cluster)) return [client];
-  const masters = client.nodes("master");
-  const owners = new Set(keys.map((key) => client.slots[calculateSlot(key)]?.[0]));
-  const found = masters.filter((node) => owners.has(`${node.options.host}:${node.options.port}`));
-  return owners.has(undefined) || found.length < owners.size ? masters : found;
 }
 
 /**
@@ -769,20 +479,6 @@ function plainSetGet(
     : client.setBuffer(key, value, "XX", "GET");
 }
 
-/**
- * The filing a replaced record had, when another request changed it since `previous` was read
- * (owner, bucket, plain copy, or a lower score); undefined when it is the one read, or raised
- * only (a refile further ahead still covers the new expiry).
- */
-function refiledSince(
-  replaced: Buffer,
-  previous: RecordHeader,
-): { index: string; bucket: string } | undefined {
-  const header = decodeRecord(replaced)?.header;
-  if (header === undefined) return undefined;
-  const same =
-    header.index === previous.index && header.bucket === previous.bucket && header.plain === previous.plain;
-  return same && header.score >= previous.score ? undefined : { index: header.index, bucket: header.bucket };
-}
-
-export { type RecordHeader, type StoredRecord } from "./format.js";
+export { CORRUPT, type ReadResult, type RecordHeader, type StoredRecord } from "./format.js";
+export type { IndexEntry } from "./scans.js";
+export { STORED_META, type WriteCondition, type WriteOutcome, type WriteRequest } from "./write-request.js";

@@ -173,14 +173,14 @@ export class RevocationFeed {
     if (version !== "1" || reason === undefined || !REASONS.has(reason)) return undefined;
     if (reason === "clear") return { event: { reason: "clear" }, hex: undefined };
     if (hex === undefined || !/^[0-9a-f]{64}$/.test(hex)) return undefined;
-    const keys = this.#records.keys;
+    const link = index ? this.#records.keys.linkOfFiling(index, bucket ?? "") : undefined;
     return {
       hex,
       event: {
         reason: reason as SessionRevokedEvent["reason"],
         sessionId: sessionHandle(hex),
-        userId: index ? keys.userIdOfIndex(index) : undefined,
-        applicationName: bucket ? keys.parseStatsBucket(bucket)?.applicationName : undefined,
+        userId: link?.userId,
+        applicationName: link?.applicationName,
       },
     };
   }

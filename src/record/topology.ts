@@ -1,4 +1,4 @@
-import type { RedisClient, RedisSource } from "../redis/pool.js";
+import type { RedisClient, RedisSource } from "../redis/source.js";
 import type { Keys } from "./keys.js";
 
 interface Filing {

@@ -10,10 +10,9 @@ import { Cluster, type Redis } from "ioredis";
  * as node-redis does: Redis reads and answers them as a pipeline.
  *
  * Per turn rather than per tick: each HTTP request is a macrotask of its own, so a
- * `process.nextTick` uncork merges nothing across requests. Measured with `npm run bench`
- * (modifying requests, 50 keep-alive connections): Redis CPU per request 40 µs with per-tick
- * corking, 13–15 µs per turn (connect-redis: 10–12 µs); the tight store-level loop ran as
- * fast either way. The wait is at most the rest of the turn's I/O callbacks.
+ * `process.nextTick` uncork merges nothing across requests (bench/README.md, "Figures behind
+ * choices in the code", has the measurement). The wait is at most the rest of the turn's I/O
+ * callbacks.
  */
 const corked = new WeakSet<object>();
 

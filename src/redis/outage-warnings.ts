@@ -1,5 +1,5 @@
 import type { RedisConnectionError } from "../errors.js";
-import type { SourceListeners } from "./pool.js";
+import type { SourceListeners } from "./source.js";
 
 /** The `code` of the process warnings below, for `process.on("warning", (w) => w.code …)`. */
 export const OUTAGE_WARNING_CODES = {

@@ -1,14 +1,8 @@
 import { StoreReconfiguredError } from "../errors.js";
 import type { BreakerState } from "./breaker.js";
 import type { Redis } from "ioredis";
-import type {
-  ChannelListeners,
-  PrepareClient,
-  RedisClient,
-  RedisPool,
-  RedisSource,
-  SourceListeners,
-} from "./pool.js";
+import type { RedisPool } from "./pool.js";
+import type { ChannelListeners, PrepareClient, RedisClient, RedisSource, SourceListeners } from "./source.js";
 
 /**
  * The pool of one `createRelsSession()` instance, as its store sees it. When the instance

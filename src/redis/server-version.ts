@@ -2,9 +2,12 @@
  * Which servers this library works with: every script starts with a `#!lua` shebang (so
  * Redis checks `maxmemory` before running it), which Redis understands from 7.0. Valkey
  * began as a fork of Redis 7.2, so every Valkey release does. The pool asks `INFO server`
- * once, on its first connection (pool.ts), and refuses an older server with a
+ * once, on its first connection (`ServerVersionCheck`, below), and refuses an older server with a
  * `RedisVersionError` that names the version found and the one needed.
  */
+import { RedisVersionError } from "../errors.js";
+import { withDeadline } from "./deadlines.js";
+import type { RedisClient } from "./source.js";
 
 /** The oldest Redis whose scripting this library's scripts need. */
 export const REQUIRED_REDIS_VERSION = "7.0";
@@ -57,4 +60,43 @@ function numbersOf(version: string): number[] {
         .filter((n) => n !== undefined)
         .map(Number)
     : [];
+}
+
+/**
+ * The server's version, asked once per pool on its first connection. A server too old is
+ * refused like a database it refuses: `refuse` closes every connection, and every call fails
+ * with the `RedisVersionError`. An INFO refused by an ACL (NOPERM) skips the check. Calls
+ * that find a connection ready before the answer (a burst at start-up) are not held back.
+ */
+export class ServerVersionCheck {
+  readonly #address: string;
+  readonly #timeoutMs: number;
+  readonly #refuse: (error: RedisVersionError) => void;
+  #checked: Promise<void> | undefined;
+
+  constructor(address: string, timeoutMs: number, refuse: (error: RedisVersionError) => void) {
+    this.#address = address;
+    this.#timeoutMs = timeoutMs;
+    this.#refuse = refuse;
+  }
+
+  /** `client`, once the server's version is known to do. */
+  verified(client: RedisClient): Promise<RedisClient> {
+    this.#checked ??= withDeadline(client.info("server"), this.#timeoutMs, "INFO server").then(
+      (info) => {
+        const verdict = versionVerdict(info);
+        if (verdict.supported) return;
+        const error = new RedisVersionError(this.#address, verdict.found, REQUIRED_REDIS_VERSION);
+        this.#refuse(error);
+        throw error;
+      },
+      (error: unknown) => {
+        if (error instanceof Error && /NOPERM/.test(error.message)) return;
+        // Not an answer (the connection dropped, the deadline passed): asked again next time.
+        this.#checked = undefined;
+        throw error;
+      },
+    );
+    return this.#checked.then(() => client);
+  }
 }

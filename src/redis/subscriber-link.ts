@@ -11,7 +11,8 @@
  * so a master that is gone for good does not leave the link knocking at its port; on
  * Sentinel each new connection asks the sentinels where the master is now.
  */
-import type { Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
+import { RedisUnavailableError } from "../errors.js";
 
 export interface ChannelListeners {
   /** A message published on the channel. */
@@ -114,6 +115,38 @@ export class SubscriberLink {
     this.#connection = undefined;
     if (connection && connection.status !== "end") await connection.quit().catch(() => end(connection));
   }
+}
+
+/** A source's subscriber links, closed with it. */
+export class SubscriberLinks {
+  readonly #open = new Set<SubscriberLink>();
+
+  /** Keep `link` until the returned call (or `close()`) stops it. */
+  add(link: SubscriberLink): () => Promise<void> {
+    this.#open.add(link);
+    return () => {
+      this.#open.delete(link);
+      return link.close();
+    };
+  }
+
+  async close(): Promise<void> {
+    const links = [...this.#open];
+    this.#open.clear();
+    await Promise.all(links.map((link) => link.close()));
+  }
+}
+
+/**
+ * A new connection for a subscriber link, with `client`'s options: the same server (Sentinel:
+ * the master the sentinels name now), or on Cluster one of the masters, picked at random.
+ */
+export function subscriberOf(client: Redis | Cluster): Redis {
+  if (!(client instanceof Cluster)) return client.duplicate(SUBSCRIBER_OPTIONS);
+  const masters = client.nodes("master");
+  const node = masters[Math.floor(Math.random() * masters.length)];
+  if (!node) throw new RedisUnavailableError("The Cluster client knows no master yet");
+  return node.duplicate(SUBSCRIBER_OPTIONS);
 }
 
 /** Resolves once `connection` is ready; rejects if it ends first. */

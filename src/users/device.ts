@@ -7,13 +7,8 @@
  */
 import type { Parser } from "bowser";
 import { getParser } from "bowser";
-import {
-  META_FIELD_CAPS,
-  type AppInfo,
-  type ClientPlatform,
-  type DeviceType,
-  type Software,
-} from "./meta-schema.js";
+import { META_FIELD_CAPS, type ClientPlatform, type DeviceType } from "./meta-fields.js";
+import type { AppInfo, Software } from "./meta-schema.js";
 import { cleanText } from "./text.js";
 
 /** The headers a device is told by, cleaned and capped (see `RequestMetadata`). */

@@ -8,14 +8,15 @@ import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-
 import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
-import { decodeSessionMeta, type SessionKeyType, type SessionMeta } from "./meta-schema.js";
+import { decodeSessionMeta } from "./meta-codec.js";
+import type { SessionKeyType, SessionMeta } from "./meta-schema.js";
 import type { RevocationReason, SessionRecords } from "../record/records.js";
 import type { RevocationListener } from "../record/revocation-feed.js";
 import { watchConnection, type CloseOnRevokeOptions, type RevocableConnection } from "./close-on-revoke.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
-import { RecentMap } from "../recent-map.js";
+import { TwoGenerationCache } from "../two-generation-cache.js";
 import { TUNABLES } from "../tunables.js";
 
 export interface RecordOptions {
@@ -136,7 +137,7 @@ export class RelsSessionsManager {
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
-  readonly #decoded = new RecentMap<string, DecodedMeta>(DECODED_META_MAX);
+  readonly #decoded = new TwoGenerationCache<string, DecodedMeta>(DECODED_META_MAX);
   readonly #logger: Logger | undefined;
 
   constructor(options: SessionsManagerOptions) {
@@ -242,11 +243,11 @@ export class RelsSessionsManager {
 
   /**
    * The metadata stored in the session `handle`, decoded. Decoding validates and re-cleans
-   * every field (two zod parses, about 40 µs): on a tracked request, where the same metadata
-   * comes back from Redis request after request, it is decoded once per change. The value
-   * stored is compared field by field with the one last decoded for this session (a fraction
-   * of a µs; turning it into JSON to look it up cost about 5). What this returns may be the
-   * remembered decoding itself: the caller copies before anything leaves the manager.
+   * every field (two zod parses): on a tracked request, where the same metadata comes back
+   * from Redis request after request, it is decoded once per change. The value stored is
+   * compared field by field with the one last decoded for this session, which costs far less
+   * than turning it into JSON to look it up. What this returns may be the remembered decoding
+   * itself: the caller copies before anything leaves the manager.
    */
   #storedMeta(raw: MetaValue | undefined, handle: string): SessionMeta | null {
     if (raw === undefined || raw === null) return null;

@@ -6,14 +6,8 @@
  */
 import { isIPv4 } from "node:net";
 import { describeDevice } from "./device.js";
-import {
-  idLikeSchema,
-  META_FIELD_CAPS,
-  type AppInfo,
-  type ClientPlatform,
-  type DeviceType,
-  type Software,
-} from "./meta-schema.js";
+import { idLikeSchema, META_FIELD_CAPS, type ClientPlatform, type DeviceType } from "./meta-fields.js";
+import type { AppInfo, Software } from "./meta-schema.js";
 import { cleanText } from "./text.js";
 
 /**
@@ -154,8 +148,8 @@ function firstHeader(req: RequestLike, name: string): string | undefined {
 
 /**
  * The session's `course_uuid`, else its `course_id`. Each field is checked on its own: this
- * runs on every tracked request, where validating the session object as a whole cost ten
- * times as much.
+ * runs on every tracked request, where validating the session object as a whole costs far
+ * more.
  */
 function courseFromSession(session: object | undefined): string | null {
   if (session === undefined || session === null) return null;

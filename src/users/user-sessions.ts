@@ -1,4 +1,5 @@
-import { decodeSessionMeta, type SessionMeta } from "./meta-schema.js";
+import { decodeSessionMeta } from "./meta-codec.js";
+import type { SessionMeta } from "./meta-schema.js";
 import { sessionHandle } from "../ids.js";
 import { NEVER_EXPIRES_MS } from "../record/keys.js";
 import { CORRUPT, type IndexEntry, type SessionRecords, type StoredRecord } from "../record/records.js";

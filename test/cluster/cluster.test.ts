@@ -16,14 +16,14 @@ import { createRelsSession, RelsRedisStore, RelsSession } from "../../src/index.
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
-import {
-  RedisPool,
-  type ChannelListeners,
-  type PrepareClient,
-  type RedisClient,
-  type RedisSource,
-  type SourceListeners,
-} from "../../src/redis/pool.js";
+import { RedisPool } from "../../src/redis/pool.js";
+import type {
+  ChannelListeners,
+  PrepareClient,
+  RedisClient,
+  RedisSource,
+  SourceListeners,
+} from "../../src/redis/source.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import {

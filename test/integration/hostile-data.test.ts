@@ -11,7 +11,7 @@ import { deflateRawSync } from "node:zlib";
 import type { SessionData } from "express-session";
 import { describe, expect, it } from "vitest";
 import { SessionPayloadTooLargeError, type RelsRedisStore } from "../../src/index.js";
-import { decodeSessionMeta } from "../../src/users/meta-schema.js";
+import { decodeSessionMeta } from "../../src/users/meta-codec.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { SessionStats } from "../../src/stats/stats.js";
 

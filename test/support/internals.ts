@@ -8,7 +8,7 @@ import { attachedMeta, metaData } from "../../src/record/meta-section.js";
 import { CORRUPT } from "../../src/record/records.js";
 import { privateHex } from "../../src/ids.js";
 import type { Keys } from "../../src/record/keys.js";
-import type { RedisSource } from "../../src/redis/pool.js";
+import type { RedisSource } from "../../src/redis/source.js";
 import type { RevocationFeed } from "../../src/record/revocation-feed.js";
 
 export function keysOf(store: RelsRedisStore): Keys {

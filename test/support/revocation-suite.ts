@@ -227,6 +227,32 @@ export function describeRevocationSuite(
         expect(await store.get(sid)).toMatchObject({ n: 1 });
       });
 
+      it("a signed-in session's copy saved by a process that never read it keeps the stored metadata, listed and counted once", async () => {
+        const store = make({ namespace: `t-${randomUUID()}` });
+        const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+        const user = `u-${randomUUID()}`;
+        const sid = `s-${randomUUID()}`;
+        const signedIn = sessionFor(60_000, { n: 1 });
+        await manager.recordAuthenticatedRequest(user, {
+          sessionID: sid,
+          session: signedIn,
+          ip: "192.0.2.9",
+          headers: { "user-agent": "Firefox/128.0" },
+        } as never);
+        await store.set(sid, signedIn);
+        // The copy holds no metadata: the write script keeps the record's, and the store writes
+        // again with it (on Cluster the filing is known before anything is filed).
+        const elsewhere = make({ namespace: keysOf(store).namespace });
+        const copy = JSON.parse(JSON.stringify(await store.get(sid))) as SessionData & { n: number };
+        copy.n = 2;
+        await elsewhere.set(sid, copy);
+        expect(await store.get(sid)).toMatchObject({ n: 2 });
+        expect((await manager.activeSessions(user)).map((s) => s.ip)).toEqual(["192.0.2.9"]);
+        expect((await new SessionStats(store).totals()).totalSessions).toBe(1);
+        expect(await manager.logoutAllSessions(user)).toBe(1);
+        expect(await store.get(sid)).toBeNull();
+      });
+
       it("a sid that was only deleted because its cookie expired (not a revocation) can be saved again", async () => {
         const store = make({ namespace: `t-${randomUUID()}` });
         const sid = `s-${randomUUID()}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker, type BreakerState } from "../../src/redis/breaker.js";
-import { jitteredBackoff } from "../../src/redis/pool.js";
+import { jitteredBackoff } from "../../src/redis/deadlines.js";
 
 describe("circuit breaker", () => {
   const make = () => {

@@ -103,4 +103,33 @@ describe("keys", () => {
     expect(used.size).toBe(STATS_SHARDS);
     for (const count of used.values()) expect(count).toBeGreaterThan(50);
   });
+
+  it("reads a record's link back from its filing keys, for any user id, and nothing from another scope's", () => {
+    const keys = new Keys("ns", "ns:");
+    const hex = createHash("sha256").update("s").digest("hex");
+    for (const userId of ["42", "a b{c}*?", "ü/ß:%41", "\ud800lone", "x".repeat(300)]) {
+      for (const platform of ["web", "ios_app"] as const) {
+        const link = keys.linkOfFiling(keys.userIndex(userId), keys.statsBucket("T: app%", platform, hex));
+        expect(link).toEqual({ userId, applicationName: "T: app%", clientPlatform: platform });
+      }
+    }
+    // 0.2's single stats shard still names its link (the next write moves it).
+    const legacy = keys.statsBucketsOf("T", "web").at(-1)!;
+    expect(keys.linkOfFiling(keys.userIndex("7"), legacy)).toEqual({
+      userId: "7",
+      applicationName: "T",
+      clientPlatform: "web",
+    });
+    const other = new Keys("ns", "other:");
+    const bucket = keys.statsBucket("T", "web", hex);
+    expect(keys.linkOfFiling(other.userIndex("7"), bucket)).toBeUndefined();
+    expect(keys.linkOfFiling(keys.userIndex("7"), other.statsBucket("T", "web", hex))).toBeUndefined();
+    expect(keys.linkOfFiling("ns:user:{%E0%A4%A}", bucket)).toBeUndefined();
+    expect(keys.linkOfFiling(keys.userIndex("7"), "ns:stats:{stats-0-42}:live:%E0%A4%A:web")).toBeUndefined();
+    expect(keys.linkOfFiling(keys.userIndex("7"), "ns:stats:{stats-0-42}:live:T:toaster")).toBeUndefined();
+    expect(keys.linkOfFiling("", "")).toBeUndefined();
+    // Text encodeUserId never writes (a raw `*`, `{`, space) names no user.
+    for (const raw of ["a*b", "a{b", "a b"])
+      expect(keys.linkOfFiling(`ns:user:{${raw}}`, bucket)).toBeUndefined();
+  });
 });

@@ -3,10 +3,9 @@ import {
   CLIENT_PLATFORMS,
   DEVICE_TYPES,
   META_FIELD_CAPS,
-  decodeSessionMeta,
-  encodeSessionMeta,
   sessionMetaSchema,
 } from "../../src/users/meta-schema.js";
+import { decodeSessionMeta, encodeSessionMeta } from "../../src/users/meta-codec.js";
 import type { SessionMeta } from "../../src/users/meta-schema.js";
 import { META_DEFAULTS } from "../support/session-meta.js";
 import { UA } from "../support/user-agents.js";

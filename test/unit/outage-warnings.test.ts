@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OUTAGE_WARNING_CODES, RedisConnectionError } from "../../src/index.js";
 import { warnOnOutage, type WatchedSource } from "../../src/redis/outage-warnings.js";
-import type { SourceListeners } from "../../src/redis/pool.js";
+import type { SourceListeners } from "../../src/redis/source.js";
 
 /** The two events of a pool, sent by hand, and the last failure it would report. */
 class Events implements WatchedSource {

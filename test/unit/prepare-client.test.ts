@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { ClientSource, type RedisClient } from "../../src/redis/pool.js";
+import { ClientSource } from "../../src/redis/client-source.js";
+import type { RedisClient } from "../../src/redis/source.js";
 import { SessionRecords } from "../../src/record/records.js";
 import { Keys } from "../../src/record/keys.js";
 

@@ -1,7 +1,7 @@
 /**
  * A Date's ISO-8601 text (`YYYY-MM-DDTHH:MM:SS.sssZ`) written and read in JavaScript, for the
- * session expiry on every read and save: V8's `toISOString` and date parser cost about ten
- * times as much there. Outside 1970–9999, or for any other text, both leave the work to `Date`.
+ * session expiry on every read and save, where V8's `toISOString` and date parser cost several
+ * times as much (bench/README.md, "Figures behind choices in the code"). Outside 1970–9999, or for any other text, both leave the work to `Date`.
  */
 
 const DAY_MS = 86_400_000;
@@ -10,7 +10,7 @@ const YEAR_10000_MS = 253_402_300_800_000;
 
 /**
  * `new Date(ms).toISOString()`, computed in JavaScript: it is on every read (the live
- * expiry), and V8's own formatter costs 0.5–1 µs there, this about a tenth. Dates before
+ * expiry), where V8's own formatter costs several times as much. Dates before
  * 1970 or from the year 10000 on are left to V8. The calendar arithmetic is Howard
  * Hinnant's `civil_from_days` (days since 1970-01-01 to a proleptic Gregorian date).
  */
@@ -53,8 +53,8 @@ const ISO_SEPARATOR_CODE = [..."--T::.Z"].map((char) => char.charCodeAt(0));
 /**
  * `new Date(text).getTime()`, for the text `isoString` (and `toISOString`) writes, read in
  * JavaScript: a session read by this store carries its expiry in that form, and the write
- * that follows needs it back as a number. V8's date parser costs about 1 µs there, this
- * about a tenth. Anything else (another form, an impossible date, a year before 1970) is
+ * that follows needs it back as a number, where V8's date parser costs several times as
+ * much. Anything else (another form, an impossible date, a year before 1970) is
  * left to `Date`.
  */
 export function isoMs(text: string): number {

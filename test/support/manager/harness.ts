@@ -17,7 +17,7 @@ import {
 } from "./devices.js";
 import type { RelsRedisStore } from "../../../src/express/store.js";
 import { recordsOf } from "../../../src/record/of-store.js";
-import type { RedisClient } from "../../../src/redis/pool.js";
+import type { RedisClient } from "../../../src/redis/source.js";
 import { SessionStats } from "../../../src/stats/stats.js";
 import type { RelsSessionsManager } from "../../../src/users/manager.js";
 import { CLIENT_PLATFORMS, type ClientPlatform, type SessionMeta } from "../../../src/users/meta-schema.js";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { RecentMap } from "../../src/recent-map.js";
+import { TwoGenerationCache } from "../../src/two-generation-cache.js";
 
-describe("RecentMap", () => {
+describe("TwoGenerationCache", () => {
   it("always finds the last `size` entries set, and holds at most twice as many", () => {
-    const map = new RecentMap<number, string>(4);
+    const map = new TwoGenerationCache<number, string>(4);
     for (let i = 0; i < 20; i++) {
       map.set(i, `v${i}`);
       for (let back = 0; back < 4 && back <= i; back++) expect(map.get(i - back)).toBe(`v${i - back}`);
@@ -14,7 +14,7 @@ describe("RecentMap", () => {
   });
 
   it("keeps an entry set again as long as a new one, and forgets a deleted one in either generation", () => {
-    const map = new RecentMap<string, number>(3);
+    const map = new TwoGenerationCache<string, number>(3);
     map.set("old", 1);
     map.set("a", 2);
     map.set("b", 3); // the newer generation fills: "old", "a", "b" become the older one
@@ -31,7 +31,7 @@ describe("RecentMap", () => {
   });
 
   it("forgets every entry of both generations on clear, and fills again afterwards", () => {
-    const map = new RecentMap<string, number>(2);
+    const map = new TwoGenerationCache<string, number>(2);
     map.set("a", 1);
     map.set("b", 2); // "a", "b" become the older generation
     map.set("c", 3);

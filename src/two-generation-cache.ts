@@ -9,7 +9,7 @@
  * Hand-written rather than an LRU package (lru-cache): an LRU moves an entry on every `get`
  * and a library adds a dependency, where these memos need neither.
  */
-export class RecentMap<K, V> {
+export class TwoGenerationCache<K, V> {
   readonly #size: number;
   #newer = new Map<K, V>();
   #older = new Map<K, V>();
