@@ -12,6 +12,7 @@ import type { NextFunction, Request, Response } from "express";
 import session from "express-session";
 import { describeSession, RelsSession, SessionsManager } from "../src/index.js";
 import { metricsRoute } from "./metrics.js";
+import { liveRoute } from "./live.js";
 import { CONTENT_SECURITY_POLICY } from "./html.js";
 import { placesOf, type Locate } from "./location.js";
 import { accountPage, MAX_USERNAME_LENGTH, signInPage, type Notice } from "./pages.js";
@@ -127,6 +128,9 @@ export function createDemoApp(options: DemoOptions = {}): express.Express {
     }
     sendHtml(res, 200, await account(req, userId, options.locate));
   });
+
+  // The account page's live panel (demo/live.ts): closed the moment this session is revoked.
+  app.get("/live", liveRoute);
 
   app.post("/login", async (req, res) => {
     const body = req.body as Record<string, unknown> | undefined;

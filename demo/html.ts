@@ -4,6 +4,7 @@
  * and how times read ("Active 3 minutes ago"; "5 Jan 2026, 14:03").
  */
 import { createHash } from "node:crypto";
+import { LIVE_PANEL_SCRIPT_SOURCE, LIVE_PANEL_STYLE } from "./live.js";
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = {
   "&": "&amp;",
@@ -86,12 +87,14 @@ export const LOCAL_TIMES_SCRIPT = `
 `;
 
 /**
- * Defence in depth should an escape ever be missed: no script runs but the one above (by
- * its hash), no form posts elsewhere, nothing loads from anywhere.
+ * Defence in depth should an escape ever be missed: no script runs but the one above and the
+ * live panel's (live.ts), by their hashes; no form posts elsewhere; nothing loads from
+ * anywhere, and the only connection a script may open is to this site (the panel's stream).
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
-  `script-src 'sha256-${createHash("sha256").update(LOCAL_TIMES_SCRIPT).digest("base64")}'`,
+  `script-src 'sha256-${createHash("sha256").update(LOCAL_TIMES_SCRIPT).digest("base64")}' ${LIVE_PANEL_SCRIPT_SOURCE}`,
+  "connect-src 'self'",
   "style-src 'unsafe-inline'",
   "form-action 'self'",
   "base-uri 'none'",
@@ -165,7 +168,8 @@ export function layout(title: string, body: string): string {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>${escapeHtml(title)} · Turtle demo</title>
-  <style>${STYLE}  </style>
+  <style>${STYLE}${LIVE_PANEL_STYLE}
+  </style>
 </head>
 <body>
 <main>

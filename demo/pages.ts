@@ -6,6 +6,7 @@
 import { describeSession } from "../src/index.js";
 import type { ActiveSession, ClientPlatform, DeviceType } from "../src/index.js";
 import { escapeHtml, layout, relativeTime, timeTag } from "./html.js";
+import { livePanel } from "./live.js";
 
 /** Longest user name accepted. */
 export const MAX_USERNAME_LENGTH = 64;
@@ -120,6 +121,7 @@ export function accountPage(view: AccountView): string {
     "Your devices",
     `<p class="lead">Signed in as <strong id="user">${escapeHtml(view.userId)}</strong>. These are the devices signed in to your account.</p>
   ${noticeBlock(view.notice)}
+  ${livePanel()}
   <h2>${rows.length === 1 ? "1 device" : `${rows.length} devices`}</h2>
   <ul class="devices" id="sessions">
 ${rows.map((s) => deviceRow(s, view.now, (s.ip !== null && view.places?.get(s.ip)) || null)).join("\n")}

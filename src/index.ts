@@ -2,6 +2,8 @@
  * The public API: what README.md and docs/ teach, plus the names the original gem exposed
  * (`RelsSession`, `RelsRedisStore`, `SessionsManager`, `SessionStoreConfigSchema`,
  * `sessionMetaSchema`, `UserSessions`). test/unit/public-surface.test.ts pins the list.
+ * Revocation events (docs/revocation-events.md) add types only: `onRevoked` and
+ * `closeOnRevoke` are methods of a manager, an instance and `SessionsManager`.
  *
  * Deliberately left out (import them from their module inside the repository; none is a promise):
  * - DEFAULTS, DURATION_FLOORS_MS, DURATION_CEILING_S, parseConfig and the sub-schemas of the
@@ -14,6 +16,8 @@
  * - CHANNEL_NAMES, STORE_OPERATIONS and the channels' context types: docs/metrics.md gives the
  *   channel names as strings, the contract a subscriber holds on to.
  * - REQUIRED_REDIS_VERSION, the requireSession/redisErrorHandler option schemas.
+ * - RevocationFeed, watchConnection and the event's wire format: how onRevoked and
+ *   closeOnRevoke work, the data layer's.
  * - RelsSessionsManager and SessionStats as values: apps get them from SessionsManager.for(store),
  *   an instance's `manager` and `stats`; their types are exported for annotations.
  *
@@ -88,6 +92,21 @@ export type { DeviceMetadata } from "./users/device.js";
 export { describeSession } from "./users/describe.js";
 export type { DescribableSession } from "./users/describe.js";
 export type { SignInEvent, SignInListener } from "./users/sign-in-events.js";
+export type {
+  RevocationEvent,
+  RevocationListener,
+  RevocationReason,
+  SessionRevokedEvent,
+  SessionsClearedEvent,
+} from "./record/revocation-feed.js";
+export type {
+  CloseOnRevokeOptions,
+  ConnectionCloseReason,
+  EventStreamResponse,
+  RevocableConnection,
+  SocketIoSocketLike,
+  WebSocketLike,
+} from "./users/close-on-revoke.js";
 export { privateId } from "./ids.js";
 export type { Serializer, TextSerializer, SerializerName } from "./record/codec/serializer.js";
 export {

@@ -13,6 +13,9 @@ import { SessionStats, type ReconcileOptions, type StatsTotals } from "./stats/s
 import { RelsRedisStore } from "./express/store.js";
 import type { Logger } from "./types.js";
 import { streamSessions } from "./users/stream.js";
+import type { RevocationListener } from "./record/revocation-feed.js";
+import type { CloseOnRevokeOptions, RevocableConnection } from "./users/close-on-revoke.js";
+import type { SessionRequest } from "./users/manager.js";
 
 /** What `createRelsSession` takes besides the configuration. */
 export interface CreateRelsSessionOptions {
@@ -52,6 +55,20 @@ export interface RelsSessionInstance {
   reconcileStats(options?: ReconcileOptions): Promise<StatsTotals>;
   /** Every signed-in session's metadata, in batches (default `RELS_SESSION_SCAN_COUNT`). */
   streamSessions(options?: { batchSize?: number }): AsyncGenerator<SessionMeta>;
+  /**
+   * Call `listener` on every revocation of a session of this instance's store, from any
+   * process (see `RelsSessionsManager#onRevoked`); returns the function that unsubscribes.
+   */
+  onRevoked(listener: RevocationListener): () => void;
+  /**
+   * Close an SSE response, `ws` WebSocket or Socket.IO socket when the session of the request
+   * that opened it is revoked, by any process (see `RelsSessionsManager#closeOnRevoke`).
+   */
+  closeOnRevoke(
+    req: Pick<SessionRequest, "session" | "sessionID">,
+    connection: RevocableConnection,
+    options?: CloseOnRevokeOptions,
+  ): () => void;
   /** The 503 middleware (see {@link requireSession}); the same for every instance. */
   readonly requireSession: typeof requireSession;
   /** The error handler turning Redis errors of route handlers into that 503 (see {@link redisErrorHandler}). */
@@ -146,6 +163,8 @@ export function createRelsSession(
     reconcileStats: (reconcileOptions = {}) => stats.reconcile(reconcileOptions),
     streamSessions: (streamOptions = {}) =>
       streamSessions(store, streamOptions.batchSize ?? resolved.env.RELS_SESSION_SCAN_COUNT),
+    onRevoked: (listener) => manager.onRevoked(listener),
+    closeOnRevoke: (req, connection, closeOptions) => manager.closeOnRevoke(req, connection, closeOptions),
     requireSession,
     redisErrorHandler,
     ready: () => source.ready(),

@@ -181,4 +181,7 @@ export const SessionsManager = {
   requireFreshSession: <Req extends SessionRequest = TrackedRequest, Res = StaleResponse>(
     options: RequireFreshSessionOptions<Req, Res>,
   ) => RelsSession.manager().requireFreshSession<Req, Res>(options),
+  onRevoked: (...args: Parameters<Manager["onRevoked"]>) => RelsSession.manager().onRevoked(...args),
+  closeOnRevoke: (...args: Parameters<Manager["closeOnRevoke"]>) =>
+    RelsSession.manager().closeOnRevoke(...args),
 } as const;

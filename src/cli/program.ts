@@ -230,9 +230,7 @@ export function buildProgram(io: CliIo): Command {
         program.error("revoke: give session handles, or --all", { exitCode: EXIT.usage });
       return connected(async () => {
         const manager = RelsSession.manager();
-        const revoked = options.all
-          ? await manager.logoutAllSessions(userId)
-          : await manager.logoutSessions(userId, handles);
+        const revoked = await manager.revokeAsOperator(userId, options.all ? "all" : handles);
         const asked = options.all ? undefined : new Set(handles).size;
         if (revoked === 0 || (asked !== undefined && revoked < asked)) {
           const unmatched =

@@ -16,8 +16,11 @@ import { cookieIssuedAt, type LifetimePolicy } from "./lifetime.js";
 import type { Loaded, StoreReads } from "./read-mark.js";
 import { DONE } from "./respond.js";
 
-/** Why sessions are deleted: revoked (destroy, `clear()`), expired (saved with a past expiry), or corrupt. */
-export type DeleteReason = "revoke" | "expired" | "corrupt";
+/**
+ * Why sessions are deleted: revoked (destroy), revoked by `clear()` (announced once for all),
+ * expired (saved with a past expiry), or corrupt.
+ */
+export type DeleteReason = "revoke" | "lifetime" | "clear" | "expired" | "corrupt";
 
 /** What a store's writes are made of (built by the store, see store-options.ts). */
 export interface StoreWritesParts {
@@ -208,7 +211,7 @@ export class StoreWrites {
    * revocation marker and takes it out of its user's index and stats. The read is a miss.
    */
   revokePastLifetime(hex: string): Promise<null> {
-    return this.destroyRecords([hex], "revoke").then(() => null);
+    return this.destroyRecords([hex], "lifetime").then(() => null);
   }
 
   /** Destroy by sid (each checked by `privateHex`), with the plain-sid copies while migrating. */
@@ -229,7 +232,9 @@ export class StoreWrites {
    */
   destroyRecords(hexes: readonly string[], why: DeleteReason): Promise<number> {
     for (const hex of hexes) this.#reads.forget(hex);
-    return this.#records.destroy(hexes, { revoke: why === "revoke" });
+    if (why === "clear") return this.#records.destroy(hexes, { reason: "clear" });
+    if (why === "lifetime") return this.#records.destroy(hexes, { reason: "lifetime" });
+    return this.#records.destroy(hexes, { revoke: why === "revoke", reason: "destroy" });
   }
 }
 

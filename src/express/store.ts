@@ -159,8 +159,16 @@ export class RelsRedisStore extends StoreBase {
   override clear(callback?: Callback<void>): Promise<void> | void {
     const wipe = async () => {
       this.#reads.clear();
-      for await (const hexes of this.#records.scan()) await this.#writes.destroyRecords(hexes, "revoke");
-      await this.#legacy?.clear();
+      // One event for every session (not one per session): connections tied to any of them
+      // close. Told after a failure too: the sessions revoked so far are gone.
+      try {
+        for await (const hexes of this.#records.scan()) await this.#writes.destroyRecords(hexes, "clear");
+        await this.#legacy?.clear();
+      } catch (error) {
+        await this.#records.announceCleared().catch(() => undefined);
+        throw error;
+      }
+      await this.#records.announceCleared();
     };
     return respond(wipe, callback);
   }

@@ -15,6 +15,7 @@ import {
   takeMetaField,
   type MetaValue,
 } from "./meta-section.js";
+import { RevocationFeed } from "./revocation-feed.js";
 
 /** What a save writes: the payload, the metadata section (layout 4), and where the session is filed. */
 export interface EncodedWrite {
@@ -44,6 +45,7 @@ export class DataLayer {
    * manager with lifetime profiles refuses a store that writes it.
    */
   readonly recordLayout: 3 | 4;
+  #revocations: RevocationFeed | undefined;
 
   /** `forget`: told of each session removed here as corrupt (the store drops what it read of it). */
   constructor(
@@ -60,6 +62,14 @@ export class DataLayer {
     this.codec = codec;
     this.#logger = logger;
     this.#forget = forget;
+  }
+
+  /**
+   * The store's revocation events (record/revocation-feed.ts): made on first use, so a store
+   * nobody listens to opens no subscriber connection.
+   */
+  get revocations(): RevocationFeed {
+    return (this.#revocations ??= new RevocationFeed(this.records));
   }
 
   /**

@@ -142,6 +142,15 @@ export class Keys {
     return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
   }
 
+  /**
+   * The pub/sub channel of this scope's revocation events (record/revocation-feed.ts). Classic
+   * pub/sub, not sharded: on Cluster a script may only touch its own slot, and a channel per
+   * session's slot would make every subscriber listen to 16,384 channels (docs/scaling.md).
+   */
+  revocationChannel(): string {
+    return `${this.scope}:revoked`;
+  }
+
   /** Records that no process needs to read plain-sid keys any more. */
   migrationFlag(): string {
     return `${this.scope}:2:secure_store_enabled`;

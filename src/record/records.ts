@@ -21,6 +21,17 @@ import { defineScripts } from "./scripts.js";
 import { DurableRevocation, type DurableRevocationOptions } from "./durable-revocation.js";
 import { STORED_META, type WriteOutcome, type WriteRequest } from "./write-request.js";
 
+/**
+ * Why a session was revoked, as its revocation event says (record/revocation-feed.ts):
+ * - `"destroy"`: `store.destroy` (express-session's `req.session.destroy()` and `regenerate()`);
+ * - `"logout"`: one of the manager's `logout*` calls;
+ * - `"cap"`: pushed out by a sign-in beyond `maxSessionsPerUser`;
+ * - `"clear"`: `store.clear()`, announced once for every session of the scope;
+ * - `"cli"`: the operators' `rels-session revoke`;
+ * - `"lifetime"`: past its absolute lifetime.
+ */
+export type RevocationReason = "destroy" | "logout" | "cap" | "clear" | "cli" | "lifetime";
+
 export interface SessionRecordsOptions {
   /** COUNT hint of each SCAN page. */
   readonly scanCount: number;
@@ -198,6 +209,7 @@ export class SessionRecords {
             leaving?.index ?? "",
             leaving?.bucket ?? "",
             request.keepMeta ? 1 : 0,
+            keys.revocationChannel(),
           ),
         keys.session(hex),
       );
@@ -208,7 +220,7 @@ export class SessionRecords {
       throw error;
     } finally {
       // Beyond the cap whatever this write's fate: the index no longer lists them.
-      if (victims.length > 0 && link) await this.destroy(victims, { owner: link.userId });
+      if (victims.length > 0 && link) await this.destroy(victims, { owner: link.userId, reason: "cap" });
     }
     // {2}: a concurrent request moved the plain-sid session first and filed it itself.
     if (reply[0] === 0 || reply[0] === 4) await topology.unfile({ hex, filed, now });
@@ -314,17 +326,22 @@ export class SessionRecords {
   /**
    * Destroy sessions, each with its index entry and stats count; returns how many ended.
    * With `owner`, only sessions filed under that user's index are destroyed. A revocation
-   * (the default) leaves each session's marker, so no later write creates it again;
-   * `revoke: false` (an expired cookie saved, a corrupt record) leaves none.
+   * (the default) leaves each session's marker, so no later write creates it again, and
+   * announces each session that existed on the scope's revocation channel with `reason` (in
+   * the same script); `revoke: false` (an expired cookie saved, a corrupt record) leaves no
+   * marker and announces nothing, and `reason: "clear"` announces nothing per session
+   * (`announceCleared` tells every session's end at once).
    */
   async destroy(
     hexes: readonly string[],
-    options: { owner?: string | undefined; revoke?: boolean } = {},
+    options: { owner?: string | undefined; revoke?: boolean; reason?: RevocationReason } = {},
   ): Promise<number> {
     if (hexes.length === 0) return 0;
     const keys = this.#keys;
     const owner = options.owner === undefined ? "" : keys.userIndex(options.owner);
     const revoke = options.revoke ?? true;
+    const reason = options.reason ?? "destroy";
+    const channel = revoke && reason !== "clear" ? keys.revocationChannel() : "";
     const markerMs = this.#options.revokedMarkerMs;
     const now = Date.now();
     const cascade = this.#topology.cascades;
@@ -347,6 +364,8 @@ export class SessionRecords {
             revoke ? keys.revoked(hex) : "",
             markerMs,
             this.#options.plainCopies ? 1 : 0,
+            channel,
+            reason,
           ),
         ),
       );
@@ -367,6 +386,28 @@ export class SessionRecords {
     // master holds: during a failover it may be the wrong master.
     if (acked.some((n) => n < 1)) throw new RevocationNotReplicatedError(revoked, this.#durable.timeoutMs);
     return revoked;
+  }
+
+  /**
+   * Tell the scope's subscribers that every session was revoked (`store.clear()`): one event
+   * instead of one per session. A plain `PUBLISH` (on Cluster it reaches every node).
+   */
+  async announceCleared(): Promise<void> {
+    const channel = this.#keys.revocationChannel();
+    // As in the scripts: an ACL user without the channel's permission loses the event only.
+    await this.#source
+      .run((c) => c.publish(channel, "1\tclear\t\t\t"))
+      .catch((error: unknown) => {
+        if (!(error instanceof Error && /NOPERM/.test(error.message))) throw error;
+      });
+  }
+
+  /** Which of these sessions still exist: one `EXISTS` each, in one round trip (each its own slot). */
+  async existing(hexes: readonly string[]): Promise<boolean[]> {
+    if (hexes.length === 0) return [];
+    const keys = this.#keys;
+    const found = await this.#source.run((c) => Promise.all(hexes.map((hex) => c.exists(keys.session(hex)))));
+    return found.map((n) => n > 0);
   }
 
   /**

@@ -107,9 +107,18 @@ local function revoke(key, marker, ms)
   if left == -1 then redis.call('SET', marker, '1') else redis.call('SET', marker, '1', 'PX', math.max(tonumber(ms), left)) end
   return existed
 end
+-- Tell this scope's subscribers, in the revocation's own step, that session member was revoked
+-- and why, with the index and bucket its header names (whose it was): the private hex, never
+-- a sid. channel '': no event. The format is RevocationFeed's (record/revocation-feed.ts).
+-- pcall: an ACL user without the channel's permission loses the event, never the revocation.
+local function announce(channel, reason, member, index, bucket)
+  if channel == nil or channel == '' then return end
+  redis.pcall('PUBLISH', channel, '1\t' .. reason .. '\t' .. member .. '\t' .. index .. '\t' .. bucket)
+end
 -- Beyond cap entries, drop the ones filed to expire soonest (but keep): each is revoked
--- if this index owns it, and its entry removed either way. Returns the members dropped.
-local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, now, cascade)
+-- if this index owns it (and announced on channel), and its entry removed either way.
+-- Returns the members dropped.
+local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, now, cascade, channel)
   local dropped = {}
   if cap <= 0 then return dropped end
   local excess = redis.call('ZCARD', index) - cap
@@ -123,6 +132,7 @@ local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, now, 
         local l = links_of(key)
         if l and l[1] == index then
           revoke(key, marker_head .. member .. '}', marker_ms)
+          announce(channel, 'cap', member, l[1], l[2])
           if l[2] ~= '' then stats_drop(l[2], member, now) end
           if l[4] ~= '' then redis.call('DEL', l[4]) end
         end
@@ -137,7 +147,7 @@ end
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
  *           cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs,
- *           leaving, leftIndex, leftBucket, keepMeta)
+ *           leaving, leftIndex, leftBucket, keepMeta, channel)
  * → {0} refused | {2} refused (condition "nx", a session exists) | {4} not written: the stored
  *   record holds metadata the caller did not know (keepMeta) | {1, oldIndex, oldBucket, {evicted…}}
  *
@@ -155,6 +165,7 @@ end
  * keepMeta = '1': the caller does not know the session's metadata (a framework's copy of a
  * session this process did not read): a record that holds some is left as it is ({4}), so the
  * caller reads it and writes again with it: a copy's save never erases a sign-in.
+ * channel: where each session the cap revokes is announced (reason "cap"); "" for none.
  */
 const WRITE = `#!lua
 ${HELPERS}
@@ -181,7 +192,7 @@ if ARGV[6] == '1' then
   if old_bucket ~= '' and old_bucket ~= bucket then stats_drop(old_bucket, member, now) end
   if index ~= '' then
     zput(index, member, score, now)
-    evicted = trim_to_cap(index, member, tonumber(ARGV[10]), ARGV[11], ARGV[13], ARGV[14], now, true)
+    evicted = trim_to_cap(index, member, tonumber(ARGV[10]), ARGV[11], ARGV[13], ARGV[14], now, true, ARGV[21])
   end
   if bucket ~= '' then stats_put(bucket, member, score, now) end
 end
@@ -253,14 +264,15 @@ return {1, l[1], l[2], 1}
 `;
 
 /**
- * relsDestroy(session; member, now, cascade, owner, marker, markerMs, markAbsent)
+ * relsDestroy(session; member, now, cascade, owner, marker, markerMs, markAbsent, channel, reason)
  * → {existed, index, bucket, plain}
  *
  * With `owner` (an index key) only a session filed under that index is destroyed: a stale
  * index entry can never revoke another user's session. `marker` (the session's revocation
  * marker, "" for a delete that is not a revocation) is left for at least `markerMs`, and at
  * least as long as the session had left, so no later write creates the session again. Its
- * plain-sid copy (mirroring only) goes with it.
+ * plain-sid copy (mirroring only) goes with it. A revocation of a session that existed is
+ * announced on `channel` ("" for none) with `reason`, in this same atomic step.
  */
 const DESTROY = `#!lua flags=allow-oom
 ${HELPERS}
@@ -274,7 +286,12 @@ if not l then
 end
 if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', '', ''} end
 local existed
-if ARGV[5] ~= '' then existed = revoke(KEYS[1], ARGV[5], ARGV[6]) else existed = redis.call('DEL', KEYS[1]) end
+if ARGV[5] ~= '' then
+  existed = revoke(KEYS[1], ARGV[5], ARGV[6])
+  if existed == 1 then announce(ARGV[8], ARGV[9], ARGV[1], l[1], l[2]) end
+else
+  existed = redis.call('DEL', KEYS[1])
+end
 if ARGV[3] == '1' then
   if l[1] ~= '' then redis.call('ZREM', l[1], ARGV[1]) end
   if l[2] ~= '' then stats_drop(l[2], ARGV[1], ARGV[2]) end
@@ -291,7 +308,7 @@ return {existed, l[1], l[2], l[4]}
 const INDEX_PUT = `#!lua
 ${HELPERS}
 zput(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5] == '1')
-return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, ARGV[3], false)
+return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, ARGV[3], false, '')
 `;
 
 /**

@@ -11,6 +11,9 @@ import {
   type SourceListeners,
 } from "./source.js";
 import { asUnavailable, rethrowAsUnavailable } from "./unavailable.js";
+import { jitteredBackoff } from "./deadlines.js";
+import { SubscriberLink, SubscriberLinks, subscriberOf, type ChannelListeners } from "./subscriber-link.js";
+import { TUNABLES } from "../tunables.js";
 
 /**
  * A client the app made itself (`new RelsRedisStore({ client })`): used as it is, with its
@@ -19,6 +22,7 @@ import { asUnavailable, rethrowAsUnavailable } from "./unavailable.js";
 export class ClientSource implements RedisSource {
   readonly #client: RedisClient;
   #blocking: RedisClient | undefined;
+  readonly #links = new SubscriberLinks();
 
   constructor(client: RedisClient) {
     this.#client = client;
@@ -57,6 +61,19 @@ export class ClientSource implements RedisSource {
     return mastersOf(this.#client);
   }
 
+  /** On connections of its own, duplicates of the app's client (Cluster: of one of its masters). */
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    const { baseMs, maxMs } = TUNABLES.pool.backoff;
+    return this.#links.add(
+      new SubscriberLink(
+        async () => subscriberOf(this.#client),
+        channel,
+        listeners,
+        (attempt) => jitteredBackoff(attempt, baseMs, maxMs),
+      ),
+    );
+  }
+
   subscribe(listeners: SourceListeners): () => void {
     let hub = hubs.get(this.#client);
     if (!hub) hubs.set(this.#client, (hub = new ClientEvents(this.#client)));
@@ -65,6 +82,7 @@ export class ClientSource implements RedisSource {
 
   /** The app owns its client: closing the store leaves it open (the duplicate made for blocking operations is closed). */
   async close(): Promise<void> {
+    await this.#links.close();
     const blocking = this.#blocking;
     this.#blocking = undefined;
     if (blocking && blocking.status !== "end") await blocking.quit().catch(() => blocking.disconnect());

@@ -6,7 +6,7 @@ import { TUNABLES } from "../tunables.js";
 import { CircuitBreaker, EventLoopStallWatch, type BreakerOptions, type BreakerState } from "./breaker.js";
 import { addressOf, connectionError } from "./connect-failure.js";
 import { corkForThisTick } from "./cork.js";
-import { readyOrFailure, withDeadline } from "./deadlines.js";
+import { jitteredBackoff, readyOrFailure, withDeadline } from "./deadlines.js";
 import { watchMasters } from "./master-watch.js";
 import { MasterBreakers } from "./master-breakers.js";
 import { newClient } from "./new-client.js";
@@ -24,6 +24,7 @@ import {
 } from "./source.js";
 import type { RedisTarget } from "./target.js";
 import { asUnavailable } from "./unavailable.js";
+import { SubscriberLink, SubscriberLinks, subscriberOf, type ChannelListeners } from "./subscriber-link.js";
 
 export type { RedisTarget };
 
@@ -75,6 +76,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
   /** Every client made and not yet destroyed, for `prepare`. */
   readonly #made = new Set<RedisClient>();
   readonly #preparations = new Preparations();
+  readonly #links = new SubscriberLinks();
 
   constructor(options: PoolOptions) {
     super();
@@ -243,6 +245,21 @@ export class RedisPool extends EventEmitter implements RedisSource {
     this.#preparations.add(prepare, this.#made);
   }
 
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    const { baseMs, maxMs } = this.#options.backoff ?? TUNABLES.pool.backoff;
+    return this.#links.add(
+      new SubscriberLink(
+        async () => {
+          if (this.#closed) throw new RedisUnavailableError("The Redis pool is closed");
+          return subscriberOf(this.#pick() ?? (await this.#firstClient()));
+        },
+        channel,
+        listeners,
+        (attempt) => jitteredBackoff(attempt, baseMs, maxMs),
+      ),
+    );
+  }
+
   subscribe(listeners: SourceListeners): () => void {
     const mastersChanged = listeners.mastersChanged ?? nothing;
     this.on("connect", listeners.connect);
@@ -293,6 +310,7 @@ export class RedisPool extends EventEmitter implements RedisSource {
     this.#closed = true;
     this.#probe.stop();
     this.#stalls.stop();
+    await this.#links.close();
     await this.#opening?.catch(() => undefined);
     const blocking = await this.#blocking?.catch(() => undefined);
     if (blocking && blocking.status !== "end") await blocking.quit().catch(() => blocking.disconnect());

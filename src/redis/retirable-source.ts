@@ -2,7 +2,7 @@ import { StoreReconfiguredError } from "../errors.js";
 import type { BreakerState } from "./breaker.js";
 import type { Redis } from "ioredis";
 import type { RedisPool } from "./pool.js";
-import type { PrepareClient, RedisClient, RedisSource, SourceListeners } from "./source.js";
+import type { ChannelListeners, PrepareClient, RedisClient, RedisSource, SourceListeners } from "./source.js";
 
 /**
  * The pool of one `createRelsSession()` instance, as its store sees it. When the instance
@@ -58,6 +58,12 @@ export class RetirableSource implements RedisSource {
 
   prepare(prepare: PrepareClient): void {
     this.#pool.prepare(prepare);
+  }
+
+  /** A retired instance listens to nothing (its pool is closed). */
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    if (this.#retired !== undefined) return async () => undefined;
+    return this.#pool.listen(channel, listeners);
   }
 
   subscribe(listeners: SourceListeners): () => void {

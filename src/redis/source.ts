@@ -3,6 +3,9 @@
  * app's own client, client-source.ts), its listeners, and the hooks run on each client.
  */
 import { Cluster, type Redis } from "ioredis";
+import type { ChannelListeners } from "./subscriber-link.js";
+
+export type { ChannelListeners };
 
 export type RedisClient = Redis | Cluster;
 
@@ -37,6 +40,12 @@ export interface RedisSource {
    * plumbing knows none of them.
    */
   prepare(prepare: PrepareClient): void;
+  /**
+   * Listen to a pub/sub channel on a connection of its own (made now, made again whenever it
+   * drops, closed with the source); `subscribed` is told each time the channel is subscribed
+   * again, so the listener can re-check what it missed. Returns the call that stops it.
+   */
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void>;
   close(): Promise<void>;
 }
 

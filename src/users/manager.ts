@@ -19,7 +19,9 @@ import {
   type RequireFreshSessionOptions,
   type StaleResponse,
 } from "./freshness.js";
-import type { SessionRecords } from "../record/records.js";
+import type { RevocationReason, SessionRecords } from "../record/records.js";
+import type { RevocationListener } from "../record/revocation-feed.js";
+import { watchConnection, type CloseOnRevokeOptions, type RevocableConnection } from "./close-on-revoke.js";
 import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
@@ -64,7 +66,10 @@ export interface SessionsManagerOptions {
    * concurrent sign-ins; it sets the store's `maxSessionsPerUser`.
    */
   maxSessionsPerUser?: number;
-  /** Where a failing sign-in listener is reported (see `onSignIn`); without one, a process warning. */
+  /**
+   * Where a failing sign-in or revocation listener is reported (see `onSignIn`, `onRevoked`);
+   * without one, a process warning.
+   */
   logger?: Logger;
   /**
    * Lifetime profiles (`sessions.lifetimes` of `RelsSession.configure()`): an absolute
@@ -167,12 +172,14 @@ export class RelsSessionsManager {
   readonly #signIns: SignInEvents;
   readonly #decoded = new TwoGenerationCache<string, DecodedMeta>(DECODED_META_MAX);
   readonly #lifetimes: LifetimeProfiles;
+  readonly #logger: Logger | undefined;
 
   constructor(options: SessionsManagerOptions) {
     this.#signIns = new SignInEvents({
       listSessions: (userId) => this.activeSessions(userId),
       logger: options.logger,
     });
+    this.#logger = options.logger;
     this.#layer = dataLayerOf(options.store);
     this.#records = this.#layer.records;
     this.#index = new UserSessions(options.store);
@@ -425,6 +432,67 @@ export class RelsSessionsManager {
   }
 
   /**
+   * Call `listener` on every revocation of a session of this store, from any process: its
+   * handle, whose it was, and why (docs/revocation-events.md). The first call opens one
+   * subscriber connection for the store (closed with it); no request pays a round trip for
+   * it. Delivery is at most once (RELIABILITY.md). A listener that throws is reported to
+   * `logger.error` and affects neither the others nor the revocation. Returns the function
+   * that unsubscribes.
+   *
+   * @example
+   * ```ts
+   * manager.onRevoked((event) => {
+   *   if (event.reason !== "clear") audit.log("session ended", event.userId, event.sessionId, event.reason);
+   * });
+   * ```
+   */
+  onRevoked(listener: RevocationListener): () => void {
+    return this.#layer.revocations.listen(listener, (error) => this.#reportListenerError(error));
+  }
+
+  /**
+   * Close `connection` (an SSE response, a `ws` WebSocket, a Socket.IO socket) when the
+   * session of `req`, the request that opened it, is revoked by any process: an SSE response
+   * ends after a last `event: revoked`, a WebSocket closes with code 4401, a Socket.IO socket
+   * disconnects. Returns the function that stops watching it (closing it does too).
+   *
+   * @example
+   * ```ts
+   * app.get("/live", (req, res) => {
+   *   res.writeHead(200, { "content-type": "text/event-stream" });
+   *   sessions.closeOnRevoke(req, res);
+   * });
+   * ```
+   */
+  closeOnRevoke(
+    req: Pick<SessionRequest, "session" | "sessionID">,
+    connection: RevocableConnection,
+    options?: CloseOnRevokeOptions,
+  ): () => void {
+    const sid = sessionIdOfRequest(req);
+    if (sid === undefined) {
+      throw new RelsSessionError(
+        "closeOnRevoke needs the request's session: mount express-session (or @fastify/session) with RelsRedisStore first",
+      );
+    }
+    // The session's absolute deadline (lifetime profiles) closes the connection too.
+    const deadline = options?.deadline ?? this.#metaOfRequest(req as SessionRequest)?.absoluteExpiresAt;
+    return watchConnection(
+      this.#layer.revocations,
+      sid,
+      connection,
+      deadline === undefined || deadline === null ? options : { ...options, deadline },
+    );
+  }
+
+  #reportListenerError(error: unknown): void {
+    const message = "rels-session: a revocation listener threw";
+    if (this.#logger) return this.#logger.error({ err: error }, message);
+    const reason = error instanceof Error ? error.message : String(error);
+    process.emitWarning(`${message}: ${reason}`, { code: "RELS_SESSION_REVOCATION_LISTENER" });
+  }
+
+  /**
    * Express middleware: records every request whose `getUser(req)` returns a user. `req` is
    * typed as express-session's types augment Express's (`req.session.userId`); annotate it
    * (`getUser: (req: Request) => …`) to hand it to code that takes Express's full `Request`.
@@ -541,25 +609,42 @@ export class RelsSessionsManager {
   /** Revoke several; handles of other users' sessions revoke nothing. Returns how many ended. */
   async logoutSessions(user: UserRef, sessionIds: readonly string[]): Promise<number> {
     const wanted = new Set(sessionIds);
-    return tracedRevocation("sessions", () => this.#revokeWhere(user, (handle) => wanted.has(handle)));
+    return tracedRevocation("sessions", () =>
+      this.#revokeWhere(user, (handle) => wanted.has(handle), "logout"),
+    );
   }
 
   /** Revoke every session of this user, the current one included. Two round trips. */
   async logoutAllSessions(user: UserRef): Promise<number> {
-    return tracedRevocation("all", () => this.#revokeWhere(user, () => true));
+    return tracedRevocation("all", () => this.#revokeWhere(user, () => true, "logout"));
   }
 
   /** Revoke every session of this user but the request's own. */
   async logoutOtherSessions(user: UserRef, req: SessionRequest): Promise<number> {
     const keep = this.sessionIdOf(req);
-    return tracedRevocation("others", () => this.#revokeWhere(user, (handle) => handle !== keep));
+    return tracedRevocation("others", () => this.#revokeWhere(user, (handle) => handle !== keep, "logout"));
+  }
+
+  /**
+   * @internal The operators' `rels-session revoke`: `logoutSessions` (or, with "all",
+   * `logoutAllSessions`) whose revocation events say `"cli"`.
+   */
+  revokeAsOperator(user: UserRef, sessionIds: readonly string[] | "all"): Promise<number> {
+    if (sessionIds === "all")
+      return tracedRevocation("all", () => this.#revokeWhere(user, () => true, "cli"));
+    const wanted = new Set(sessionIds);
+    return tracedRevocation("sessions", () => this.#revokeWhere(user, (handle) => wanted.has(handle), "cli"));
   }
 
   /**
    * The index a page at a time, then one owner-checked destroy per matching session,
    * pipelined per page: two round trips per page of sessions, with bounded memory.
    */
-  async #revokeWhere(user: UserRef, revoke: (handle: string) => boolean): Promise<number> {
+  async #revokeWhere(
+    user: UserRef,
+    revoke: (handle: string) => boolean,
+    reason: RevocationReason,
+  ): Promise<number> {
     const owner = userIdOf(user);
     let revoked = 0;
     let offset = 0;
@@ -570,7 +655,7 @@ export class RelsSessionsManager {
         offset === 0 ? this.#records.prepareRevocation() : undefined,
       ]);
       const hexes = entries.map((e) => e.hex).filter((hex) => revoke(sessionHandle(hex)));
-      const ended = await this.#records.destroy(hexes, { owner });
+      const ended = await this.#records.destroy(hexes, { owner, reason });
       revoked += ended;
       if (entries.length < TUNABLES.users.revokePageSize) return revoked;
       // Between pages, other requests run (see UserSessions.sessions).

@@ -10,50 +10,15 @@
  * also replace the ones the README shows (docs/screenshots/).
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createDemoApp } from "../../demo/app.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { locateFromTable } from "../../demo/location.js";
-import { RelsSession } from "../../src/index.js";
 import { UA } from "../support/user-agents.js";
-import { launchChromium } from "./chromium.js";
-import { deleteNamespace } from "../support/cleanup.js";
+import { demoInBrowserForThisFile, saveScreenshot } from "./demo-in-browser.js";
 
-const url = inject("redisUrl");
-const namespace = `t-browser-${randomUUID()}`;
-const ARTIFACTS = join("test-results", "screenshots");
-const README_SCREENSHOTS = join("docs", "screenshots");
-
-let browser: Browser | undefined;
-let server: Server;
-let base: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  RelsSession.configure({ applicationName: "Turtle", redisOptions: { url, namespace } });
-  // The location hook as an app would give it; the Mac's address is not in it.
-  const locate = locateFromTable({ "198.51.100.23": "Lisbon, Portugal", "203.0.113.7": "Toronto, Canada" });
-  server = createServer(createDemoApp({ locate }));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  if (server?.listening) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-  await RelsSession.close();
-  await deleteNamespace(url, namespace);
+// The location hook as an app would give it; the Mac's address is not in it.
+const demo = demoInBrowserForThisFile({
+  locate: locateFromTable({ "198.51.100.23": "Lisbon, Portugal", "203.0.113.7": "Toronto, Canada" }),
 });
 
 interface DeviceOptions {
@@ -72,10 +37,8 @@ interface DeviceOptions {
  * demo's loopback proxy trust) address.
  */
 async function device(options: DeviceOptions): Promise<Page> {
-  // Launched by the first test, so that a missing Chromium fails each test (with the reason)
-  // instead of leaving them reported as skipped.
-  browser ??= await launchChromium();
-  const context = await browser.newContext({
+  // Nothing may load from elsewhere: the page aborts any request that is not to the demo.
+  const page = await demo.newPage({
     userAgent: options.userAgent,
     viewport: { width: options.width, height: options.height },
     deviceScaleFactor: 2,
@@ -86,12 +49,6 @@ async function device(options: DeviceOptions): Promise<Page> {
     timezoneId: options.timezoneId ?? "UTC",
     javaScriptEnabled: options.javaScriptEnabled ?? true,
   });
-  contexts.push(context);
-  const page = await context.newPage();
-  // Nothing may load from elsewhere: fail the test on any request that is not to the demo.
-  await page.route("**/*", (route) =>
-    route.request().url().startsWith(base) ? route.continue() : route.abort(),
-  );
   return page;
 }
 
@@ -119,13 +76,7 @@ const windows = (more: Partial<DeviceOptions> = {}) =>
 const mac = () =>
   device({ userAgent: UA.macSafari, width: 1440, height: 900, mobile: false, ip: "192.0.2.44" });
 
-async function signIn(page: Page, user: string): Promise<void> {
-  await page.goto(`${base}/`);
-  await page.getByLabel("User name").fill(user);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${base}/`);
-  await expect.poll(() => page.locator("#user").textContent()).toBe(user);
-}
+const signIn = (page: Page, user: string) => demo.signIn(page, user);
 
 interface Row {
   label: string;
@@ -179,15 +130,6 @@ async function overflow(page: Page): Promise<{ scrollWidth: number; clientWidth:
   return page.evaluate<{ scrollWidth: number; clientWidth: number }>(
     "({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })",
   );
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
-  if (process.env["UPDATE_SCREENSHOTS"] === "1") {
-    mkdirSync(README_SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(README_SCREENSHOTS, name), fullPage: true });
-  }
 }
 
 describe("account page in Chromium", () => {
@@ -258,7 +200,7 @@ describe("account page in Chromium", () => {
       width = await overflow(phone);
       expect(width.scrollWidth).toBeLessThanOrEqual(width.clientWidth);
       await phone.reload();
-      await screenshot(phone, "account-phone.png");
+      await saveScreenshot(phone, "account-phone.png");
 
       // Desktop signs the phone out: a first click only asks.
       const phoneRow = desktop.locator("#sessions > li", { hasText: "Safari on iPhone" });
@@ -274,10 +216,10 @@ describe("account page in Chromium", () => {
       expect(
         await desktop.getByRole("button", { name: "Sign out Safari on macOS", exact: true }).count(),
       ).toBe(0);
-      await screenshot(desktop, "account-desktop.png");
+      await saveScreenshot(desktop, "account-desktop.png");
       expect((await deviceRows(desktop)).map((r) => r.label)).toContain("Safari on iPhone");
       await confirm.click();
-      await desktop.waitForURL(`${base}/account`);
+      await desktop.waitForURL(`${demo.base}/account`);
       expect((await deviceRows(desktop)).map((r) => r.label)).toEqual([
         "Chrome on Windows",
         "Safari on macOS",
@@ -296,7 +238,7 @@ describe("account page in Chromium", () => {
       expect(await phone.locator("form#sign-in").isVisible()).toBe(true);
       width = await overflow(phone);
       expect(width.scrollWidth).toBeLessThanOrEqual(width.clientWidth);
-      await screenshot(phone, "signed-out-phone.png");
+      await saveScreenshot(phone, "signed-out-phone.png");
       // Once only.
       await phone.reload();
       expect(await phone.locator("#notice").count()).toBe(0);
@@ -322,7 +264,7 @@ describe("account page in Chromium", () => {
         .locator("#revoke-others")
         .getByRole("button", { name: "Sign out all other devices", exact: true })
         .click();
-      await desktop.waitForURL(`${base}/account`);
+      await desktop.waitForURL(`${demo.base}/account`);
       expect(await desktop.locator("#notice").textContent()).toBe(
         "Your 2 other devices have been signed out.",
       );
@@ -341,7 +283,7 @@ describe("account page in Chromium", () => {
 
       // Signing yourself out is not news.
       await desktop.getByRole("button", { name: "Sign out of this device" }).click();
-      await desktop.waitForURL(`${base}/`);
+      await desktop.waitForURL(`${demo.base}/`);
       expect(await desktop.locator("form#sign-in").isVisible()).toBe(true);
       expect(await desktop.locator("#notice").count()).toBe(0);
     },

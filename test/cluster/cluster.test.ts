@@ -12,12 +12,18 @@ import type { Request } from "express";
 import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RelsRedisStore, RelsSession } from "../../src/index.js";
+import { createRelsSession, RelsRedisStore, RelsSession } from "../../src/index.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
 import { RedisPool } from "../../src/redis/pool.js";
-import type { PrepareClient, RedisClient, RedisSource, SourceListeners } from "../../src/redis/source.js";
+import type {
+  ChannelListeners,
+  PrepareClient,
+  RedisClient,
+  RedisSource,
+  SourceListeners,
+} from "../../src/redis/source.js";
 import { streamSessions } from "../../src/users/stream.js";
 import { startRedisCluster, type RedisClusterHandle, type RedisEndpoint } from "../helpers/redis.js";
 import {
@@ -30,6 +36,7 @@ import {
   resurrected,
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
+import { describeRevocationEvents } from "../support/revocation-events-suite.js";
 import {
   describeStoreContract,
   newSid,
@@ -40,7 +47,6 @@ import {
 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 import request from "supertest";
-import { createRelsSession } from "../../src/index.js";
 import { lifetimeApp } from "../support/lifetime-app.js";
 import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
 
@@ -139,6 +145,20 @@ describeManagerContract("cluster, createRelsSession({ redisOptions: { cluster } 
     close: () => RelsSession.close(),
   };
 });
+
+// Classic PUBLISH from the revoking master's script reaches a subscriber on any master.
+describeRevocationEvents("cluster", () => ({
+  instance: (namespace, options = {}) =>
+    createRelsSession(
+      {
+        applicationName: "Turtle",
+        redisOptions: { cluster: { nodes }, namespace, commandTimeout: 2000 },
+        sessions: options,
+      },
+      { env: {} },
+    ),
+  cliFlags: () => ["--cluster", nodes.map((n) => `${n.host}:${n.port}`).join(",")],
+}));
 
 // ---- helpers for the cluster-specific tests ----------------------------------------------------
 
@@ -554,6 +574,10 @@ class InterleavingSource implements RedisSource {
 
   subscribe(listeners: SourceListeners): () => void {
     return this.#inner.subscribe(listeners);
+  }
+
+  listen(channel: string, listeners: ChannelListeners): () => Promise<void> {
+    return this.#inner.listen(channel, listeners);
   }
 
   close(): Promise<void> {

@@ -25,6 +25,7 @@ import {
 } from "../support/failover-load.js";
 import { describeManagerContract } from "../support/manager-contract.js";
 import { describeRevocationSuite } from "../support/revocation-suite.js";
+import { describeRevocationEvents } from "../support/revocation-events-suite.js";
 import {
   describeStoreContract,
   newSid,
@@ -119,6 +120,19 @@ describeManagerContract("sentinel, createRelsSession({ redisOptions: { sentinel 
     close: () => instance.close(),
   };
 });
+
+describeRevocationEvents("sentinel", () => ({
+  instance: (namespace, options = {}) =>
+    createRelsSession(
+      {
+        applicationName: "Turtle",
+        redisOptions: { sentinel: { sentinels, name }, namespace, commandTimeout: 2000 },
+        sessions: options,
+      },
+      { env: {} },
+    ),
+  cliFlags: () => ["--sentinel", sentinels.map((n) => `${n.host}:${n.port}`).join(","), "--name", name],
+}));
 
 // ---- failover under load --------------------------------------------------------------------
 

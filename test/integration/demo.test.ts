@@ -233,17 +233,21 @@ describe("demo app", () => {
     expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
   });
 
-  it("allows the page's one script by its hash, and no other", async () => {
+  it("allows the page's two scripts (local times, the live panel) by their hashes, and no other", async () => {
     const b = browser(DESKTOP_CHROME);
     await signIn(b, `turtle-${randomUUID()}`);
     const res = await b.get("/account").expect(200);
     const scripts = [...res.text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
-    expect(scripts).toHaveLength(1);
-    const hash = createHash("sha256").update(scripts[0]!).digest("base64");
+    expect(scripts).toHaveLength(2);
+    const hashes = scripts.map(
+      (script) => `'sha256-${createHash("sha256").update(script).digest("base64")}'`,
+    );
     const policy = String(res.headers["content-security-policy"]);
-    expect(policy.split("; ").filter((d) => d.startsWith("script-src"))).toEqual([
-      `script-src 'sha256-${hash}'`,
-    ]);
+    const scriptSources = policy.split("; ").filter((d) => d.startsWith("script-src"));
+    expect(scriptSources).toHaveLength(1);
+    expect(scriptSources[0]!.split(" ").slice(1).sort()).toEqual(hashes.sort());
+    // The live panel's stream is the one connection a script may open: to this site.
+    expect(policy.split("; ").filter((d) => d.startsWith("connect-src"))).toEqual(["connect-src 'self'"]);
     // Without script the exact times still read, and say their zone.
     expect(res.text).toMatch(
       /<time datetime="[^"]+" data-format="datetime">\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC<\/time>/,

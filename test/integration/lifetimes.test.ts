@@ -17,12 +17,15 @@ import {
   createRelsSession,
   type RelsSessionInstance,
   type SessionData,
+  type RevocationEvent,
   type SessionStoreConfigInput,
 } from "../../src/index.js";
 import { deleteNamespace } from "../support/cleanup.js";
 import { COOKIE_MAX_AGE_MS, lifetimeApp } from "../support/lifetime-app.js";
 import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
-import { keysOf } from "../support/internals.js";
+import { keysOf, revocationsOf } from "../support/internals.js";
+import { waitUntil } from "../helpers/redis/wait.js";
+import { openEventStream, startLiveApp, within } from "../support/live-connections.js";
 import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 
@@ -123,6 +126,9 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     });
     const session = await signIn(app, { userId: "bob" });
     expect(await whoAmI(app, session.cookie)).toBe("bob");
+    const heard: RevocationEvent[] = [];
+    instance.onRevoked((event) => void heard.push(event));
+    await revocationsOf(instance.store).subscribed();
     // The header's deadline (bytes 33–48 of layout 4) set to a moment ago; the TTL is left
     // as it was, as when this process's clock runs ahead of Redis's.
     const past = String(Date.now() - 1).padStart(16, "0");
@@ -130,8 +136,31 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     expect(await whoAmI(app, session.cookie)).toBeNull();
     expect(await inspector.exists(keys.session(session.hex))).toBe(0);
     expect(await inspector.exists(keys.revoked(session.hex))).toBe(1);
+    // Every process hears why (the event is published by the revoking script).
+    await waitUntil("the lifetime event", async () => (heard.length > 0 ? true : "not yet"), {
+      timeoutMs: 5_000,
+    });
+    expect(heard).toMatchObject([{ reason: "lifetime", userId: "bob", applicationName: "Turtle" }]);
     expect(await instance.manager.activeSessions("bob")).toEqual([]);
     expect((await instance.stats.totals()).totalSessions).toBe(0);
+  });
+
+  it("an SSE stream opened by a session closes at its absolute deadline, with no request and no revocation", async () => {
+    const { instance } = configured({ profiles: { short: { absoluteMs: SHORT_MS } }, default: "short" });
+    const live = await startLiveApp(instance);
+    try {
+      const { cookie } = await live.login("carol");
+      const [listed] = await instance.manager.activeSessions("carol");
+      const deadline = listed!.absoluteExpiresAt!.getTime();
+      const stream = await openEventStream(live.base, cookie);
+      const ended = await within(stream.ended, "the stream's end at the deadline");
+      const endedAt = Date.now();
+      expect(ended.reason).toBe("deadline");
+      expect(endedAt).toBeGreaterThanOrEqual(deadline);
+      expect(endedAt - deadline).toBeLessThan(1_000);
+    } finally {
+      await live.close();
+    }
   });
 
   it("a touch from a process that never read the session (its header unknown) is capped by the stored deadline: TTL, expiry and filing", async () => {

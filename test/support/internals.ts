@@ -9,6 +9,7 @@ import { CORRUPT } from "../../src/record/records.js";
 import { privateHex } from "../../src/ids.js";
 import type { Keys } from "../../src/record/keys.js";
 import type { RedisSource } from "../../src/redis/source.js";
+import type { RevocationFeed } from "../../src/record/revocation-feed.js";
 
 export function keysOf(store: RelsRedisStore): Keys {
   return recordsOf(store).keys;
@@ -58,4 +59,9 @@ export async function storedMetaOf(
   const record = await layer.records.read(hex);
   if (record === null || record === CORRUPT) return null;
   return (await layer.storedMeta(hex, record)) as Record<string, unknown> | null;
+}
+
+/** The revocation feed of a store (its subscriber): tests wait for its subscription before revoking. */
+export function revocationsOf(store: RelsRedisStore): RevocationFeed {
+  return dataLayerOf(store).revocations;
 }

@@ -1,0 +1,140 @@
+/**
+ * `closeOnRevoke`: tie a long-lived connection (a Server-Sent Events response, a `ws`
+ * WebSocket, a Socket.IO socket) to the session of the request that opened it, so that the
+ * connection ends when that session is revoked, by any process (record/revocation-feed.ts).
+ *
+ * The connections are typed by what is called on them, so this package depends on neither
+ * `ws` nor `socket.io`. A connection is watched from the call until it closes; the session
+ * must have been read by the request (its cookie's sid): a revocation that lands between the
+ * request's read and this call is caught at the feed's next reconnection, not at once.
+ */
+import { privateHex } from "../ids.js";
+import type { RevocationFeed, SessionEndReason } from "../record/revocation-feed.js";
+
+/** A Server-Sent Events response (Node's `http.ServerResponse`, Express's `res`). */
+export interface EventStreamResponse {
+  write(chunk: string): unknown;
+  end(): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/** A WebSocket of the `ws` package (server side), or anything with its `close(code, reason)`. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  close(code?: number, reason?: string): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/** A Socket.IO server-side socket. */
+export interface SocketIoSocketLike {
+  disconnect(close?: boolean): unknown;
+  once(event: "disconnect", listener: () => void): unknown;
+}
+
+/** What `closeOnRevoke` can end. */
+export type RevocableConnection = EventStreamResponse | WebSocketLike | SocketIoSocketLike;
+
+/**
+ * Why `closeOnRevoke` closed a connection: the session's revocation reason; `"gone"`, the
+ * session found missing after the subscriber reconnected (a revocation it missed, or an
+ * expiry); or `"deadline"` (`options.deadline`).
+ */
+export type ConnectionCloseReason = SessionEndReason | "deadline";
+
+export interface CloseOnRevokeOptions {
+  /**
+   * Server-Sent Events: write a last `event: revoked` (its data `{"reason": …}`) before
+   * ending the response, so the page can tell a revocation from a dropped connection.
+   * @default true
+   */
+  sseEvent?: boolean;
+  /**
+   * WebSocket close code. 4401 is in the range RFC 6455 leaves to applications (4000–4999);
+   * 1008 (policy violation) is the registered alternative.
+   * @default 4401
+   */
+  closeCode?: number;
+  /**
+   * Close the connection at this time even if the session is not revoked (an absolute
+   * session deadline). Without it, none.
+   */
+  deadline?: Date | number;
+  /** Called once the connection was closed by this helper, with why. */
+  onClose?: (reason: ConnectionCloseReason) => void;
+}
+
+/** A WebSocket's `readyState` once it is closing or closed. */
+const WS_CLOSING = 2;
+/** setTimeout's longest delay (2^31 − 1 ms, about 24.8 days): a later deadline is reached in steps. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Watch `connection` for the session `sid`: on its revocation (or at `options.deadline`) it
+ * is closed; once closed, by anyone, it is no longer watched. Returns the call that stops
+ * watching without closing.
+ */
+export function watchConnection(
+  feed: RevocationFeed,
+  sid: string,
+  connection: RevocableConnection,
+  options: CloseOnRevokeOptions = {},
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const stop = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    unwatch();
+  };
+  const close = (reason: ConnectionCloseReason) => {
+    if (done) return;
+    stop();
+    end(connection, reason, options);
+    options.onClose?.(reason);
+  };
+  const unwatch = feed.watch(privateHex(sid), close);
+  onClosed(connection, stop);
+  if (options.deadline !== undefined) {
+    const at = typeof options.deadline === "number" ? options.deadline : options.deadline.getTime();
+    const arm = () => {
+      const left = at - Date.now();
+      if (left <= 0) return close("deadline");
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      timer.unref();
+    };
+    arm();
+  }
+  return stop;
+}
+
+function isSocketIo(connection: RevocableConnection): connection is SocketIoSocketLike {
+  return typeof (connection as Partial<SocketIoSocketLike>).disconnect === "function";
+}
+
+function isWebSocket(connection: RevocableConnection): connection is WebSocketLike {
+  return (
+    typeof (connection as Partial<WebSocketLike>).close === "function" &&
+    typeof (connection as Partial<WebSocketLike>).readyState === "number"
+  );
+}
+
+function onClosed(connection: RevocableConnection, listener: () => void): void {
+  if (isSocketIo(connection)) connection.once("disconnect", listener);
+  else (connection as EventStreamResponse | WebSocketLike).once("close", listener);
+}
+
+function end(
+  connection: RevocableConnection,
+  reason: ConnectionCloseReason,
+  options: CloseOnRevokeOptions,
+): void {
+  if (isSocketIo(connection)) {
+    connection.disconnect(true);
+  } else if (isWebSocket(connection)) {
+    if (connection.readyState < WS_CLOSING) connection.close(options.closeCode ?? 4401, `session ${reason}`);
+  } else {
+    if (options.sseEvent ?? true) connection.write(`event: revoked\ndata: ${JSON.stringify({ reason })}\n\n`);
+    connection.end();
+  }
+}
