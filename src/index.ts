@@ -52,6 +52,7 @@ export { sessionIdOfRequest } from "./users/manager-types.js";
 export type { RelsSessionsManager } from "./users/manager.js";
 export type {
   ActiveSession,
+  ConnectionRequest,
   RecordOptions,
   SessionRequest,
   SessionsManagerOptions,

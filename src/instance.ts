@@ -15,7 +15,7 @@ import type { Logger } from "./types.js";
 import { streamSessions } from "./users/stream.js";
 import type { RevocationListener } from "./record/revocation-feed.js";
 import type { CloseOnRevokeOptions, RevocableConnection } from "./users/close-on-revoke.js";
-import type { SessionRequest } from "./users/manager-types.js";
+import type { ConnectionRequest } from "./users/manager-types.js";
 
 /** What `createRelsSession` takes besides the configuration. */
 export interface CreateRelsSessionOptions {
@@ -65,7 +65,7 @@ export interface RelsSessionInstance {
    * that opened it is revoked, by any process (see `RelsSessionsManager#closeOnRevoke`).
    */
   closeOnRevoke(
-    req: Pick<SessionRequest, "session" | "sessionID">,
+    req: ConnectionRequest,
     connection: RevocableConnection,
     options?: CloseOnRevokeOptions,
   ): () => void;

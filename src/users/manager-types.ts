@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { LifetimesOptions } from "../config.js";
 import type { DataLayerStore } from "../record/of-store.js";
 import type { Logger } from "../types.js";
@@ -82,6 +83,13 @@ export interface SessionRequest {
 }
 
 /** What `trackSessions` hands `getUser`: Express's request (with express-session's `session`), as a {@link SessionRequest}. */
+/**
+ * The request that opened a long-lived connection, for `closeOnRevoke`: an Express (or
+ * Fastify) request, or the `IncomingMessage` of a WebSocket upgrade or a Socket.IO socket
+ * (`socket.request`) that went through the session middleware.
+ */
+export type ConnectionRequest = Pick<SessionRequest, "session" | "sessionID"> | IncomingMessage;
+
 export type TrackedRequest = Express.Request & SessionRequest;
 
 /** Options of `trackSessions`: what to record, and whose the request is. */

@@ -30,6 +30,7 @@ import { TUNABLES } from "../tunables.js";
 import {
   sessionIdOfRequest,
   type ActiveSession,
+  type ConnectionRequest,
   type RecordOptions,
   type SessionRequest,
   type SessionsManagerOptions,
@@ -307,18 +308,20 @@ export class RelsSessionsManager {
    * ```
    */
   closeOnRevoke(
-    req: Pick<SessionRequest, "session" | "sessionID">,
+    req: ConnectionRequest,
     connection: RevocableConnection,
     options?: CloseOnRevokeOptions,
   ): () => void {
-    const sid = sessionIdOfRequest(req);
+    // An upgrade's IncomingMessage carries the session the middleware gave it, untyped.
+    const request = req as SessionRequest;
+    const sid = sessionIdOfRequest(request);
     if (sid === undefined) {
       throw new RelsSessionError(
         "closeOnRevoke needs the request's session: mount express-session (or @fastify/session) with RelsRedisStore first",
       );
     }
     // The session's absolute deadline (lifetime profiles) closes the connection too.
-    const deadline = options?.deadline ?? this.#metaOfRequest(req as SessionRequest)?.absoluteExpiresAt;
+    const deadline = options?.deadline ?? this.#metaOfRequest(request)?.absoluteExpiresAt;
     return watchConnection(
       this.#layer.revocations,
       sid,

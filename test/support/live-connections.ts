@@ -58,7 +58,7 @@ export function startLiveApp(instance: RelsSessionInstance): Promise<LiveApp> {
       const userId = appSession(req as express.Request).userId;
       if (!userId) return void socket.destroy();
       sockets.handleUpgrade(req, socket, head, (ws) => {
-        instance.closeOnRevoke(req as express.Request, ws);
+        instance.closeOnRevoke(req, ws); // the upgrade's IncomingMessage, as the docs show
         ws.send("open");
       });
     });
