@@ -16,6 +16,10 @@ export interface EventStreamResponse {
   write(chunk: string): unknown;
   end(): unknown;
   once(event: "close", listener: () => void): unknown;
+  /** Node's: true once the response (or its socket) has closed; its "close" event is then over. */
+  readonly closed?: boolean;
+  readonly destroyed?: boolean;
+  readonly writableEnded?: boolean;
 }
 
 /** A WebSocket of the `ws` package (server side), or anything with its `close(code, reason)`. */
@@ -29,6 +33,8 @@ export interface WebSocketLike {
 export interface SocketIoSocketLike {
   disconnect(close?: boolean): unknown;
   once(event: "disconnect", listener: () => void): unknown;
+  /** Socket.IO's: true once disconnected; its "disconnect" event is then over. */
+  readonly disconnected?: boolean;
 }
 
 /** What `closeOnRevoke` can end. */
@@ -63,8 +69,9 @@ export interface CloseOnRevokeOptions {
   onClose?: (reason: ConnectionCloseReason) => void;
 }
 
-/** A WebSocket's `readyState` once it is closing or closed. */
+/** A WebSocket's `readyState` once it is closing, and once closed. */
 const WS_CLOSING = 2;
+const WS_CLOSED = 3;
 /** setTimeout's longest delay (2^31 − 1 ms, about 24.8 days): a later deadline is reached in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -79,6 +86,9 @@ export function watchConnection(
   connection: RevocableConnection,
   options: CloseOnRevokeOptions = {},
 ): () => void {
+  // Its close event is over (the client left while the route awaited something): watching it
+  // would keep an entry and a timer for a connection that can never report closing.
+  if (isClosed(connection)) return () => undefined;
   let timer: NodeJS.Timeout | undefined;
   let done = false;
   const stop = () => {
@@ -117,6 +127,14 @@ function isWebSocket(connection: RevocableConnection): connection is WebSocketLi
     typeof (connection as Partial<WebSocketLike>).close === "function" &&
     typeof (connection as Partial<WebSocketLike>).readyState === "number"
   );
+}
+
+/** Already closed, by what each kind of connection says of itself. */
+function isClosed(connection: RevocableConnection): boolean {
+  if (isSocketIo(connection)) return connection.disconnected === true;
+  if (isWebSocket(connection)) return connection.readyState >= WS_CLOSED;
+  const res = connection as EventStreamResponse;
+  return res.closed === true || res.destroyed === true || res.writableEnded === true;
 }
 
 function onClosed(connection: RevocableConnection, listener: () => void): void {

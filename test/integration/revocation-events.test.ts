@@ -6,6 +6,9 @@
  * reconnects; and no extra round trip on a request.
  */
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -382,4 +385,46 @@ describe("revocation events: a subscriber that was disconnected during a revocat
       await admin.quit();
     }
   }, 60_000);
+});
+
+describe("closeOnRevoke: a connection already closed when it is handed over", () => {
+  it("is not watched (no entry, no timer left behind): an SSE response whose client went away, a ws WebSocket closed, a Socket.IO socket disconnected", async () => {
+    const namespace = fresh();
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace });
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const server = createServer();
+    try {
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+      await revocationsOf(store).subscribed();
+      // A real SSE response whose client aborted before the route got to closeOnRevoke (it
+      // awaited something first): its "close" event has already fired, and never fires again.
+      const received = new Promise<ServerResponse>((resolve) =>
+        server.on("request", (_req: IncomingMessage, res: ServerResponse) => resolve(res)),
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const aborted = new AbortController();
+      const pending = fetch(`http://127.0.0.1:${port}/live`, { signal: aborted.signal }).catch(() => undefined);
+      const res = await received;
+      const closed = new Promise((resolve) => res.once("close", resolve));
+      aborted.abort();
+      await Promise.all([pending, closed]);
+      const deadline = Date.now() + 3_600_000;
+      const onClose: string[] = [];
+      manager.closeOnRevoke({ sessionID: sid }, res, { deadline, onClose: (why) => onClose.push(why) });
+      // A ws WebSocket and a Socket.IO socket already closed: their close events are over too.
+      const ws = Object.assign(new EventEmitter(), { readyState: 3, close: () => undefined });
+      manager.closeOnRevoke({ sessionID: sid }, ws, { deadline });
+      const io = Object.assign(new EventEmitter(), { disconnected: true, disconnect: () => undefined });
+      manager.closeOnRevoke({ sessionID: sid }, io, { deadline });
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+      expect(onClose).toEqual([]);
+    } finally {
+      server.close();
+      await store.close();
+      await client.quit();
+    }
+  });
 });
