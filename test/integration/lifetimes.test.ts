@@ -192,6 +192,41 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     }
   });
 
+  it("a layout-3 writer (recordLayout: 3, mid-upgrade) cannot carry a session past its deadline: its record keeps the deadline in `_rels`, which every read and touch honours", async () => {
+    const { instance, app, keys } = configured({
+      profiles: { short: { absoluteMs: SHORT_MS } },
+      default: "short",
+    });
+    const session = await signIn(app, { userId: "gus" });
+    const deadline = Date.parse(session.absoluteExpiresAt!);
+    const client = new Redis(url);
+    const namespace = instance.config.redisOptions.namespace;
+    const layout3 = new RelsRedisStore({ client, namespace, recordLayout: 3 });
+    const hour = 3_600_000;
+    const rolled = () => ({ originalMaxAge: hour, expires: new Date(Date.now() + hour) });
+    try {
+      // A process still writing layout 3 saves the session (a change of the app's) and touches it.
+      const read = (await layout3.get(session.sid))!;
+      await layout3.set(session.sid, { ...read, cart: 1, cookie: rolled() } as unknown as SessionData);
+      expect((await inspector.getrange(keys.session(session.hex), 0, 0)) as string).toBe("3");
+      const again = (await layout3.get(session.sid))!;
+      await layout3.touch(session.sid, { ...again, cookie: rolled() } as unknown as SessionData);
+      // Redis is never given more than the deadline leaves.
+      expect(Date.now() + (await inspector.pttl(keys.session(session.hex)))).toBeLessThanOrEqual(deadline + 50);
+      await until(deadline + 20);
+      // Past it, a read by either store is a miss (the layout-3 record's TTL is put back by hand,
+      // as a touch from an older writer that knows no deadline would).
+      if ((await inspector.exists(keys.session(session.hex))) === 1) {
+        await inspector.pexpire(keys.session(session.hex), hour);
+      }
+      expect(await layout3.get(session.sid)).toBeNull();
+      expect(await whoAmI(app, session.cookie)).toBeNull();
+    } finally {
+      await layout3.close();
+      client.disconnect();
+    }
+  });
+
   it("profiles: the default, one named at sign-in, the platform's; an idle timeout sets the cookie's lifetime; an unknown name is an error", async () => {
     const { instance, app, keys } = configured({
       profiles: {
