@@ -38,7 +38,8 @@ export interface SessionsClearedEvent {
 
 export type RevocationEvent = SessionRevokedEvent | SessionsClearedEvent;
 
-export type RevocationListener = (event: RevocationEvent) => void;
+/** A listener may be async: a rejection is reported as a throw is (see `RevocationFeed#listen`). */
+export type RevocationListener = (event: RevocationEvent) => void | PromiseLike<void>;
 
 /**
  * Why a watched connection's session ended: its revocation's reason, or `"gone"`, found
@@ -140,9 +141,20 @@ export class RevocationFeed {
   #deliver(text: string): void {
     const heard = this.#decode(text);
     if (!heard) return;
-    for (const [listener, report] of this.#listeners) {
+    for (const [listener, reportError] of this.#listeners) {
+      // A logger that throws neither stops the other listeners nor the closing of connections.
+      const report = (error: unknown) => {
+        try {
+          reportError(error);
+        } catch {
+          // nowhere left to report it
+        }
+      };
       try {
-        listener(heard.event);
+        // An async listener (assignable to one returning void) that rejects is reported as one
+        // that throws: unhandled, its rejection would end the process.
+        const result: unknown = listener(heard.event);
+        if (isPromiseLike(result)) result.then(undefined, report);
       } catch (error) {
         report(error);
       }
@@ -191,6 +203,12 @@ export class RevocationFeed {
     this.#stop = undefined;
     await stop?.();
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function"
+  );
 }
 
 /** One connection's closing failing must not keep the others open. */

@@ -254,6 +254,42 @@ describe("revocation events: one per revocation, of each kind", () => {
   });
 });
 
+describe("revocation events: an async listener that rejects", () => {
+  it("is reported like one that throws, never an unhandled rejection (which ends a Node process)", async () => {
+    const namespace = fresh();
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace });
+    const errors: unknown[] = [];
+    const logger = { warn: () => undefined, error: (fields: unknown) => void errors.push(fields) };
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle", logger });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const heard: RevocationEvent[] = [];
+    try {
+      manager.onRevoked(async () => {
+        await Promise.resolve();
+        throw new Error("the audit log is down");
+      });
+      manager.onRevoked((event) => void heard.push(event));
+      await revocationsOf(store).subscribed();
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+      await store.destroy(sid);
+      await waitUntil("the report", async () => (errors.length > 0 ? true : "not yet"), { timeoutMs: 5_000 });
+      // A turn for an unhandled rejection to be noticed, had there been one.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toHaveLength(1);
+      expect(unhandled).toEqual([]);
+      expect(errors).toMatchObject([{ err: { message: "the audit log is down" } }]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await store.close();
+      await client.quit();
+    }
+  });
+});
+
 describe("revocation events: no extra round trip on a request", () => {
   it("a request that is not revoked costs what it did, with a listener and a watched connection", async () => {
     const namespace = fresh();
