@@ -8,6 +8,9 @@
  * must have been read by the request (its cookie's sid): a revocation that lands between the
  * request's read and this call is caught at the feed's next reconnection, not at once.
  */
+import { z } from "zod";
+import { describeIssues } from "../config.js";
+import { ConfigError } from "../errors.js";
 import { privateHex } from "../ids.js";
 import type { RevocationFeed, SessionEndReason } from "../record/revocation-feed.js";
 
@@ -69,6 +72,32 @@ export interface CloseOnRevokeOptions {
   onClose?: (reason: ConnectionCloseReason) => void;
 }
 
+/**
+ * The close codes a WebSocket may send (RFC 6455 §7.4: 1000–1003, 1007–1014, and 3000–4999
+ * for libraries and applications); `ws` throws on any other, from wherever it is closed.
+ */
+const isSendableCloseCode = (code: number) =>
+  (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+  (code >= 3000 && code <= 4999);
+
+/** What `closeOnRevoke` checks at the call, so nothing fails later in a timer or an event. */
+const closeOnRevokeOptionsSchema = z.looseObject({
+  closeCode: z
+    .number()
+    .int()
+    .refine(isSendableCloseCode, { message: "expected a WebSocket close code: 1000–1003, 1007–1014 or 3000–4999" })
+    .optional(),
+  deadline: z
+    .union([z.date(), z.number()])
+    .refine((at) => Number.isFinite(typeof at === "number" ? at : at.getTime()), {
+      message: "expected a valid Date or ms since the epoch",
+    })
+    .optional(),
+  onClose: z
+    .custom<(reason: never) => void>((v) => typeof v === "function", { message: "expected a function (reason)" })
+    .optional(),
+});
+
 /** A WebSocket's `readyState` once it is closing, and once closed. */
 const WS_CLOSING = 2;
 const WS_CLOSED = 3;
@@ -86,6 +115,8 @@ export function watchConnection(
   connection: RevocableConnection,
   options: CloseOnRevokeOptions = {},
 ): () => void {
+  const checked = closeOnRevokeOptionsSchema.safeParse(options);
+  if (!checked.success) throw new ConfigError(describeIssues(checked.error, options, "closeOnRevoke"));
   // Its close event is over (the client left while the route awaited something): watching it
   // would keep an entry and a timer for a connection that can never report closing.
   if (isClosed(connection)) return () => undefined;
@@ -109,13 +140,22 @@ export function watchConnection(
     const at = typeof options.deadline === "number" ? options.deadline : options.deadline.getTime();
     const arm = () => {
       const left = at - Date.now();
-      if (left <= 0) return close("deadline");
+      // From a timer: what the connection or the app's onClose throws must not end the process.
+      if (left <= 0) return closeContained(close, "deadline");
       timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
       timer.unref();
     };
     arm();
   }
   return stop;
+}
+
+function closeContained(close: (reason: ConnectionCloseReason) => void, reason: ConnectionCloseReason): void {
+  try {
+    close(reason);
+  } catch {
+    // a connection already torn down, or the app's onClose
+  }
 }
 
 function isSocketIo(connection: RevocableConnection): connection is SocketIoSocketLike {

@@ -254,6 +254,50 @@ describe("revocation events: one per revocation, of each kind", () => {
   });
 });
 
+describe("closeOnRevoke: options a hurried app gets wrong", () => {
+  it("a deadline that is not a time, or a close code a WebSocket refuses, is a ConfigError naming the field, at the call; a throwing onClose at the deadline is contained", async () => {
+    const namespace = fresh();
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace });
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => void uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    const ws = () => Object.assign(new EventEmitter(), { readyState: 1, close: () => undefined });
+    try {
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+      // new Date(undefined), Date.parse("garbage"): NaN, which setTimeout takes as 1 ms, forever.
+      expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: new Date(Number.NaN) })).toThrow(
+        /closeOnRevoke\.deadline/,
+      );
+      expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: Number.NaN })).toThrow(
+        /closeOnRevoke\.deadline/,
+      );
+      // ws's close() throws on a code outside 1000–4999 (or a reserved one): from a revocation or a timer.
+      expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { closeCode: 99_999 })).toThrow(
+        /closeOnRevoke\.closeCode/,
+      );
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+      let told = false;
+      manager.closeOnRevoke({ sessionID: sid }, ws(), {
+        deadline: Date.now() + 20,
+        onClose: () => {
+          told = true;
+          throw new Error("the app's onClose bug");
+        },
+      });
+      await waitUntil("the deadline", async () => (told ? true : "not yet"), { timeoutMs: 5_000 });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await store.close();
+      await client.quit();
+    }
+  });
+});
+
 describe("revocation events: an async listener that rejects", () => {
   it("is reported like one that throws, never an unhandled rejection (which ends a Node process)", async () => {
     const namespace = fresh();
