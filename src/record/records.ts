@@ -15,6 +15,7 @@ import {
 } from "./format.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import { topologyOf, type Topology } from "./topology.js";
+import { TUNABLES } from "../tunables.js";
 import { filingHolds, filingScore, lifetimeWithin, refileDue, refiledSince, type Filing } from "./filing.js";
 import { RecordScans, type IndexEntry } from "./scans.js";
 import { defineScripts } from "./scripts.js";
@@ -402,12 +403,20 @@ export class SessionRecords {
       });
   }
 
-  /** Which of these sessions still exist: one `EXISTS` each, in one round trip (each its own slot). */
+  /**
+   * Which of these sessions still exist: one `EXISTS` each (each its own slot), a page per round
+   * trip (`TUNABLES.record.recheckPageSize`), pages one after another.
+   */
   async existing(hexes: readonly string[]): Promise<boolean[]> {
-    if (hexes.length === 0) return [];
     const keys = this.#keys;
-    const found = await this.#source.run((c) => Promise.all(hexes.map((hex) => c.exists(keys.session(hex)))));
-    return found.map((n) => n > 0);
+    const page = TUNABLES.record.recheckPageSize;
+    const out: boolean[] = [];
+    for (let start = 0; start < hexes.length; start += page) {
+      const some = hexes.slice(start, start + page);
+      const found = await this.#source.run((c) => Promise.all(some.map((hex) => c.exists(keys.session(hex)))));
+      for (const n of found) out.push(n > 0);
+    }
+    return out;
   }
 
   /**

@@ -16,6 +16,7 @@ import { createRelsSession, RelsRedisStore, type RevocationEvent } from "../../s
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { privateHex, sessionHandle } from "../../src/ids.js";
 import { recordsOf } from "../../src/record/of-store.js";
+import { TUNABLES } from "../../src/tunables.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { waitUntil } from "../helpers/redis/wait.js";
 import { deleteNamespace } from "../support/cleanup.js";
@@ -250,6 +251,36 @@ describe("revocation events: one per revocation, of each kind", () => {
       stopThrowing();
       stopLater();
       process.off("warning", onWarning);
+    }
+  });
+});
+
+describe("the re-check after a reconnection, with many watched sessions", () => {
+  it("looks them up a page at a time (TUNABLES.record.recheckPageSize), never all in one burst on the requests' connection", async () => {
+    const namespace = fresh();
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace });
+    await client.ping(); // connected: no command goes through the offline queue (sent twice)
+    // The most commands in flight at once on the client (sent, not yet answered).
+    let inFlight = 0;
+    let most = 0;
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = ((command: Parameters<Redis["sendCommand"]>[0], stream) => {
+      most = Math.max(most, ++inFlight);
+      const settled = () => void (inFlight -= 1);
+      command.promise.then(settled, settled);
+      return send(command, stream);
+    }) as Redis["sendCommand"];
+    try {
+      const page = TUNABLES.record.recheckPageSize;
+      const hexes = Array.from({ length: 2 * page + 1 }, () => privateHex(newSid()));
+      const alive = await recordsOf(store).existing(hexes);
+      expect(alive).toHaveLength(hexes.length);
+      expect(alive.every((found) => !found)).toBe(true);
+      expect(most).toBe(page);
+    } finally {
+      await store.close();
+      await client.quit();
     }
   });
 });
