@@ -213,6 +213,13 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       await layout3.touch(session.sid, { ...again, cookie: rolled() } as unknown as SessionData);
       // Redis is never given more than the deadline leaves.
       expect(Date.now() + (await inspector.pttl(keys.session(session.hex)))).toBeLessThanOrEqual(deadline + 50);
+      // A layout-4 process saving it (metadata unchanged) moves it back with its deadline in the header.
+      const read4 = (await instance.store.get(session.sid))!;
+      await instance.store.set(session.sid, { ...read4, cart: 2 } as unknown as SessionData);
+      const header = (await inspector.getrange(keys.session(session.hex), 0, 48)) as string;
+      expect(header[0]).toBe("4");
+      expect(Number(header.slice(33, 49))).toBe(deadline);
+      await layout3.set(session.sid, { ...(await layout3.get(session.sid))!, cookie: rolled() } as unknown as SessionData);
       await until(deadline + 20);
       // Past it, a read by either store is a miss (the layout-3 record's TTL is put back by hand,
       // as a touch from an older writer that knows no deadline would).
