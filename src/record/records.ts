@@ -152,7 +152,10 @@ export class SessionRecords {
       const header = { expiresAt, score: previous.score, deadline, index, bucket, plain };
       const key = keys.session(hex);
       return this.#source
-        .run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key)
+        .run(
+          (c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs, endsAt(deadline, expiresAt)),
+          key,
+        )
         .then((replaced) => {
           if (replaced === null) return undefined;
           const left = refiledSince(replaced, previous);
@@ -211,6 +214,7 @@ export class SessionRecords {
             leaving?.bucket ?? "",
             request.keepMeta ? 1 : 0,
             keys.revocationChannel(),
+            endsAt(deadline, expiresAt),
           ),
         keys.session(hex),
       );
@@ -413,7 +417,9 @@ export class SessionRecords {
     const out: boolean[] = [];
     for (let start = 0; start < hexes.length; start += page) {
       const some = hexes.slice(start, start + page);
-      const found = await this.#source.run((c) => Promise.all(some.map((hex) => c.exists(keys.session(hex)))));
+      const found = await this.#source.run((c) =>
+        Promise.all(some.map((hex) => c.exists(keys.session(hex)))),
+      );
       for (const n of found) out.push(n > 0);
     }
     return out;
@@ -493,12 +499,23 @@ export class SessionRecords {
  * `SET … XX GET`: the save of a session read or written through this object, only while it
  * exists; the record it replaced comes back (null: nothing was written).
  */
+/**
+ * The deadline, when a write's lifetime ends there (it was the bound); else 0. Redis is then
+ * given the time itself (PXAT), so the record ends at the deadline by Redis's clock, not
+ * `ttlMs` after the command arrives (a loaded process or a slow network would add to it).
+ */
+function endsAt(deadline: number, expiresAt: number | undefined): number {
+  return deadline > 0 && expiresAt === deadline ? deadline : 0;
+}
+
 function plainSetGet(
   client: RedisClient,
   key: string,
   value: string | Buffer,
   ttlMs: number,
+  at: number,
 ): Promise<Buffer | null> {
+  if (at > 0) return client.setBuffer(key, value, "PXAT", at, "XX", "GET");
   return ttlMs > 0
     ? client.setBuffer(key, value, "PX", ttlMs, "XX", "GET")
     : client.setBuffer(key, value, "XX", "GET");

@@ -38,8 +38,8 @@ export interface SessionsClearedEvent {
 
 export type RevocationEvent = SessionRevokedEvent | SessionsClearedEvent;
 
-/** A listener may be async: a rejection is reported as a throw is (see `RevocationFeed#listen`). */
-export type RevocationListener = (event: RevocationEvent) => void | PromiseLike<void>;
+/** May be async (an async function is a `void` one to TypeScript): a rejection is reported as a throw is. */
+export type RevocationListener = (event: RevocationEvent) => void;
 
 /**
  * Why a watched connection's session ended: its revocation's reason, or `"gone"`, found

@@ -85,7 +85,9 @@ const closeOnRevokeOptionsSchema = z.looseObject({
   closeCode: z
     .number()
     .int()
-    .refine(isSendableCloseCode, { message: "expected a WebSocket close code: 1000–1003, 1007–1014 or 3000–4999" })
+    .refine(isSendableCloseCode, {
+      message: "expected a WebSocket close code: 1000–1003, 1007–1014 or 3000–4999",
+    })
     .optional(),
   deadline: z
     .union([z.date(), z.number()])
@@ -94,7 +96,9 @@ const closeOnRevokeOptionsSchema = z.looseObject({
     })
     .optional(),
   onClose: z
-    .custom<(reason: never) => void>((v) => typeof v === "function", { message: "expected a function (reason)" })
+    .custom<(reason: never) => void>((v) => typeof v === "function", {
+      message: "expected a function (reason)",
+    })
     .optional(),
 });
 

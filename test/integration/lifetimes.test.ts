@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import request from "supertest";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import {
   RelsRedisStore,
   createRelsSession,
@@ -24,6 +24,7 @@ import { deleteNamespace } from "../support/cleanup.js";
 import { COOKIE_MAX_AGE_MS, lifetimeApp } from "../support/lifetime-app.js";
 import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
 import { keysOf, revocationsOf } from "../support/internals.js";
+import { recordsOf } from "../../src/record/of-store.js";
 import { waitUntil } from "../helpers/redis/wait.js";
 import { openEventStream, startLiveApp, within } from "../support/live-connections.js";
 import { sha256 } from "../support/store-contract.js";
@@ -70,6 +71,16 @@ async function signIn(
     absoluteExpiresAt: res.body.absoluteExpiresAt as string | null,
     signInAt: Date.parse(res.body.signInAt as string),
   };
+}
+
+/** `userId` signed in with a two-minute absolute lifetime, and that deadline (ms). */
+async function signedInForTwoMinutes(userId: string) {
+  const { instance, app, keys } = configured({
+    profiles: { twoMinutes: { absoluteMs: 120_000 } },
+    default: "twoMinutes",
+  });
+  const session = await signIn(app, { userId });
+  return { instance, keys, session, deadline: Date.parse(session.absoluteExpiresAt!) };
 }
 
 /** Resolves once the wall clock is past `ms` (the deadline the store was given). */
@@ -164,12 +175,7 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
   });
 
   it("a touch from a process that never read the session (its header unknown) is capped by the stored deadline: TTL, expiry and filing", async () => {
-    const { instance, app, keys } = configured({
-      profiles: { twoMinutes: { absoluteMs: 120_000 } },
-      default: "twoMinutes",
-    });
-    const session = await signIn(app, { userId: "erin" });
-    const deadline = Date.parse(session.absoluteExpiresAt!);
+    const { instance, keys, session, deadline } = await signedInForTwoMinutes("erin");
     const client = new Redis(url);
     const other = new RelsRedisStore({ client, namespace: instance.config.redisOptions.namespace });
     try {
@@ -212,14 +218,19 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       const again = (await layout3.get(session.sid))!;
       await layout3.touch(session.sid, { ...again, cookie: rolled() } as unknown as SessionData);
       // Redis is never given more than the deadline leaves.
-      expect(Date.now() + (await inspector.pttl(keys.session(session.hex)))).toBeLessThanOrEqual(deadline + 50);
+      expect(Date.now() + (await inspector.pttl(keys.session(session.hex)))).toBeLessThanOrEqual(
+        deadline + 50,
+      );
       // A layout-4 process saving it (metadata unchanged) moves it back with its deadline in the header.
       const read4 = (await instance.store.get(session.sid))!;
       await instance.store.set(session.sid, { ...read4, cart: 2 } as unknown as SessionData);
       const header = (await inspector.getrange(keys.session(session.hex), 0, 48)) as string;
       expect(header[0]).toBe("4");
       expect(Number(header.slice(33, 49))).toBe(deadline);
-      await layout3.set(session.sid, { ...(await layout3.get(session.sid))!, cookie: rolled() } as unknown as SessionData);
+      await layout3.set(session.sid, {
+        ...(await layout3.get(session.sid))!,
+        cookie: rolled(),
+      } as unknown as SessionData);
       await until(deadline + 20);
       // Past it, a read by either store is a miss (the layout-3 record's TTL is put back by hand,
       // as a touch from an older writer that knows no deadline would).
@@ -232,6 +243,30 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       await layout3.close();
       client.disconnect();
     }
+  });
+
+  it("a write or touch whose lifetime ends at the deadline gives Redis the deadline itself (PXAT), not a TTL counted from a clock read earlier or running behind", async () => {
+    const { instance, keys, session, deadline } = await signedInForTwoMinutes("hal");
+    const key = keys.session(session.hex);
+    const hour = 3_600_000;
+    // A touch whose caller read its clock a second before the script ran (a loaded process,
+    // a slow network, a clock behind): the script caps at the stored deadline.
+    await recordsOf(instance.store).touch(session.hex, hour, Date.now() - 1_000);
+    expect(await inspector.pexpiretime(key)).toBe(deadline);
+    // A save by a process whose clock runs a second behind.
+    const read = (await instance.store.get(session.sid))!;
+    const real = Date.now.bind(Date);
+    const behind = vi.spyOn(Date, "now").mockImplementation(() => real() - 1_000);
+    try {
+      await instance.store.set(session.sid, {
+        ...read,
+        cart: 3,
+        cookie: { originalMaxAge: hour, expires: new Date(real() + hour) },
+      } as unknown as SessionData);
+    } finally {
+      behind.mockRestore();
+    }
+    expect(await inspector.pexpiretime(key)).toBe(deadline);
   });
 
   it("profiles: the default, one named at sign-in, the platform's; an idle timeout sets the cookie's lifetime; an unknown name is an error", async () => {

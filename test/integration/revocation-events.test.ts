@@ -299,9 +299,9 @@ describe("closeOnRevoke: options a hurried app gets wrong", () => {
       const sid = newSid();
       await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
       // new Date(undefined), Date.parse("garbage"): NaN, which setTimeout takes as 1 ms, forever.
-      expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: new Date(Number.NaN) })).toThrow(
-        /closeOnRevoke\.deadline/,
-      );
+      expect(() =>
+        manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: new Date(Number.NaN) }),
+      ).toThrow(/closeOnRevoke\.deadline/);
       expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: Number.NaN })).toThrow(
         /closeOnRevoke\.deadline/,
       );
@@ -517,7 +517,9 @@ describe("closeOnRevoke: a connection already closed when it is handed over", ()
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       const { port } = server.address() as AddressInfo;
       const aborted = new AbortController();
-      const pending = fetch(`http://127.0.0.1:${port}/live`, { signal: aborted.signal }).catch(() => undefined);
+      const pending = fetch(`http://127.0.0.1:${port}/live`, { signal: aborted.signal }).catch(
+        () => undefined,
+      );
       const res = await received;
       const closed = new Promise((resolve) => res.once("close", resolve));
       aborted.abort();
