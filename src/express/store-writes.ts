@@ -13,6 +13,7 @@ import {
 import type { DataLayer } from "../record/data-layer.js";
 import type { LegacyMigration } from "./legacy.js";
 import { cookieIssuedAt, type LifetimePolicy } from "./lifetime.js";
+import { lifetimeWithin } from "../record/filing.js";
 import type { Loaded, StoreReads } from "./read-mark.js";
 import { DONE } from "./respond.js";
 
@@ -129,7 +130,9 @@ export class StoreWrites {
     // The plain-sid copy carries the metadata in `_rels`, as the stores before layout 4 kept it.
     const mirrored = data === undefined ? metaData(meta) : data;
     const plainCopy = mirrored === null ? bare : ({ ...bare, _rels: mirrored } as SessionData);
-    return this.#saveMigrating(this.#legacy, written, sid, hex, plainCopy, ttlMs);
+    // The plain copy ends at the deadline too: older processes read it without checking one.
+    const plainTtlMs = lifetimeWithin(this.#lifetime.storedTtlMs(ttlMs), deadline, now);
+    return this.#saveMigrating(this.#legacy, written, sid, hex, plainCopy, plainTtlMs);
   }
 
   /**
@@ -162,7 +165,10 @@ export class StoreWrites {
     return this.save(sid, session, condition);
   }
 
-  /** The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the mirror. */
+  /**
+   * The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the
+   * mirror, given `ttlMs` (already what Redis is given: 0 for none, capped at the deadline).
+   */
   async #saveMigrating(
     legacy: LegacyMigration,
     written: Promise<boolean>,
@@ -174,7 +180,7 @@ export class StoreWrites {
     const [stored] = await Promise.all([written, legacy.besideWrite(sid)]);
     if (!stored) return false;
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
-    if (legacy.mirrors) await legacy.mirror(sid, hex, session, this.#lifetime.storedTtlMs(ttlMs));
+    if (legacy.mirrors) await legacy.mirror(sid, hex, session, ttlMs);
     return true;
   }
 

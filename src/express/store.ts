@@ -227,15 +227,12 @@ export class RelsRedisStore extends StoreBase {
     const legacy =
       (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#codec.decodeLegacy(raw, serializer))) ??
       null;
-    if (legacy)
-      this.#reads.remember(legacy, {
-        sid,
-        hex,
-        header: undefined,
-        legacy: true,
-        store: this,
-        meta: takeMetaField(legacy),
-      });
+    if (!legacy) return legacy;
+    const meta = takeMetaField(legacy);
+    // A plain copy outliving its private record (written by an older process) past the deadline.
+    const deadline = deadlineOfMeta(meta);
+    if (deadline > 0 && deadline <= Date.now()) return this.#writes.revokePastLifetime(hex);
+    this.#reads.remember(legacy, { sid, hex, header: undefined, legacy: true, store: this, meta });
     return legacy;
   }
 

@@ -29,6 +29,8 @@ import { waitUntil } from "../helpers/redis/wait.js";
 import { openEventStream, startLiveApp, within } from "../support/live-connections.js";
 import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
+import { newSid, signedInSession } from "../support/signed-in.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
 
 const url = inject("redisUrl");
 /** To look at what Redis holds, as another process would. */
@@ -267,6 +269,36 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       behind.mockRestore();
     }
     expect(await inspector.pexpiretime(key)).toBe(deadline);
+  });
+
+  it("mid-migration (mirrorWrites, legacyFallback): the plain-sid copy ends at the deadline too, and is never read past it", async () => {
+    const namespace = `t-life-${randomUUID()}`;
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace, mirrorWrites: true, legacyFallback: true });
+    const manager = new RelsSessionsManager({
+      store,
+      applicationName: "Turtle",
+      lifetimes: { profiles: { short: { absoluteMs: SHORT_MS } }, default: "short" },
+    });
+    const keys = keysOf(store);
+    try {
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, "ida"));
+      const deadline = Date.parse(
+        String((await manager.activeSessions("ida"))[0]!.absoluteExpiresAt!.toISOString()),
+      );
+      // The plain copy (what an older process reads) is given no more than the deadline leaves.
+      expect(Date.now() + (await client.pttl(keys.legacy(sid)))).toBeLessThanOrEqual(deadline + 50);
+      // Were it longer (a copy written by an older process), a read past the deadline still misses.
+      await client.pexpire(keys.legacy(sid), 3_600_000);
+      await until(deadline + 20);
+      expect(await client.exists(keys.session(sha256(sid)))).toBe(0);
+      expect(await store.get(sid)).toBeNull();
+    } finally {
+      await store.close();
+      client.disconnect();
+      await deleteNamespace(url, namespace);
+    }
   });
 
   it("profiles: the default, one named at sign-in, the platform's; an idle timeout sets the cookie's lifetime; an unknown name is an error", async () => {
