@@ -195,7 +195,9 @@ function end(
     connection.disconnect(true);
   } else if (isWebSocket(connection)) {
     if (connection.readyState < WS_CLOSING) connection.close(options.closeCode ?? 4401, `session ${reason}`);
-  } else {
+  } else if (!isClosed(connection)) {
+    // Never after its end (the app's, or another watcher's of the same response, before its
+    // "close" event): Node answers a write after end with an "error" event, uncaught if unheard.
     if (options.sseEvent ?? true) connection.write(`event: revoked\ndata: ${JSON.stringify({ reason })}\n\n`);
     connection.end();
   }

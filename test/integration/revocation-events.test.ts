@@ -91,6 +91,20 @@ class ChannelTap {
   }
 }
 
+/** A store on a client of its own, its manager, and one signed-in session (`sid`), stored. */
+async function signedInStore() {
+  const client = new Redis(url);
+  const store = new RelsRedisStore({ client, namespace: fresh() });
+  const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+  const sid = newSid();
+  await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+  const close = async () => {
+    await store.close();
+    await client.quit();
+  };
+  return { store, manager, sid, close };
+}
+
 describe("revocation events: one per revocation, of each kind", () => {
   let client: Redis;
   let store: RelsRedisStore;
@@ -285,19 +299,50 @@ describe("the re-check after a reconnection, with many watched sessions", () => 
   });
 });
 
+describe("closeOnRevoke: an SSE response the app ended, or handed over twice", () => {
+  it("is never written after its end (Node would emit an 'error' nobody listens to: an uncaught exception)", async () => {
+    const { store, manager, sid, close } = await signedInStore();
+    const server = createServer();
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => void uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      await revocationsOf(store).subscribed();
+      const opened = new Promise<ServerResponse>((resolve) =>
+        server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          res.write(": open\n\n");
+          // Twice, by a middleware and by the route.
+          manager.closeOnRevoke({ sessionID: sid }, res);
+          manager.closeOnRevoke({ sessionID: sid }, res);
+          resolve(res);
+        }),
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/live`);
+      await opened;
+      await store.destroy(sid);
+      const body = await response.text();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+      expect(body.match(/event: revoked/g)).toHaveLength(1);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      server.close();
+      await close();
+    }
+  });
+});
+
 describe("closeOnRevoke: options a hurried app gets wrong", () => {
   it("a deadline that is not a time, or a close code a WebSocket refuses, is a ConfigError naming the field, at the call; a throwing onClose at the deadline is contained", async () => {
-    const namespace = fresh();
-    const client = new Redis(url);
-    const store = new RelsRedisStore({ client, namespace });
-    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const { store, manager, sid, close } = await signedInStore();
     const uncaught: unknown[] = [];
     const onUncaught = (error: unknown) => void uncaught.push(error);
     process.on("uncaughtException", onUncaught);
     const ws = () => Object.assign(new EventEmitter(), { readyState: 1, close: () => undefined });
     try {
-      const sid = newSid();
-      await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
       // new Date(undefined), Date.parse("garbage"): NaN, which setTimeout takes as 1 ms, forever.
       expect(() =>
         manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: new Date(Number.NaN) }),
@@ -323,8 +368,7 @@ describe("closeOnRevoke: options a hurried app gets wrong", () => {
       expect(uncaught).toEqual([]);
     } finally {
       process.off("uncaughtException", onUncaught);
-      await store.close();
-      await client.quit();
+      await close();
     }
   });
 });
@@ -500,14 +544,9 @@ describe("revocation events: a subscriber that was disconnected during a revocat
 
 describe("closeOnRevoke: a connection already closed when it is handed over", () => {
   it("is not watched (no entry, no timer left behind): an SSE response whose client went away, a ws WebSocket closed, a Socket.IO socket disconnected", async () => {
-    const namespace = fresh();
-    const client = new Redis(url);
-    const store = new RelsRedisStore({ client, namespace });
-    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const { store, manager, sid, close } = await signedInStore();
     const server = createServer();
     try {
-      const sid = newSid();
-      await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
       await revocationsOf(store).subscribed();
       // A real SSE response whose client aborted before the route got to closeOnRevoke (it
       // awaited something first): its "close" event has already fired, and never fires again.
@@ -536,8 +575,7 @@ describe("closeOnRevoke: a connection already closed when it is handed over", ()
       expect(onClose).toEqual([]);
     } finally {
       server.close();
-      await store.close();
-      await client.quit();
+      await close();
     }
   });
 });
