@@ -76,6 +76,10 @@ export class RevocationFeed {
   #stop: (() => Promise<void>) | undefined;
   #subscribed: Promise<void> | undefined;
   #markSubscribed: (() => void) | undefined;
+  /** Subscribed at least once: a session watched from now on is looked up once (see `watch`). */
+  #heard = false;
+  /** Sessions watched since the last look-up, checked together on the next turn. */
+  readonly #unchecked = new Set<string>();
 
   constructor(records: SessionRecords) {
     this.#records = records;
@@ -104,7 +108,22 @@ export class RevocationFeed {
     };
     closers.add(once);
     this.#start();
+    // Its revocation may have been published between the request's read and this call: looked
+    // up once (one EXISTS, with the others watched in the same turn). Before the first
+    // subscription, that subscription's re-check does it.
+    if (this.#heard) this.#checkSoon(hex);
     return unwatch;
+  }
+
+  #checkSoon(hex: string): void {
+    if (this.#unchecked.size === 0) {
+      setImmediate(() => {
+        const hexes = [...this.#unchecked];
+        this.#unchecked.clear();
+        void this.#closeGone(hexes);
+      });
+    }
+    this.#unchecked.add(hex);
   }
 
   /** How many sessions have a connection watched (tests, the demo). */
@@ -124,6 +143,7 @@ export class RevocationFeed {
     this.#stop = this.#records.source.listen(this.#records.keys.revocationChannel(), {
       message: (text) => this.#deliver(text),
       subscribed: () => {
+        this.#heard = true;
         this.#markSubscribed?.();
         void this.#recheck();
       },
@@ -169,8 +189,12 @@ export class RevocationFeed {
    * every watched session is looked up (one round trip) and the connections of those gone
    * are closed. A failed lookup waits for the next connection.
    */
-  async #recheck(): Promise<void> {
-    const hexes = [...this.#watched.keys()];
+  #recheck(): Promise<void> {
+    return this.#closeGone([...this.#watched.keys()]);
+  }
+
+  /** Close the connections of those of `hexes` that no longer exist (a failed look-up closes none). */
+  async #closeGone(hexes: readonly string[]): Promise<void> {
     if (hexes.length === 0) return;
     const alive = await this.#records.existing(hexes).catch(() => undefined);
     if (!alive) return;

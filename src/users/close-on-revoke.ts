@@ -6,7 +6,7 @@
  * The connections are typed by what is called on them, so this package depends on neither
  * `ws` nor `socket.io`. A connection is watched from the call until it closes; the session
  * must have been read by the request (its cookie's sid): a revocation that lands between the
- * request's read and this call is caught at the feed's next reconnection, not at once.
+ * request's read and this call is caught by the feed's look-up of each newly watched session.
  */
 import { z } from "zod";
 import { describeIssues } from "../config.js";

@@ -335,6 +335,33 @@ describe("closeOnRevoke: an SSE response the app ended, or handed over twice", (
   });
 });
 
+describe("closeOnRevoke: a revocation between the request's read and the call", () => {
+  it("closes the connection at once (gone), not at the subscriber's next reconnection, which may never come", async () => {
+    const { store, manager, sid, close } = await signedInStore();
+    try {
+      const heard: RevocationEvent[] = [];
+      manager.onRevoked((event) => void heard.push(event));
+      await revocationsOf(store).subscribed();
+      // The route read the session, then awaited something; meanwhile another device signed it
+      // out, and its event came and went.
+      const req = { sessionID: sid, session: (await store.get(sid))! };
+      await store.destroy(sid);
+      await waitUntil("the event", async () => (heard.length > 0 ? true : "not yet"), { timeoutMs: 5_000 });
+      const closed: string[] = [];
+      const ws = Object.assign(new EventEmitter(), {
+        readyState: 1,
+        close: (code: number, reason: string) => void closed.push(`${code} ${reason}`),
+      });
+      manager.closeOnRevoke(req, ws);
+      await waitUntil("the close", async () => (closed.length > 0 ? true : "not yet"), { timeoutMs: 5_000 });
+      expect(closed).toEqual(["4401 session gone"]);
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe("closeOnRevoke: options a hurried app gets wrong", () => {
   it("a deadline that is not a time, or a close code a WebSocket refuses, is a ConfigError naming the field, at the call; a throwing onClose at the deadline is contained", async () => {
     const { store, manager, sid, close } = await signedInStore();
