@@ -11,8 +11,11 @@
  *
  * Figures only: nothing here asserts a speed. Exit code 0 unless something failed outright.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { availableParallelism, cpus, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { spawnRedisServer, type SpawnedRedis } from "../test/helpers/redis.js";
@@ -106,6 +109,26 @@ async function runRoundTrips(url: string, runId: string): Promise<void> {
   if (code !== 0) throw new BenchChildError(`round-trips child exited with ${String(code)}`);
 }
 
+/**
+ * What a revocation costs with and without subscribers to its event: a child of its own
+ * (bench/revocation-events.ts, its own redis-server), one round per round of this run.
+ */
+async function runRevocationEvents(rounds: number): Promise<void> {
+  heading("Revocation events: destroys with and without subscribers (rels, standalone)");
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./revocation-events.ts", import.meta.url)),
+      `--rounds=${rounds}`,
+    ],
+    { stdio: "inherit" },
+  );
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new BenchChildError(`revocation-events child exited with ${String(code)}`);
+}
+
 async function main(): Promise<void> {
   const parsed = parseBenchArgs(process.argv.slice(2));
   if (parsed === "help") {
@@ -167,6 +190,7 @@ async function main(): Promise<void> {
       );
     }
     if (options.only.includes("round-trips")) await runRoundTrips(redis.url, runId);
+    if (options.only.includes("revocation-events")) await runRevocationEvents(options.rounds);
     console.log(
       `\ntotal run time ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadavg()
         .map((l) => l.toFixed(2))

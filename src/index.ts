@@ -48,16 +48,16 @@ export { OUTAGE_WARNING_CODES } from "./redis/outage-warnings.js";
 export type { StoreManagerOptions } from "./users/store-managers.js";
 export { RelsRedisStore } from "./express/store.js";
 export type { RelsRedisStoreOptions, StoredSession } from "./express/store.js";
-export { sessionIdOfRequest } from "./users/manager.js";
+export { sessionIdOfRequest } from "./users/manager-types.js";
+export type { RelsSessionsManager } from "./users/manager.js";
 export type {
   ActiveSession,
   RecordOptions,
-  RelsSessionsManager,
   SessionRequest,
   SessionsManagerOptions,
   TrackedRequest,
   TrackSessionsOptions,
-} from "./users/manager.js";
+} from "./users/manager-types.js";
 export { UserSessions } from "./users/user-sessions.js";
 export type { UserRef, IndexEntry, IndexedSession } from "./users/user-sessions.js";
 export type { SessionStats, StatsTotals, ReconcileOptions } from "./stats/stats.js";

@@ -15,7 +15,7 @@ import type { Logger } from "./types.js";
 import { streamSessions } from "./users/stream.js";
 import type { RevocationListener } from "./record/revocation-feed.js";
 import type { CloseOnRevokeOptions, RevocableConnection } from "./users/close-on-revoke.js";
-import type { SessionRequest } from "./users/manager.js";
+import type { SessionRequest } from "./users/manager-types.js";
 
 /** What `createRelsSession` takes besides the configuration. */
 export interface CreateRelsSessionOptions {

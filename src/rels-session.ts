@@ -1,12 +1,8 @@
 import type { ResolvedConfig, SessionStoreConfigInput } from "./config.js";
 import * as slot from "./default-instance.js";
 import { createRelsSession, type CreateRelsSessionOptions, type RelsSessionInstance } from "./instance.js";
-import type {
-  RelsSessionsManager,
-  SessionRequest,
-  TrackedRequest,
-  TrackSessionsOptions,
-} from "./users/manager.js";
+import type { RelsSessionsManager } from "./users/manager.js";
+import type { SessionRequest, TrackedRequest, TrackSessionsOptions } from "./users/manager-types.js";
 import type { SessionMeta } from "./users/meta-schema.js";
 import type { RequireFreshSessionOptions, StaleResponse } from "./users/freshness.js";
 import { redisErrorHandler, requireSession } from "./express/require-session.js";

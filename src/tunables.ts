@@ -40,6 +40,13 @@ export const TUNABLES = {
     revokePageSize: 1024,
     /** The lifetime assumed for a session whose cookie has no expiry (a browser-session cookie): a day. */
     cookielessLifetimeMs: 86_400_000,
+    /**
+     * The decoded-metadata memo of tracked requests (users/decoded-meta.ts): sessions kept, and
+     * the largest stored metadata kept (characters of JSON, objects and arrays, commas and
+     * colons); what this library writes is a few hundred characters, four objects and about 60
+     * separators, so anything bigger was written by something else and is decoded every time.
+     */
+    decodedMeta: { entries: 2048, maxChars: 4096, maxContainers: 8, maxSeparators: 96 },
   },
   cli: {
     /** SCAN pages per master the search for other namespaces may walk: bounded on a big keyspace. */

@@ -1,15 +1,15 @@
-import { DEFAULTS, type LifetimesOptions } from "../config.js";
+import { DEFAULTS } from "../config.js";
 import type { SessionData } from "../record/session-data.js";
 import type { Logger, NextHandler } from "../types.js";
 import { RelsSessionError } from "../errors.js";
 import { privateHex, sessionHandle } from "../ids.js";
 import { META_FIELD } from "../record/keys.js";
-import { META_REVISION_FIELD, attachMeta, type MetaValue } from "../record/meta-section.js";
+import { META_REVISION_FIELD, attachMeta } from "../record/meta-section.js";
 import type { DataLayer } from "../record/data-layer.js";
 import { tracedRevocation } from "../observability/channels.js";
 import { requestMetadata, type RequestMetadata } from "./meta-request.js";
 import { decodeSessionMeta } from "./meta-codec.js";
-import type { SessionKeyType, SessionMeta } from "./meta-schema.js";
+import type { SessionMeta } from "./meta-schema.js";
 import { LifetimeProfiles, deadlineOf, earlier } from "./lifetime-profiles.js";
 import {
   authMethodOf,
@@ -22,126 +22,20 @@ import {
 import type { RevocationReason, SessionRecords } from "../record/records.js";
 import type { RevocationListener } from "../record/revocation-feed.js";
 import { watchConnection, type CloseOnRevokeOptions, type RevocableConnection } from "./close-on-revoke.js";
-import { dataLayerOf, type DataLayerStore } from "../record/of-store.js";
+import { dataLayerOf } from "../record/of-store.js";
 import { SignInEvents, type SignInListener } from "./sign-in-events.js";
 import { UserSessions, userIdOf, type SessionsPage, type UserRef } from "./user-sessions.js";
-import { TwoGenerationCache } from "../two-generation-cache.js";
+import { DecodedMetaCache, copyMeta } from "./decoded-meta.js";
 import { TUNABLES } from "../tunables.js";
-
-export interface RecordOptions {
-  /** How the client holds the session. @default "cookie" */
-  sessionKeyType?: SessionKeyType;
-  /**
-   * This session's lifetime in ms: sets the cookie's `maxAge`, hence the Redis TTL and
-   * `expiresAt`. Without it the cookie's own lifetime stands.
-   */
-  expiresAfter?: number;
-  /** When the user signed in; kept from the first record unless given again. @default now, on the first record */
-  signInAt?: Date;
-  /**
-   * The lifetime profile of this sign-in (a name of `sessions.lifetimes.profiles`, e.g.
-   * `"rememberMe"`): its absolute lifetime counts from `signInAt`, and its idle timeout sets
-   * the cookie's `maxAge` as `expiresAfter` does (which wins when given). Read on the first
-   * record of a session only. @default the platform's profile, else the default profile
-   */
-  lifetime?: string;
-  /**
-   * How the user authenticated at this sign-in (`authMethod` of the metadata): `"password"`,
-   * `"second-factor"`, or a name of the app's (at most 64 code points). Read on the first
-   * record of a session only; `markFresh` records later ones. @default "sign-in"
-   */
-  authMethod?: string;
-}
-
-export interface SessionsManagerOptions {
-  /** The `RelsRedisStore` whose sessions this manages. */
-  store: DataLayerStore;
-  applicationName: string;
-  /** `lastSeenAt` is refreshed at most this often, in ms. @default 60000 */
-  lastSeenInterval?: number;
-  /**
-   * Signing in beyond this many sessions of one user revokes the ones due to expire soonest
-   * (for rolling sessions of one lifetime: the least recently active, to within a tenth of
-   * the lifetime). Enforced by the store's write that files the new session, atomically with
-   * concurrent sign-ins; it sets the store's `maxSessionsPerUser`.
-   */
-  maxSessionsPerUser?: number;
-  /**
-   * Where a failing sign-in or revocation listener is reported (see `onSignIn`, `onRevoked`);
-   * without one, a process warning.
-   */
-  logger?: Logger;
-  /**
-   * Lifetime profiles (`sessions.lifetimes` of `RelsSession.configure()`): an absolute
-   * lifetime from sign-in beside the idle timeout. Without them, sessions have no deadline.
-   */
-  lifetimes?: LifetimesOptions;
-}
-
-/**
- * A session of `activeSessions`, with `current` set on the one of the request given. Its
- * `expiresAt` is when it ends unless it is used again: the earlier of its idle expiry and
- * its absolute deadline; `absoluteExpiresAt` is that deadline (null: none), which no
- * activity moves: what a devices page shows as "expires on".
- */
-export interface ActiveSession extends SessionMeta {
-  readonly current: boolean;
-  readonly absoluteExpiresAt: Date | null;
-}
-
-/**
- * What the manager reads of a request: an Express request under express-session
- * (`req.session`, `req.sessionID`) or a Fastify request under `@fastify/session`
- * (`request.session`, whose `sessionId` is the sid), with `ip` and `headers` for the metadata.
- */
-export interface SessionRequest {
-  /** `req.session` (express-session) or `request.session` (@fastify/session, carries `sessionId`). */
-  readonly session?: object | undefined;
-  /** express-session's sid. Fastify requests have none: their sid is `session.sessionId`. */
-  readonly sessionID?: string | undefined;
-  /** The client's address as the framework resolved it (Express `trust proxy`, Fastify `trustProxy`). */
-  readonly ip?: string | undefined;
-  readonly headers: Record<string, string | string[] | undefined>;
-}
-
-/** What `trackSessions` hands `getUser`: Express's request (with express-session's `session`), as a {@link SessionRequest}. */
-export type TrackedRequest = Express.Request & SessionRequest;
-
-/** Options of `trackSessions`: what to record, and whose the request is. */
-export type TrackSessionsOptions<Req> = RecordOptions & {
-  getUser: (req: Req) => UserRef | null | undefined | Promise<UserRef | null | undefined>;
-};
-
-/**
- * The sid of the request's session, by duck typing: Express's `req.sessionID`, else
- * @fastify/session's `request.session.sessionId`. Undefined when the request has no session.
- */
-export function sessionIdOfRequest(req: Pick<SessionRequest, "session" | "sessionID">): string | undefined {
-  if (typeof req.sessionID === "string" && req.sessionID !== "") return req.sessionID;
-  const fromSession = (req.session as { sessionId?: unknown } | null | undefined)?.sessionId;
-  return typeof fromSession === "string" && fromSession !== "" ? fromSession : undefined;
-}
-
-/**
- * Metadata decoded on tracked requests (see `#storedMeta`), by the handle of the request's
- * session, with the stored value it was decoded from. Each session has one entry until its
- * metadata changes (at most once per `lastSeenInterval`). Bounded in entries and in size:
- * stored metadata of more than `DECODED_META_MAX_CHARS` characters of JSON, more than
- * `DECODED_META_MAX_CONTAINERS` objects and arrays, or more than `DECODED_META_MAX_SEPARATORS`
- * commas and colons (written by something else: what this library writes is a few hundred
- * characters, four objects and about 60 separators), is decoded every time, never kept.
- */
-const DECODED_META_MAX = 2048;
-const DECODED_META_MAX_CHARS = 4096;
-const DECODED_META_MAX_CONTAINERS = 8;
-const DECODED_META_MAX_SEPARATORS = 96;
-
-interface DecodedMeta {
-  /** The stored value, as JSON data of its own (a later change to the session's object cannot reach it). */
-  readonly stored: unknown;
-  /** What it decoded to. Never handed out: callers get a copy. */
-  readonly meta: SessionMeta;
-}
+import {
+  sessionIdOfRequest,
+  type ActiveSession,
+  type RecordOptions,
+  type SessionRequest,
+  type SessionsManagerOptions,
+  type TrackSessionsOptions,
+  type TrackedRequest,
+} from "./manager-types.js";
 
 const REQUEST_FIELDS = [
   "ip",
@@ -170,7 +64,7 @@ export class RelsSessionsManager {
   readonly #applicationName: string;
   readonly #lastSeenInterval: number;
   readonly #signIns: SignInEvents;
-  readonly #decoded = new TwoGenerationCache<string, DecodedMeta>(DECODED_META_MAX);
+  readonly #decoded = new DecodedMetaCache();
   readonly #lifetimes: LifetimeProfiles;
   readonly #logger: Logger | undefined;
 
@@ -226,7 +120,7 @@ export class RelsSessionsManager {
     const userId = userIdOf(user);
     const now = new Date();
     const handle = sessionHandle(privateHex(sid));
-    const known = this.#storedMeta(this.#layer.sessionMeta(sid, session), handle);
+    const known = this.#decoded.of(this.#layer.sessionMeta(sid, session), handle);
     const fromRequest = requestMetadata(req, known ?? undefined);
     const signingIn = !known || known.userId !== userId || known.sessionId !== handle;
     // A sign-in takes its lifetime profile: an unknown name throws whether or not it signs in.
@@ -338,7 +232,7 @@ export class RelsSessionsManager {
   #metaOfRequest(req: SessionRequest): SessionMeta | null {
     const sid = sessionIdOfRequest(req);
     if (!req.session || sid === undefined) return null;
-    return this.#storedMeta(this.#layer.sessionMeta(sid, req.session), sessionHandle(privateHex(sid)));
+    return this.#decoded.of(this.#layer.sessionMeta(sid, req.session), sessionHandle(privateHex(sid)));
   }
 
   /**
@@ -357,58 +251,6 @@ export class RelsSessionsManager {
     options: RequireFreshSessionOptions<Req, Res>,
   ): (req: Req, res: Res, next: NextHandler) => void {
     return freshSessionMiddleware<Req, Res>((req, maxAgeMs) => this.freshness(req, { maxAgeMs }), options);
-  }
-
-  /**
-   * The metadata stored in the session `handle`, decoded. Decoding validates and re-cleans
-   * every field (two zod parses): on a tracked request, where the same metadata comes back
-   * from Redis request after request, it is decoded once per change. The value stored is
-   * compared field by field with the one last decoded for this session, which costs far less
-   * than turning it into JSON to look it up. What this returns may be the remembered decoding
-   * itself: the caller copies before anything leaves the manager.
-   */
-  #storedMeta(raw: MetaValue | undefined, handle: string): SessionMeta | null {
-    if (raw === undefined || raw === null) return null;
-    const remembered = this.#decoded.get(handle);
-    // The record's section, as read: the same text decodes to the same metadata.
-    if (typeof raw === "string") {
-      if (remembered && remembered.stored === raw) return remembered.meta;
-      let data: unknown;
-      try {
-        data = JSON.parse(raw);
-      } catch {
-        return null;
-      }
-      const decoded = decodeSessionMeta(data);
-      if (decoded && raw.length <= DECODED_META_MAX_CHARS)
-        this.#decoded.set(handle, { stored: raw, meta: copyMeta(decoded) });
-      return decoded;
-    }
-    if (remembered && sameStoredData(raw, remembered.stored)) return remembered.meta;
-    const meta = decodeSessionMeta(raw);
-    if (meta) this.#rememberDecoded(handle, raw, meta);
-    return meta;
-  }
-
-  /**
-   * Remember `meta` as what the session `handle`'s stored `raw` decodes to, only when any
-   * value holding the same JSON data decodes to it too: `raw`'s JSON copy must decode to the
-   * same metadata (a `toJSON`, a Date, or a getter that answers differently each time would
-   * not), and be small (see `DECODED_META_MAX_CHARS`). Keyed by the handle of the request's
-   * own session, so one session's stored metadata never answers for another's.
-   */
-  #rememberDecoded(handle: string, raw: unknown, meta: SessionMeta): void {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(raw);
-    } catch {
-      // Not JSON (a cycle, a BigInt, a throwing getter): never from Redis; not remembered.
-    }
-    if (json === undefined || json.length > DECODED_META_MAX_CHARS || !isSmallStructure(json)) return;
-    const stored: unknown = JSON.parse(json);
-    const again = decodeSessionMeta(stored);
-    if (again === null || JSON.stringify(again) !== JSON.stringify(meta)) return;
-    this.#decoded.set(handle, { stored, meta: copyMeta(meta) });
   }
 
   /**
@@ -670,61 +512,6 @@ export class RelsSessionsManager {
 export type { RequestMetadata };
 
 /**
- * Whether JSON text opens at most `DECODED_META_MAX_CONTAINERS` objects and arrays and holds
- * at most `DECODED_META_MAX_SEPARATORS` commas and colons (so values). Brackets, commas and
- * colons inside strings count too: an upper bound.
- */
-function isSmallStructure(json: string): boolean {
-  let containers = 0;
-  let separators = 0;
-  for (let i = 0; i < json.length; i++) {
-    const code = json.charCodeAt(i);
-    if (code === 0x7b || code === 0x5b) containers++;
-    else if (code === 0x2c || code === 0x3a) separators++;
-  }
-  return containers <= DECODED_META_MAX_CONTAINERS && separators <= DECODED_META_MAX_SEPARATORS;
-}
-
-/** `sameData`, false when reading `value` throws (a getter or a proxy of the caller's: never from Redis). */
-function sameStoredData(value: unknown, stored: unknown): boolean {
-  try {
-    return sameData(value, stored);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether `value` holds the same data as `stored`, JSON data (plain objects, arrays, strings,
- * numbers, booleans, null): the same keys with the same values, at every depth. What is
- * compared is bounded by `stored`; a Date, a class instance, an array where `stored` has an
- * object, or an object with a non-enumerable field is never the same. A proxy is read through
- * its traps, a getter by calling it.
- */
-function sameData(value: unknown, stored: unknown): boolean {
-  if (stored === null || typeof stored !== "object") return value === stored;
-  if (value === null || typeof value !== "object") return false;
-  if (Array.isArray(stored)) {
-    if (!Array.isArray(value) || value.length !== stored.length) return false;
-    for (let i = 0; i < stored.length; i++) if (!sameData(value[i], stored[i])) return false;
-    return true;
-  }
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (Array.isArray(value) || (proto !== Object.prototype && proto !== null)) return false;
-  const keys = Object.keys(stored);
-  // Every own name, not only the enumerable ones: zod reads a field whatever its flags.
-  if (Object.getOwnPropertyNames(value).length !== keys.length) return false;
-  for (const key of keys) {
-    if (
-      !Object.hasOwn(value, key) ||
-      !sameData((value as Record<string, unknown>)[key], (stored as Record<string, unknown>)[key])
-    )
-      return false;
-  }
-  return true;
-}
-
-/**
  * New metadata on the session: under the record's symbol (no framework hashes or serializes
  * it), with the small enumerable revision bumped so the framework sees a change and saves.
  */
@@ -742,21 +529,4 @@ function safeParse(text: string): unknown {
   } catch {
     return null;
   }
-}
-
-/** A copy that shares nothing mutable with `meta` (its dates and its browser, OS and app). */
-function copyMeta(meta: SessionMeta): SessionMeta {
-  const copy: SessionMeta = {
-    ...meta,
-    signInAt: new Date(meta.signInAt),
-    lastSeenAt: new Date(meta.lastSeenAt),
-    createdAt: new Date(meta.createdAt),
-    expiresAt: new Date(meta.expiresAt),
-  };
-  if (meta.absoluteExpiresAt) copy.absoluteExpiresAt = new Date(meta.absoluteExpiresAt);
-  if (meta.authenticatedAt) copy.authenticatedAt = new Date(meta.authenticatedAt);
-  if (meta.browser) copy.browser = { ...meta.browser };
-  if (meta.os) copy.os = { ...meta.os };
-  if (meta.app) copy.app = { ...meta.app };
-  return copy;
 }

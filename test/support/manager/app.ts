@@ -8,7 +8,8 @@ import type express from "express";
 import type { NextFunction, Request, Response } from "express";
 import { TWO_HOURS } from "./devices.js";
 import type { RelsRedisStore } from "../../../src/express/store.js";
-import type { RecordOptions, RelsSessionsManager } from "../../../src/users/manager.js";
+import type { RelsSessionsManager } from "../../../src/users/manager.js";
+import type { RecordOptions } from "../../../src/users/manager-types.js";
 import { destroy, regenerate, sessionApp } from "../express-app.js";
 
 const USER_FIELD = "contractUserId";

@@ -4,7 +4,7 @@
  */
 import request from "supertest";
 import { privateHex } from "../../../src/ids.js";
-import type { ActiveSession } from "../../../src/users/manager.js";
+import type { ActiveSession } from "../../../src/users/manager-types.js";
 import type { SessionKeyType, SessionMeta } from "../../../src/users/meta-schema.js";
 import { UA } from "../user-agents.js";
 

@@ -13,7 +13,7 @@ import {
   storeAsLayout2,
   totalSessions,
 } from "../harness.js";
-import type { ActiveSession } from "../../../../src/users/manager.js";
+import type { ActiveSession } from "../../../../src/users/manager-types.js";
 import { storedMetaOf } from "../../internals.js";
 import type { SessionMeta } from "../../../../src/users/meta-schema.js";
 import { streamSessions } from "../../../../src/users/stream.js";
