@@ -362,6 +362,44 @@ describe("closeOnRevoke: a revocation between the request's read and the call", 
   });
 });
 
+describe("revocation events with Redis unreachable", () => {
+  it("onRevoked and closeOnRevoke return at once, nothing is thrown or left unhandled, and stopping works", async () => {
+    const client = new Redis("redis://127.0.0.1:1", { lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on("error", () => undefined);
+    // Each subscriber connection attempt is a duplicate of the client: counted, to wait for a few.
+    let attempts = 0;
+    const duplicate = client.duplicate.bind(client);
+    client.duplicate = ((...args: Parameters<Redis["duplicate"]>) => {
+      attempts += 1;
+      return duplicate(...args);
+    }) as Redis["duplicate"];
+    const store = new RelsRedisStore({ client, namespace: fresh() });
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const failures: unknown[] = [];
+    const onFailure = (error: unknown) => void failures.push(error);
+    process.on("uncaughtException", onFailure);
+    process.on("unhandledRejection", onFailure);
+    try {
+      const stopListening = manager.onRevoked(() => undefined);
+      const ws = Object.assign(new EventEmitter(), { readyState: 1, close: () => undefined });
+      const stopWatching = manager.closeOnRevoke({ sessionID: newSid() }, ws);
+      expect(revocationsOf(store).watchedSessions).toBe(1);
+      await waitUntil("three connection attempts", async () => (attempts >= 3 ? true : `${attempts}`), {
+        timeoutMs: 10_000,
+      });
+      stopWatching();
+      stopListening();
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+      expect(failures).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onFailure);
+      process.off("unhandledRejection", onFailure);
+      await store.close();
+      client.disconnect();
+    }
+  });
+});
+
 describe("closeOnRevoke: options a hurried app gets wrong", () => {
   it("a deadline that is not a time, or a close code a WebSocket refuses, is a ConfigError naming the field, at the call; a throwing onClose at the deadline is contained", async () => {
     const { store, manager, sid, close } = await signedInStore();
