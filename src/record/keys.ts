@@ -143,12 +143,14 @@ export class Keys {
   }
 
   /**
-   * The pub/sub channel of this scope's revocation events (record/revocation-feed.ts). Classic
+   * The pub/sub channel of this scope's revocation events in `database` (pub/sub is one per
+   * server, keys one per database: two apps on one namespace in two databases must not hear
+   * each other's; record/revocation-feed.ts). Classic
    * pub/sub, not sharded: on Cluster a script may only touch its own slot, and a channel per
    * session's slot would make every subscriber listen to 16,384 channels (docs/scaling.md).
    */
-  revocationChannel(): string {
-    return `${this.scope}:revoked`;
+  revocationChannel(database: number): string {
+    return `${this.scope}:revoked:${database}`;
   }
 
   /** Records that no process needs to read plain-sid keys any more. */

@@ -95,6 +95,11 @@ export class SessionRecords {
     this.#durable = new DurableRevocation(source, options.durableRevocation);
   }
 
+  /** The channel this store's revocation events go out on (its scope and database). */
+  get revocationChannel(): string {
+    return this.#keys.revocationChannel(this.#source.database);
+  }
+
   get keys(): Keys {
     return this.#keys;
   }
@@ -213,7 +218,7 @@ export class SessionRecords {
             leaving?.index ?? "",
             leaving?.bucket ?? "",
             request.keepMeta ? 1 : 0,
-            keys.revocationChannel(),
+            this.revocationChannel,
             endsAt(deadline, expiresAt),
           ),
         keys.session(hex),
@@ -346,7 +351,7 @@ export class SessionRecords {
     const owner = options.owner === undefined ? "" : keys.userIndex(options.owner);
     const revoke = options.revoke ?? true;
     const reason = options.reason ?? "destroy";
-    const channel = revoke && reason !== "clear" ? keys.revocationChannel() : "";
+    const channel = revoke && reason !== "clear" ? this.revocationChannel : "";
     const markerMs = this.#options.revokedMarkerMs;
     const now = Date.now();
     const cascade = this.#topology.cascades;
@@ -398,7 +403,7 @@ export class SessionRecords {
    * instead of one per session. A plain `PUBLISH` (on Cluster it reaches every node).
    */
   async announceCleared(): Promise<void> {
-    const channel = this.#keys.revocationChannel();
+    const channel = this.revocationChannel;
     // As in the scripts: an ACL user without the channel's permission loses the event only.
     await this.#source
       .run((c) => c.publish(channel, "1\tclear\t\t\t"))

@@ -140,7 +140,7 @@ export class RevocationFeed {
   #start(): void {
     if (this.#stop) return;
     this.#subscribed = new Promise((resolve) => (this.#markSubscribed = resolve));
-    this.#stop = this.#records.source.listen(this.#records.keys.revocationChannel(), {
+    this.#stop = this.#records.source.listen(this.#records.revocationChannel, {
       message: (text) => this.#deliver(text),
       subscribed: () => {
         this.#heard = true;
@@ -151,7 +151,7 @@ export class RevocationFeed {
         process.emitWarning(
           `rels-session: Redis refused the subscription to revocation events (${error.message}); ` +
             "onRevoked listeners and closeOnRevoke get no events. Grant the ACL user the channel " +
-            `${this.#records.keys.revocationChannel()} (docs/revocation-events.md)`,
+            `${this.#records.revocationChannel} (docs/revocation-events.md)`,
           { code: "RELS_SESSION_REVOCATION_EVENTS_REFUSED" },
         );
       },

@@ -36,6 +36,10 @@ export class ClientSource implements RedisSource {
     return this.#client instanceof Cluster;
   }
 
+  get database(): number {
+    return this.#client instanceof Cluster ? 0 : (this.#client.options.db ?? 0);
+  }
+
   /** No async frame of its own: it is on every request's path. */
   run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
     return runOn(this.#client, operation);

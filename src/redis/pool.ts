@@ -22,7 +22,7 @@ import {
   type RedisSource,
   type SourceListeners,
 } from "./source.js";
-import type { RedisTarget } from "./target.js";
+import { databaseOf, type RedisTarget } from "./target.js";
 import { asUnavailable } from "./unavailable.js";
 import { SubscriberLink, SubscriberLinks, subscriberOf, type ChannelListeners } from "./subscriber-link.js";
 
@@ -136,6 +136,10 @@ export class RedisPool extends EventEmitter implements RedisSource {
 
   get isCluster(): boolean {
     return this.#options.target.kind === "cluster";
+  }
+
+  get database(): number {
+    return databaseOf(this.#options.target);
   }
 
   get breakerState(): BreakerState {

@@ -22,6 +22,10 @@ export class RetirableSource implements RedisSource {
     return this.#pool.isCluster;
   }
 
+  get database(): number {
+    return this.#pool.database;
+  }
+
   get breakerState(): BreakerState {
     return this.#pool.breakerState;
   }

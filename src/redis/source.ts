@@ -12,6 +12,8 @@ export type RedisClient = Redis | Cluster;
 /** What the store and the other modules need from Redis: the pool, or one client of the app's. */
 export interface RedisSource {
   readonly isCluster: boolean;
+  /** The database its sessions live in (0 on Cluster): pub/sub channels are server-wide, keys are not. */
+  readonly database: number;
   /**
    * `key`: the one key the operation touches, when there is one. On Cluster it names the
    * master the operation goes to, whose own circuit breaker decides (one master's trouble

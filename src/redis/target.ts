@@ -60,3 +60,13 @@ function connectionOptionsOf(redis: RedisSettings): RedisOptions {
   if (keepAlive !== undefined) given.keepAlive = keepAlive;
   return given;
 }
+
+/** The database `target` selects: the url's own (`/4`) wins over the `db` setting, as in ioredis; 0 on Cluster. */
+export function databaseOf(target: RedisTarget): number {
+  if (target.kind === "cluster") return 0;
+  if (target.kind === "url") {
+    const path = URL.canParse(target.url) ? new URL(target.url).pathname.slice(1) : "";
+    if (/^\d+$/.test(path)) return Number(path);
+  }
+  return target.options?.db ?? 0;
+}

@@ -548,6 +548,10 @@ class InterleavingSource implements RedisSource {
     return true;
   }
 
+  get database(): number {
+    return 0;
+  }
+
   async run<T>(operation: (client: RedisClient) => Promise<T>, key?: string): Promise<T> {
     const result = await this.#inner.run(operation, key);
     const between = this.#between;

@@ -120,7 +120,7 @@ describe("revocation events: one per revocation, of each kind", () => {
     store = new RelsRedisStore({ client, namespace, durableRevocation: false });
     manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
     manager.onRevoked((event) => heard.push(event));
-    tap = new ChannelTap(keysOf(store).revocationChannel());
+    tap = new ChannelTap(recordsOf(store).revocationChannel);
     await Promise.all([tap.start(), revocationsOf(store).subscribed()]);
   });
 
@@ -508,6 +508,48 @@ describe("revocation events: no extra round trip on a request", () => {
   });
 });
 
+describe("revocation events: one namespace in two databases", () => {
+  it("each store hears its own database's revocations only (pub/sub is one per server)", async () => {
+    const namespace = fresh();
+    const stores = [2, 3].map((db) => {
+      const client = new Redis(url, { db });
+      const store = new RelsRedisStore({ client, namespace, durableRevocation: false });
+      const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+      const heard: RevocationEvent[] = [];
+      manager.onRevoked((event) => heard.push(event));
+      return { client, store, manager, heard };
+    });
+    try {
+      await Promise.all(stores.map(({ store }) => revocationsOf(store).subscribed()));
+      const sids = await Promise.all(
+        stores.map(async ({ store, manager }) => {
+          const sid = newSid();
+          await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+          return sid;
+        }),
+      );
+      await stores[0]!.store.destroy(sids[0]!);
+      await stores[1]!.store.destroy(sids[1]!);
+      // The second destroy's event reaching the second store fences the first's.
+      await waitUntil(
+        "both events",
+        async () => (stores.every((s) => s.heard.length > 0) ? true : "not yet"),
+        {
+          timeoutMs: 5_000,
+        },
+      );
+      expect(stores.map((s) => s.heard.map((e) => ("sessionId" in e ? e.sessionId : e.reason)))).toEqual(
+        sids.map((sid) => [sessionHandle(privateHex(sid))]),
+      );
+    } finally {
+      for (const { store, client } of stores) {
+        await store.close();
+        await client.quit();
+      }
+    }
+  });
+});
+
 describe("revocation events: a subscriber that was disconnected during a revocation", () => {
   let server: SpawnedRedis;
 
@@ -590,7 +632,7 @@ describe("revocation events: a subscriber that was disconnected during a revocat
       ).toEqual([]);
       expect(other.isOpen()).toBe(true);
       // Subscribed again: the next revocation is heard as it happens.
-      const [, subscribers] = (await admin.pubsub("NUMSUB", keysOf(instance.store).revocationChannel())) as [
+      const [, subscribers] = (await admin.pubsub("NUMSUB", recordsOf(instance.store).revocationChannel)) as [
         string,
         number,
       ];

@@ -10,7 +10,7 @@ import { Cluster, Redis } from "ioredis";
 import { ConfigError, RelsRedisStore, RelsSession } from "../../src/index.js";
 import { DEFAULTS, DURATION_CEILING_S, DURATION_FLOORS_MS, parseConfig } from "../../src/config.js";
 import { maskUrlCredentials } from "../../src/redact.js";
-import { targetOf } from "../../src/redis/target.js";
+import { databaseOf, targetOf } from "../../src/redis/target.js";
 import type { ConfigIssue } from "../../src/index.js";
 
 const NO_ENV: NodeJS.ProcessEnv = {};
@@ -690,6 +690,16 @@ describe("connection settings", () => {
       targetOf(parseConfig({ ...base, redisOptions: { url: "redis://:pw@cache/2" } }, NO_ENV).redisOptions)
         .options,
     ).toEqual({});
+    // The database the sessions live in (their revocation events' channel says it): the url's wins.
+    expect(databaseOf(target)).toBe(4);
+    const urlTarget = (url: string, db?: number) =>
+      targetOf(
+        parseConfig({ ...base, redisOptions: { url, ...(db === undefined ? {} : { db }) } }, NO_ENV)
+          .redisOptions,
+      );
+    expect(databaseOf(urlTarget("redis://cache/2", 5))).toBe(2);
+    expect(databaseOf(urlTarget("redis://cache", 5))).toBe(5);
+    expect(databaseOf(urlTarget("redis://cache"))).toBe(0);
   });
 
   it("applies them to each Sentinel-group and Cluster connection; Cluster takes no db", () => {
