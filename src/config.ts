@@ -324,18 +324,34 @@ export const storeOptionsSchema = z.strictObject({
   ).optional(),
 });
 
+/**
+ * A profile's duration: at least a second, at most 10 years (as `ttl`), so a deadline is a
+ * date ("forever" written as `Number.MAX_SAFE_INTEGER` would give none, silently).
+ */
+const profileMs = () =>
+  duration(
+    z
+      .number()
+      .int()
+      .max(DURATION_CEILING_S * 1000, {
+        message: `expected a duration of at most 10 years (${DURATION_CEILING_S * 1000} ms)`,
+      }),
+    { unit: "ms", floor: DURATION_FLOORS_MS.lifetime },
+  );
+
 /** One lifetime profile of `sessions.lifetimes`: how long a session may live, and how long idle. */
 export const lifetimeProfileSchema = z.strictObject({
   /**
-   * The absolute lifetime, in ms (at least 1000), counted from sign-in (`signInAt`): no
-   * activity extends it. The store revokes the session at its end.
+   * The absolute lifetime, in ms (at least 1000, at most 10 years), counted from sign-in
+   * (`signInAt`): no activity extends it. The store revokes the session at its end.
    */
-  absoluteMs: milliseconds(DURATION_FLOORS_MS.lifetime),
+  absoluteMs: profileMs(),
   /**
-   * The idle timeout, in ms (at least 1000): the session's cookie `maxAge` from sign-in on,
-   * as `recordAuthenticatedRequest`'s `expiresAfter` sets it. Without it the cookie's own.
+   * The idle timeout, in ms (at least 1000, at most 10 years): the session's cookie `maxAge`
+   * from sign-in on, as `recordAuthenticatedRequest`'s `expiresAfter` sets it. Without it the
+   * cookie's own.
    */
-  idleMs: milliseconds(DURATION_FLOORS_MS.lifetime).optional(),
+  idleMs: profileMs().optional(),
 });
 export type LifetimeProfile = z.input<typeof lifetimeProfileSchema>;
 

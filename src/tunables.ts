@@ -26,6 +26,12 @@ export const TUNABLES = {
     repairLockMs: 60_000,
     /** How long what `INFO replication` said (is there a replica?) is trusted. */
     replicasCheckMs: 10_000,
+    /**
+     * Watched sessions looked up per round trip by the re-check after the revocation
+     * subscriber reconnects: a process watching 100,000 connections sends 98 pages in turn,
+     * not 100,000 EXISTS at once ahead of every request on the shared connection.
+     */
+    recheckPageSize: 1024,
   },
   users: {
     /** Index entries read and decoded per page: bounded memory and event-loop time; 1,000 sessions in two round trips. */

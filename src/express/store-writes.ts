@@ -13,6 +13,7 @@ import {
 import type { DataLayer } from "../record/data-layer.js";
 import type { LegacyMigration } from "./legacy.js";
 import { cookieIssuedAt, type LifetimePolicy } from "./lifetime.js";
+import { lifetimeWithin } from "../record/filing.js";
 import type { Loaded, StoreReads } from "./read-mark.js";
 import { DONE } from "./respond.js";
 
@@ -129,7 +130,9 @@ export class StoreWrites {
     // The plain-sid copy carries the metadata in `_rels`, as the stores before layout 4 kept it.
     const mirrored = data === undefined ? metaData(meta) : data;
     const plainCopy = mirrored === null ? bare : ({ ...bare, _rels: mirrored } as SessionData);
-    return this.#saveMigrating(this.#legacy, written, sid, hex, plainCopy, ttlMs);
+    // The plain copy ends at the deadline too: older processes read it without checking one.
+    const plainTtlMs = lifetimeWithin(this.#lifetime.storedTtlMs(ttlMs), deadline, now);
+    return this.#saveMigrating(this.#legacy, written, sid, hex, plainCopy, plainTtlMs);
   }
 
   /**
@@ -162,7 +165,10 @@ export class StoreWrites {
     return this.save(sid, session, condition);
   }
 
-  /** The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the mirror. */
+  /**
+   * The rest of a save while migrating from plain-sid keys: the plain copy beside it, and the
+   * mirror, given `ttlMs` (already what Redis is given: 0 for none, capped at the deadline).
+   */
   async #saveMigrating(
     legacy: LegacyMigration,
     written: Promise<boolean>,
@@ -174,7 +180,7 @@ export class StoreWrites {
     const [stored] = await Promise.all([written, legacy.besideWrite(sid)]);
     if (!stored) return false;
     // Mirroring costs a round trip of its own, and only during a mixed-version rollout.
-    if (legacy.mirrors) await legacy.mirror(sid, hex, session, this.#lifetime.storedTtlMs(ttlMs));
+    if (legacy.mirrors) await legacy.mirror(sid, hex, session, ttlMs);
     return true;
   }
 
@@ -211,7 +217,13 @@ export class StoreWrites {
    * revocation marker and takes it out of its user's index and stats. The read is a miss.
    */
   revokePastLifetime(hex: string): Promise<null> {
-    return this.destroyRecords([hex], "lifetime").then(() => null);
+    // A miss whatever the revocation's fate: the deadline decided it. A replica that does not
+    // confirm (durableRevocation: the master applied it) or a failed destroy (Redis's TTL ends
+    // the record at the deadline anyway) is no error of the request's.
+    return this.destroyRecords([hex], "lifetime").then(
+      () => null,
+      () => null,
+    );
   }
 
   /** Destroy by sid (each checked by `privateHex`), with the plain-sid copies while migrating. */

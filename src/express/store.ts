@@ -4,6 +4,7 @@ import type { Logger } from "../types.js";
 import { privateHex, privateIdOfHex } from "../ids.js";
 import { CORRUPT, type SessionRecords } from "../record/records.js";
 import { metaOfSection, takeMetaField } from "../record/meta-section.js";
+import { deadlineOfMeta } from "../record/link.js";
 import type { RedisSource } from "../redis/source.js";
 import type { SessionCodec } from "../record/codec/session-codec.js";
 import type { DataLayer } from "../record/data-layer.js";
@@ -203,10 +204,14 @@ export class RelsRedisStore extends StoreBase {
         if (session && record !== CORRUPT) {
           // Layouts 2 and 3 keep the metadata in the payload's `_rels`: it moves beside the session.
           const meta = record.meta === undefined ? takeMetaField(session) : metaOfSection(record.meta);
+          // Their header has no deadline: the metadata's (a layout-3 writer's save of a session
+          // signed in with a lifetime) is checked here, and capped by this process's touches.
+          const deadline = record.meta === undefined ? deadlineOfMeta(meta) : record.header.deadline;
+          if (deadline > 0 && deadline <= Date.now()) return this.#writes.revokePastLifetime(hex);
           this.#reads.remember(session, {
             sid,
             hex,
-            header: record.header,
+            header: deadline === record.header.deadline ? record.header : { ...record.header, deadline },
             legacy: false,
             layout2: record.layout === 2,
             store: this,
@@ -222,15 +227,12 @@ export class RelsRedisStore extends StoreBase {
     const legacy =
       (await this.#legacy?.read(sid, hex, (raw, serializer) => this.#codec.decodeLegacy(raw, serializer))) ??
       null;
-    if (legacy)
-      this.#reads.remember(legacy, {
-        sid,
-        hex,
-        header: undefined,
-        legacy: true,
-        store: this,
-        meta: takeMetaField(legacy),
-      });
+    if (!legacy) return legacy;
+    const meta = takeMetaField(legacy);
+    // A plain copy outliving its private record (written by an older process) past the deadline.
+    const deadline = deadlineOfMeta(meta);
+    if (deadline > 0 && deadline <= Date.now()) return this.#writes.revokePastLifetime(hex);
+    this.#reads.remember(legacy, { sid, hex, header: undefined, legacy: true, store: this, meta });
     return legacy;
   }
 

@@ -15,6 +15,7 @@ import {
 } from "./format.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
 import { topologyOf, type Topology } from "./topology.js";
+import { TUNABLES } from "../tunables.js";
 import { filingHolds, filingScore, lifetimeWithin, refileDue, refiledSince, type Filing } from "./filing.js";
 import { RecordScans, type IndexEntry } from "./scans.js";
 import { defineScripts } from "./scripts.js";
@@ -156,7 +157,10 @@ export class SessionRecords {
       const header = { expiresAt, score: previous.score, deadline, index, bucket, plain };
       const key = keys.session(hex);
       return this.#source
-        .run((c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs), key)
+        .run(
+          (c) => plainSetGet(c, key, encodeRecord(header, payload, meta), ttlMs, endsAt(deadline, expiresAt)),
+          key,
+        )
         .then((replaced) => {
           if (replaced === null) return undefined;
           const left = refiledSince(replaced, previous);
@@ -215,6 +219,7 @@ export class SessionRecords {
             leaving?.bucket ?? "",
             request.keepMeta ? 1 : 0,
             this.revocationChannel,
+            endsAt(deadline, expiresAt),
           ),
         keys.session(hex),
       );
@@ -407,12 +412,22 @@ export class SessionRecords {
       });
   }
 
-  /** Which of these sessions still exist: one `EXISTS` each, in one round trip (each its own slot). */
+  /**
+   * Which of these sessions still exist: one `EXISTS` each (each its own slot), a page per round
+   * trip (`TUNABLES.record.recheckPageSize`), pages one after another.
+   */
   async existing(hexes: readonly string[]): Promise<boolean[]> {
-    if (hexes.length === 0) return [];
     const keys = this.#keys;
-    const found = await this.#source.run((c) => Promise.all(hexes.map((hex) => c.exists(keys.session(hex)))));
-    return found.map((n) => n > 0);
+    const page = TUNABLES.record.recheckPageSize;
+    const out: boolean[] = [];
+    for (let start = 0; start < hexes.length; start += page) {
+      const some = hexes.slice(start, start + page);
+      const found = await this.#source.run((c) =>
+        Promise.all(some.map((hex) => c.exists(keys.session(hex)))),
+      );
+      for (const n of found) out.push(n > 0);
+    }
+    return out;
   }
 
   /**
@@ -489,12 +504,23 @@ export class SessionRecords {
  * `SET … XX GET`: the save of a session read or written through this object, only while it
  * exists; the record it replaced comes back (null: nothing was written).
  */
+/**
+ * The deadline, when a write's lifetime ends there (it was the bound); else 0. Redis is then
+ * given the time itself (PXAT), so the record ends at the deadline by Redis's clock, not
+ * `ttlMs` after the command arrives (a loaded process or a slow network would add to it).
+ */
+function endsAt(deadline: number, expiresAt: number | undefined): number {
+  return deadline > 0 && expiresAt === deadline ? deadline : 0;
+}
+
 function plainSetGet(
   client: RedisClient,
   key: string,
   value: string | Buffer,
   ttlMs: number,
+  at: number,
 ): Promise<Buffer | null> {
+  if (at > 0) return client.setBuffer(key, value, "PXAT", at, "XX", "GET");
   return ttlMs > 0
     ? client.setBuffer(key, value, "PX", ttlMs, "XX", "GET")
     : client.setBuffer(key, value, "XX", "GET");

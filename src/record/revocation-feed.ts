@@ -38,6 +38,7 @@ export interface SessionsClearedEvent {
 
 export type RevocationEvent = SessionRevokedEvent | SessionsClearedEvent;
 
+/** May be async (an async function is a `void` one to TypeScript): a rejection is reported as a throw is. */
 export type RevocationListener = (event: RevocationEvent) => void;
 
 /**
@@ -75,6 +76,10 @@ export class RevocationFeed {
   #stop: (() => Promise<void>) | undefined;
   #subscribed: Promise<void> | undefined;
   #markSubscribed: (() => void) | undefined;
+  /** Subscribed at least once: a session watched from now on is looked up once (see `watch`). */
+  #heard = false;
+  /** Sessions watched since the last look-up, checked together on the next turn. */
+  readonly #unchecked = new Set<string>();
 
   constructor(records: SessionRecords) {
     this.#records = records;
@@ -103,7 +108,22 @@ export class RevocationFeed {
     };
     closers.add(once);
     this.#start();
+    // Its revocation may have been published between the request's read and this call: looked
+    // up once (one EXISTS, with the others watched in the same turn). Before the first
+    // subscription, that subscription's re-check does it.
+    if (this.#heard) this.#checkSoon(hex);
     return unwatch;
+  }
+
+  #checkSoon(hex: string): void {
+    if (this.#unchecked.size === 0) {
+      setImmediate(() => {
+        const hexes = [...this.#unchecked];
+        this.#unchecked.clear();
+        void this.#closeGone(hexes);
+      });
+    }
+    this.#unchecked.add(hex);
   }
 
   /** How many sessions have a connection watched (tests, the demo). */
@@ -123,6 +143,7 @@ export class RevocationFeed {
     this.#stop = this.#records.source.listen(this.#records.revocationChannel, {
       message: (text) => this.#deliver(text),
       subscribed: () => {
+        this.#heard = true;
         this.#markSubscribed?.();
         void this.#recheck();
       },
@@ -140,9 +161,20 @@ export class RevocationFeed {
   #deliver(text: string): void {
     const heard = this.#decode(text);
     if (!heard) return;
-    for (const [listener, report] of this.#listeners) {
+    for (const [listener, reportError] of this.#listeners) {
+      // A logger that throws neither stops the other listeners nor the closing of connections.
+      const report = (error: unknown) => {
+        try {
+          reportError(error);
+        } catch {
+          // nowhere left to report it
+        }
+      };
       try {
-        listener(heard.event);
+        // An async listener (assignable to one returning void) that rejects is reported as one
+        // that throws: unhandled, its rejection would end the process.
+        const result: unknown = listener(heard.event);
+        if (isPromiseLike(result)) result.then(undefined, report);
       } catch (error) {
         report(error);
       }
@@ -157,8 +189,12 @@ export class RevocationFeed {
    * every watched session is looked up (one round trip) and the connections of those gone
    * are closed. A failed lookup waits for the next connection.
    */
-  async #recheck(): Promise<void> {
-    const hexes = [...this.#watched.keys()];
+  #recheck(): Promise<void> {
+    return this.#closeGone([...this.#watched.keys()]);
+  }
+
+  /** Close the connections of those of `hexes` that no longer exist (a failed look-up closes none). */
+  async #closeGone(hexes: readonly string[]): Promise<void> {
     if (hexes.length === 0) return;
     const alive = await this.#records.existing(hexes).catch(() => undefined);
     if (!alive) return;
@@ -191,6 +227,12 @@ export class RevocationFeed {
     this.#stop = undefined;
     await stop?.();
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function"
+  );
 }
 
 /** One connection's closing failing must not keep the others open. */

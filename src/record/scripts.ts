@@ -147,7 +147,7 @@ end
 /**
  * relsWrite(session; value, ttlMs, condition, member, now, cascade, index, bucket, score,
  *           cap, sessionKeyHead, marker, markerHead, markerMs, bornMs, newWindowMs,
- *           leaving, leftIndex, leftBucket, keepMeta, channel)
+ *           leaving, leftIndex, leftBucket, keepMeta, channel, at)
  * → {0} refused | {2} refused (condition "nx", a session exists) | {4} not written: the stored
  *   record holds metadata the caller did not know (keepMeta) | {1, oldIndex, oldBucket, {evicted…}}
  *
@@ -166,6 +166,8 @@ end
  * session this process did not read): a record that holds some is left as it is ({4}), so the
  * caller reads it and writes again with it: a copy's save never erases a sign-in.
  * channel: where each session the cap revokes is announced (reason "cap"); "" for none.
+ * at: the session's absolute deadline when its lifetime ends there (0: no): the record expires
+ * at it by Redis's clock (PXAT), not ttlMs after the script runs.
  */
 const WRITE = `#!lua
 ${HELPERS}
@@ -180,8 +182,9 @@ else
   if not old and born > 0 and tonumber(ARGV[5]) - born > tonumber(ARGV[16]) then return {0} end
 end
 if ARGV[20] == '1' and old and holds_meta(KEYS[1]) then return {4} end
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
+local ttl, at = tonumber(ARGV[2]), tonumber(ARGV[22])
+if at > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PXAT', at)
+elseif ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
 local old_index, old_bucket = '', ''
 if old then old_index, old_bucket = old[1], old[2] end
 if ARGV[17] == '1' then old_index, old_bucket = ARGV[18], ARGV[19] end
@@ -204,7 +207,7 @@ return {1, old_index, old_bucket, evicted}
  * → {0} gone | {1, index, bucket, refiled (0|1)} | {3, index, bucket, deadline} (Cluster: file first)
  *
  * A layout-4 record's deadline (its absolute lifetime's end) caps what a touch gives it: the
- * expiry, the TTL and the score never pass it, whatever the caller asked (the store asks for
+ * expiry, the TTL (PEXPIREAT the deadline once it is the bound) and the score never pass it, whatever the caller asked (the store asks for
  * no more when it read the header; this covers a touch of a session it did not read). At or
  * past its deadline a session is not extended ({0}: the read that finds it revokes it).
  *
@@ -251,10 +254,16 @@ else
   if due then l = links_of(KEYS[1]) end
   if due and not cascade and (l[1] ~= ARGV[7] or l[2] ~= ARGV[8]) then return {3, l[1], l[2], deadline} end
   if ttl < 1 then ttl = 1 end
-  redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('SETRANGE', KEYS[1], 1, expires_text)
+  if due then redis.call('SETRANGE', KEYS[1], 17, new_score) end
+  -- Ending at the deadline: at it by Redis's clock (PEXPIREAT), however long ago the caller
+  -- read its own. After the SETRANGEs, which would create the key again had this ended it.
+  if deadline > 0 and expires >= deadline then
+    redis.call('PEXPIREAT', KEYS[1], deadline)
+  else
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
   if not due then return {1, '', '', 0} end
-  redis.call('SETRANGE', KEYS[1], 17, new_score)
 end
 if cascade then
   if l[1] ~= '' then zput(l[1], member, new_score, now) end

@@ -6,8 +6,11 @@
  * The connections are typed by what is called on them, so this package depends on neither
  * `ws` nor `socket.io`. A connection is watched from the call until it closes; the session
  * must have been read by the request (its cookie's sid): a revocation that lands between the
- * request's read and this call is caught at the feed's next reconnection, not at once.
+ * request's read and this call is caught by the feed's look-up of each newly watched session.
  */
+import { z } from "zod";
+import { describeIssues } from "../config.js";
+import { ConfigError } from "../errors.js";
 import { privateHex } from "../ids.js";
 import type { RevocationFeed, SessionEndReason } from "../record/revocation-feed.js";
 
@@ -16,6 +19,10 @@ export interface EventStreamResponse {
   write(chunk: string): unknown;
   end(): unknown;
   once(event: "close", listener: () => void): unknown;
+  /** Node's: true once the response (or its socket) has closed; its "close" event is then over. */
+  readonly closed?: boolean;
+  readonly destroyed?: boolean;
+  readonly writableEnded?: boolean;
 }
 
 /** A WebSocket of the `ws` package (server side), or anything with its `close(code, reason)`. */
@@ -29,6 +36,8 @@ export interface WebSocketLike {
 export interface SocketIoSocketLike {
   disconnect(close?: boolean): unknown;
   once(event: "disconnect", listener: () => void): unknown;
+  /** Socket.IO's: true once disconnected; its "disconnect" event is then over. */
+  readonly disconnected?: boolean;
 }
 
 /** What `closeOnRevoke` can end. */
@@ -63,8 +72,39 @@ export interface CloseOnRevokeOptions {
   onClose?: (reason: ConnectionCloseReason) => void;
 }
 
-/** A WebSocket's `readyState` once it is closing or closed. */
+/**
+ * The close codes a WebSocket may send (RFC 6455 §7.4: 1000–1003, 1007–1014, and 3000–4999
+ * for libraries and applications); `ws` throws on any other, from wherever it is closed.
+ */
+const isSendableCloseCode = (code: number) =>
+  (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+  (code >= 3000 && code <= 4999);
+
+/** What `closeOnRevoke` checks at the call, so nothing fails later in a timer or an event. */
+const closeOnRevokeOptionsSchema = z.looseObject({
+  closeCode: z
+    .number()
+    .int()
+    .refine(isSendableCloseCode, {
+      message: "expected a WebSocket close code: 1000–1003, 1007–1014 or 3000–4999",
+    })
+    .optional(),
+  deadline: z
+    .union([z.date(), z.number()])
+    .refine((at) => Number.isFinite(typeof at === "number" ? at : at.getTime()), {
+      message: "expected a valid Date or ms since the epoch",
+    })
+    .optional(),
+  onClose: z
+    .custom<(reason: never) => void>((v) => typeof v === "function", {
+      message: "expected a function (reason)",
+    })
+    .optional(),
+});
+
+/** A WebSocket's `readyState` once it is closing, and once closed. */
 const WS_CLOSING = 2;
+const WS_CLOSED = 3;
 /** setTimeout's longest delay (2^31 − 1 ms, about 24.8 days): a later deadline is reached in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -79,6 +119,11 @@ export function watchConnection(
   connection: RevocableConnection,
   options: CloseOnRevokeOptions = {},
 ): () => void {
+  const checked = closeOnRevokeOptionsSchema.safeParse(options);
+  if (!checked.success) throw new ConfigError(describeIssues(checked.error, options, "closeOnRevoke"));
+  // Its close event is over (the client left while the route awaited something): watching it
+  // would keep an entry and a timer for a connection that can never report closing.
+  if (isClosed(connection)) return () => undefined;
   let timer: NodeJS.Timeout | undefined;
   let done = false;
   const stop = () => {
@@ -99,13 +144,22 @@ export function watchConnection(
     const at = typeof options.deadline === "number" ? options.deadline : options.deadline.getTime();
     const arm = () => {
       const left = at - Date.now();
-      if (left <= 0) return close("deadline");
+      // From a timer: what the connection or the app's onClose throws must not end the process.
+      if (left <= 0) return closeContained(close, "deadline");
       timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
       timer.unref();
     };
     arm();
   }
   return stop;
+}
+
+function closeContained(close: (reason: ConnectionCloseReason) => void, reason: ConnectionCloseReason): void {
+  try {
+    close(reason);
+  } catch {
+    // a connection already torn down, or the app's onClose
+  }
 }
 
 function isSocketIo(connection: RevocableConnection): connection is SocketIoSocketLike {
@@ -117,6 +171,14 @@ function isWebSocket(connection: RevocableConnection): connection is WebSocketLi
     typeof (connection as Partial<WebSocketLike>).close === "function" &&
     typeof (connection as Partial<WebSocketLike>).readyState === "number"
   );
+}
+
+/** Already closed, by what each kind of connection says of itself. */
+function isClosed(connection: RevocableConnection): boolean {
+  if (isSocketIo(connection)) return connection.disconnected === true;
+  if (isWebSocket(connection)) return connection.readyState >= WS_CLOSED;
+  const res = connection as EventStreamResponse;
+  return res.closed === true || res.destroyed === true || res.writableEnded === true;
 }
 
 function onClosed(connection: RevocableConnection, listener: () => void): void {
@@ -133,7 +195,9 @@ function end(
     connection.disconnect(true);
   } else if (isWebSocket(connection)) {
     if (connection.readyState < WS_CLOSING) connection.close(options.closeCode ?? 4401, `session ${reason}`);
-  } else {
+  } else if (!isClosed(connection)) {
+    // Never after its end (the app's, or another watcher's of the same response, before its
+    // "close" event): Node answers a write after end with an "error" event, uncaught if unheard.
     if (options.sseEvent ?? true) connection.write(`event: revoked\ndata: ${JSON.stringify({ reason })}\n\n`);
     connection.end();
   }

@@ -12,6 +12,10 @@ import { createRelsSession, RelsRedisStore, RevocationNotReplicatedError } from 
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { waitUntil } from "../helpers/redis/wait.js";
 import { newSid, sessionFor } from "../support/store-contract.js";
+import { signedInSession } from "../support/signed-in.js";
+import { keysOf } from "../support/internals.js";
+import { privateHex } from "../../src/ids.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
 
 let master: SpawnedRedis;
 let replica: SpawnedRedis;
@@ -122,6 +126,39 @@ describe("durable revocation does not hold the connections other requests use", 
       await store.set(sid, sessionFor(60_000, { n: 1 }));
       await store.destroy(sid);
       expect(await store.get(sid)).toBeNull();
+    } finally {
+      await store.close();
+      client.disconnect();
+    }
+  }, 30_000);
+});
+
+describe("a read past the absolute deadline while no replica confirms", () => {
+  it("is a miss, as every read past it is (the master revoked it), never an error thrown at the request", async () => {
+    const client = new Redis(master.url);
+    const store = new RelsRedisStore({
+      client,
+      namespace: `t-${randomUUID()}`,
+      durableRevocation: true,
+      durableRevocationTimeout: 200,
+    });
+    const manager = new RelsSessionsManager({
+      store,
+      applicationName: "Turtle",
+      lifetimes: { profiles: { long: { absoluteMs: 3_600_000 } }, default: "long" },
+    });
+    try {
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, "ana"));
+      // The header's deadline (bytes 33–48) a moment ago, as a reader's clock ahead of Redis's sees it.
+      await client.setrange(
+        keysOf(store).session(privateHex(sid)),
+        33,
+        String(Date.now() - 1).padStart(16, "0"),
+      );
+      const read = await withFrozenReplica(() => store.get(sid).catch((error: unknown) => error));
+      expect(read).toBeNull();
+      expect(await client.exists(keysOf(store).session(privateHex(sid)))).toBe(0);
     } finally {
       await store.close();
       client.disconnect();

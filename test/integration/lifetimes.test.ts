@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import request from "supertest";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import {
   RelsRedisStore,
   createRelsSession,
@@ -24,10 +24,13 @@ import { deleteNamespace } from "../support/cleanup.js";
 import { COOKIE_MAX_AGE_MS, lifetimeApp } from "../support/lifetime-app.js";
 import { expectSessionCookie, sidOf, whoAmI } from "../support/express-app.js";
 import { keysOf, revocationsOf } from "../support/internals.js";
+import { recordsOf } from "../../src/record/of-store.js";
 import { waitUntil } from "../helpers/redis/wait.js";
 import { openEventStream, startLiveApp, within } from "../support/live-connections.js";
 import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
+import { newSid, signedInSession } from "../support/signed-in.js";
+import { RelsSessionsManager } from "../../src/users/manager.js";
 
 const url = inject("redisUrl");
 /** To look at what Redis holds, as another process would. */
@@ -70,6 +73,16 @@ async function signIn(
     absoluteExpiresAt: res.body.absoluteExpiresAt as string | null,
     signInAt: Date.parse(res.body.signInAt as string),
   };
+}
+
+/** `userId` signed in with a two-minute absolute lifetime, and that deadline (ms). */
+async function signedInForTwoMinutes(userId: string) {
+  const { instance, app, keys } = configured({
+    profiles: { twoMinutes: { absoluteMs: 120_000 } },
+    default: "twoMinutes",
+  });
+  const session = await signIn(app, { userId });
+  return { instance, keys, session, deadline: Date.parse(session.absoluteExpiresAt!) };
 }
 
 /** Resolves once the wall clock is past `ms` (the deadline the store was given). */
@@ -164,12 +177,7 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
   });
 
   it("a touch from a process that never read the session (its header unknown) is capped by the stored deadline: TTL, expiry and filing", async () => {
-    const { instance, app, keys } = configured({
-      profiles: { twoMinutes: { absoluteMs: 120_000 } },
-      default: "twoMinutes",
-    });
-    const session = await signIn(app, { userId: "erin" });
-    const deadline = Date.parse(session.absoluteExpiresAt!);
+    const { instance, keys, session, deadline } = await signedInForTwoMinutes("erin");
     const client = new Redis(url);
     const other = new RelsRedisStore({ client, namespace: instance.config.redisOptions.namespace });
     try {
@@ -189,6 +197,107 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     } finally {
       await other.close();
       client.disconnect();
+    }
+  });
+
+  it("a layout-3 writer (recordLayout: 3, mid-upgrade) cannot carry a session past its deadline: its record keeps the deadline in `_rels`, which every read and touch honours", async () => {
+    const { instance, app, keys } = configured({
+      profiles: { short: { absoluteMs: SHORT_MS } },
+      default: "short",
+    });
+    const session = await signIn(app, { userId: "gus" });
+    const deadline = Date.parse(session.absoluteExpiresAt!);
+    const client = new Redis(url);
+    const namespace = instance.config.redisOptions.namespace;
+    const layout3 = new RelsRedisStore({ client, namespace, recordLayout: 3 });
+    const hour = 3_600_000;
+    const rolled = () => ({ originalMaxAge: hour, expires: new Date(Date.now() + hour) });
+    try {
+      // A process still writing layout 3 saves the session (a change of the app's) and touches it.
+      const read = (await layout3.get(session.sid))!;
+      await layout3.set(session.sid, { ...read, cart: 1, cookie: rolled() } as unknown as SessionData);
+      expect((await inspector.getrange(keys.session(session.hex), 0, 0)) as string).toBe("3");
+      const again = (await layout3.get(session.sid))!;
+      await layout3.touch(session.sid, { ...again, cookie: rolled() } as unknown as SessionData);
+      // Redis is never given more than the deadline leaves.
+      expect(Date.now() + (await inspector.pttl(keys.session(session.hex)))).toBeLessThanOrEqual(
+        deadline + 50,
+      );
+      // A layout-4 process saving it (metadata unchanged) moves it back with its deadline in the header.
+      const read4 = (await instance.store.get(session.sid))!;
+      await instance.store.set(session.sid, { ...read4, cart: 2 } as unknown as SessionData);
+      const header = (await inspector.getrange(keys.session(session.hex), 0, 48)) as string;
+      expect(header[0]).toBe("4");
+      expect(Number(header.slice(33, 49))).toBe(deadline);
+      await layout3.set(session.sid, {
+        ...(await layout3.get(session.sid))!,
+        cookie: rolled(),
+      } as unknown as SessionData);
+      await until(deadline + 20);
+      // Past it, a read by either store is a miss (the layout-3 record's TTL is put back by hand,
+      // as a touch from an older writer that knows no deadline would).
+      if ((await inspector.exists(keys.session(session.hex))) === 1) {
+        await inspector.pexpire(keys.session(session.hex), hour);
+      }
+      expect(await layout3.get(session.sid)).toBeNull();
+      expect(await whoAmI(app, session.cookie)).toBeNull();
+    } finally {
+      await layout3.close();
+      client.disconnect();
+    }
+  });
+
+  it("a write or touch whose lifetime ends at the deadline gives Redis the deadline itself (PXAT), not a TTL counted from a clock read earlier or running behind", async () => {
+    const { instance, keys, session, deadline } = await signedInForTwoMinutes("hal");
+    const key = keys.session(session.hex);
+    const hour = 3_600_000;
+    // A touch whose caller read its clock a second before the script ran (a loaded process,
+    // a slow network, a clock behind): the script caps at the stored deadline.
+    await recordsOf(instance.store).touch(session.hex, hour, Date.now() - 1_000);
+    expect(await inspector.pexpiretime(key)).toBe(deadline);
+    // A save by a process whose clock runs a second behind.
+    const read = (await instance.store.get(session.sid))!;
+    const real = Date.now.bind(Date);
+    const behind = vi.spyOn(Date, "now").mockImplementation(() => real() - 1_000);
+    try {
+      await instance.store.set(session.sid, {
+        ...read,
+        cart: 3,
+        cookie: { originalMaxAge: hour, expires: new Date(real() + hour) },
+      } as unknown as SessionData);
+    } finally {
+      behind.mockRestore();
+    }
+    expect(await inspector.pexpiretime(key)).toBe(deadline);
+  });
+
+  it("mid-migration (mirrorWrites, legacyFallback): the plain-sid copy ends at the deadline too, and is never read past it", async () => {
+    const namespace = `t-life-${randomUUID()}`;
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace, mirrorWrites: true, legacyFallback: true });
+    const manager = new RelsSessionsManager({
+      store,
+      applicationName: "Turtle",
+      lifetimes: { profiles: { short: { absoluteMs: SHORT_MS } }, default: "short" },
+    });
+    const keys = keysOf(store);
+    try {
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, "ida"));
+      const deadline = Date.parse(
+        String((await manager.activeSessions("ida"))[0]!.absoluteExpiresAt!.toISOString()),
+      );
+      // The plain copy (what an older process reads) is given no more than the deadline leaves.
+      expect(Date.now() + (await client.pttl(keys.legacy(sid)))).toBeLessThanOrEqual(deadline + 50);
+      // Were it longer (a copy written by an older process), a read past the deadline still misses.
+      await client.pexpire(keys.legacy(sid), 3_600_000);
+      await until(deadline + 20);
+      expect(await client.exists(keys.session(sha256(sid)))).toBe(0);
+      expect(await store.get(sid)).toBeNull();
+    } finally {
+      await store.close();
+      client.disconnect();
+      await deleteNamespace(url, namespace);
     }
   });
 

@@ -6,6 +6,9 @@
  * reconnects; and no extra round trip on a request.
  */
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -13,6 +16,7 @@ import { createRelsSession, RelsRedisStore, type RevocationEvent } from "../../s
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { privateHex, sessionHandle } from "../../src/ids.js";
 import { recordsOf } from "../../src/record/of-store.js";
+import { TUNABLES } from "../../src/tunables.js";
 import { spawnRedisServer, type SpawnedRedis } from "../helpers/redis.js";
 import { waitUntil } from "../helpers/redis/wait.js";
 import { deleteNamespace } from "../support/cleanup.js";
@@ -85,6 +89,20 @@ class ChannelTap {
     await this.#subscriber.quit();
     await this.#publisher.quit();
   }
+}
+
+/** A store on a client of its own, its manager, and one signed-in session (`sid`), stored. */
+async function signedInStore() {
+  const client = new Redis(url);
+  const store = new RelsRedisStore({ client, namespace: fresh() });
+  const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+  const sid = newSid();
+  await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+  const close = async () => {
+    await store.close();
+    await client.quit();
+  };
+  return { store, manager, sid, close };
 }
 
 describe("revocation events: one per revocation, of each kind", () => {
@@ -247,6 +265,211 @@ describe("revocation events: one per revocation, of each kind", () => {
       stopThrowing();
       stopLater();
       process.off("warning", onWarning);
+    }
+  });
+});
+
+describe("the re-check after a reconnection, with many watched sessions", () => {
+  it("looks them up a page at a time (TUNABLES.record.recheckPageSize), never all in one burst on the requests' connection", async () => {
+    const namespace = fresh();
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace });
+    await client.ping(); // connected: no command goes through the offline queue (sent twice)
+    // The most commands in flight at once on the client (sent, not yet answered).
+    let inFlight = 0;
+    let most = 0;
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = ((command: Parameters<Redis["sendCommand"]>[0], stream) => {
+      most = Math.max(most, ++inFlight);
+      const settled = () => void (inFlight -= 1);
+      command.promise.then(settled, settled);
+      return send(command, stream);
+    }) as Redis["sendCommand"];
+    try {
+      const page = TUNABLES.record.recheckPageSize;
+      const hexes = Array.from({ length: 2 * page + 1 }, () => privateHex(newSid()));
+      const alive = await recordsOf(store).existing(hexes);
+      expect(alive).toHaveLength(hexes.length);
+      expect(alive.every((found) => !found)).toBe(true);
+      expect(most).toBe(page);
+    } finally {
+      await store.close();
+      await client.quit();
+    }
+  });
+});
+
+describe("closeOnRevoke: an SSE response the app ended, or handed over twice", () => {
+  it("is never written after its end (Node would emit an 'error' nobody listens to: an uncaught exception)", async () => {
+    const { store, manager, sid, close } = await signedInStore();
+    const server = createServer();
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => void uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      await revocationsOf(store).subscribed();
+      const opened = new Promise<ServerResponse>((resolve) =>
+        server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          res.write(": open\n\n");
+          // Twice, by a middleware and by the route.
+          manager.closeOnRevoke({ sessionID: sid }, res);
+          manager.closeOnRevoke({ sessionID: sid }, res);
+          resolve(res);
+        }),
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/live`);
+      await opened;
+      await store.destroy(sid);
+      const body = await response.text();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+      expect(body.match(/event: revoked/g)).toHaveLength(1);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      server.close();
+      await close();
+    }
+  });
+});
+
+describe("closeOnRevoke: a revocation between the request's read and the call", () => {
+  it("closes the connection at once (gone), not at the subscriber's next reconnection, which may never come", async () => {
+    const { store, manager, sid, close } = await signedInStore();
+    try {
+      const heard: RevocationEvent[] = [];
+      manager.onRevoked((event) => void heard.push(event));
+      await revocationsOf(store).subscribed();
+      // The route read the session, then awaited something; meanwhile another device signed it
+      // out, and its event came and went.
+      const req = { sessionID: sid, session: (await store.get(sid))! };
+      await store.destroy(sid);
+      await waitUntil("the event", async () => (heard.length > 0 ? true : "not yet"), { timeoutMs: 5_000 });
+      const closed: string[] = [];
+      const ws = Object.assign(new EventEmitter(), {
+        readyState: 1,
+        close: (code: number, reason: string) => void closed.push(`${code} ${reason}`),
+      });
+      manager.closeOnRevoke(req, ws);
+      await waitUntil("the close", async () => (closed.length > 0 ? true : "not yet"), { timeoutMs: 5_000 });
+      expect(closed).toEqual(["4401 session gone"]);
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("revocation events with Redis unreachable", () => {
+  it("onRevoked and closeOnRevoke return at once, nothing is thrown or left unhandled, and stopping works", async () => {
+    const client = new Redis("redis://127.0.0.1:1", { lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on("error", () => undefined);
+    // Each subscriber connection attempt is a duplicate of the client: counted, to wait for a few.
+    let attempts = 0;
+    const duplicate = client.duplicate.bind(client);
+    client.duplicate = ((...args: Parameters<Redis["duplicate"]>) => {
+      attempts += 1;
+      return duplicate(...args);
+    }) as Redis["duplicate"];
+    const store = new RelsRedisStore({ client, namespace: fresh() });
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle" });
+    const failures: unknown[] = [];
+    const onFailure = (error: unknown) => void failures.push(error);
+    process.on("uncaughtException", onFailure);
+    process.on("unhandledRejection", onFailure);
+    try {
+      const stopListening = manager.onRevoked(() => undefined);
+      const ws = Object.assign(new EventEmitter(), { readyState: 1, close: () => undefined });
+      const stopWatching = manager.closeOnRevoke({ sessionID: newSid() }, ws);
+      expect(revocationsOf(store).watchedSessions).toBe(1);
+      await waitUntil("three connection attempts", async () => (attempts >= 3 ? true : `${attempts}`), {
+        timeoutMs: 10_000,
+      });
+      stopWatching();
+      stopListening();
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+      expect(failures).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onFailure);
+      process.off("unhandledRejection", onFailure);
+      await store.close();
+      client.disconnect();
+    }
+  });
+});
+
+describe("closeOnRevoke: options a hurried app gets wrong", () => {
+  it("a deadline that is not a time, or a close code a WebSocket refuses, is a ConfigError naming the field, at the call; a throwing onClose at the deadline is contained", async () => {
+    const { store, manager, sid, close } = await signedInStore();
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => void uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    const ws = () => Object.assign(new EventEmitter(), { readyState: 1, close: () => undefined });
+    try {
+      // new Date(undefined), Date.parse("garbage"): NaN, which setTimeout takes as 1 ms, forever.
+      expect(() =>
+        manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: new Date(Number.NaN) }),
+      ).toThrow(/closeOnRevoke\.deadline/);
+      expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { deadline: Number.NaN })).toThrow(
+        /closeOnRevoke\.deadline/,
+      );
+      // ws's close() throws on a code outside 1000–4999 (or a reserved one): from a revocation or a timer.
+      expect(() => manager.closeOnRevoke({ sessionID: sid }, ws(), { closeCode: 99_999 })).toThrow(
+        /closeOnRevoke\.closeCode/,
+      );
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+      let told = false;
+      manager.closeOnRevoke({ sessionID: sid }, ws(), {
+        deadline: Date.now() + 20,
+        onClose: () => {
+          told = true;
+          throw new Error("the app's onClose bug");
+        },
+      });
+      await waitUntil("the deadline", async () => (told ? true : "not yet"), { timeoutMs: 5_000 });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await close();
+    }
+  });
+});
+
+describe("revocation events: an async listener that rejects", () => {
+  it("is reported like one that throws, never an unhandled rejection (which ends a Node process)", async () => {
+    const namespace = fresh();
+    const client = new Redis(url);
+    const store = new RelsRedisStore({ client, namespace });
+    const errors: unknown[] = [];
+    const logger = { warn: () => undefined, error: (fields: unknown) => void errors.push(fields) };
+    const manager = new RelsSessionsManager({ store, applicationName: "Turtle", logger });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const heard: RevocationEvent[] = [];
+    try {
+      manager.onRevoked(async () => {
+        await Promise.resolve();
+        throw new Error("the audit log is down");
+      });
+      manager.onRevoked((event) => void heard.push(event));
+      await revocationsOf(store).subscribed();
+      const sid = newSid();
+      await store.set(sid, await signedInSession(manager, sid, `u-${randomUUID()}`));
+      await store.destroy(sid);
+      await waitUntil("the report", async () => (errors.length > 0 ? true : "not yet"), { timeoutMs: 5_000 });
+      // A turn for an unhandled rejection to be noticed, had there been one.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toHaveLength(1);
+      expect(unhandled).toEqual([]);
+      expect(errors).toMatchObject([{ err: { message: "the audit log is down" } }]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await store.close();
+      await client.quit();
     }
   });
 });
@@ -424,4 +647,42 @@ describe("revocation events: a subscriber that was disconnected during a revocat
       await admin.quit();
     }
   }, 60_000);
+});
+
+describe("closeOnRevoke: a connection already closed when it is handed over", () => {
+  it("is not watched (no entry, no timer left behind): an SSE response whose client went away, a ws WebSocket closed, a Socket.IO socket disconnected", async () => {
+    const { store, manager, sid, close } = await signedInStore();
+    const server = createServer();
+    try {
+      await revocationsOf(store).subscribed();
+      // A real SSE response whose client aborted before the route got to closeOnRevoke (it
+      // awaited something first): its "close" event has already fired, and never fires again.
+      const received = new Promise<ServerResponse>((resolve) =>
+        server.on("request", (_req: IncomingMessage, res: ServerResponse) => resolve(res)),
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const aborted = new AbortController();
+      const pending = fetch(`http://127.0.0.1:${port}/live`, { signal: aborted.signal }).catch(
+        () => undefined,
+      );
+      const res = await received;
+      const closed = new Promise((resolve) => res.once("close", resolve));
+      aborted.abort();
+      await Promise.all([pending, closed]);
+      const deadline = Date.now() + 3_600_000;
+      const onClose: string[] = [];
+      manager.closeOnRevoke({ sessionID: sid }, res, { deadline, onClose: (why) => onClose.push(why) });
+      // A ws WebSocket and a Socket.IO socket already closed: their close events are over too.
+      const ws = Object.assign(new EventEmitter(), { readyState: 3, close: () => undefined });
+      manager.closeOnRevoke({ sessionID: sid }, ws, { deadline });
+      const io = Object.assign(new EventEmitter(), { disconnected: true, disconnect: () => undefined });
+      manager.closeOnRevoke({ sessionID: sid }, io, { deadline });
+      expect(revocationsOf(store).watchedSessions).toBe(0);
+      expect(onClose).toEqual([]);
+    } finally {
+      server.close();
+      await close();
+    }
+  });
 });

@@ -47,6 +47,20 @@ describe("sessions.lifetimes", () => {
     expect(parseConfig(base, NO_ENV).sessions.lifetimes).toBeUndefined();
   });
 
+  it('a lifetime too long for a date ("forever": Number.MAX_SAFE_INTEGER) names its field; 10 years pass', () => {
+    const forever = { profiles: { browser: { absoluteMs: Number.MAX_SAFE_INTEGER } }, default: "browser" };
+    expect(issuesOf(forever)).toEqual([
+      {
+        path: "sessions.lifetimes.profiles.browser.absoluteMs",
+        message: expect.stringContaining("at most") as string,
+      },
+    ]);
+    const idle = { profiles: { browser: { absoluteMs: 43_200_000, idleMs: 1e15 } }, default: "browser" };
+    expect(issuesOf(idle).map((i) => i.path)).toEqual(["sessions.lifetimes.profiles.browser.idleMs"]);
+    const tenYears = { profiles: { browser: { absoluteMs: 10 * 365 * 86_400_000 } }, default: "browser" };
+    expect(issuesOf(tenYears)).toEqual([]);
+  });
+
   it("a default or a platform naming no profile names that field and the profiles there are", () => {
     expect(issuesOf({ ...valid, default: "browsr" })).toEqual([
       {
