@@ -37,11 +37,18 @@ export function startLiveApp(instance: RelsSessionInstance): Promise<LiveApp> {
   app.use(express.json());
   app.use(sessions);
   app.post("/login", async (req, res) => {
-    const userId = String(req.body.userId);
-    await regenerate(req);
-    appSession(req).userId = userId;
-    await instance.manager.recordAuthenticatedRequest(userId, req);
-    res.json({ userId });
+    try {
+      const userId = String(req.body.userId);
+      await regenerate(req);
+      appSession(req).userId = userId;
+      await instance.manager.recordAuthenticatedRequest(userId, req);
+      // Saved before answering: express-session answers 200 even when its own save at the
+      // end fails, and the test would only see a signed-out cookie later.
+      await new Promise<void>((done, fail) => req.session.save((error) => (error ? fail(error) : done())));
+      res.json({ userId });
+    } catch (error) {
+      res.status(500).json({ error: String(error) });
+    }
   });
   app.get("/live", (req, res) => {
     if (!appSession(req).userId) return void res.status(401).end();
@@ -75,7 +82,7 @@ export function startLiveApp(instance: RelsSessionInstance): Promise<LiveApp> {
             headers: { "content-type": "application/json" },
             body: JSON.stringify({ userId }),
           });
-          if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+          if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`);
           const cookie = res.headers.getSetCookie()[0]!.split(";")[0]!;
           const value = decodeURIComponent(cookie.slice("sid=".length));
           return { cookie, sid: value.slice(2, value.lastIndexOf(".")) };
