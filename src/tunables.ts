@@ -32,6 +32,29 @@ export const TUNABLES = {
      * not 100,000 EXISTS at once ahead of every request on the shared connection.
      */
     recheckPageSize: 1024,
+    /**
+     * How long a record whose lifetime ends at its absolute deadline outlives it in Redis
+     * (its TTL ends at deadline + this). Reads refuse it from the deadline on and its filings
+     * end there, so it is only a key nobody can read: it waits for the lifetime sweep
+     * (record/lifetime-sweep.ts) to revoke it with its `lifetime` event, which needs the
+     * record (its owner, and proof it was not revoked or idle-expired meanwhile). A minute is
+     * twelve sweeps; past it the key leaves silently, as before.
+     */
+    lifetimeGraceMs: 60_000,
+    /**
+     * The lifetime sweep runs this often in each process with a revocation subscriber (one at a
+     * time per scope): a `lifetime` event comes at most this long after the deadline.
+     */
+    sweepIntervalMs: 5_000,
+    /** A sweeper's hold on the scope's sweep lock: bounds a crashed sweeper's, far above one sweep's time. */
+    sweepLockMs: 30_000,
+    /**
+     * Sessions past their deadline read and revoked per round trip by the sweep (one short
+     * script each, in its own slot)…
+     */
+    sweepPageSize: 256,
+    /** …and pages per deadline set per sweep: bounded work; the rest waits for the next sweep. */
+    sweepMaxPages: 8,
   },
   users: {
     /** Index entries read and decoded per page: bounded memory and event-loop time; 1,000 sessions in two round trips. */

@@ -196,7 +196,8 @@ export class RelsRedisStore extends StoreBase {
       const hex = privateHex(sid);
       return this.#records.read(hex).then((record) => {
         if (record === null) return this.#findLegacy(sid, hex);
-        // Redis drops it at its deadline; a clock ahead of Redis's may see it a moment before.
+        // Redis keeps it a grace past its deadline, for the lifetime sweep to revoke it with its
+        // event (record/lifetime-sweep.ts): from the deadline on it is a miss, revoked here first.
         if (record !== CORRUPT && record.header.deadline > 0 && record.header.deadline <= Date.now())
           return this.#writes.revokePastLifetime(hex);
         const session = this.#codec.decode(record);
@@ -282,9 +283,13 @@ export class RelsRedisStore extends StoreBase {
   async *#streamSessions(): AsyncGenerator<StoredSession> {
     for await (const hexes of this.#records.scan()) {
       const records = await this.#records.readMany(hexes);
+      const now = Date.now();
       for (let i = 0; i < hexes.length; i++) {
         const hex = hexes[i]!;
         const record = records[i];
+        // Past its deadline (kept a grace for the lifetime sweep): over, not listed.
+        if (record && record !== CORRUPT && record.header.deadline > 0 && record.header.deadline <= now)
+          continue;
         const session =
           record === null || record === undefined ? null : await this.#layer.decodeListed(hex, record);
         if (session) yield { privateId: privateIdOfHex(hex), session };

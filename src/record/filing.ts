@@ -24,9 +24,11 @@ export function filingScore(expiry: number, ttlMs: number, deadline: number): nu
 }
 
 /**
- * A lifetime of `ttlMs` (0: none) that ends no later than `deadline` (0: none): what Redis is
- * given, so a session leaves Redis at its deadline even if nobody reads it. 0 or less when
- * the deadline has passed, or for a session with neither.
+ * A lifetime of `ttlMs` (0: none) that ends no later than `deadline` (0: none): the header's
+ * expiry and the filing's base, so a session leaves its index and stats at its deadline even
+ * if nobody reads it (when it is the bound, Redis is given the deadline plus a grace instead,
+ * for the lifetime sweep: records.ts `endsAt`). 0 or less when the deadline has passed, or for
+ * a session with neither.
  */
 export function lifetimeWithin(ttlMs: number, deadline: number, now: number): number {
   if (deadline <= 0) return ttlMs;

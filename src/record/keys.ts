@@ -49,10 +49,15 @@ export const STATS_SHARDS = STATS_SHARD_TAGS.length;
 /** The one shard of 0.2 (and before): read until its counts drain, never written again. */
 const LEGACY_STATS_TAG = "stats";
 
-/** The keys of one stats shard: its set of bucket keys and its last-updated time. */
+/**
+ * The keys of one stats shard: its set of bucket keys, its last-updated time, and its
+ * deadline set (the lifetime sweep's work list: member = private hex, score = the session's
+ * absolute deadline; record/lifetime-sweep.ts).
+ */
 export interface StatsShard {
   readonly registry: string;
   readonly updated: string;
+  readonly deadlines: string;
 }
 
 /** Escape Redis glob characters (`* ? [ ] \`) so user input matches only itself in SCAN. */
@@ -163,6 +168,11 @@ export class Keys {
     return `${this.scope}:repair:lock`;
   }
 
+  /** Held by the one process sweeping the scope's sessions past their deadline (record/lifetime-sweep.ts). */
+  sweepLock(): string {
+    return `${this.scope}:sweep:lock`;
+  }
+
   /** Sorted set of a user's sessions: member = private hex, score = expiry (ms since epoch). */
   userIndex(userId: string): string {
     return `${this.scope}:user:{${encodeUserId(userId)}}`;
@@ -195,12 +205,13 @@ export class Keys {
     return [...STATS_SHARD_TAGS, LEGACY_STATS_TAG].map((tag) => this.#statsShard(tag));
   }
 
-  /** The registry and last-updated keys of the shard a bucket key belongs to (its tag). */
+  /** The keys of the shard a bucket key belongs to (its tag). */
   statsShardOf(bucket: string): StatsShard {
     const close = bucket.lastIndexOf("}");
     return {
       registry: `${bucket.slice(0, close + 1)}:buckets`,
       updated: `${bucket.slice(0, close + 1)}:updated`,
+      deadlines: `${bucket.slice(0, close + 1)}:deadlines`,
     };
   }
 
@@ -226,6 +237,7 @@ export class Keys {
     return {
       registry: `${this.scope}:stats:{${tag}}:buckets`,
       updated: `${this.scope}:stats:{${tag}}:updated`,
+      deadlines: `${this.scope}:stats:{${tag}}:deadlines`,
     };
   }
 

@@ -188,7 +188,7 @@ export class SessionRecords {
     const keys = this.#keys;
     const score = index === "" && bucket === "" ? 0 : filingScore(expiry, ttlMs, deadline);
     const header: RecordHeader = { expiresAt, score, deadline, index, bucket, plain };
-    const filed = { index, bucket, score };
+    const filed = { index, bucket, score, deadline };
     const topology = this.#topology;
     const cap = this.#maxSessionsPerUser;
     const victims = await topology.fileFirst({ hex, filed, cap, now });
@@ -275,7 +275,7 @@ export class SessionRecords {
       refileDue(known.score, expiresAt, score)
     ) {
       filed = { index: known.index, bucket: known.bucket };
-      await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
+      await topology.fileFirst({ hex, filed: { ...filed, score, deadline }, cap: 0, now });
     }
     for (let attempt = 0; ; attempt++) {
       const reply = await this.#touchScript(hex, ttlMs, expiresAt, score, now, filed);
@@ -286,7 +286,12 @@ export class SessionRecords {
       if (reply[0] === 1) {
         // Layout 2 is refiled after the script.
         if (reply[3] === 1 && !topology.cascades && !filed.index && !filed.bucket) {
-          await topology.fileFirst({ hex, filed: { index: reply[1], bucket: reply[2], score }, cap: 0, now });
+          await topology.fileFirst({
+            hex,
+            filed: { index: reply[1], bucket: reply[2], score, deadline },
+            cap: 0,
+            now,
+          });
         }
         return true;
       }
@@ -303,7 +308,7 @@ export class SessionRecords {
         score = filingScore(expiresAt, ttlMs, deadline);
       }
       filed = { index: reply[1], bucket: reply[2] };
-      await topology.fileFirst({ hex, filed: { ...filed, score }, cap: 0, now });
+      await topology.fileFirst({ hex, filed: { ...filed, score, deadline }, cap: 0, now });
     }
   }
 
@@ -340,11 +345,20 @@ export class SessionRecords {
    * announces each session that existed on the scope's revocation channel with `reason` (in
    * the same script); `revoke: false` (an expired cookie saved, a corrupt record) leaves no
    * marker and announces nothing, and `reason: "clear"` announces nothing per session
-   * (`announceCleared` tells every session's end at once).
+   * (`announceCleared` tells every session's end at once). With `pastDeadline` (the lifetime
+   * sweep's time) only sessions whose header deadline is at or before it are revoked, checked in
+   * the same script. `apart`: on the connection of its own (`runBlocking`), so no request
+   * queues behind a batch (the lifetime sweep's pages).
    */
   async destroy(
     hexes: readonly string[],
-    options: { owner?: string | undefined; revoke?: boolean; reason?: RevocationReason } = {},
+    options: {
+      owner?: string | undefined;
+      revoke?: boolean;
+      reason?: RevocationReason;
+      pastDeadline?: number;
+      apart?: boolean;
+    } = {},
   ): Promise<number> {
     if (hexes.length === 0) return 0;
     const keys = this.#keys;
@@ -360,7 +374,7 @@ export class SessionRecords {
     // connection until the replica answers or the timeout): other requests never queue behind it.
     const key = hexes.length === 1 ? keys.session(hexes[0]!) : undefined;
     const run = <T>(operation: (client: RedisClient) => Promise<T>) =>
-      durable ? this.#source.runBlocking(operation) : this.#source.run(operation, key);
+      durable || options.apart ? this.#source.runBlocking(operation) : this.#source.run(operation, key);
     const sessionKeys = hexes.map((hex) => keys.session(hex));
     const destroyAll = (c: RedisClient) =>
       Promise.all(
@@ -376,6 +390,7 @@ export class SessionRecords {
             this.#options.plainCopies ? 1 : 0,
             channel,
             reason,
+            options.pastDeadline ?? "",
           ),
         ),
       );
@@ -505,12 +520,14 @@ export class SessionRecords {
  * exists; the record it replaced comes back (null: nothing was written).
  */
 /**
- * The deadline, when a write's lifetime ends there (it was the bound); else 0. Redis is then
- * given the time itself (PXAT), so the record ends at the deadline by Redis's clock, not
- * `ttlMs` after the command arrives (a loaded process or a slow network would add to it).
+ * When the record ends, for a write whose lifetime ends at the deadline (it was the bound): a
+ * grace past it (`TUNABLES.record.lifetimeGraceMs`), unreadable from the deadline on, so the
+ * lifetime sweep can revoke it with its event; else 0. Redis is given the time itself (PXAT),
+ * by Redis's clock, not `ttlMs` after the command arrives (a loaded process or a slow network
+ * would add to it).
  */
 function endsAt(deadline: number, expiresAt: number | undefined): number {
-  return deadline > 0 && expiresAt === deadline ? deadline : 0;
+  return deadline > 0 && expiresAt === deadline ? deadline + TUNABLES.record.lifetimeGraceMs : 0;
 }
 
 function plainSetGet(

@@ -17,6 +17,7 @@
  */
 import { sessionHandle } from "../ids.js";
 import type { RevocationReason, SessionRecords } from "./records.js";
+import { LifetimeSweep } from "./lifetime-sweep.js";
 
 export type { RevocationReason };
 
@@ -80,9 +81,20 @@ export class RevocationFeed {
   #heard = false;
   /** Sessions watched since the last look-up, checked together on the next turn. */
   readonly #unchecked = new Set<string>();
+  /**
+   * Sessions past their absolute deadline revoked (and so announced) even when nobody reads
+   * them: swept while this store has a subscriber, since without one nobody is told.
+   */
+  readonly #sweep: LifetimeSweep;
 
   constructor(records: SessionRecords) {
     this.#records = records;
+    this.#sweep = new LifetimeSweep(records);
+  }
+
+  /** The lifetime sweep this feed runs (tests sweep at once instead of waiting for it). */
+  get lifetimeSweep(): LifetimeSweep {
+    return this.#sweep;
   }
 
   /** Call `listener` on every revocation event; `report` is told of what it throws. */
@@ -140,6 +152,7 @@ export class RevocationFeed {
   #start(): void {
     if (this.#stop) return;
     this.#subscribed = new Promise((resolve) => (this.#markSubscribed = resolve));
+    this.#sweep.start();
     this.#stop = this.#records.source.listen(this.#records.revocationChannel, {
       message: (text) => this.#deliver(text),
       subscribed: () => {
@@ -147,7 +160,9 @@ export class RevocationFeed {
         this.#markSubscribed?.();
         void this.#recheck();
       },
+      closed: () => this.#sweep.stop(),
       refused: (error) => {
+        this.#sweep.stop();
         process.emitWarning(
           `rels-session: Redis refused the subscription to revocation events (${error.message}); ` +
             "onRevoked listeners and closeOnRevoke get no events. Grant the ACL user the channel " +
@@ -225,6 +240,7 @@ export class RevocationFeed {
   async close(): Promise<void> {
     const stop = this.#stop;
     this.#stop = undefined;
+    this.#sweep.stop();
     await stop?.();
   }
 }

@@ -200,6 +200,7 @@ export class RecordScans {
                 index: options.index ? record.header.index : "",
                 bucket: record.header.bucket,
                 score: record.header.score || filingScore(NEVER_EXPIRES_MS, 0, record.header.deadline),
+                deadline: record.header.deadline,
               },
             ]
           : [],
@@ -215,27 +216,32 @@ export class RecordScans {
    * entries of those that ended meanwhile.
    */
   async #refile(
-    filed: ReadonlyArray<{ hex: string; index: string; bucket: string; score: number }>,
+    filed: ReadonlyArray<{ hex: string; index: string; bucket: string; score: number; deadline: number }>,
     now: number,
   ): Promise<void> {
     if (filed.length === 0) return;
     const keys = this.#keys;
     await this.#source.run((c) =>
       Promise.all(
-        filed.flatMap(({ hex, index, bucket, score }) => [
-          index ? c.relsIndexPut(index, hex, score, now, 0, 1) : undefined,
-          bucket
-            ? c.relsStatsPut(
-                bucket,
-                keys.statsShardOf(bucket).registry,
-                keys.statsShardOf(bucket).updated,
-                hex,
-                score,
-                now,
-                1,
-              )
-            : undefined,
-        ]),
+        filed.flatMap(({ hex, index, bucket, score, deadline }) => {
+          const shard = bucket ? keys.statsShardOf(bucket) : undefined;
+          return [
+            index ? c.relsIndexPut(index, hex, score, now, 0, 1) : undefined,
+            shard
+              ? c.relsStatsPut(
+                  bucket,
+                  shard.registry,
+                  shard.updated,
+                  shard.deadlines,
+                  hex,
+                  score,
+                  now,
+                  1,
+                  deadline,
+                )
+              : undefined,
+          ];
+        }),
       ),
     );
     const alive = await this.#source.run((c) =>
@@ -247,7 +253,16 @@ export class RecordScans {
       Promise.all(
         gone.flatMap(({ hex, index, bucket }) => [
           index ? c.zrem(index, hex) : undefined,
-          bucket ? c.relsStatsDrop(bucket, keys.statsShardOf(bucket).updated, hex, now) : undefined,
+          bucket
+            ? c.relsStatsDrop(
+                bucket,
+                keys.statsShardOf(bucket).updated,
+                keys.statsShardOf(bucket).deadlines,
+                hex,
+                now,
+                1,
+              )
+            : undefined,
         ]),
       ),
     );

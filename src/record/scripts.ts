@@ -18,9 +18,12 @@
  * deadline 34–49 and its links from 50; layout 3's links from 34).
  */
 import type { Cluster, Redis, Result } from "ioredis";
+import { TUNABLES } from "../tunables.js";
 
 const HELPERS = `
 local NEVER = 8640000000000000
+-- How long a record whose lifetime ends at its deadline outlives it (TUNABLES.record.lifetimeGraceMs).
+local GRACE = ${TUNABLES.record.lifetimeGraceMs}
 local function expire_at_top(key)
   local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   if top[2] == nil then return end
@@ -35,22 +38,39 @@ local function zput(key, member, score, now, gt)
   if gt then redis.call('ZADD', key, 'GT', score, member) else redis.call('ZADD', key, score, member) end
   expire_at_top(key)
 end
--- The registry and last-updated keys of a bucket's stats shard, from its tag (the last
--- {...} of its name): mirrors Keys.statsShardOf.
+-- The registry, last-updated and deadline-set keys of a bucket's stats shard, from its tag
+-- (the last {...} of its name): mirrors Keys.statsShardOf.
 local function shard_of(bucket)
   local close = string.find(bucket, '}[^}]*$')
   local head = string.sub(bucket, 1, close)
-  return head .. ':buckets', head .. ':updated'
+  return head .. ':buckets', head .. ':updated', head .. ':deadlines'
 end
-local function stats_put(bucket, member, score, now, gt)
-  local registry, updated = shard_of(bucket)
+-- deadline (0 or nil: none) enters the shard's deadline set, the lifetime sweep's work list
+-- (record/lifetime-sweep.ts). Entries a grace past their deadline are pruned here, so the set
+-- stays bounded even where no sweep runs.
+local function stats_put(bucket, member, score, now, gt, deadline)
+  local registry, updated, deadlines = shard_of(bucket)
   zput(bucket, member, score, now, gt)
   redis.call('SADD', registry, bucket)
   redis.call('SET', updated, now)
+  if deadline and deadline > 0 then
+    redis.call('ZREMRANGEBYSCORE', deadlines, '-inf', '(' .. (tonumber(now) - GRACE))
+    redis.call('ZADD', deadlines, deadline, member)
+    local top = redis.call('ZRANGE', deadlines, -1, -1, 'WITHSCORES')
+    redis.call('PEXPIREAT', deadlines, tonumber(top[2]) + GRACE)
+  end
 end
-local function stats_drop(bucket, member, now)
-  local _, updated = shard_of(bucket)
+-- The absolute deadline in a record's header (layout 4, bytes 34–49), 0 for none.
+local function deadline_in(value)
+  if type(value) ~= 'string' or string.sub(value, 1, 1) ~= '4' then return 0 end
+  return tonumber(string.sub(value, 34, 49)) or 0
+end
+-- forget: the session ends (a revocation, a delete), so it leaves the deadline set too; a
+-- relink (same shard: the shard is the session's) keeps its entry, refiled with the new bucket.
+local function stats_drop(bucket, member, now, forget)
+  local _, updated, deadlines = shard_of(bucket)
   if redis.call('ZREM', bucket, member) == 1 then redis.call('SET', updated, now) end
+  if forget then redis.call('ZREM', deadlines, member) end
 end
 -- Where a record's links start (Lua counts from 1): layout 4 has the deadline (bytes 34–49)
 -- after the score, layout 3 has none.
@@ -133,7 +153,7 @@ local function trim_to_cap(index, keep, cap, head, marker_head, marker_ms, now, 
         if l and l[1] == index then
           revoke(key, marker_head .. member .. '}', marker_ms)
           announce(channel, 'cap', member, l[1], l[2])
-          if l[2] ~= '' then stats_drop(l[2], member, now) end
+          if l[2] ~= '' then stats_drop(l[2], member, now, true) end
           if l[4] ~= '' then redis.call('DEL', l[4]) end
         end
       end
@@ -166,8 +186,10 @@ end
  * session this process did not read): a record that holds some is left as it is ({4}), so the
  * caller reads it and writes again with it: a copy's save never erases a sign-in.
  * channel: where each session the cap revokes is announced (reason "cap"); "" for none.
- * at: the session's absolute deadline when its lifetime ends there (0: no): the record expires
- * at it by Redis's clock (PXAT), not ttlMs after the script runs.
+ * at: when the record ends, for a session whose lifetime ends at its absolute deadline (the
+ * deadline plus TUNABLES.record.lifetimeGraceMs; 0: no): by Redis's clock (PXAT), not ttlMs
+ * after the script runs. A signed-in session with a deadline (its header's) enters its shard's
+ * deadline set, for the lifetime sweep.
  */
 const WRITE = `#!lua
 ${HELPERS}
@@ -192,12 +214,12 @@ local evicted = {}
 if ARGV[6] == '1' then
   local member, now, index, bucket, score = ARGV[4], ARGV[5], ARGV[7], ARGV[8], ARGV[9]
   if old_index ~= '' and old_index ~= index then redis.call('ZREM', old_index, member) end
-  if old_bucket ~= '' and old_bucket ~= bucket then stats_drop(old_bucket, member, now) end
+  if old_bucket ~= '' and old_bucket ~= bucket then stats_drop(old_bucket, member, now, false) end
   if index ~= '' then
     zput(index, member, score, now)
     evicted = trim_to_cap(index, member, tonumber(ARGV[10]), ARGV[11], ARGV[13], ARGV[14], now, true, ARGV[21])
   end
-  if bucket ~= '' then stats_put(bucket, member, score, now) end
+  if bucket ~= '' then stats_put(bucket, member, score, now, false, deadline_in(ARGV[1])) end
 end
 return {1, old_index, old_bucket, evicted}
 `;
@@ -207,7 +229,8 @@ return {1, old_index, old_bucket, evicted}
  * → {0} gone | {1, index, bucket, refiled (0|1)} | {3, index, bucket, deadline} (Cluster: file first)
  *
  * A layout-4 record's deadline (its absolute lifetime's end) caps what a touch gives it: the
- * expiry, the TTL (PEXPIREAT the deadline once it is the bound) and the score never pass it, whatever the caller asked (the store asks for
+ * expiry and the score never pass it, nor the TTL a grace past it (PEXPIREAT deadline +
+ * TUNABLES.record.lifetimeGraceMs once it is the bound), whatever the caller asked (the store asks for
  * no more when it read the header; this covers a touch of a session it did not read). At or
  * past its deadline a session is not extended ({0}: the read that finds it revokes it).
  *
@@ -224,6 +247,7 @@ local expires, member, now, cascade = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[
 local ttl, expires_text, new_score = tonumber(ARGV[1]), ARGV[2], ARGV[5]
 local head = redis.pcall('GETRANGE', KEYS[1], 0, 48)
 local l
+local deadline = 0
 if type(head) == 'table' and head.err then
   -- layout 2: the expiry is a field, the links too (refiled after, as in 0.2)
   if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return {0} end
@@ -238,7 +262,6 @@ else
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
     return {1, '', '', 0}
   end
-  local deadline = 0
   if layout == '4' then deadline = tonumber(string.sub(head, 34, 49)) or 0 end
   if deadline > 0 then
     if deadline <= tonumber(now) then return {0} end
@@ -256,10 +279,12 @@ else
   if ttl < 1 then ttl = 1 end
   redis.call('SETRANGE', KEYS[1], 1, expires_text)
   if due then redis.call('SETRANGE', KEYS[1], 17, new_score) end
-  -- Ending at the deadline: at it by Redis's clock (PEXPIREAT), however long ago the caller
-  -- read its own. After the SETRANGEs, which would create the key again had this ended it.
+  -- Ending at the deadline: a grace past it by Redis's clock (PEXPIREAT), however long ago the
+  -- caller read its own; reads refuse it from the deadline on, and the lifetime sweep revokes
+  -- it with its event meanwhile. After the SETRANGEs, which would create the key again had
+  -- this ended it.
   if deadline > 0 and expires >= deadline then
-    redis.call('PEXPIREAT', KEYS[1], deadline)
+    redis.call('PEXPIREAT', KEYS[1], deadline + GRACE)
   else
     redis.call('PEXPIRE', KEYS[1], ttl)
   end
@@ -267,14 +292,17 @@ else
 end
 if cascade then
   if l[1] ~= '' then zput(l[1], member, new_score, now) end
-  if l[2] ~= '' then stats_put(l[2], member, new_score, now) end
+  if l[2] ~= '' then stats_put(l[2], member, new_score, now, false, deadline) end
 end
 return {1, l[1], l[2], 1}
 `;
 
 /**
- * relsDestroy(session; member, now, cascade, owner, marker, markerMs, markAbsent, channel, reason)
+ * relsDestroy(session; member, now, cascade, owner, marker, markerMs, markAbsent, channel, reason, due)
  * → {existed, index, bucket, plain}
+ *
+ * due ('' for none): the lifetime sweep's check, in the same step: only a layout-4 record whose
+ * header deadline is set and at or before `due` is revoked; any other is left as it is ({0}).
  *
  * With `owner` (an index key) only a session filed under that index is destroyed: a stale
  * index entry can never revoke another user's session. `marker` (the session's revocation
@@ -294,6 +322,11 @@ if not l then
   return {0, '', '', ''}
 end
 if ARGV[4] ~= '' and l[1] ~= ARGV[4] then return {0, '', '', ''} end
+if ARGV[10] and ARGV[10] ~= '' then
+  local head = redis.pcall('GETRANGE', KEYS[1], 0, 48)
+  local deadline = deadline_in(head)
+  if deadline <= 0 or deadline > tonumber(ARGV[10]) then return {0, '', '', ''} end
+end
 local existed
 if ARGV[5] ~= '' then
   existed = revoke(KEYS[1], ARGV[5], ARGV[6])
@@ -303,7 +336,7 @@ else
 end
 if ARGV[3] == '1' then
   if l[1] ~= '' then redis.call('ZREM', l[1], ARGV[1]) end
-  if l[2] ~= '' then stats_drop(l[2], ARGV[1], ARGV[2]) end
+  if l[2] ~= '' then stats_drop(l[2], ARGV[1], ARGV[2], true) end
   if l[4] ~= '' then redis.call('DEL', l[4]) end
 end
 return {existed, l[1], l[2], l[4]}
@@ -321,19 +354,37 @@ return trim_to_cap(KEYS[1], ARGV[1], tonumber(ARGV[4]), '', '', 0, ARGV[3], fals
 `;
 
 /**
- * relsStatsPut(bucket, registry, updated; member, score, now, gt) — Cluster's filing; gt as
- * relsIndexPut's. The registry and updated keys are the bucket's shard's (declared for Cluster).
+ * relsStatsPut(bucket, registry, updated, deadlines; member, score, now, gt, deadline) —
+ * Cluster's filing; gt as relsIndexPut's; deadline (0: none) enters the deadline set. The
+ * other keys are the bucket's shard's (declared for Cluster).
  */
 const STATS_PUT = `#!lua
 ${HELPERS}
-stats_put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
+stats_put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', tonumber(ARGV[5]) or 0)
 return 1
 `;
 
-/** relsStatsDrop(bucket, updated; member, now) — Cluster's follow-up of a destroy or relink. */
+/**
+ * relsDeadlinesDrop(deadlines; now, member…) — the lifetime sweep, after a page: each member
+ * still filed at or before `now` leaves the deadline set (revoked, or gone by its idle
+ * timeout); one refiled meanwhile under a later deadline stays.
+ */
+const DEADLINES_DROP = `#!lua flags=allow-oom
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local score = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i]))
+  if score and score <= now then redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return 1
+`;
+
+/**
+ * relsStatsDrop(bucket, updated, deadlines; member, now, forget) — Cluster's follow-up of a
+ * destroy (forget = '1': off the deadline set too) or a relink.
+ */
 const STATS_DROP = `#!lua flags=allow-oom
 ${HELPERS}
-stats_drop(KEYS[1], ARGV[1], ARGV[2])
+stats_drop(KEYS[1], ARGV[1], ARGV[2], ARGV[3] == '1')
 return 1
 `;
 
@@ -372,8 +423,9 @@ export const SCRIPTS = {
   relsTouch: { lua: TOUCH, numberOfKeys: 1 },
   relsDestroy: { lua: DESTROY, numberOfKeys: 1 },
   relsIndexPut: { lua: INDEX_PUT, numberOfKeys: 1 },
-  relsStatsPut: { lua: STATS_PUT, numberOfKeys: 3 },
-  relsStatsDrop: { lua: STATS_DROP, numberOfKeys: 2 },
+  relsStatsPut: { lua: STATS_PUT, numberOfKeys: 4 },
+  relsDeadlinesDrop: { lua: DEADLINES_DROP, numberOfKeys: 1 },
+  relsStatsDrop: { lua: STATS_DROP, numberOfKeys: 3 },
   relsIndexRange: { lua: INDEX_RANGE, numberOfKeys: 1 },
   relsStatsTotals: { lua: STATS_TOTALS, numberOfKeys: 2 },
 } as const;
@@ -396,8 +448,20 @@ declare module "ioredis" {
     ): Result<[0] | [1, string, string, 0 | 1] | [3, string, string, number], Context>;
     relsDestroy(session: string, ...args: Arg[]): Result<[0 | 1, string, string, string], Context>;
     relsIndexPut(index: string, ...args: Arg[]): Result<string[], Context>;
-    relsStatsPut(bucket: string, registry: string, updated: string, ...args: Arg[]): Result<number, Context>;
-    relsStatsDrop(bucket: string, updated: string, ...args: Arg[]): Result<number, Context>;
+    relsStatsPut(
+      bucket: string,
+      registry: string,
+      updated: string,
+      deadlines: string,
+      ...args: Arg[]
+    ): Result<number, Context>;
+    relsDeadlinesDrop(deadlines: string, now: number, ...members: string[]): Result<number, Context>;
+    relsStatsDrop(
+      bucket: string,
+      updated: string,
+      deadlines: string,
+      ...args: Arg[]
+    ): Result<number, Context>;
     relsIndexRange(index: string, now: number, offset: number, count: number): Result<string[], Context>;
     relsStatsTotals(
       registry: string,

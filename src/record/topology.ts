@@ -5,6 +5,8 @@ interface Filing {
   readonly index: string;
   readonly bucket: string;
   readonly score: number;
+  /** The session's absolute deadline (0 or none: no deadline): enters its shard's deadline set. */
+  readonly deadline?: number;
 }
 
 /** A session about to be filed (before its write, or before a touch extends it). */
@@ -104,7 +106,12 @@ class FollowUps implements Topology {
         this.#source.run((c) => c.relsIndexPut(filed.index, hex, filed.score, now, cap), filed.index),
       );
     if (filed.bucket)
-      steps.push(this.#source.run(this.#statsPut(filed.bucket, hex, filed.score, now), filed.bucket));
+      steps.push(
+        this.#source.run(
+          this.#statsPut(filed.bucket, hex, filed.score, now, filed.deadline ?? 0),
+          filed.bucket,
+        ),
+      );
     const settled = await Promise.allSettled(steps);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {
@@ -115,13 +122,17 @@ class FollowUps implements Topology {
   }
 
   async unfile({ hex, filed, now }: Omit<NewFiling, "cap">): Promise<void> {
-    await this.afterDestroy([{ hex, index: filed.index, bucket: filed.bucket }], now);
+    // The session may live on, filed as before: its deadline entry stays.
+    await inParallel(this.#source, [
+      filed.index ? (c) => c.zrem(filed.index, hex) : undefined,
+      filed.bucket ? this.#statsDrop(filed.bucket, hex, now, false) : undefined,
+    ]);
   }
 
   async afterWrite({ hex, old, filed, now }: WriteFollowUp): Promise<void> {
     await inParallel(this.#source, [
       old.index && old.index !== filed.index ? (c) => c.zrem(old.index, hex) : undefined,
-      old.bucket && old.bucket !== filed.bucket ? this.#statsDrop(old.bucket, hex, now) : undefined,
+      old.bucket && old.bucket !== filed.bucket ? this.#statsDrop(old.bucket, hex, now, false) : undefined,
     ]);
   }
 
@@ -130,18 +141,21 @@ class FollowUps implements Topology {
       this.#source,
       ended.flatMap(({ hex, index, bucket, plain }) => [
         index ? (c: RedisClient) => c.zrem(index, hex) : undefined,
-        bucket ? this.#statsDrop(bucket, hex, now) : undefined,
+        bucket ? this.#statsDrop(bucket, hex, now, true) : undefined,
         plain ? (c: RedisClient) => c.del(plain) : undefined,
       ]),
     );
   }
 
-  #statsPut(bucket: string, hex: string, score: number, now: number): Step {
+  #statsPut(bucket: string, hex: string, score: number, now: number, deadline: number): Step {
     const shard = this.#keys.statsShardOf(bucket);
-    return (c) => c.relsStatsPut(bucket, shard.registry, shard.updated, hex, score, now);
+    return (c) =>
+      c.relsStatsPut(bucket, shard.registry, shard.updated, shard.deadlines, hex, score, now, 0, deadline);
   }
 
-  #statsDrop(bucket: string, hex: string, now: number): Step {
-    return (c) => c.relsStatsDrop(bucket, this.#keys.statsShardOf(bucket).updated, hex, now);
+  /** `forget`: the session ended, so its deadline entry goes too (not for a relink or an unfiling). */
+  #statsDrop(bucket: string, hex: string, now: number, forget: boolean): Step {
+    const shard = this.#keys.statsShardOf(bucket);
+    return (c) => c.relsStatsDrop(bucket, shard.updated, shard.deadlines, hex, now, forget ? 1 : 0);
   }
 }

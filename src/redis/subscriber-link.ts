@@ -24,6 +24,8 @@ export interface ChannelListeners {
    * permission, `NOPERM`): the link stops instead of asking again every few seconds.
    */
   refused(error: Error): void;
+  /** The link stopped for good (its stop call, or its source's close): once. */
+  closed?(): void;
 }
 
 /** A new connection of its own for the link (never one that serves commands). */
@@ -109,8 +111,10 @@ export class SubscriberLink {
 
   /** Stop for good: no more messages, no new connection. */
   async close(): Promise<void> {
+    const first = !this.#closed;
     this.#closed = true;
     clearTimeout(this.#timer);
+    if (first) this.#listeners.closed?.();
     const connection = this.#connection;
     this.#connection = undefined;
     if (connection && connection.status !== "end") await connection.quit().catch(() => end(connection));

@@ -14,10 +14,13 @@ export async function* streamSessions(store: DataLayerStore, batchSize: number):
   const { records } = layer;
   for await (const hexes of records.scan(batchSize)) {
     const found = await records.readMany(hexes);
+    const now = Date.now();
     for (let i = 0; i < hexes.length; i++) {
       const hex = hexes[i]!;
       const record = found[i];
       if (!record || record === CORRUPT || record.header.index === "") continue;
+      // Past its absolute deadline: over, though Redis keeps it a grace for the lifetime sweep.
+      if (record.header.deadline > 0 && record.header.deadline <= now) continue;
       // Layout 4: the metadata section alone, the payload never parsed.
       const stored = await layer.storedMeta(hex, record);
       if (stored === null) continue;

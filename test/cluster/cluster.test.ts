@@ -6,13 +6,15 @@
  * a user's sessions spread over every master, scans of every shard, repair of what a crash
  * between two slots leaves behind, no cross-slot command, and a failover under load.
  */
-import { dropStats, keysOf, statsKeysOf } from "../support/internals.js";
+import { dropStats, keysOf, revocationsOf, statsKeysOf } from "../support/internals.js";
 import { randomBytes } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRelsSession, RelsRedisStore, RelsSession } from "../../src/index.js";
+import { createRelsSession, RelsRedisStore, RelsSession, type RevocationEvent } from "../../src/index.js";
+import { TUNABLES } from "../../src/tunables.js";
+import { waitUntil } from "../helpers/redis/wait.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
 import { SessionStats } from "../../src/stats/stats.js";
 import { sessionHandle } from "../../src/ids.js";
@@ -673,7 +675,9 @@ describe("cluster: an absolute lifetime (filed first, in other slots) never file
       expect(await whoAmI(app, cookie)).toBe(user);
       requests += 1;
       expect(Number(await redis().zscore(keys.userIndex(user), hex))).toBeLessThanOrEqual(deadline);
-      expect(await redis().pttl(keys.session(hex))).toBeLessThanOrEqual(deadline - Date.now() + 50);
+      expect(await redis().pttl(keys.session(hex))).toBeLessThanOrEqual(
+        deadline - Date.now() + TUNABLES.record.lifetimeGraceMs + 50,
+      );
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(requests).toBeGreaterThan(3);
@@ -683,5 +687,45 @@ describe("cluster: an absolute lifetime (filed first, in other slots) never file
     expect(await instance.manager.activeSessions(user)).toEqual([]);
     expect(await whoAmI(app, cookie)).toBeNull();
     expect(await redis().exists(keys.session(hex))).toBe(0);
+  }, 60_000);
+
+  it("a session nobody reads is revoked at its deadline by the sweep (its slot's script), with one `lifetime` event; its entry and count gone", async () => {
+    const namespace = freshNamespace();
+    const make = () =>
+      createRelsSession(
+        {
+          applicationName: "ClusterApp",
+          redisOptions: { cluster: { nodes }, commandTimeout: 2000, namespace },
+          sessions: { lifetimes: { profiles: { short: { absoluteMs: 1_500 } }, default: "short" } },
+        },
+        { env: {} },
+      );
+    const instance = make();
+    const other = make();
+    opened.push(
+      () => instance.close(),
+      () => other.close(),
+    );
+    const heard: RevocationEvent[] = [];
+    other.onRevoked((event) => void heard.push(event));
+    await revocationsOf(other.store).subscribed();
+    const app = lifetimeApp(instance.store, instance.manager);
+    const keys = keysOf(instance.store);
+    const user = `sweep-${randomBytes(4).toString("hex")}`;
+    const res = await request(app).post("/login").send({ userId: user }).expect(200);
+    const hex = sha256(sidOf(expectSessionCookie(res)));
+    const deadline = Date.parse(res.body.absoluteExpiresAt as string);
+    await waitUntil("the lifetime event", async () => (heard.length > 0 ? true : "none yet"), {
+      timeoutMs: deadline - Date.now() + TUNABLES.record.sweepIntervalMs + 1_000,
+    });
+    expect(heard).toEqual([
+      { reason: "lifetime", userId: user, sessionId: sessionHandle(hex), applicationName: "ClusterApp" },
+    ]);
+    expect(await redis().exists(keys.session(hex))).toBe(0);
+    expect(await redis().zscore(keys.userIndex(user), hex)).toBeNull();
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
+    // Swept again (undefined: its own timer's sweep holds the lock): nothing more.
+    expect([0, undefined]).toContain(await revocationsOf(other.store).lifetimeSweep.sweep());
+    expect(heard).toHaveLength(1);
   }, 60_000);
 });

@@ -31,6 +31,8 @@ import { sha256 } from "../support/store-contract.js";
 import { UA } from "../support/user-agents.js";
 import { newSid, signedInSession } from "../support/signed-in.js";
 import { RelsSessionsManager } from "../../src/users/manager.js";
+import { TUNABLES } from "../../src/tunables.js";
+import { sessionHandle } from "../../src/ids.js";
 
 const url = inject("redisUrl");
 /** To look at what Redis holds, as another process would. */
@@ -46,6 +48,8 @@ afterAll(async () => {
 });
 
 const SHORT_MS = 2_500;
+/** How long Redis keeps a record past its deadline (unreadable) for the lifetime sweep. */
+const GRACE_MS = TUNABLES.record.lifetimeGraceMs;
 
 function configured(lifetimes: NonNullable<SessionStoreConfigInput["sessions"]>["lifetimes"]) {
   const namespace = `t-life-${randomUUID()}`;
@@ -92,7 +96,7 @@ async function until(ms: number): Promise<void> {
 }
 
 describe("absolute lifetimes (sessions.lifetimes)", () => {
-  it("a rolling session in use is refused on its first request past its deadline; an unused one leaves Redis by itself; both leave the listing and the totals", async () => {
+  it("a rolling session in use is refused on its first request past its deadline; an unused one is a miss then and leaves Redis by itself a grace later; both leave the listing and the totals", async () => {
     const { instance, app, keys } = configured({
       profiles: { short: { absoluteMs: SHORT_MS } },
       default: "short",
@@ -109,27 +113,34 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       expect(session.expiresAt.getTime()).toBeLessThanOrEqual(session.absoluteExpiresAt!.getTime());
     }
     expect((await instance.stats.totals()).totalSessions).toBe(2);
-    // Redis's TTL is capped by the deadline, not the cookie's 60 s.
-    expect(await inspector.pttl(keys.session(idle.hex))).toBeLessThanOrEqual(SHORT_MS);
+    // Redis's TTL is capped by the deadline (plus the sweep's grace), not the cookie's 60 s.
+    const idleDeadline = listed.find((s) => s.sessionId === sessionHandle(idle.hex))!.absoluteExpiresAt!;
+    expect(await inspector.pexpiretime(keys.session(idle.hex))).toBe(idleDeadline.getTime() + GRACE_MS);
 
     // The busy one: a request every 200 ms keeps refreshing it (rolling), up to its deadline.
     let requests = 0;
     while (Date.now() < deadline - 400) {
       expect(await whoAmI(app, busy.cookie)).toBe("alice");
       requests += 1;
-      expect(await inspector.pttl(keys.session(busy.hex))).toBeLessThanOrEqual(deadline - Date.now() + 50);
+      expect(await inspector.pttl(keys.session(busy.hex))).toBeLessThanOrEqual(
+        deadline - Date.now() + GRACE_MS + 50,
+      );
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(requests).toBeGreaterThan(3);
 
     await until(deadline + 20);
-    // Nobody read the idle one: Redis dropped it at its deadline, and its filing with it.
-    expect(await inspector.exists(keys.session(idle.hex))).toBe(0);
+    // Nobody read the idle one: its filing ended at its deadline; its key waits a grace,
+    // unreadable, for the lifetime sweep (none here: nobody listens), then Redis drops it.
+    expect(await inspector.pexpiretime(keys.session(idle.hex))).toBeLessThanOrEqual(deadline + GRACE_MS);
     expect(await instance.manager.activeSessions("alice")).toEqual([]);
     expect((await instance.stats.totals()).totalSessions).toBe(0);
     // The busy one is signed out on its next request, whatever the cookie says (60 s rolling).
     expect(await whoAmI(app, busy.cookie)).toBeNull();
     expect(await inspector.exists(keys.session(busy.hex))).toBe(0);
+    // And the idle one too, on the read of its cookie (revoked then, with its event).
+    expect(await whoAmI(app, idle.cookie)).toBeNull();
+    expect(await inspector.exists(keys.session(idle.hex))).toBe(0);
   });
 
   it("a read that finds a record at its deadline (a clock ahead of Redis's) is a miss, and revokes it: marker left, unlisted, uncounted", async () => {
@@ -187,9 +198,10 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
         cookie: { originalMaxAge: hour, expires: new Date(Date.now() + hour) },
       } as unknown as SessionData);
       const ttl = await client.pttl(keys.session(session.hex));
-      // Extended past the cookie's 60 s the sign-in gave it, up to the deadline and no further.
+      // Extended past the cookie's 60 s the sign-in gave it, up to the deadline (and the sweep's
+      // grace) and no further.
       expect(ttl).toBeGreaterThan(COOKIE_MAX_AGE_MS);
-      expect(Date.now() + ttl).toBeLessThanOrEqual(deadline + 50);
+      expect(await client.pexpiretime(keys.session(session.hex))).toBe(deadline + GRACE_MS);
       const header = await client.getrange(keys.session(session.hex), 0, 48);
       expect(Number(header.slice(1, 17))).toBe(deadline);
       expect(Number(header.slice(33, 49))).toBe(deadline);
@@ -219,9 +231,9 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       expect((await inspector.getrange(keys.session(session.hex), 0, 0)) as string).toBe("3");
       const again = (await layout3.get(session.sid))!;
       await layout3.touch(session.sid, { ...again, cookie: rolled() } as unknown as SessionData);
-      // Redis is never given more than the deadline leaves.
+      // Redis is never given more than the deadline leaves (and the sweep's grace).
       expect(Date.now() + (await inspector.pttl(keys.session(session.hex)))).toBeLessThanOrEqual(
-        deadline + 50,
+        deadline + GRACE_MS + 50,
       );
       // A layout-4 process saving it (metadata unchanged) moves it back with its deadline in the header.
       const read4 = (await instance.store.get(session.sid))!;
@@ -247,14 +259,14 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     }
   });
 
-  it("a write or touch whose lifetime ends at the deadline gives Redis the deadline itself (PXAT), not a TTL counted from a clock read earlier or running behind", async () => {
+  it("a write or touch whose lifetime ends at the deadline gives Redis the deadline itself (PXAT, plus the sweep's grace), not a TTL counted from a clock read earlier or running behind", async () => {
     const { instance, keys, session, deadline } = await signedInForTwoMinutes("hal");
     const key = keys.session(session.hex);
     const hour = 3_600_000;
     // A touch whose caller read its clock a second before the script ran (a loaded process,
     // a slow network, a clock behind): the script caps at the stored deadline.
     await recordsOf(instance.store).touch(session.hex, hour, Date.now() - 1_000);
-    expect(await inspector.pexpiretime(key)).toBe(deadline);
+    expect(await inspector.pexpiretime(key)).toBe(deadline + GRACE_MS);
     // A save by a process whose clock runs a second behind.
     const read = (await instance.store.get(session.sid))!;
     const real = Date.now.bind(Date);
@@ -268,7 +280,7 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
     } finally {
       behind.mockRestore();
     }
-    expect(await inspector.pexpiretime(key)).toBe(deadline);
+    expect(await inspector.pexpiretime(key)).toBe(deadline + GRACE_MS);
   });
 
   it("mid-migration (mirrorWrites, legacyFallback): the plain-sid copy ends at the deadline too, and is never read past it", async () => {
@@ -292,8 +304,8 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       // Were it longer (a copy written by an older process), a read past the deadline still misses.
       await client.pexpire(keys.legacy(sid), 3_600_000);
       await until(deadline + 20);
-      expect(await client.exists(keys.session(sha256(sid)))).toBe(0);
       expect(await store.get(sid)).toBeNull();
+      expect(await client.exists(keys.session(sha256(sid)))).toBe(0);
     } finally {
       await store.close();
       client.disconnect();
@@ -382,5 +394,118 @@ describe("absolute lifetimes (sessions.lifetimes)", () => {
       .send({ userId: "dave", lifetime: "rememberMe" })
       .expect(500);
     expect(res.body.message).toContain("no sessions.lifetimes");
+  });
+});
+
+describe("lifetime events without a read (the lifetime sweep)", () => {
+  const SWEEP_MS = TUNABLES.record.sweepIntervalMs;
+
+  /** Two instances on one namespace (two processes of one app), sessions of these profiles. */
+  function twoProcesses(profiles: Record<string, { absoluteMs: number; idleMs?: number }>) {
+    const lifetimes = { profiles, default: Object.keys(profiles)[0]! };
+    const first = configured(lifetimes);
+    const namespace = first.instance.config.redisOptions.namespace;
+    const instance = createRelsSession(
+      { applicationName: "Turtle", redisOptions: { url, namespace }, sessions: { lifetimes } },
+      { env: {} },
+    );
+    instances.push({ instance, namespace });
+    return { ...first, other: instance };
+  }
+
+  /** One sweep of `instance`'s own, now (waiting out one that holds the scope's lock). */
+  async function sweepNow(instance: RelsSessionInstance): Promise<number> {
+    let revoked: number | undefined;
+    await waitUntil(
+      "a sweep of its own",
+      async () => {
+        revoked = await revocationsOf(instance.store).lifetimeSweep.sweep();
+        return revoked === undefined ? "another process holds the sweep lock" : true;
+      },
+      { timeoutMs: 5_000 },
+    );
+    return revoked!;
+  }
+
+  it("a session nobody reads is revoked at its deadline with one `lifetime` event, heard by another process; gone from Redis, the index and the totals; a second sweeper publishes nothing more", async () => {
+    const { instance, app, keys, other } = twoProcesses({ short: { absoluteMs: 1_500 } });
+    // Both processes listen: both sweep (one at a time), and each hears every event.
+    const heardHere: RevocationEvent[] = [];
+    const heardThere: RevocationEvent[] = [];
+    instance.onRevoked((event) => void heardHere.push(event));
+    other.onRevoked((event) => void heardThere.push(event));
+    await Promise.all([revocationsOf(instance.store).subscribed(), revocationsOf(other.store).subscribed()]);
+    const session = await signIn(app, { userId: "kim" });
+    const deadline = Date.parse(session.absoluteExpiresAt!);
+    expect((await instance.stats.totals()).totalSessions).toBe(1);
+
+    // Nobody reads it again. The event comes by itself, a sweep interval after the deadline at most.
+    await waitUntil(
+      "the lifetime event in the other process",
+      async () => (heardThere.length > 0 ? true : `none yet, ${Date.now() - deadline} ms past the deadline`),
+      { timeoutMs: deadline - Date.now() + SWEEP_MS + 1_000 },
+    );
+    const expected = {
+      reason: "lifetime",
+      userId: "kim",
+      sessionId: sessionHandle(session.hex),
+      applicationName: "Turtle",
+    };
+    expect(heardThere).toEqual([expected]);
+    expect(Date.now()).toBeGreaterThanOrEqual(deadline);
+    // Revoked as any revocation: record gone, marker left, unlisted, uncounted.
+    expect(await inspector.exists(keys.session(session.hex))).toBe(0);
+    expect(await inspector.exists(keys.revoked(session.hex))).toBe(1);
+    expect(await inspector.zscore(keys.userIndex("kim"), session.hex)).toBeNull();
+    expect(await instance.manager.activeSessions("kim")).toEqual([]);
+    expect((await instance.stats.totals()).totalSessions).toBe(0);
+    // Both sweepers again (and the timers meanwhile): nothing more is published.
+    expect(await sweepNow(instance)).toBe(0);
+    expect(await sweepNow(other)).toBe(0);
+    await waitUntil(
+      "this process's copy of the one event",
+      async () => (heardHere.length > 0 ? true : "not yet"),
+      {
+        timeoutMs: 5_000,
+      },
+    );
+    expect(heardHere).toEqual([expected]);
+    expect(heardThere).toEqual([expected]);
+    // Its cookie, used now, is no session.
+    expect(await whoAmI(app, session.cookie)).toBeNull();
+  });
+
+  it("a session that expired by its idle timeout before its deadline publishes nothing; one read past its deadline publishes once, not again by the sweep", async () => {
+    const { instance, app, keys } = twoProcesses({
+      idle: { absoluteMs: 2_000, idleMs: 1_000 },
+      short: { absoluteMs: 1_500 },
+    });
+    const heard: RevocationEvent[] = [];
+    instance.onRevoked((event) => void heard.push(event));
+    await revocationsOf(instance.store).subscribed();
+    const idle = await signIn(app, { userId: "lou" });
+    const idleDeadline = Date.parse(idle.absoluteExpiresAt!);
+
+    // The idle one: gone by its TTL (1 s) before its deadline; swept after the deadline.
+    await until(idleDeadline + 20);
+    expect(await inspector.exists(keys.session(idle.hex))).toBe(0);
+    expect(await sweepNow(instance)).toBe(0);
+    const listed = await Promise.all(
+      keys.statsShards().map((shard) => inspector.zscore(shard.deadlines, idle.hex)),
+    );
+    expect(listed.every((score) => score === null)).toBe(true);
+
+    // Another, read past its deadline (within the grace): revoked once, with one event, whether
+    // the read or a sweep gets there first.
+    const read = await signIn(app, { userId: "lou", lifetime: "short" });
+    await until(Date.parse(read.absoluteExpiresAt!) + 20);
+    expect(await instance.store.get(read.sid)).toBeNull();
+    await waitUntil("the read's lifetime event", async () => (heard.length > 0 ? true : "not yet"), {
+      timeoutMs: 5_000,
+    });
+    expect(await sweepNow(instance)).toBe(0);
+    expect(heard).toEqual([
+      { reason: "lifetime", userId: "lou", sessionId: sessionHandle(read.hex), applicationName: "Turtle" },
+    ]);
   });
 });

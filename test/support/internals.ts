@@ -24,14 +24,14 @@ export function scanOf(store: RelsRedisStore, count?: number): AsyncGenerator<st
   return recordsOf(store).scan(count);
 }
 
-/** Every stats key of the store: each shard's buckets, registry and last-updated key. */
+/** Every stats key of the store: each shard's buckets, registry, last-updated key and deadline set. */
 export async function statsKeysOf(store: RelsRedisStore): Promise<string[]> {
   const keys = keysOf(store);
   const shards = keys.statsShards();
   const buckets = await sourceOf(store).run((c) =>
     Promise.all(shards.map((shard) => c.smembers(shard.registry))),
   );
-  return [...buckets.flat(), ...shards.flatMap((shard) => [shard.registry, shard.updated])];
+  return [...buckets.flat(), ...shards.flatMap((shard) => [shard.registry, shard.updated, shard.deadlines])];
 }
 
 /** Lose every counter of the store (a key per command: the shards live in different slots). */

@@ -89,8 +89,10 @@ describe("keys", () => {
       .map((shard) => calculateSlot(shard.registry));
     expect(slots.map((slot) => Math.floor(slot / 1024))).toEqual([...Array(STATS_SHARDS).keys()]);
     // Every key of a shard shares its slot; a session's add and remove reach the same shard.
-    for (const shard of keys.statsShards())
+    for (const shard of keys.statsShards()) {
       expect(calculateSlot(shard.updated)).toBe(calculateSlot(shard.registry));
+      expect(calculateSlot(shard.deadlines)).toBe(calculateSlot(shard.registry));
+    }
     const hexes = Array.from({ length: 1_600 }, (_, i) =>
       createHash("sha256").update(String(i)).digest("hex"),
     );
