@@ -21,8 +21,6 @@ export interface Loaded {
   readonly meta: MetaValue;
   /** The link `meta` decides, once worked out (a save of unchanged metadata parses nothing). */
   link?: SessionLink | undefined;
-  /** The absolute deadline `meta` decides (0: none), worked out with `link`. */
-  deadline?: number;
 }
 
 /** Base whose constructor returns the object given, so a subclass's private field lands on that object. */

@@ -122,7 +122,6 @@ export class StoreWrites {
           store: this.#store,
           meta: kept,
           link,
-          deadline,
         });
         return true;
       });
@@ -141,7 +140,8 @@ export class StoreWrites {
    * deadline is the metadata's, written with it). Undefined: parse it.
    */
   #knownLink(info: Loaded): { link: SessionLink | undefined; deadline: number } | undefined {
-    if ("link" in info) return { link: info.link, deadline: info.deadline ?? 0 };
+    // The header a write remembers holds the deadline it wrote.
+    if ("link" in info) return { link: info.link, deadline: info.header?.deadline ?? 0 };
     const { header } = info;
     if (info.legacy || info.layout2 || header === undefined) return undefined;
     const { deadline } = header;

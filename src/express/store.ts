@@ -205,14 +205,19 @@ export class RelsRedisStore extends StoreBase {
         if (session && record !== CORRUPT) {
           // Layouts 2 and 3 keep the metadata in the payload's `_rels`: it moves beside the session.
           const meta = record.meta === undefined ? takeMetaField(session) : metaOfSection(record.meta);
-          // Their header has no deadline: the metadata's (a layout-3 writer's save of a session
-          // signed in with a lifetime) is checked here, and capped by this process's touches.
-          const deadline = record.meta === undefined ? deadlineOfMeta(meta) : record.header.deadline;
-          if (deadline > 0 && deadline <= Date.now()) return this.#writes.revokePastLifetime(hex);
+          // Layouts 2 and 3 have no deadline in their header (layout 4's was checked above): the
+          // metadata's (a layout-3 writer's save of a session signed in with a lifetime) is
+          // checked here, and kept with the header so this process's touches are capped by it.
+          let { header } = record;
+          if (record.meta === undefined) {
+            const deadline = deadlineOfMeta(meta);
+            if (deadline > 0 && deadline <= Date.now()) return this.#writes.revokePastLifetime(hex);
+            if (deadline > 0) header = { ...header, deadline };
+          }
           this.#reads.remember(session, {
             sid,
             hex,
-            header: deadline === record.header.deadline ? record.header : { ...record.header, deadline },
+            header,
             legacy: false,
             layout2: record.layout === 2,
             store: this,

@@ -20,9 +20,9 @@
  * Not promised: a session whose deadline passes while no process of the scope sweeps for the
  * whole grace (no subscriber anywhere, Redis unreachable) leaves Redis silently, as before.
  */
-import { randomUUID } from "node:crypto";
 import { TUNABLES } from "../tunables.js";
 import type { SessionRecords } from "./records.js";
+import { withScopeLock } from "./scope-lock.js";
 
 const HEX = /^[0-9a-f]{64}$/;
 
@@ -61,24 +61,18 @@ export class LifetimeSweep {
   async sweep(now: number = Date.now()): Promise<number | undefined> {
     const keys = this.#records.keys;
     const source = this.#records.source;
-    const lock = keys.sweepLock();
-    const token = randomUUID();
     // Every command on the connection of its own (`runBlocking`): requests never queue behind a
     // sweep, nor count its commands as theirs.
-    const taken = await source.runBlocking((c) =>
-      c.set(lock, token, "PX", TUNABLES.record.sweepLockMs, "NX"),
+    return withScopeLock(
+      (operation) => source.runBlocking(operation),
+      keys.sweepLock(),
+      TUNABLES.record.sweepLockMs,
+      async () => {
+        let revoked = 0;
+        for (const { deadlines } of keys.statsShards()) revoked += await this.#sweepSet(deadlines, now);
+        return revoked;
+      },
     );
-    if (taken !== "OK") return undefined;
-    try {
-      let revoked = 0;
-      for (const { deadlines } of keys.statsShards()) revoked += await this.#sweepSet(deadlines, now);
-      return revoked;
-    } finally {
-      // Released once done, only if still ours (a sweep that outlived its hold).
-      await source
-        .runBlocking(async (c) => ((await c.get(lock)) === token ? c.del(lock) : 0))
-        .catch(() => undefined);
-    }
   }
 
   /** One shard's deadline set, a page at a time (at most `sweepMaxPages`; the rest is the next sweep's). */

@@ -1,5 +1,6 @@
 import type { RedisSource } from "../redis/source.js";
 import { TUNABLES } from "../tunables.js";
+import { withScopeLock } from "./scope-lock.js";
 import { CORRUPT, type ReadResult, type StoredRecord } from "./format.js";
 import { filingScore } from "./filing.js";
 import { type Keys, NEVER_EXPIRES_MS } from "./keys.js";
@@ -165,22 +166,14 @@ export class RecordScans {
    */
   async repairFilings(onProgress?: (scanned: number) => void): Promise<boolean> {
     const lock = this.#keys.repairLock();
-    const token = `${process.pid}:${Date.now()}:${Math.random()}`;
-    const taken = await this.#source.run(
-      (c) => c.set(lock, token, "PX", TUNABLES.record.repairLockMs, "NX"),
+    // Released once done, so the next failover is repaired too.
+    const repaired = await withScopeLock(
+      (operation) => this.#source.run(operation, lock),
       lock,
+      TUNABLES.record.repairLockMs,
+      () => this.#refileAll({ index: true, onProgress }).then(() => true),
     );
-    if (taken !== "OK") return false;
-    try {
-      await this.#refileAll({ index: true, onProgress });
-    } finally {
-      // Released once done, so the next failover is repaired too; only if still ours (a repair
-      // that outlived the lock's minute may have let another process take it).
-      await this.#source
-        .run(async (c) => ((await c.get(lock)) === token ? c.del(lock) : 0), lock)
-        .catch(() => undefined);
-    }
-    return true;
+    return repaired ?? false;
   }
 
   /** Scan every master and file each signed-in session's count (and index entry) from its header. */

@@ -418,6 +418,15 @@ end
 return out
 `;
 
+/**
+ * relsUnlock(lock; token) — release a lock (`SET lock token PX … NX`) only if it is still
+ * this holder's: one that outlived its hold may have let another process take it.
+ */
+const UNLOCK = `#!lua flags=allow-oom
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 export const SCRIPTS = {
   relsWrite: { lua: WRITE, numberOfKeys: 1 },
   relsTouch: { lua: TOUCH, numberOfKeys: 1 },
@@ -428,6 +437,7 @@ export const SCRIPTS = {
   relsStatsDrop: { lua: STATS_DROP, numberOfKeys: 3 },
   relsIndexRange: { lua: INDEX_RANGE, numberOfKeys: 1 },
   relsStatsTotals: { lua: STATS_TOTALS, numberOfKeys: 2 },
+  relsUnlock: { lua: UNLOCK, numberOfKeys: 1 },
 } as const;
 
 export function defineScripts(client: Redis | Cluster): void {
@@ -456,6 +466,7 @@ declare module "ioredis" {
       ...args: Arg[]
     ): Result<number, Context>;
     relsDeadlinesDrop(deadlines: string, now: number, ...members: string[]): Result<number, Context>;
+    relsUnlock(lock: string, token: string): Result<number, Context>;
     relsStatsDrop(
       bucket: string,
       updated: string,
